@@ -1,0 +1,126 @@
+"""Capturing an order: price it, match the customer, write it, start its lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.capture.logic.models import OrderRequest
+from functions.capture.logic.pricing import PricedLine, Totals, price_order
+from shared import keys
+from shared.api.caller import Caller
+from shared.clock import now_iso
+from shared.customers import resolve_customer
+from shared.errors import Forbidden
+from shared.ids import new_id
+from shared.order_view import OrderView, order_view
+from shared.orders import DuplicateOrder, OrderRecord, create_order, event_item
+from shared.settings import get_settings
+from shared.table import Item
+from shared.workflow import execution_arn, start_order_lifecycle
+
+
+def authorize_capture(caller: Caller, channel: str) -> None:
+    """A channel captures for itself; operators may capture for any channel."""
+    if caller.role == "ops":
+        return
+    if caller.role != "channel":
+        raise Forbidden(f"role {caller.role!r} may not capture orders")
+    if caller.channel != channel:
+        raise Forbidden(
+            f"this key is bound to channel {caller.channel!r}",
+            errors=[{"field": "channel", "message": f"must be {caller.channel!r} for this key"}],
+        )
+
+
+def _line_item(order_id: str, position: int, request_line: Any, priced: PricedLine) -> Item:
+    return {
+        "pk": keys.order_pk(order_id),
+        "sk": keys.line_sk(position),
+        "type": "line",
+        "order_id": order_id,
+        "line_id": new_id("ln"),
+        "position": position,
+        "sku": request_line.sku,
+        "quantity": request_line.quantity,
+        "unit_price": request_line.unit_price,
+        "subtotal": priced.subtotal,
+        "line_discount": priced.line_discount,
+        "promotions": priced.promotions,
+        "discount": priced.discount,
+        "tax": priced.tax,
+        "shipping": priced.shipping,
+        "total": priced.total,
+        "quantities": {"ordered": request_line.quantity},
+    }
+
+
+def _header(order_id: str, request: OrderRequest, customer_id: str, totals: Totals, created_at: str) -> Item:
+    sort_key = keys.created_sort_key(created_at, order_id)
+    return {
+        "pk": keys.order_pk(order_id),
+        "sk": keys.ORDER_HEADER,
+        "type": "order",
+        "order_id": order_id,
+        "channel": request.channel,
+        "external_id": request.external_id,
+        "customer_id": customer_id,
+        "customer": {"email": request.customer.email, "name": request.customer.name, "phone": request.customer.phone},
+        "currency": request.currency,
+        "status": "open",
+        "fulfillment_status": "unallocated",
+        "payment_status": "pending",
+        "totals": totals.as_dict(),
+        "shipping": request.shipping.model_dump(exclude_none=True),
+        "promotions": [p.model_dump() for p in request.promotions],
+        "payment": request.payment.model_dump(),
+        "line_count": len(request.lines),
+        "workflow": {
+            "execution_arn": execution_arn(get_settings().order_lifecycle_arn, order_id),
+            "status": "RUNNING",
+        },
+        "created_at": created_at,
+        "updated_at": created_at,
+        "gsi1pk": f"CHANNEL#{request.channel}",
+        "gsi1sk": sort_key,
+        "gsi2pk": keys.customer_pk(customer_id),
+        "gsi2sk": sort_key,
+        "gsi3pk": keys.ALL_ORDERS,
+        "gsi3sk": sort_key,
+    }
+
+
+def capture_order(request: OrderRequest, caller: Caller) -> OrderView:
+    """Write the order and start its OrderLifecycle execution.
+
+    A duplicate (same channel and external id) raises ``DuplicateOrder`` naming the
+    existing order, after making sure that order's execution was started: a capture that
+    wrote the order but died before starting it is completed by its retry.
+    """
+    authorize_capture(caller, request.channel)
+    customer = resolve_customer(
+        customer_id=request.customer.id,
+        email=request.customer.email,
+        name=request.customer.name,
+        phone=request.customer.phone,
+        channel=request.channel,
+    )
+    priced, totals = price_order(request)
+    order_id = new_id("ord")
+    created_at = now_iso()
+    header = _header(order_id, request, customer["customer_id"], totals, created_at)
+    lines = [
+        _line_item(order_id, i + 1, line, p) for i, (line, p) in enumerate(zip(request.lines, priced, strict=True))
+    ]
+    captured = event_item(
+        order_id,
+        "order.captured",
+        {"channel": request.channel, "external_id": request.external_id, "total": totals.total, "lines": len(lines)},
+        at=created_at,
+    )
+    try:
+        create_order(header, lines, [captured])
+    except DuplicateOrder as dup:
+        start_order_lifecycle(dup.order_id)
+        raise
+    start_order_lifecycle(order_id)
+    return order_view(OrderRecord(header=header, lines=lines))

@@ -1,0 +1,114 @@
+"""The order capture request, as channels send it (API.md, Orders)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from shared.money import CURRENCY_EXPONENTS
+
+# Strict: "3" or 3.0 is not a quantity, and true is not 1.
+Quantity = Annotated[int, Field(strict=True, ge=1, le=100_000)]
+Amount = Annotated[int, Field(strict=True, ge=0, le=100_000_000_000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+MAX_LINES = 2000
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Address(_Model):
+    line1: Text
+    line2: Text | None = None
+    city: Text
+    region: Text | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(description="ISO 3166-1 alpha-2")
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Address:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together")
+        return self
+
+
+class CustomerIn(_Model):
+    id: Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9]{1,40}$")] | None = None
+    email: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    ]
+    name: Text
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()./-]{4,32}$")] | None = None
+
+
+class LineIn(_Model):
+    sku: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]
+    quantity: Quantity
+    unit_price: Amount
+    discount: Amount = 0
+    tax: Amount = 0
+
+    @model_validator(mode="after")
+    def _discount_within_price(self) -> LineIn:
+        if self.discount > self.quantity * self.unit_price:
+            raise ValueError("discount exceeds quantity x unit_price")
+        return self
+
+
+class ShippingIn(_Model):
+    address: Address
+    method: Literal["standard", "express", "pickup"]
+    amount: Amount
+    pickup_location_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _pickup_needs_location(self) -> ShippingIn:
+        if self.method == "pickup" and not self.pickup_location_id:
+            raise ValueError("pickup orders need pickup_location_id")
+        if self.method != "pickup" and self.pickup_location_id:
+            raise ValueError("pickup_location_id is only for pickup orders")
+        return self
+
+
+class PromotionIn(_Model):
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    amount: Annotated[int, Field(strict=True, ge=1, le=100_000_000_000)]
+
+
+class PaymentIn(_Model):
+    provider: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class OrderRequest(_Model):
+    channel: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    customer: CustomerIn
+    currency: str = Field(description="ISO 4217 code")
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
+    shipping: ShippingIn
+    promotions: Annotated[list[PromotionIn], Field(max_length=20)] = []
+    payment: PaymentIn
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in CURRENCY_EXPONENTS:
+            raise ValueError("not a supported ISO 4217 currency code")
+        return value
+
+    @model_validator(mode="after")
+    def _promotions_within_order(self) -> OrderRequest:
+        net = sum(line.quantity * line.unit_price - line.discount for line in self.lines)
+        if sum(p.amount for p in self.promotions) > net:
+            raise ValueError("promotions exceed the order's discounted subtotal")
+        codes = [p.code for p in self.promotions]
+        if len(codes) != len(set(codes)):
+            raise ValueError("a promotion code appears twice")
+        return self

@@ -1,0 +1,69 @@
+"""HTTP entry point of operations: the API's documents and the process exceptions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.capture.handlers.api import router as capture_router
+from functions.ops.logic.exceptions import (
+    ExceptionAction,
+    ExceptionPage,
+    ExceptionView,
+    find_exceptions,
+    resolve,
+    retry,
+)
+from functions.ops.logic.openapi_doc import docs_page, openapi_document
+from shared.api.app import build_app, current_caller
+from shared.observability import logger
+
+router = APIGatewayRouter()
+
+
+@router.get("/v1/openapi.json", include_in_schema=False)
+def openapi_json() -> dict[str, Any]:
+    return openapi_document(ROUTERS)
+
+
+@router.get("/v1/docs", include_in_schema=False)
+def docs() -> Response[str]:
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=docs_page(openapi_document(ROUTERS)))
+
+
+@router.get("/v1/exceptions", summary="Process exceptions", tags=["operations"])
+def list_exceptions(
+    status: Annotated[str, Query()] = "open",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> ExceptionPage:
+    return find_exceptions(current_caller(router), status=status, limit=limit, cursor=cursor)
+
+
+@router.post("/v1/exceptions/<exc_id>/retry", summary="Retry the failed step", tags=["operations"])
+def post_retry(
+    exc_id: Annotated[str, Path()], action: Annotated[ExceptionAction | None, Body()] = None
+) -> ExceptionView:
+    return retry(current_caller(router), exc_id, note=action.note if action else "")
+
+
+@router.post("/v1/exceptions/<exc_id>/resolve", summary="Resolve by hand", tags=["operations"])
+def post_resolve(
+    exc_id: Annotated[str, Path()], action: Annotated[ExceptionAction | None, Body()] = None
+) -> ExceptionView:
+    return resolve(current_caller(router), exc_id, note=action.note if action else "")
+
+
+# Every domain's routes, for the OpenAPI document. Add each new domain's router here.
+ROUTERS = (capture_router, router)
+app = build_app(router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,64 @@
+"""API keys: the secret maps the SHA-256 of each key to the principal it stands for."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from shared.aws import client
+from shared.settings import get_settings
+
+_CACHE_SECONDS = 300
+
+
+class Principal(BaseModel):
+    key_sha256: str
+    principal_id: str
+    role: str
+    channel: str | None = None
+    locations: list[str] = []
+
+    def context(self) -> dict[str, str]:
+        """Authorizer context values must be strings, numbers or booleans."""
+        return {
+            "principal_id": self.principal_id,
+            "role": self.role,
+            "channel": self.channel or "",
+            "locations": ",".join(self.locations),
+        }
+
+
+_cache: dict[str, Any] = {"at": 0.0, "keys": {}}
+
+
+def _load() -> dict[str, Principal]:
+    raw = client("secretsmanager").get_secret_value(SecretId=get_settings().api_keys_secret_id)["SecretString"]
+    records = json.loads(raw).get("keys", [])
+    principals = {}
+    for record in records:
+        try:
+            p = Principal.model_validate(record)
+        except ValidationError:
+            continue  # one bad record must not lock every caller out
+        principals[p.key_sha256] = p
+    return principals
+
+
+def principal_for(api_key: str | None) -> Principal | None:
+    """The principal of a key, or None. Keys are compared by hash, in constant time."""
+    if not api_key:
+        return None
+    now = time.monotonic()
+    if now - _cache["at"] > _CACHE_SECONDS or not _cache["keys"]:
+        _cache["keys"] = _load()
+        _cache["at"] = now
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    for known, principal in _cache["keys"].items():
+        if hmac.compare_digest(known, digest):
+            return principal
+    return None

@@ -1,0 +1,62 @@
+"""Operators' view of process exceptions: list, retry the step, resolve by hand."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from shared.api.caller import Caller
+from shared.errors import InvalidInput
+from shared.orders import update_workflow_status
+from shared.process_exceptions import STATUSES, close_exception, get_exception, list_exceptions
+from shared.table import Item
+from shared.workflow import start_order_lifecycle
+
+
+class ExceptionAction(BaseModel):
+    note: str = Field(default="", max_length=1000)
+
+
+class ExceptionView(BaseModel):
+    exc_id: str
+    order_id: str
+    step: str
+    error: str
+    cause: str
+    status: str
+    retry: dict[str, str]
+    created_at: str
+    updated_at: str
+    note: str | None = None
+
+
+class ExceptionPage(BaseModel):
+    items: list[ExceptionView]
+    next_cursor: str | None
+
+
+def _view(item: Item) -> ExceptionView:
+    return ExceptionView.model_validate({k: item.get(k) for k in ExceptionView.model_fields if k in item})
+
+
+def find_exceptions(caller: Caller, *, status: str, limit: int, cursor: str | None) -> ExceptionPage:
+    caller.require("ops", "agent")
+    if status not in STATUSES:
+        raise InvalidInput("unknown status", errors=[{"field": "status", "message": f"one of {', '.join(STATUSES)}"}])
+    items, next_cursor = list_exceptions(status, limit=limit, cursor=cursor)
+    return ExceptionPage(items=[_view(i) for i in items], next_cursor=next_cursor)
+
+
+def retry(caller: Caller, exc_id: str, *, note: str) -> ExceptionView:
+    """Run the exception's way back; the failed execution is replaced by a new one."""
+    caller.require("ops")
+    item = get_exception(exc_id)
+    closed = close_exception(exc_id, status="retried", note=note)
+    if item["retry"].get("action") == "restart_lifecycle":
+        arn = start_order_lifecycle(item["order_id"], name=f"{item['order_id']}-{exc_id[-8:]}")
+        update_workflow_status(item["order_id"], "RUNNING", status="open", execution_arn=arn)
+    return _view(closed)
+
+
+def resolve(caller: Caller, exc_id: str, *, note: str) -> ExceptionView:
+    caller.require("ops")
+    return _view(close_exception(exc_id, status="resolved", note=note))

@@ -1,0 +1,48 @@
+"""Development credentials of the local stack. Public on purpose: never use them in the cloud.
+
+In the cloud the same records live in the Secrets Manager secret ``ApiKeys`` (only the
+SHA-256 of each key is stored), and webhook secrets in their own secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+# key -> principal. role: channel | wms | agent | ops
+DEV_API_KEYS: dict[str, dict[str, object]] = {
+    "dev-web-key": {"principal_id": "channel-web", "role": "channel", "channel": "web"},
+    "dev-app-key": {"principal_id": "channel-app", "role": "channel", "channel": "app"},
+    "dev-pos-key": {"principal_id": "channel-pos", "role": "channel", "channel": "pos"},
+    "dev-marketplace-key": {
+        "principal_id": "channel-marketplace",
+        "role": "channel",
+        "channel": "marketplace",
+    },
+    "dev-wms-key": {
+        "principal_id": "wms-main",
+        "role": "wms",
+        "locations": ["wh-east", "wh-west", "wh-central"],
+    },
+    "dev-agent-key": {"principal_id": "agent-1", "role": "agent"},
+    "dev-ops-key": {"principal_id": "ops-1", "role": "ops"},
+}
+
+DEV_WEBHOOK_SECRETS: dict[str, str] = {
+    "easypost": "dev-easypost-secret",
+    "aftership": "dev-aftership-secret",
+    "generic": "dev-generic-carrier-secret",
+    "sandbox": "dev-sandbox-payments-secret",
+    "stripe": "whsec_dev_stripe_secret",
+}
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_keys_secret_string() -> str:
+    """The secret's JSON, in the format the authorizer reads."""
+    return json.dumps(
+        {"keys": [{"key_sha256": key_hash(k), **principal} for k, principal in DEV_API_KEYS.items()]}
+    )

@@ -1,0 +1,111 @@
+"""Make moto's Lambda run the project's handlers in process instead of in Docker.
+
+moto invokes every function (``Invoke``, Step Functions tasks, SQS and DynamoDB stream
+event source mappings) through the private ``LambdaFunction._invoke_lambda(self, event)``,
+which returns ``(payload_json, errored, logs)``. Replacing that one method routes them
+all to the handler named by the function's ``Handler`` string. It is private API, so
+``assert_moto_compatible`` checks its shape and the moto version is pinned.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+from typing import Any
+
+import moto
+from moto.awslambda.models import LambdaFunction
+
+from infra.local import runtime
+
+log = logging.getLogger(__name__)
+
+_ORIGINAL = LambdaFunction._invoke_lambda
+TESTED_MOTO = "5.2.5"
+
+
+def assert_moto_compatible() -> None:
+    """Fail loudly if moto no longer invokes functions the way the adapter expects."""
+    where = f"moto {moto.__version__} (adapter written against {TESTED_MOTO})"
+    original = _ORIGINAL
+    params = list(inspect.signature(original).parameters.values())
+    names = [p.name for p in params]
+    if names != ["self", "event"] or params[1].default is not None:
+        raise AssertionError(
+            f"{where}: LambdaFunction._invoke_lambda{inspect.signature(original)} is no longer "
+            "(self, event=None); update infra/local/lambda_adapter.py"
+        )
+    for caller in (LambdaFunction.invoke,):
+        if "self._invoke_lambda(" not in inspect.getsource(caller):
+            raise AssertionError(
+                f"{where}: LambdaFunction.{caller.__name__} no longer calls _invoke_lambda; "
+                "update infra/local/lambda_adapter.py"
+            )
+    returns = str(inspect.signature(original).return_annotation)
+    if "tuple[str, bool, str]" not in returns:
+        raise AssertionError(
+            f"{where}: _invoke_lambda now returns {returns}, not (payload, errored, logs)"
+        )
+
+
+def install() -> None:
+    """Patch moto (idempotent)."""
+    assert_moto_compatible()
+    LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    LambdaFunction._invoke_lambda = _ORIGINAL  # type: ignore[method-assign]
+
+
+def installed() -> bool:
+    return LambdaFunction._invoke_lambda is _invoke_in_process
+
+
+def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
+    """Run ``fn.handler`` on ``event``; the result as moto expects it."""
+    if isinstance(event, (str, bytes)):
+        event = json.loads(event) if event else {}
+    elif event is None:
+        event = {}
+    context = runtime.LambdaContext(
+        function_name=fn.function_name,
+        function_version=str(fn.version),
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size),
+        timeout_seconds=float(fn.timeout),
+        region=fn.region,
+    )
+    request_id = context.aws_request_id
+    started = time.monotonic()
+    error: dict[str, Any] | None = None
+    try:
+        result = runtime.call(fn.handler, event, context)
+    except Exception as exc:  # the runtime turns any exception into an error payload
+        error = runtime.error_payload(exc, request_id)
+    else:
+        try:
+            payload = json.dumps(result)
+        except (TypeError, ValueError) as exc:
+            error = {
+                "errorMessage": f"Unable to marshal response: {exc}",
+                "errorType": "Runtime.MarshalError",
+                "requestId": request_id,
+                "stackTrace": [],
+            }
+    if error is not None:
+        payload = json.dumps(error)
+        log.warning("%s failed: %s: %s", fn.function_name, error["errorType"], error["errorMessage"])
+    duration = (time.monotonic() - started) * 1000
+    logs = (
+        f"START RequestId: {request_id} Version: {fn.version}\n"
+        f"END RequestId: {request_id}\n"
+        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms"
+    )
+    return payload, error is not None, logs
+
+
+def _invoke_in_process(self: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:
+    return invoke(self, event)

@@ -1,0 +1,117 @@
+"""Run a Lambda handler in this process, the way the Python Lambda runtime would.
+
+Shared by the moto adapter (Step Functions tasks, event source mappings, ``invoke``) and
+the HTTP API emulator, so both see the same context object and the same error payloads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+Handler = Callable[[Any, Any], Any]
+
+_handlers: dict[str, Handler] = {}
+_overrides: dict[str, Handler] = {}
+_lock = threading.Lock()
+
+
+class HandlerLoadError(Exception):
+    """The handler string does not name an importable callable (Runtime.* errors)."""
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(message)
+        self.error_type = error_type
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the runtime's context object that handlers and Powertools read."""
+
+    function_name: str
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = ""
+    memory_limit_in_mb: int = 512
+    timeout_seconds: float = 10.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    identity: Any = None
+    client_context: Any = None
+    tenant_id: str | None = None
+    region: str = "us-east-1"
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.invoked_function_arn:
+            self.invoked_function_arn = (
+                f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
+            )
+        if not self.log_group_name:
+            self.log_group_name = f"/aws/lambda/{self.function_name}"
+        if not self.log_stream_name:
+            day = time.strftime("%Y/%m/%d", time.gmtime())
+            self.log_stream_name = f"{day}/[{self.function_version}]{uuid.uuid4().hex}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = time.monotonic() - self._started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+def resolve(handler: str) -> Handler:
+    """Import ``package.module.attribute`` once and cache the callable."""
+    if handler in _overrides:
+        return _overrides[handler]
+    cached = _handlers.get(handler)
+    if cached is not None:
+        return cached
+    module_name, _, attribute = handler.rpartition(".")
+    if not module_name:
+        raise HandlerLoadError("Runtime.MalformedHandlerName", f"Bad handler '{handler}'")
+    with _lock:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # the runtime reports any import failure this way
+            raise HandlerLoadError(
+                "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+            ) from exc
+        func = getattr(module, attribute, None)
+        if not callable(func):
+            raise HandlerLoadError(
+                "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'"
+            )
+        _handlers[handler] = func
+        return func
+
+
+def override(handler: str, func: Handler | None) -> None:
+    """Serve ``handler`` with ``func`` instead of importing it (tests); None removes it."""
+    if func is None:
+        _overrides.pop(handler, None)
+    else:
+        _overrides[handler] = func
+
+
+def error_payload(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:
+    """The payload the Python Lambda runtime returns for an exception."""
+    error_type = exc.error_type if isinstance(exc, HandlerLoadError) else type(exc).__name__
+    payload: dict[str, Any] = {
+        "errorMessage": str(exc),
+        "errorType": error_type,
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+    if request_id:
+        payload["requestId"] = request_id
+    return payload
+
+
+def call(handler: str, event: Any, context: LambdaContext) -> Any:
+    """Call the handler; exceptions propagate (callers shape them)."""
+    return resolve(handler)(event, context)

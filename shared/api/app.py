@@ -1,0 +1,63 @@
+"""The API resolver every HTTP function uses: validation, problem+json, request ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.router import Router
+from pydantic import ValidationError
+
+from shared.api.caller import Caller, caller_from_context
+from shared.api.problems import from_domain_error, from_validation_error, problem
+from shared.errors import DomainError
+from shared.observability import logger
+
+
+def request_id(app: APIGatewayRestResolver) -> str | None:
+    try:
+        return app.current_event.request_context.request_id
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def current_caller(app: APIGatewayRestResolver | Router) -> Caller:
+    context = app.current_event.get("requestContext") or {}
+    return caller_from_context(context.get("authorizer"))
+
+
+def _with_request_id(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
+    response = next_middleware(app)
+    rid = request_id(app)
+    if rid:
+        response.headers["x-request-id"] = rid
+    return response
+
+
+def build_app(*routers: Router) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    app.use([_with_request_id])
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(DomainError)
+    def _domain(err: DomainError) -> Response[Any]:
+        if err.status >= 500:
+            logger.warning("request failed", extra={"error": type(err).__name__})
+        return from_domain_error(err, request_id(app))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(err: RequestValidationError) -> Response[Any]:
+        return from_validation_error(err, request_id(app))
+
+    @app.exception_handler(ValidationError)
+    def _model_invalid(err: ValidationError) -> Response[Any]:
+        return from_validation_error(RequestValidationError(err.errors()), request_id(app))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[Any]:
+        return problem(404, "Not found", "no such resource", request_id=request_id(app))
+
+    return app

@@ -1,0 +1,181 @@
+"""The order as the API shows it (API.md, ``GET /v1/orders/{id}``), built from its items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.orders import OrderRecord
+from shared.table import Item
+
+BUCKETS = ("ordered", "allocated", "shipped", "cancelled", "return_initiated", "returned")
+
+
+class Quantities(BaseModel):
+    ordered: int
+    allocated: int = 0
+    shipped: int = 0
+    cancelled: int = 0
+    return_initiated: int = 0
+    returned: int = 0
+
+
+class LineView(BaseModel):
+    line_id: str
+    sku: str
+    quantity: int
+    unit_price: int
+    subtotal: int
+    discount: int
+    promotions: dict[str, int] = {}
+    tax: int
+    shipping: int
+    total: int
+    status: str
+    quantities: Quantities
+
+
+class Totals(BaseModel):
+    subtotal: int
+    discount: int
+    tax: int
+    shipping: int
+    total: int
+
+
+class Workflow(BaseModel):
+    execution_arn: str | None = None
+    status: str
+
+
+class OrderView(BaseModel):
+    order_id: str
+    channel: str
+    external_id: str
+    customer_id: str
+    currency: str
+    status: str
+    fulfillment_status: str
+    payment_status: str
+    totals: Totals
+    shipping: dict[str, Any]
+    promotions: list[dict[str, Any]]
+    lines: list[LineView]
+    fulfillment_orders: list[dict[str, Any]] = []
+    shipments: list[dict[str, Any]] = []
+    payments: list[dict[str, Any]] = []
+    invoices: list[dict[str, Any]] = []
+    credit_memos: list[dict[str, Any]] = []
+    returns: list[dict[str, Any]] = []
+    workflow: Workflow
+    created_at: str
+    updated_at: str
+
+
+class OrderSummary(BaseModel):
+    """A row of the order list: the header without lines."""
+
+    order_id: str
+    channel: str
+    external_id: str
+    customer_id: str
+    currency: str
+    status: str
+    fulfillment_status: str
+    payment_status: str
+    totals: Totals
+    line_count: int
+    created_at: str
+
+
+class OrderPage(BaseModel):
+    items: list[OrderSummary]
+    next_cursor: str | None
+
+
+class TimelineEvent(BaseModel):
+    event_id: str
+    kind: str
+    at: str
+    detail: dict[str, Any]
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineEvent]
+    next_cursor: str | None
+
+
+def line_status(q: dict[str, int]) -> str:
+    """A line's status follows from its quantity buckets; it is never stored."""
+    live = q["ordered"] - q.get("cancelled", 0)
+    if live <= 0:
+        return "cancelled"
+    if q.get("returned", 0) >= live:
+        return "returned"
+    if q.get("shipped", 0) >= live:
+        return "shipped"
+    if q.get("shipped", 0) > 0:
+        return "partially_shipped"
+    if q.get("allocated", 0) >= live:
+        return "allocated"
+    if q.get("allocated", 0) > 0:
+        return "partially_allocated"
+    return "open"
+
+
+def _line(item: Item) -> LineView:
+    quantities = {b: int(item.get("quantities", {}).get(b, 0)) for b in BUCKETS}
+    return LineView(
+        line_id=item["line_id"],
+        sku=item["sku"],
+        quantity=item["quantity"],
+        unit_price=item["unit_price"],
+        subtotal=item["subtotal"],
+        discount=item["discount"],
+        promotions=item.get("promotions", {}),
+        tax=item["tax"],
+        shipping=item["shipping"],
+        total=item["total"],
+        status=line_status(quantities),
+        quantities=Quantities(**quantities),
+    )
+
+
+def summary(header: Item) -> OrderSummary:
+    return OrderSummary(
+        order_id=header["order_id"],
+        channel=header["channel"],
+        external_id=header["external_id"],
+        customer_id=header["customer_id"],
+        currency=header["currency"],
+        status=header["status"],
+        fulfillment_status=header["fulfillment_status"],
+        payment_status=header["payment_status"],
+        totals=Totals(**header["totals"]),
+        line_count=header["line_count"],
+        created_at=header["created_at"],
+    )
+
+
+def order_view(record: OrderRecord) -> OrderView:
+    h = record.header
+    lines = sorted(record.lines, key=lambda item: item["sk"])
+    workflow = h.get("workflow") or {}
+    return OrderView(
+        order_id=h["order_id"],
+        channel=h["channel"],
+        external_id=h["external_id"],
+        customer_id=h["customer_id"],
+        currency=h["currency"],
+        status=h["status"],
+        fulfillment_status=h["fulfillment_status"],
+        payment_status=h["payment_status"],
+        totals=Totals(**h["totals"]),
+        shipping=h["shipping"],
+        promotions=h.get("promotions", []),
+        lines=[_line(item) for item in lines],
+        workflow=Workflow(execution_arn=workflow.get("execution_arn"), status=workflow.get("status", "PENDING")),
+        created_at=h["created_at"],
+        updated_at=h["updated_at"],
+    )

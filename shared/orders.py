@@ -1,0 +1,257 @@
+"""Order persistence: an order is many items under ``ORDER#<id>``.
+
+HEADER          the order's header (channel, customer, totals, statuses, workflow)
+LINE#00001...   one item per line, with its quantity buckets
+EVENT#<at>#<id> the timeline, one item per change
+Later domains add FO#, SHP#, PAY#, INV#, CM#, RET#, CHG# items under the same key.
+
+No item grows with the order, so orders of thousands of lines stay far below 400 KB per item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import keys
+from shared.clock import now_iso
+from shared.errors import Conflict
+from shared.ids import new_id
+from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table, decode_cursor, encode_cursor
+
+
+class DuplicateOrder(Conflict):
+    def __init__(self, channel: str, external_id: str, order_id: str):
+        super().__init__(
+            f"channel {channel!r} already has an order with external_id {external_id!r}",
+            errors=[{"field": "external_id", "message": f"already used by order {order_id}"}],
+            order_id=order_id,
+        )
+        self.order_id = order_id
+
+
+@dataclass
+class OrderRecord:
+    header: Item
+    lines: list[Item] = field(default_factory=list)
+    # Items of later domains, by their sk prefix (FO, SHP, PAY, ...).
+    others: dict[str, list[Item]] = field(default_factory=dict)
+
+
+def event_item(order_id: str, kind: str, detail: dict[str, Any], *, at: str | None = None) -> Item:
+    at = at or now_iso()
+    event_id = new_id("evt")
+    return {
+        "pk": keys.order_pk(order_id),
+        "sk": keys.event_sk(at, event_id),
+        "type": "event",
+        "event_id": event_id,
+        "order_id": order_id,
+        "kind": kind,
+        "at": at,
+        "detail": detail,
+    }
+
+
+def create_order(header: Item, lines: list[Item], events: list[Item], table: Table | None = None) -> None:
+    """Write a new order; ``DuplicateOrder`` if its channel already used the external id.
+
+    Small orders go in one transaction. Larger ones write their lines first (batched,
+    1 write unit each) and the header last, so an order is visible only once complete;
+    if the header's transaction is refused the orphan lines are deleted again.
+    """
+    table = table or Table()
+    marker = {
+        "pk": keys.channel_order_pk(header["channel"], header["external_id"]),
+        "sk": "CHANNELORDER",
+        "type": "channel_order",
+        "order_id": header["order_id"],
+    }
+    head_ops: list[dict[str, Any]] = [
+        {"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Put": {"Item": header, "ConditionExpression": "attribute_not_exists(pk)"}},
+        *({"Put": {"Item": e}} for e in events),
+    ]
+    inline = len(head_ops) + len(lines) <= 12  # past a few lines, batch writes cost half
+    if inline:
+        head_ops.extend({"Put": {"Item": line}} for line in lines)
+    else:
+        table.batch_put(lines)
+    if len(head_ops) > TRANSACTION_LIMIT:
+        raise ValueError("too many events for one transaction")
+    try:
+        table.transact(head_ops)
+    except ConditionFailed as err:
+        if not inline:
+            table.batch_delete((line["pk"], line["sk"]) for line in lines)
+        existing = table.get(marker["pk"], marker["sk"])
+        if existing and err.reasons[:1] == ["ConditionalCheckFailed"]:
+            raise DuplicateOrder(header["channel"], header["external_id"], existing["order_id"]) from err
+        raise
+
+
+def find_by_external_id(channel: str, external_id: str, table: Table | None = None) -> str | None:
+    marker = (table or Table()).get(keys.channel_order_pk(channel, external_id), "CHANNELORDER")
+    return marker["order_id"] if marker else None
+
+
+def load_order(order_id: str, table: Table | None = None) -> OrderRecord | None:
+    """The whole order but its timeline, in one paginated query."""
+    table = table or Table()
+    header: Item | None = None
+    lines: list[Item] = []
+    others: dict[str, list[Item]] = {}
+    for item in table.query_all("pk = :pk", {":pk": keys.order_pk(order_id)}, consistent=True):
+        sk = item["sk"]
+        if sk == keys.ORDER_HEADER:
+            header = item
+        elif sk.startswith("LINE#"):
+            lines.append(item)
+        elif not sk.startswith("EVENT#"):
+            others.setdefault(sk.split("#", 1)[0], []).append(item)
+    if header is None:
+        return None
+    return OrderRecord(header=header, lines=lines, others=others)
+
+
+def get_header(order_id: str, table: Table | None = None) -> Item | None:
+    return (table or Table()).get(keys.order_pk(order_id), keys.ORDER_HEADER)
+
+
+def append_event(order_id: str, kind: str, detail: dict[str, Any], table: Table | None = None) -> Item:
+    item = event_item(order_id, kind, detail)
+    (table or Table()).put(item)
+    return item
+
+
+def timeline(
+    order_id: str, *, limit: int, cursor: str | None, table: Table | None = None
+) -> tuple[list[Item], str | None]:
+    items, last = (table or Table()).query(
+        "pk = :pk AND begins_with(sk, :ev)",
+        {":pk": keys.order_pk(order_id), ":ev": "EVENT#"},
+        limit=limit,
+        start_key=decode_cursor(cursor),
+    )
+    return items, encode_cursor(last)
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    channel: str | None = None
+    customer_id: str | None = None
+    status: str | None = None
+    created_after: str | None = None
+    created_before: str | None = None
+
+
+# The GSI chosen per filter, most selective first. Each holds the header only.
+_INDEX_BY_FILTER = (
+    ("customer_id", "gsi2", "gsi2pk", "gsi2sk", keys.customer_pk),
+    ("channel", "gsi1", "gsi1pk", "gsi1sk", lambda c: f"CHANNEL#{c}"),
+)
+
+
+def list_orders(
+    flt: OrderFilter, *, limit: int, cursor: str | None, table: Table | None = None
+) -> tuple[list[Item], str | None]:
+    """Newest first. Status is a filter on the chosen index; dates bound its sort key."""
+    table = table or Table()
+    index, pk_name, sk_name, pk_value = "gsi3", "gsi3pk", "gsi3sk", keys.ALL_ORDERS
+    for attr, idx, pkn, skn, build in _INDEX_BY_FILTER:
+        value = getattr(flt, attr)
+        if value:
+            index, pk_name, sk_name, pk_value = idx, pkn, skn, build(value)
+            break
+    condition = f"{pk_name} = :pk"
+    values: dict[str, Any] = {":pk": pk_value}
+    if flt.created_after and flt.created_before:
+        condition += f" AND {sk_name} BETWEEN :after AND :before"
+        values.update({":after": flt.created_after, ":before": flt.created_before + "~"})
+    elif flt.created_after:
+        condition += f" AND {sk_name} >= :after"
+        values[":after"] = flt.created_after
+    elif flt.created_before:
+        condition += f" AND {sk_name} <= :before"
+        values[":before"] = flt.created_before + "~"
+    filters = []
+    names: dict[str, str] = {}
+    if flt.status:
+        filters.append("#status = :status")
+        names["#status"] = "status"
+        values[":status"] = flt.status
+    if flt.channel and index != "gsi1":
+        filters.append("channel = :channel")
+        values[":channel"] = flt.channel
+    start = decode_cursor(cursor)
+    found: list[Item] = []
+    # A filter can leave a page short: keep reading until it is full or the index ends.
+    for _ in range(20):
+        items, start = table.query(
+            condition,
+            values,
+            index=index,
+            names=names or None,
+            filter_expression=" AND ".join(filters) or None,
+            limit=limit - len(found),
+            start_key=start,
+            forward=False,
+        )
+        found.extend(items)
+        if not start or len(found) >= limit:
+            break
+    return found, encode_cursor(start)
+
+
+def update_workflow_status(
+    order_id: str,
+    workflow_status: str,
+    *,
+    status: str | None = None,
+    execution_arn: str | None = None,
+    table: Table | None = None,
+) -> None:
+    """Record the execution's state on the header (reads need no Step Functions call)."""
+    at = now_iso()
+    expression = "SET workflow.#ws = :ws, updated_at = :at"
+    values: dict[str, Any] = {":ws": workflow_status, ":at": at}
+    names = {"#ws": "status"}
+    if execution_arn:
+        expression += ", workflow.execution_arn = :arn"
+        values[":arn"] = execution_arn
+    if status:
+        expression += ", #st = :st"
+        values[":st"] = status
+        names["#st"] = "status"
+    (table or Table()).update(
+        keys.order_pk(order_id),
+        keys.ORDER_HEADER,
+        expression,
+        values=values,
+        names=names,
+        condition="attribute_exists(pk)",
+    )
+
+
+def mark_accepted(order_id: str, execution_name: str, workflow_status: str, table: Table | None = None) -> bool:
+    """Set ``accepted_at`` once, with its timeline event; False if it was already set."""
+    table = table or Table()
+    at = now_iso()
+    try:
+        table.transact(
+            [
+                {
+                    "Update": {
+                        "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
+                        "UpdateExpression": "SET accepted_at = :at, updated_at = :at, workflow.#ws = :ws",
+                        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(accepted_at)",
+                        "ExpressionAttributeNames": {"#ws": "status"},
+                        "ExpressionAttributeValues": {":at": at, ":ws": workflow_status},
+                    }
+                },
+                {"Put": {"Item": event_item(order_id, "order.accepted", {"execution": execution_name}, at=at)}},
+            ]
+        )
+    except ConditionFailed:
+        return False
+    return True

@@ -1,0 +1,28 @@
+"""Configuration, read from the environment once per cold start and validated."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    table_name: str = Field(default="oms-Table", min_length=3)
+    order_lifecycle_arn: str = ""
+    event_bus_name: str = "oms-Events"
+    api_keys_secret_id: str = "oms-ApiKeys"
+    # Seconds an idempotency record is kept (Idempotency-Key replays inside it).
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    max_order_lines: int = Field(default=2000, gt=0)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        fields = {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
+        return cls.model_validate(fields)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

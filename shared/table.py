@@ -1,0 +1,267 @@
+"""The single-table data layer: the only module that calls DynamoDB.
+
+Items are plain dicts of str, int, bool, None, list and dict. Numbers come back as int
+(the table stores no fractions: money is in minor units). ``ClientError`` codes are
+turned into domain exceptions here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from shared.aws import client
+from shared.errors import Conflict, MalformedInput, RetryableError, Throttled
+from shared.settings import get_settings
+
+Item = dict[str, Any]
+
+_serializer = TypeSerializer()
+
+
+class _IntDeserializer(TypeDeserializer):
+    def _deserialize_n(self, value: str) -> Any:
+        number = Decimal(value)
+        return int(number) if number == number.to_integral_value() else number
+
+
+_deserializer = _IntDeserializer()
+
+_RETRYABLE = {
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+}
+_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException"}
+
+TRANSACTION_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+
+
+def to_ddb(item: Item) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def from_ddb(raw: dict[str, Any]) -> Item:
+    return {k: _deserializer.deserialize(v) for k, v in raw.items()}
+
+
+class ConditionFailed(Conflict):
+    """A conditional write failed; ``reasons`` holds one code per transaction item."""
+
+    def __init__(self, detail: str, reasons: list[str] | None = None):
+        Conflict.__init__(self, detail)
+        self.reasons = reasons or []
+
+
+def _map_error(err: ClientError) -> Exception:
+    code = err.response.get("Error", {}).get("Code", "")
+    message = err.response.get("Error", {}).get("Message", code)
+    if code == "ConditionalCheckFailedException":
+        return ConditionFailed(message, ["ConditionalCheckFailed"])
+    if code == "TransactionCanceledException":
+        reasons = [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
+        if not reasons:  # some emulators put the reasons only in the message
+            inner = message.partition("[")[2].rstrip("]")
+            reasons = [r.strip() for r in inner.split(",")] if inner else []
+        if any(r in _THROTTLED or r == "ThrottlingError" for r in reasons):
+            return Throttled("DynamoDB throttled the transaction")
+        if "TransactionConflict" in reasons:
+            return RetryableError("transaction conflict, try again")
+        return ConditionFailed(message, reasons)
+    if code in _THROTTLED:
+        return Throttled(message)
+    if code in _RETRYABLE:
+        return RetryableError(message)
+    return err
+
+
+class Table:
+    """Repository over the one table. Cheap to create; holds no connection itself."""
+
+    def __init__(self, name: str | None = None):
+        self.name = name or get_settings().table_name
+
+    @property
+    def _ddb(self) -> Any:
+        return client("dynamodb")
+
+    def get(self, pk: str, sk: str, *, consistent: bool = True) -> Item | None:
+        try:
+            out = self._ddb.get_item(
+                TableName=self.name,
+                Key=to_ddb({"pk": pk, "sk": sk}),
+                ConsistentRead=consistent,
+            )
+        except ClientError as err:
+            raise _map_error(err) from err
+        raw = out.get("Item")
+        return from_ddb(raw) if raw else None
+
+    def put(self, item: Item, *, condition: str | None = None, names: dict[str, str] | None = None) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Item": to_ddb(item)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        try:
+            self._ddb.put_item(**kwargs)
+        except ClientError as err:
+            raise _map_error(err) from err
+
+    def update(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        *,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+        condition: str | None = None,
+        return_new: bool = False,
+    ) -> Item | None:
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": to_ddb({"pk": pk, "sk": sk}),
+            "UpdateExpression": expression,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = to_ddb(values)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if return_new:
+            kwargs["ReturnValues"] = "ALL_NEW"
+        try:
+            out = self._ddb.update_item(**kwargs)
+        except ClientError as err:
+            raise _map_error(err) from err
+        return from_ddb(out["Attributes"]) if return_new else None
+
+    def query(
+        self,
+        key_condition: str,
+        values: dict[str, Any],
+        *,
+        index: str | None = None,
+        names: dict[str, str] | None = None,
+        filter_expression: str | None = None,
+        limit: int | None = None,
+        start_key: dict[str, Any] | None = None,
+        forward: bool = True,
+        consistent: bool = False,
+    ) -> tuple[list[Item], dict[str, Any] | None]:
+        """One page: the items and the key to continue from (None on the last page)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": to_ddb(values),
+            "ScanIndexForward": forward,
+        }
+        if index:
+            kwargs["IndexName"] = index
+        elif consistent:
+            kwargs["ConsistentRead"] = True
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
+        if limit:
+            kwargs["Limit"] = limit
+        if start_key:
+            kwargs["ExclusiveStartKey"] = to_ddb(start_key)
+        try:
+            out = self._ddb.query(**kwargs)
+        except ClientError as err:
+            raise _map_error(err) from err
+        last = out.get("LastEvaluatedKey")
+        return [from_ddb(i) for i in out.get("Items", [])], (from_ddb(last) if last else None)
+
+    def query_all(self, key_condition: str, values: dict[str, Any], **kwargs: Any) -> Iterator[Item]:
+        start: dict[str, Any] | None = None
+        while True:
+            items, start = self.query(key_condition, values, start_key=start, **kwargs)
+            yield from items
+            if not start:
+                return
+
+    def transact(self, operations: Sequence[dict[str, Any]]) -> None:
+        """All-or-nothing write of up to 100 operations.
+
+        Each operation is ``{"Put": {"Item": item, "ConditionExpression"?: ...}}``,
+        ``{"Update": {...}}``, ``{"Delete": {...}}`` or ``{"ConditionCheck": {...}}`` with
+        plain Python values; table name and serialization are added here.
+        """
+        if len(operations) > TRANSACTION_LIMIT:
+            raise ValueError(f"a transaction holds at most {TRANSACTION_LIMIT} items")
+        try:
+            self._ddb.transact_write_items(TransactItems=[self._transact_item(op) for op in operations])
+        except ClientError as err:
+            raise _map_error(err) from err
+
+    def _transact_item(self, op: dict[str, Any]) -> dict[str, Any]:
+        ((kind, body),) = op.items()
+        body = dict(body)
+        body["TableName"] = self.name
+        if "Item" in body:
+            body["Item"] = to_ddb(body["Item"])
+        if "Key" in body:
+            body["Key"] = to_ddb(body["Key"])
+        if "ExpressionAttributeValues" in body:
+            body["ExpressionAttributeValues"] = to_ddb(body["ExpressionAttributeValues"])
+        return {kind: body}
+
+    def batch_put(self, items: Iterable[Item]) -> None:
+        self._batch([{"PutRequest": {"Item": to_ddb(i)}} for i in items])
+
+    def batch_delete(self, keys: Iterable[tuple[str, str]]) -> None:
+        self._batch([{"DeleteRequest": {"Key": to_ddb({"pk": pk, "sk": sk})}} for pk, sk in keys])
+
+    def _batch(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            pending = requests[start : start + BATCH_WRITE_LIMIT]
+            for _attempt in range(8):
+                try:
+                    out = self._ddb.batch_write_item(RequestItems={self.name: pending})
+                except ClientError as err:
+                    raise _map_error(err) from err
+                pending = out.get("UnprocessedItems", {}).get(self.name, [])
+                if not pending:
+                    break
+            else:
+                raise RetryableError("DynamoDB left items unprocessed after retries")
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *, required_keys: Iterable[str] = ("pk", "sk")) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise MalformedInput(
+            "cursor is not valid", errors=[{"field": "cursor", "message": "not a cursor this API issued"}]
+        ) from err
+    if (
+        not isinstance(key, dict)
+        or not set(required_keys) <= set(key)
+        or not all(isinstance(v, str) for v in key.values())
+    ):
+        raise MalformedInput(
+            "cursor is not valid", errors=[{"field": "cursor", "message": "not a cursor this API issued"}]
+        )
+    return key

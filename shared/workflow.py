@@ -1,0 +1,40 @@
+"""Starting the OrderLifecycle: one Standard execution per order, named by the order id."""
+
+from __future__ import annotations
+
+import json
+
+from botocore.exceptions import ClientError
+
+from shared.aws import client
+from shared.errors import RetryableError, Throttled
+from shared.settings import get_settings
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """An execution's ARN follows from its state machine's and its name: no call needed."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def start_order_lifecycle(order_id: str, *, name: str | None = None) -> str:
+    """Start (or find already started) the order's execution; returns its ARN.
+
+    A second start with the same name and input is a no-op; one for a closed execution
+    raises ExecutionAlreadyExists, which also means "already started".
+    """
+    arn = get_settings().order_lifecycle_arn
+    name = name or order_id
+    try:
+        out = client("stepfunctions").start_execution(
+            stateMachineArn=arn, name=name, input=json.dumps({"order_id": order_id})
+        )
+        return str(out["executionArn"])
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code == "ExecutionAlreadyExists":
+            return execution_arn(arn, name)
+        if code in ("ThrottlingException", "TooManyRequestsException"):
+            raise Throttled("Step Functions throttled the start") from err
+        if code in ("ServiceUnavailable", "InternalServerError", "ServiceException"):
+            raise RetryableError("Step Functions is unavailable") from err
+        raise
