@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import moto
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaFunction, lambda_backends
 
 from infra.local import runtime
 
@@ -80,12 +80,17 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
     )
     request_id = context.aws_request_id
     started = time.monotonic()
-    error: dict[str, Any] | None = None
     try:
         result = runtime.call(fn.handler, event, context)
+        error = None
     except Exception as exc:  # the runtime turns any exception into an error payload
         error = runtime.error_payload(exc, request_id)
-    else:
+    logs = (
+        f"START RequestId: {request_id} Version: {fn.version}\n"
+        f"END RequestId: {request_id}\n"
+        f"REPORT RequestId: {request_id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms"
+    )
+    if error is None:
         try:
             payload = json.dumps(result)
         except (TypeError, ValueError) as exc:
@@ -96,15 +101,29 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
                 "stackTrace": [],
             }
     if error is not None:
-        payload = json.dumps(error)
         log.warning("%s failed: %s: %s", fn.function_name, error["errorType"], error["errorMessage"])
-    duration = (time.monotonic() - started) * 1000
-    logs = (
-        f"START RequestId: {request_id} Version: {fn.version}\n"
-        f"END RequestId: {request_id}\n"
-        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms"
+        return json.dumps(error), True, logs
+    if _failed_partial_batch(fn, event, result):
+        # moto hands SQS records over one per invocation and only knows errored or not:
+        # a reported item failure is that record failing, as with ReportBatchItemFailures.
+        log.warning("%s reported failed batch items: %s", fn.function_name, payload)
+        return payload, True, logs
+    return payload, False, logs
+
+
+def _failed_partial_batch(fn: Any, event: Any, result: Any) -> bool:
+    if not (isinstance(result, dict) and result.get("batchItemFailures")):
+        return False
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not records or records[0].get("eventSource") != "aws:sqs":
+        return False
+    backend = lambda_backends[fn.account_id][fn.region]
+    mappings = backend.list_event_source_mappings(records[0]["eventSourceARN"], "")
+    return any(
+        esm.function_arn == fn.function_arn
+        and "ReportBatchItemFailures" in (esm.function_response_types or [])
+        for esm in mappings
     )
-    return payload, error is not None, logs
 
 
 def _invoke_in_process(self: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:

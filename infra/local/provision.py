@@ -99,7 +99,7 @@ def dummy_zip() -> bytes:
 def clients(endpoint_url: str | None, region: str) -> dict[str, Any]:
     services = ("dynamodb", "events", "secretsmanager", "iam", "lambda", "sqs", "stepfunctions")
     return {
-        s: boto3.client(s, endpoint_url=endpoint_url, region_name=region)  # type: ignore[call-overload]
+        s: boto3.client(s, endpoint_url=endpoint_url, region_name=region)
         for s in services
     }
 

@@ -13,11 +13,13 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 ACCOUNT_ID = "123456789012"
 Handler = Callable[[Any, Any], Any]
 
+_HERE = str(Path(__file__).resolve().parent)
 _handlers: dict[str, Handler] = {}
 _overrides: dict[str, Handler] = {}
 _lock = threading.Lock()
@@ -105,7 +107,9 @@ def error_payload(exc: BaseException, request_id: str | None = None) -> dict[str
     payload: dict[str, Any] = {
         "errorMessage": str(exc),
         "errorType": error_type,
-        "stackTrace": traceback.format_tb(exc.__traceback__),
+        "stackTrace": traceback.format_list(
+            [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_HERE)]
+        ),
     }
     if request_id:
         payload["requestId"] = request_id

@@ -1,0 +1,42 @@
+"""The CDK app: ``python -m infra.cdk.app`` synthesizes the ``Oms`` stack to ``cdk.out/``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from infra.cdk.stack import OmsStack
+from infra.manifest import ROOT
+
+STACK_NAME = "Oms"
+CDK_JSON = ROOT / "cdk.json"
+
+
+def cdk_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """cdk.json's context: the CDK CLI passes it to the app, a plain run does not."""
+    context: dict[str, Any] = json.loads(path.read_text())["context"]
+    return context
+
+
+def build_app(outdir: str | None = None) -> tuple[App, OmsStack]:
+    app = App(outdir=outdir, context=cdk_context())
+    # No env: the template is account- and region-agnostic (no lookups at synth time).
+    stack = OmsStack(app, STACK_NAME, description="Order management system")
+    # A violation that is not acknowledged (with its reason) fails synthesis.
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)
+    )
+    return app, stack
+
+
+def main() -> None:
+    app, _ = build_app(str(ROOT / "cdk.out"))
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""The one helper that builds every Lambda function of the manifest.
+
+A function's IAM role and environment both come from its manifest grants, so a function
+can only reach what its grants name, and always knows where that is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from aws_cdk import Acknowledgment, CfnElement, Duration, Fn, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.manifest import ROOT, FunctionSpec, environment_keys
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+METRICS_NAMESPACE = "OMS"
+POWERTOOLS_LAYER_CONTEXT = "powertoolsLayerVersion"
+# AWS publishes the layer from its own account; the version pins the Powertools release.
+POWERTOOLS_LAYER_ARN = (
+    "arn:aws:lambda:${AWS::Region}:017000801446:layer:"
+    "AWSLambdaPowertoolsPythonV3-python312-arm64:${Version}"
+)
+
+# Only the code the handlers import is shipped: everything is excluded, then the
+# packages they use are let back in. A new top-level folder stays out by default.
+ASSET_EXCLUDE = [
+    "*",
+    ".*",
+    "!shared",
+    "!shared/**",
+    "!functions",
+    "!functions/**",
+    # The manifest is plain data that handlers may read (e.g. the route list).
+    "!infra",
+    "!infra/__init__.py",
+    "!infra/manifest.py",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+    "**/.hypothesis",
+]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The resources a function's grants point at."""
+
+    table: dynamodb.ITable
+    bus: events.IEventBus
+    api_keys: secretsmanager.ISecret
+    # None while the state machine's own tasks are built: they cannot reference it.
+    lifecycle: sfn.IStateMachine | None = None
+
+    def order_lifecycle(self) -> sfn.IStateMachine:
+        if self.lifecycle is None:
+            raise ValueError(
+                "a lifecycle grant on a function that a state machine invokes would make "
+                "a CloudFormation dependency cycle"
+            )
+        return self.lifecycle
+
+
+GRANTS: dict[str, Callable[[Targets, iam.IGrantable], object]] = {
+    "table:read": lambda t, g: t.table.grant_read_data(g),
+    "table:write": lambda t, g: t.table.grant_write_data(g),
+    "lifecycle:start": lambda t, g: t.order_lifecycle().grant_start_execution(g),
+    # SendTaskSuccess/Failure/Heartbeat, scoped to the state machine.
+    "lifecycle:callback": lambda t, g: t.order_lifecycle().grant_task_response(g),
+    "events:put": lambda t, g: t.bus.grant_put_events_to(g),
+    "secrets:api-keys": lambda t, g: t.api_keys.grant_read(g),
+}
+
+ENVIRONMENT: dict[str, Callable[[Targets], str]] = {
+    "TABLE_NAME": lambda t: t.table.table_name,
+    "ORDER_LIFECYCLE_ARN": lambda t: t.order_lifecycle().state_machine_arn,
+    "EVENT_BUS_NAME": lambda t: t.bus.event_bus_name,
+    "API_KEYS_SECRET_ID": lambda t: t.api_keys.secret_arn,
+}
+
+
+def function_code() -> lambda_.Code:
+    """One asset for all functions: a plain directory, so no Docker bundling."""
+    return lambda_.Code.from_asset(str(ROOT), exclude=ASSET_EXCLUDE)
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    version = scope.node.try_get_context(POWERTOOLS_LAYER_CONTEXT)
+    if version is None:
+        raise ValueError(f"context value {POWERTOOLS_LAYER_CONTEXT!r} is missing (cdk.json)")
+    arn = Fn.sub(POWERTOOLS_LAYER_ARN, {"Version": str(version)})
+    return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
+
+
+def service_name(spec: FunctionSpec) -> str:
+    """The lifecycle domain (``functions.<domain>.handlers...``): metrics group by it."""
+    return spec.handler.split(".")[1]
+
+
+def build_function(
+    scope: Construct,
+    spec: FunctionSpec,
+    *,
+    code: lambda_.Code,
+    layer: lambda_.ILayerVersion,
+    targets: Targets,
+) -> lambda_.Function:
+    role = iam.Role(
+        scope,
+        f"{spec.name}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"{spec.name}: {', '.join(spec.grants) or 'no grants'}",
+    )
+    log_group = logs.LogGroup(scope, f"{spec.name}Logs", retention=LOG_RETENTION)
+    # Written by hand: the managed basic-execution policy would allow every log group.
+    log_group.grant_write(role)
+
+    environment = {
+        "POWERTOOLS_SERVICE_NAME": service_name(spec),
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+    for key in sorted(environment_keys(spec)):
+        environment[key] = ENVIRONMENT[key](targets)
+
+    fn = lambda_.Function(
+        scope,
+        spec.name,
+        description=spec.description,
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        handler=spec.handler,
+        code=code,
+        layers=[layer],
+        timeout=Duration.seconds(spec.timeout_seconds),
+        memory_size=spec.memory_mb,
+        tracing=lambda_.Tracing.ACTIVE,
+        log_group=log_group,
+        role=role,
+        environment=environment,
+    )
+    for grant in spec.grants:
+        if grant not in GRANTS:
+            raise KeyError(f"{spec.name}: unknown grant {grant!r}")
+        GRANTS[grant](targets, fn)
+
+    if any(grant.startswith("table:") for grant in spec.grants):
+        _acknowledge_index_wildcard(role, targets.table)
+    Validations.of(fn).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-L1",
+            reason="Python 3.12 is the newest runtime the AWS-managed Powertools layer "
+            "(python312 build) is published for; move both together.",
+        )
+    )
+    Validations.of(role).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
+            "support no resource-level permissions.",
+        )
+    )
+    return fn
+
+
+
+def _acknowledge_index_wildcard(role: iam.IRole, table: dynamodb.ITable) -> None:
+    table_id = Stack.of(table).get_logical_id(cast(CfnElement, table.node.default_child))
+    Validations.of(role).acknowledge(
+        Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
+            reason="The table's own GSIs (gsi1..n): queries by index need the index ARNs, "
+            "which CDK grants as <table ARN>/index/*; no other table is reachable.",
+        )
+    )

@@ -1,0 +1,83 @@
+"""Asynchronous triggers: SQS queues (each with its DLQ) and table stream consumers."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.manifest import QueueSpec, StreamConsumer
+
+# The longest SQS allows: time for operators to look at what failed.
+DLQ_RETENTION = Duration.days(14)
+
+
+def _dlq(scope: Construct, id: str) -> sqs.Queue:
+    return sqs.Queue(
+        scope,
+        id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DLQ_RETENTION,
+    )
+
+
+def build_queue(scope: Construct, spec: QueueSpec, consumer: lambda_.Function) -> sqs.Queue:
+    if consumer.timeout and spec.visibility_timeout_seconds < consumer.timeout.to_seconds():
+        raise ValueError(
+            f"{spec.name}: visibility timeout below {consumer.node.id}'s timeout would "
+            "redeliver messages still being processed"
+        )
+    dlq = _dlq(scope, f"{spec.name}Dlq")
+    queue = sqs.Queue(
+        scope,
+        spec.name,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        visibility_timeout=Duration.seconds(spec.visibility_timeout_seconds),
+        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=spec.max_receive_count, queue=dlq),
+    )
+    consumer.add_event_source(
+        sources.SqsEventSource(
+            queue, batch_size=spec.batch_size, report_batch_item_failures=True
+        )
+    )
+    return queue
+
+
+def build_stream_consumer(
+    scope: Construct, spec: StreamConsumer, table: dynamodb.ITable, consumer: lambda_.Function
+) -> sqs.Queue:
+    # Receives the metadata of batches that still fail after retries and bisection.
+    dlq = _dlq(scope, f"{spec.function}StreamDlq")
+    consumer.add_event_source(
+        sources.DynamoEventSource(
+            table,
+            starting_position=lambda_.StartingPosition.LATEST,
+            batch_size=spec.batch_size,
+            retry_attempts=spec.max_retry_attempts,
+            bisect_batch_on_error=True,
+            report_batch_item_failures=True,
+            on_failure=sources.SqsDlq(dlq),
+        )
+    )
+    Validations.of(dlq).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-SQS3",
+            reason="This queue is itself a dead-letter destination (the stream mapping's "
+            "on-failure target); a DLQ of a DLQ would only hide failures further.",
+        )
+    )
+    if consumer.role is not None:
+        Validations.of(consumer.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="Active tracing (xray:PutTraceSegments/PutTelemetryRecords) and "
+                "dynamodb:ListStreams support no resource-level permissions; the stream "
+                "itself is read through its own ARN.",
+            )
+        )
+    return dlq

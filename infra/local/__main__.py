@@ -1,0 +1,49 @@
+"""``python -m infra.local serve``: the local stack in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from infra.local.stack import LocalStack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run moto, the provisioned stack and the HTTP API")
+    serve.add_argument("--moto-port", type=int, default=4566, help="AWS endpoint port (0: any free port)")
+    serve.add_argument("--api-port", type=int, default=3000, help="HTTP API port (0: any free port)")
+    args = parser.parse_args(argv)
+
+    level = os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+
+    stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port).start()
+    try:
+        machines = stack.resources.state_machines if stack.resources else {}
+        print(f"AWS endpoint  {stack.endpoint_url}  (moto; region {stack.region}, any credentials)")
+        print(f"HTTP API      {stack.api_url}/v1")
+        print(f"Started in    {stack.startup_seconds:.2f} s")
+        for name, arn in machines.items():
+            print(
+                f"{name} executions:  aws stepfunctions list-executions "
+                f"--endpoint-url {stack.endpoint_url} --state-machine-arn {arn}"
+            )
+        print("READY", flush=True)
+        stopping.wait()
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,398 @@
+"""API Gateway (REST API, Lambda proxy integration) emulated on one port.
+
+Each request becomes the proxy event (payload v1) API Gateway would send; authorized
+routes first run the REQUEST authorizer. Routes and functions come from the manifest.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from infra import manifest
+from infra.local import runtime
+
+log = logging.getLogger(__name__)
+
+STAGE = "prod"
+API_ID = "local"
+# The authorizer's identity source: without this header API Gateway answers 401 itself.
+IDENTITY_HEADER = "x-api-key"
+# API Gateway's integration timeout.
+INTEGRATION_TIMEOUT_SECONDS = 29.0
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    method: str
+    resource: str
+    spec: Any  # the manifest FunctionSpec
+    authorized: bool
+    pattern: re.Pattern[str]
+    rank: tuple[int, ...]  # literal segments before parameters, as API Gateway matches
+
+
+def compile_routes(routes: Any, functions: Any) -> list[CompiledRoute]:
+    specs = {f.name: f for f in functions}
+    compiled = []
+    for r in routes:
+        parts, rank = [], []
+        for segment in r.path.strip("/").split("/"):
+            if segment.startswith("{") and segment.endswith("+}"):
+                parts.append(f"(?P<{segment[1:-2]}>.+)")
+                rank.append(2)
+            elif segment.startswith("{"):
+                parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
+                rank.append(1)
+            else:
+                parts.append(re.escape(segment))
+                rank.append(0)
+        pattern = re.compile("^/" + "/".join(parts) + "/?$")
+        compiled.append(
+            CompiledRoute(r.method, r.path, specs[r.function], r.authorized, pattern, tuple(rank))
+        )
+    return compiled
+
+
+class Api:
+    """Turns an HTTP request into handler calls; independent of the HTTP server."""
+
+    def __init__(
+        self,
+        routes: Any = manifest.ROUTES,
+        functions: Any = manifest.FUNCTIONS,
+        authorizer: str | None = manifest.AUTHORIZER_FUNCTION,
+        region: str = "us-east-1",
+        prefix: str = manifest.LOCAL_PREFIX,
+    ):
+        self.routes = compile_routes(routes, functions)
+        self.authorizer = next((f for f in functions if f.name == authorizer), None)
+        self.region = region
+        self.prefix = prefix
+        self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="api-handler")
+
+    def match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]]:
+        found = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
+        if not found:
+            raise ApiError(404, "Not found", f"No route for {path}")
+        for r, m in sorted(found, key=lambda rm: rm[0].rank):
+            if r.method == method:
+                return r, {k: unquote(v) for k, v in m.groupdict().items()}
+        allowed = ", ".join(sorted({r.method for r, _ in found}))
+        raise ApiError(405, "Method not allowed", f"{method} {path}", {"Allow": allowed})
+
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        request_id = str(uuid.uuid4())
+        try:
+            url = urlsplit(target)
+            route, params = self.match(method, url.path)
+            event = self.proxy_event(
+                route, params, url, method, headers, body, source_ip, request_id
+            )
+            if route.authorized:
+                event["requestContext"]["authorizer"] = self.authorize(event)
+            status, out_headers, out_body = self.integrate(route, event)
+        except ApiError as exc:
+            status, out_body = exc.status, problem(exc.status, exc.title, exc.detail)
+            out_headers = [("Content-Type", "application/problem+json"), *exc.headers.items()]
+        except Exception:  # a bug here must still answer
+            log.exception("local API gateway failed")
+            status, out_body = 500, problem(500, "Internal error", "Local API gateway error")
+            out_headers = [("Content-Type", "application/problem+json")]
+        names = {name.lower() for name, _ in out_headers}
+        if "x-request-id" not in names:
+            out_headers.append(("x-request-id", request_id))
+        out_headers.append(("x-amzn-RequestId", request_id))
+        return status, out_headers, out_body
+
+    def proxy_event(
+        self,
+        route: CompiledRoute,
+        params: dict[str, str],
+        url: Any,
+        method: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+        request_id: str,
+    ) -> dict[str, Any]:
+        single: dict[str, str] = {}
+        multi: dict[str, list[str]] = {}
+        for name, value in headers:
+            single[name] = value
+            multi.setdefault(name, []).append(value)
+        query = parse_qsl(url.query, keep_blank_values=True)
+        mq: dict[str, list[str]] = {}
+        for k, v in query:
+            mq.setdefault(k, []).append(v)
+        try:
+            text, encoded = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
+        now = time.time()
+        host = single.get("Host") or single.get("host") or "127.0.0.1"
+        return {
+            "resource": route.resource,
+            "path": url.path,
+            "httpMethod": method,
+            "headers": single or None,
+            "multiValueHeaders": multi or None,
+            "queryStringParameters": dict(query) or None,
+            "multiValueQueryStringParameters": mq or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": runtime.ACCOUNT_ID,
+                "apiId": API_ID,
+                "resourceId": route.resource,
+                "resourcePath": route.resource,
+                "httpMethod": method,
+                "path": f"/{STAGE}{url.path}",
+                "stage": STAGE,
+                "protocol": "HTTP/1.1",
+                "requestId": request_id,
+                "extendedRequestId": request_id,
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "requestTimeEpoch": int(now * 1000),
+                "domainName": host,
+                "domainPrefix": host.split(".")[0],
+                "identity": {
+                    "sourceIp": source_ip,
+                    "userAgent": single.get("User-Agent") or single.get("user-agent"),
+                    "apiKey": None,
+                    "accessKey": None,
+                    "accountId": None,
+                    "caller": None,
+                    "user": None,
+                    "userArn": None,
+                    "cognitoIdentityId": None,
+                    "cognitoIdentityPoolId": None,
+                    "cognitoAuthenticationType": None,
+                    "cognitoAuthenticationProvider": None,
+                },
+            },
+            "body": text if body else None,
+            "isBase64Encoded": encoded if body else False,
+        }
+
+    def method_arn(self, event: dict[str, Any]) -> str:
+        return (
+            f"arn:aws:execute-api:{self.region}:{runtime.ACCOUNT_ID}:{API_ID}/{STAGE}/"
+            f"{event['httpMethod']}{event['path']}"
+        )
+
+    def authorize(self, event: dict[str, Any]) -> dict[str, Any]:
+        headers = {k.lower(): v for k, v in (event["headers"] or {}).items()}
+        if not headers.get(IDENTITY_HEADER):
+            raise ApiError(401, "Unauthorized", f"Missing {IDENTITY_HEADER}")
+        if self.authorizer is None:
+            raise ApiError(500, "Authorizer configuration error", "No authorizer function")
+        method_arn = self.method_arn(event)
+        auth_event = {
+            "type": "REQUEST",
+            "methodArn": method_arn,
+            **{k: event[k] for k in _AUTHORIZER_EVENT_KEYS},
+        }
+        try:
+            result = self.run(self.authorizer, auth_event)
+        except ApiError:
+            raise
+        except Exception as exc:  # the authorizer's own way to say 401 is this message
+            if str(exc) == "Unauthorized":
+                raise ApiError(401, "Unauthorized", "Invalid credentials") from exc
+            log.warning("authorizer failed: %s: %s", type(exc).__name__, exc)
+            raise ApiError(500, "Authorizer configuration error", type(exc).__name__) from exc
+        return authorizer_context(result, method_arn)
+
+    def integrate(
+        self, route: CompiledRoute, event: dict[str, Any]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        try:
+            response = self.run(route.spec, event)
+        except ApiError:
+            raise
+        except Exception as exc:
+            log.warning("%s failed: %s: %s", route.spec.name, type(exc).__name__, exc)
+            raise ApiError(502, "Bad gateway", "Internal server error") from exc
+        return proxy_response(route.spec.name, response)
+
+    def run(self, spec: Any, event: dict[str, Any]) -> Any:
+        """Call the handler in a worker so a stuck handler still gets a 504, never a hang."""
+        context = runtime.LambdaContext(
+            function_name=self.prefix + spec.name,
+            memory_limit_in_mb=spec.memory_mb,
+            timeout_seconds=float(spec.timeout_seconds),
+            region=self.region,
+        )
+        future = self.pool.submit(runtime.call, spec.handler, event, context)
+        try:
+            return future.result(timeout=min(INTEGRATION_TIMEOUT_SECONDS, spec.timeout_seconds))
+        except FutureTimeout as exc:
+            raise ApiError(504, "Gateway timeout", f"{spec.name} did not answer in time") from exc
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+_AUTHORIZER_EVENT_KEYS = (
+    "resource",
+    "path",
+    "httpMethod",
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "stageVariables",
+    "requestContext",
+)
+
+
+def authorizer_context(result: Any, method_arn: str) -> dict[str, Any]:
+    """Evaluate the policy like API Gateway: an explicit Deny wins, else an Allow must match."""
+    try:
+        principal = result["principalId"]
+        statements = result["policyDocument"]["Statement"]
+        context = result.get("context") or {}
+    except (KeyError, TypeError) as exc:
+        detail = "Malformed authorizer response"
+        raise ApiError(500, "Authorizer configuration error", detail) from exc
+    effects = set()
+    for st in statements if isinstance(statements, list) else [statements]:
+        resources = st.get("Resource", [])
+        resources = resources if isinstance(resources, list) else [resources]
+        if any(fnmatch.fnmatchcase(method_arn, r) for r in resources):
+            effects.add(st.get("Effect"))
+    if "Deny" in effects or "Allow" not in effects:
+        raise ApiError(403, "Forbidden", "User is not authorized to access this resource")
+    out: dict[str, Any] = {"principalId": principal, "integrationLatency": 0}
+    for key, value in context.items():
+        if value is None:
+            continue
+        # API Gateway rejects objects and arrays in the context and passes scalars as strings.
+        if isinstance(value, (dict, list)):
+            detail = f"context['{key}'] is not a string, number or boolean"
+            raise ApiError(500, "Authorizer configuration error", detail)
+        out[key] = json.dumps(value) if isinstance(value, bool) else str(value)
+    return out
+
+
+def proxy_response(function: str, response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A Lambda proxy response as API Gateway reads it; anything else is a 502."""
+    try:
+        status = int(response["statusCode"])
+        headers = [(k, str(v)) for k, v in (response.get("headers") or {}).items()]
+        single = {k.lower() for k, _ in headers}
+        for k, values in (response.get("multiValueHeaders") or {}).items():
+            if k.lower() not in single:
+                headers.extend((k, str(v)) for v in values)
+        body = response.get("body") or ""
+        raw = base64.b64decode(body) if response.get("isBase64Encoded") else str(body).encode()
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        log.warning("%s returned a malformed proxy response: %r", function, response)
+        raise ApiError(502, "Bad gateway", "Malformed Lambda proxy response") from exc
+    return status, headers, raw
+
+
+def problem(status: int, title: str, detail: str) -> bytes:
+    return json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    ).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _serve(self) -> None:
+        try:
+            body = self._read_body()
+        except ValueError:
+            bad = problem(400, "Malformed request", "Unreadable body")
+            self._send(400, [("Content-Type", "application/problem+json")], bad)
+            return
+        status, headers, out = self.server.api.handle(
+            self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+        )
+        self._send(status, headers, out)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline().strip():
+                pass
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: Api
+
+
+class HttpApi:
+    """The HTTP server around ``Api``; port 0 picks a free port."""
+
+    def __init__(self, api: Api | None = None, host: str = "127.0.0.1", port: int = 3000):
+        self.api = api or Api()
+        self.host = host
+        self.server = _Server((host, port), _Handler)
+        self.server.api = self.api
+        self.thread = threading.Thread(target=self.server.serve_forever, name="http-api", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> HttpApi:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.api.close()

@@ -1,0 +1,143 @@
+"""The whole local stack in one process: moto server, provisioned manifest, HTTP API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.request
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from infra.local import lambda_adapter
+from infra.local.http_api import Api, HttpApi
+from infra.local.provision import LocalResources, provision
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+
+# Always set: handlers in this process must reach the local endpoint with fake credentials.
+_FORCED_ENV = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+# Defaults the caller may override: keep X-Ray and metric blobs off the console.
+_DEFAULT_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "oms",
+}
+_UNSET_ENV = ("AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
+class LocalStack:
+    """Context manager; ports 0 pick free ports (read them back from the attributes)."""
+
+    def __init__(self, moto_port: int = 4566, api_port: int = 3000, region: str = REGION):
+        self.moto_port = moto_port
+        self.api_port = api_port
+        self.region = region
+        self.resources: LocalResources | None = None
+        self.startup_seconds = 0.0
+        self._moto: ThreadedMotoServer | None = None
+        self._api: HttpApi | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.moto_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.api_port}"
+
+    def start(self) -> LocalStack:
+        started = time.monotonic()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
+        self._moto.start()
+        self.moto_port = self._moto.get_host_and_port()[1]
+        try:
+            self._configure_env()
+            self._post("/moto-api/reset", None)  # backends are process-wide: start clean
+            self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+            lambda_adapter.install()
+            self.resources = provision(self.endpoint_url, self.region)
+            self._set_env(self.resources.environment())
+            _reset_shared_caches()
+            self._api = HttpApi(Api(region=self.region), host=HOST, port=self.api_port).start()
+            self.api_port = self._api.port
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
+        log.info("local stack up in %.2f s", self.startup_seconds)
+        return self
+
+    def stop(self) -> None:
+        if self._api:
+            self._api.stop()
+            self._api = None
+        if self._moto:
+            self._moto.stop()
+            self._moto = None
+        lambda_adapter.uninstall()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        _reset_shared_caches()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region)
+
+    def _configure_env(self) -> None:
+        self._set_env(
+            {
+                **_FORCED_ENV,
+                # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
+                "MOTO_PORT": str(self.moto_port),
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+            }
+        )
+        self._set_env({k: v for k, v in _DEFAULT_ENV.items() if k not in os.environ})
+        for key in _UNSET_ENV:
+            self._saved_env.setdefault(key, os.environ.pop(key, None))
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _post(self, path: str, body: Any) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        request = urllib.request.Request(self.endpoint_url + path, data=data, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+
+def _reset_shared_caches() -> None:
+    """Cached clients and settings would still point at a previous stack's endpoint."""
+    try:
+        from shared import aws, settings
+    except ImportError:
+        return
+    for clear in (getattr(aws, "reset_clients", None), getattr(settings.get_settings, "cache_clear", None)):
+        if clear is not None:
+            clear()
