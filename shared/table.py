@@ -31,7 +31,7 @@ class _IntDeserializer(TypeDeserializer):
         return int(number) if number == number.to_integral_value() else number
 
 
-_deserializer = _IntDeserializer()
+_deserializer = _NumberDeserializer()
 
 _RETRYABLE = {
     "InternalServerError",
@@ -45,8 +45,19 @@ TRANSACTION_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 
 
+def _decimals(value: Any) -> Any:
+    """boto3 refuses floats (coordinates); their shortest repr is exact enough as Decimal."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimals(v) for v in value]
+    return value
+
+
 def to_ddb(item: Item) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+    return {k: _serializer.serialize(_decimals(v)) for k, v in item.items() if v is not None}
 
 
 def from_ddb(raw: dict[str, Any]) -> Item:

@@ -101,17 +101,14 @@ def build_api(
     # One invoke permission per function for the whole API keeps the Lambda resource
     # policy small as routes are added.
     integrations = {
-        name: apigw.LambdaIntegration(fn, scope_permission_to_method=False)
-        for name, fn in functions.items()
+        name: apigw.LambdaIntegration(fn, scope_permission_to_method=False) for name, fn in functions.items()
     }
     for route in ROUTES:
         method = api.root.resource_for_path(route.path).add_method(
             route.method,
             integrations[route.function],
             authorizer=authorizer if route.authorized else None,
-            authorization_type=(
-                apigw.AuthorizationType.CUSTOM if route.authorized else apigw.AuthorizationType.NONE
-            ),
+            authorization_type=(apigw.AuthorizationType.CUSTOM if route.authorized else apigw.AuthorizationType.NONE),
         )
         if not route.authorized:
             Validations.of(method).acknowledge(

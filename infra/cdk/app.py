@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,13 @@ def build_app(outdir: str | None = None) -> tuple[App, OmsStack]:
     # No env: the template is account- and region-agnostic (no lookups at synth time).
     stack = OmsStack(app, STACK_NAME, description="Order management system")
     # A violation that is not acknowledged (with its reason) fails synthesis.
-    Validations.of(app).add_plugins(
-        AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)
-    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True))
     return app, stack
 
 
 def main() -> None:
-    app, _ = build_app(str(ROOT / "cdk.out"))
+    # The CDK CLI chooses the output folder (--output); a plain run writes cdk.out/.
+    app, _ = build_app(os.environ.get("CDK_OUTDIR", str(ROOT / "cdk.out")))
     app.synth()
 
 

@@ -28,8 +28,7 @@ METRICS_NAMESPACE = "OMS"
 POWERTOOLS_LAYER_CONTEXT = "powertoolsLayerVersion"
 # AWS publishes the layer from its own account; the version pins the Powertools release.
 POWERTOOLS_LAYER_ARN = (
-    "arn:aws:lambda:${AWS::Region}:017000801446:layer:"
-    "AWSLambdaPowertoolsPythonV3-python312-arm64:${Version}"
+    "arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:${Version}"
 )
 
 # Only the code the handlers import is shipped: everything is excluded, then the
@@ -172,7 +171,6 @@ def build_function(
         )
     )
     return fn
-
 
 
 def _acknowledge_index_wildcard(role: iam.IRole, table: dynamodb.ITable) -> None:

@@ -36,9 +36,7 @@ class OmsStack(Stack):
         self.functions: dict[str, lambda_.Function] = {}
 
         def build(spec: manifest.FunctionSpec, targets: Targets) -> None:
-            self.functions[spec.name] = build_function(
-                self, spec, code=code, layer=layer, targets=targets
-            )
+            self.functions[spec.name] = build_function(self, spec, code=code, layer=layer, targets=targets)
 
         # A state machine's tasks come first: the state machine needs their ARNs, so
         # they cannot have the state machine's ARN (Targets.lifecycle stays None).
@@ -47,8 +45,7 @@ class OmsStack(Stack):
             if spec.name in tasks:
                 build(spec, targets)
         self.state_machines: dict[str, sfn.StateMachine] = {
-            sm.name: build_state_machine(self, sm, dict(self.functions))
-            for sm in manifest.STATE_MACHINES
+            sm.name: build_state_machine(self, sm, dict(self.functions)) for sm in manifest.STATE_MACHINES
         }
         targets = replace(targets, lifecycle=self.state_machines[LIFECYCLE])
         for spec in manifest.FUNCTIONS:

@@ -41,9 +41,7 @@ def build_queue(scope: Construct, spec: QueueSpec, consumer: lambda_.Function) -
         dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=spec.max_receive_count, queue=dlq),
     )
     consumer.add_event_source(
-        sources.SqsEventSource(
-            queue, batch_size=spec.batch_size, report_batch_item_failures=True
-        )
+        sources.SqsEventSource(queue, batch_size=spec.batch_size, report_batch_item_failures=True)
     )
     return queue
 

@@ -31,9 +31,7 @@ def build_state_machine(
         state_machine_type=sfn.StateMachineType.STANDARD,
         definition_body=sfn.DefinitionBody.from_string(spec.definition.read_text()),
         definition_substitutions={p: fn.function_arn for p, fn in tasks.items()},
-        logs=sfn.LogOptions(
-            destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False
-        ),
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
         tracing_enabled=True,
     )
     # Only the unqualified ARNs the definition names (grant_invoke would add "<arn>:*").

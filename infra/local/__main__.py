@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from infra.local.stack import LocalStack
 
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
 
     level = os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Emitted on every invocation while metrics are disabled locally.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -30,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port).start()
     try:
         machines = stack.resources.state_machines if stack.resources else {}
-        print(f"AWS endpoint  {stack.endpoint_url}  (moto; region {stack.region}, any credentials)")
-        print(f"HTTP API      {stack.api_url}/v1")
-        print(f"Started in    {stack.startup_seconds:.2f} s")
+        print(f"AWS endpoint: {stack.endpoint_url} (moto, region {stack.region}, any credentials)")
+        print(f"HTTP API: {stack.api_url}/v1")
+        print(f"Startup: {stack.startup_seconds:.2f} s")
         for name, arn in machines.items():
             print(
                 f"{name} executions:  aws stepfunctions list-executions "

@@ -114,11 +114,11 @@ class Api:
                 event["requestContext"]["authorizer"] = self.authorize(event)
             status, out_headers, out_body = self.integrate(route, event)
         except ApiError as exc:
-            status, out_body = exc.status, problem(exc.status, exc.title, exc.detail)
+            status, out_body = exc.status, problem(exc.status, exc.title, exc.detail, request_id)
             out_headers = [("Content-Type", "application/problem+json"), *exc.headers.items()]
         except Exception:  # a bug here must still answer
             log.exception("local API gateway failed")
-            status, out_body = 500, problem(500, "Internal error", "Local API gateway error")
+            status, out_body = 500, problem(500, "Internal error", "Local API gateway error", request_id)
             out_headers = [("Content-Type", "application/problem+json")]
         names = {name.lower() for name, _ in out_headers}
         if "x-request-id" not in names:
@@ -207,7 +207,7 @@ class Api:
         if not headers.get(IDENTITY_HEADER):
             raise ApiError(401, "Unauthorized", f"Missing {IDENTITY_HEADER}")
         if self.authorizer is None:
-            raise ApiError(500, "Authorizer configuration error", "No authorizer function")
+            raise ApiError(500, "Internal error", "No authorizer function")
         method_arn = self.method_arn(event)
         auth_event = {
             "type": "REQUEST",
@@ -222,7 +222,7 @@ class Api:
             if str(exc) == "Unauthorized":
                 raise ApiError(401, "Unauthorized", "Invalid credentials") from exc
             log.warning("authorizer failed: %s: %s", type(exc).__name__, exc)
-            raise ApiError(500, "Authorizer configuration error", type(exc).__name__) from exc
+            raise ApiError(500, "Internal error", f"Authorizer failed: {type(exc).__name__}") from exc
         return authorizer_context(result, method_arn)
 
     def integrate(
@@ -249,7 +249,7 @@ class Api:
         try:
             return future.result(timeout=min(INTEGRATION_TIMEOUT_SECONDS, spec.timeout_seconds))
         except FutureTimeout as exc:
-            raise ApiError(504, "Gateway timeout", f"{spec.name} did not answer in time") from exc
+            raise ApiError(504, "Upstream timeout", f"{spec.name} did not answer in time") from exc
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -277,7 +277,7 @@ def authorizer_context(result: Any, method_arn: str) -> dict[str, Any]:
         context = result.get("context") or {}
     except (KeyError, TypeError) as exc:
         detail = "Malformed authorizer response"
-        raise ApiError(500, "Authorizer configuration error", detail) from exc
+        raise ApiError(500, "Internal error", detail) from exc
     effects = set()
     for st in statements if isinstance(statements, list) else [statements]:
         resources = st.get("Resource", [])
@@ -293,7 +293,7 @@ def authorizer_context(result: Any, method_arn: str) -> dict[str, Any]:
         # API Gateway rejects objects and arrays in the context and passes scalars as strings.
         if isinstance(value, (dict, list)):
             detail = f"context['{key}'] is not a string, number or boolean"
-            raise ApiError(500, "Authorizer configuration error", detail)
+            raise ApiError(500, "Internal error", detail)
         out[key] = json.dumps(value) if isinstance(value, bool) else str(value)
     return out
 
@@ -315,10 +315,12 @@ def proxy_response(function: str, response: Any) -> tuple[int, list[tuple[str, s
     return status, headers, raw
 
 
-def problem(status: int, title: str, detail: str) -> bytes:
-    return json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    ).encode()
+def problem(status: int, title: str, detail: str, request_id: str = "") -> bytes:
+    """The body the cloud stack's gateway responses write (infra/cdk/api.py)."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if request_id:
+        body["request_id"] = request_id
+    return json.dumps(body).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):

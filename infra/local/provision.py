@@ -2,7 +2,11 @@
 
 Works against a moto server endpoint and inside ``moto.mock_aws`` alike. Nothing is
 listed here by hand: every table, queue, function, trigger and state machine comes from
-the manifest, named ``LOCAL_PREFIX + name``.
+the manifest, named ``LOCAL_PREFIX + name``. The conventions the CDK app applies to
+every trigger are mirrored: each queue has a DLQ (``<Queue>Dlq``) and reports batch item
+failures; each stream consumer starts at LATEST, bisects failing batches, reports item
+failures and sends spent batches to ``<Function>StreamDlq``. ``tests/infra/test_parity.py``
+keeps the two in step.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ RUNTIME = "python3.12"
 ARCHITECTURE = "arm64"
 ROLE_NAME = "oms-local-execution"
 WEBHOOK_SECRET_PREFIX = "webhooks/"
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
@@ -47,6 +52,7 @@ class LocalResources:
     webhook_secrets: dict[str, str] = field(default_factory=dict)  # provider -> secret id
     functions: dict[str, str] = field(default_factory=dict)  # name -> ARN
     queues: dict[str, QueueResources] = field(default_factory=dict)
+    stream_dlqs: dict[str, tuple[str, str]] = field(default_factory=dict)  # function -> (url, ARN)
     state_machines: dict[str, str] = field(default_factory=dict)  # name -> ARN
     event_source_mappings: list[str] = field(default_factory=list)  # UUIDs
 
@@ -67,7 +73,12 @@ def local_name(name: str, m: Any = default_manifest) -> str:
 
 
 def dlq_name(queue: str, m: Any = default_manifest) -> str:
-    return f"{m.LOCAL_PREFIX}{queue}-dlq"
+    return f"{m.LOCAL_PREFIX}{queue}Dlq"
+
+
+def stream_dlq_name(function: str, m: Any = default_manifest) -> str:
+    """Where a stream consumer's batches go once retries and bisection are spent."""
+    return f"{m.LOCAL_PREFIX}{function}StreamDlq"
 
 
 def state_machine_env_key(name: str) -> str:
@@ -159,17 +170,23 @@ def provision(
                 EventSourceArn=q.arn,
                 FunctionName=res.functions[queue.consumer],
                 BatchSize=queue.batch_size,
+                FunctionResponseTypes=["ReportBatchItemFailures"],
             )["UUID"]
         )
 
     for consumer in m.STREAM_CONSUMERS:
+        dlq = _dlq(c["sqs"], stream_dlq_name(consumer.function, m))
+        res.stream_dlqs[consumer.function] = dlq
         res.event_source_mappings.append(
             c["lambda"].create_event_source_mapping(
                 EventSourceArn=stream_arn,
                 FunctionName=res.functions[consumer.function],
                 BatchSize=consumer.batch_size,
                 MaximumRetryAttempts=consumer.max_retry_attempts,
-                StartingPosition="TRIM_HORIZON",
+                StartingPosition="LATEST",
+                BisectBatchOnFunctionError=True,
+                FunctionResponseTypes=["ReportBatchItemFailures"],
+                DestinationConfig={"OnFailure": {"Destination": dlq[1]}},
             )["UUID"]
         )
 
@@ -245,9 +262,15 @@ def _secrets(sm: Any, res: LocalResources, m: Any) -> None:
         res.webhook_secrets[provider] = name
 
 
+def _dlq(sqs: Any, name: str) -> tuple[str, str]:
+    url = sqs.create_queue(
+        QueueName=name, Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
+    )["QueueUrl"]
+    return url, _queue_arn(sqs, url)
+
+
 def _queue(sqs: Any, spec: Any, m: Any) -> QueueResources:
-    dlq_url = sqs.create_queue(QueueName=dlq_name(spec.name, m))["QueueUrl"]
-    dlq_arn = _queue_arn(sqs, dlq_url)
+    dlq_url, dlq_arn = _dlq(sqs, dlq_name(spec.name, m))
     redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
     url = sqs.create_queue(
         QueueName=local_name(spec.name, m),

@@ -1,0 +1,168 @@
+"""Where moto's DynamoDB differs from DynamoDB in ways the OMS depends on, the local
+stack corrects it. Each patch names what it fixes; ``install()`` applies them once.
+
+1. Requests are serialized. moto's table is a plain dict: two threads writing at once can
+   break a read that iterates it, and a conditional write is check-then-act. One lock
+   makes every request atomic, as DynamoDB's conditional writes are.
+2. Transactions check every condition first and write only if all hold. moto applies the
+   items one by one and "rolls back" by restoring a deep copy of the whole table taken
+   before each transaction: O(table size) per call, and the stream has already seen
+   (and Lambda already received) the writes it rolled back.
+3. Stream records reach their Lambda consumers from a background thread, in order, as a
+   real stream does, instead of inside the write that produced them (which held the
+   request lock and made every write wait for its consumers).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+from typing import Any
+
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import StreamRecord, StreamShard
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.responses import DynamoHandler
+
+log = logging.getLogger(__name__)
+_LOCK = threading.RLock()
+_installed = False
+
+
+def _serialized(method: Any) -> Any:
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            return method(self, *args, **kwargs)
+
+    return call
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    seen: set[tuple[str, str]] = set()
+    plan: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    errors: list[tuple[Any, Any, Any]] = []
+    for entry in transact_items:
+        if len(entry) != 1:
+            raise TransactWriteSingleOpException()
+        op_type, op = next(iter(entry.items()))
+        table = self.get_table(op["TableName"])
+        if op_type == "Put":
+            key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = op["Item"][table.range_key_attr]
+        else:
+            key = op["Key"]
+        marker = (op["TableName"], str(sorted(key.items())))
+        if marker in seen:
+            raise MultipleTransactionsException()
+        seen.add(marker)
+        current = self.get_item(op["TableName"], key)
+        condition = op.get("ConditionExpression")
+        if condition is not None:
+            expr = get_filter_expression(
+                condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            )
+            if not expr.expr(current):
+                old = None
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                    old = current.to_json()["Attributes"]
+                errors.append(("ConditionalCheckFailed", ConditionalCheckFailed().message, old))
+                continue
+        errors.append((None, None, None))
+        plan.append((op_type, op, key))
+    if any(code for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+    for op_type, op, key in plan:
+        names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        if op_type == "Put":
+            self.put_item(op["TableName"], op["Item"], expression_attribute_names=names)
+        elif op_type == "Delete":
+            self.delete_item(op["TableName"], key)
+        elif op_type == "Update":
+            self.update_item(
+                op["TableName"],
+                key,
+                update_expression=op["UpdateExpression"],
+                expression_attribute_names=names,
+                expression_attribute_values=values,
+            )
+
+
+class _StreamDelivery:
+    """One worker delivering stream records to their mappings, in write order."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[tuple[StreamShard, list[StreamRecord]]] = queue.Queue()
+        self.idle = threading.Event()
+        self.idle.set()
+        threading.Thread(target=self._run, name="dynamodb-stream", daemon=True).start()
+
+    def _run(self) -> None:
+        from moto.awslambda.utils import get_backend
+
+        while True:
+            shard, records = self.queue.get()
+            # Coalesce what is waiting for the same shard into one batch, like a poller.
+            while not self.queue.empty() and len(records) < 100:
+                more_shard, more = self.queue.get_nowait()
+                if more_shard is not shard:
+                    self.queue.put((more_shard, more))
+                    break
+                records += more
+            try:
+                for arn, esm in list(shard.table.lambda_event_source_mappings.items()):
+                    size = int(getattr(esm, "batch_size", 100) or 100)
+                    for start in range(0, len(records), size):
+                        get_backend(shard.account_id, arn.split(":")[3]).send_dynamodb_items(
+                            arn, records[start : start + size], esm.event_source_arn
+                        )
+            except Exception:  # a consumer's failure must not stop the stream
+                log.exception("stream delivery failed")
+            finally:
+                if self.queue.empty():
+                    self.idle.set()
+
+    def add(self, shard: StreamShard, record: StreamRecord) -> None:
+        self.idle.clear()
+        self.queue.put((shard, [record]))
+
+
+_delivery: _StreamDelivery | None = None
+
+
+def _stream_add(self: StreamShard, old: Any, new: Any) -> None:
+    view = self.table.stream_specification["StreamViewType"]  # type: ignore[index]
+    event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+    seq = len(self.items) + self.starting_sequence_number
+    record = StreamRecord(self.table, view, event_name, old, new, seq)
+    self.items.append(record)
+    if self.table.lambda_event_source_mappings and _delivery is not None:
+        _delivery.add(self, record)
+
+
+def wait_for_streams(timeout: float = 10.0) -> bool:
+    """True once every stream record written so far has been delivered."""
+    return _delivery.idle.wait(timeout) if _delivery else True
+
+
+def install() -> None:
+    global _installed, _delivery
+    if _installed:
+        return
+    _delivery = _StreamDelivery()
+    DynamoHandler.call_action = _serialized(DynamoHandler.call_action)  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    StreamShard.add = _stream_add  # type: ignore[method-assign]
+    _installed = True

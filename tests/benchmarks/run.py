@@ -1,0 +1,74 @@
+"""``make bench``: every benchmark on the local stack; prints tables, writes JSON.
+
+Figures to report and improve, never assertions. Results go to bench-results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+from typing import Any
+
+from infra.manifest import ROOT
+from tests.benchmarks.aws_meter import AwsMeter
+from tests.benchmarks.bench_capture import bench_capture
+from tests.benchmarks.bench_imports import bench_imports
+
+OUT = ROOT / "bench-results"
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max(len(k) for k, _ in rows)
+    print(f"\n{title}")
+    for k, v in rows:
+        print(f"  {k:<{width}}  {v}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=300, help="orders per capture run")
+    args = parser.parse_args()
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    logging.basicConfig(level=logging.ERROR)
+    from infra.local.stack import LocalStack
+
+    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
+    with LocalStack(moto_port=0, api_port=0) as stack:
+        results["local_stack_startup_s"] = stack.startup_seconds
+        meter = AwsMeter().attach("dynamodb", "stepfunctions", "events")
+        capture = bench_capture(stack.api_url, meter, orders=args.orders)
+    results["capture"] = capture
+    results["imports"] = bench_imports()
+
+    per = capture["per_order"]
+
+    def run_line(r: dict[str, float]) -> str:
+        return f"{r['orders_per_second']:.1f} orders/s  p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms"
+
+    _table(
+        f"Order capture through the HTTP API ({args.orders} orders per run)",
+        [
+            ("local stack start", f"{results['local_stack_startup_s']:.2f} s"),
+            ("1 client", run_line(capture["one_client"])),
+            ("8 clients", run_line(capture["eight_clients"])),
+            ("DynamoDB requests / order", f"{per['dynamodb_requests']:.2f}"),
+            ("DynamoDB write units / order", f"{per['dynamodb_write_units']:.2f}"),
+            ("StartExecution / order", f"{per['stepfunctions_requests']:.2f}"),
+            ("calls / order", ", ".join(f"{k} {v:.2f}" for k, v in per["calls"].items())),
+        ],
+    )
+    _table(
+        "Handler import time (cold start, median of 3)",
+        [(r["function"], f"{r['import_ms_median']:.0f} ms") for r in results["imports"]],
+    )
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "capture.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

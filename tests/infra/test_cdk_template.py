@@ -1,0 +1,335 @@
+"""The synthesized cloud stack matches the manifest, passes cdk-nag and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Match, Template
+from cfnlint.api import lint_file
+
+from infra import manifest
+from infra.cdk.app import STACK_NAME, build_app
+
+pytestmark = pytest.mark.slow
+
+Resources = dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cdk.out")
+    app, _ = build_app(str(path))
+    app.synth()  # fails if cdk-nag finds anything not acknowledged
+    return path
+
+
+@pytest.fixture(scope="module")
+def template_json(outdir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def template(template_json: dict[str, Any]) -> Template:
+    return Template.from_json(template_json)
+
+
+@pytest.fixture(scope="module")
+def resources(template_json: dict[str, Any]) -> Resources:
+    resources: Resources = template_json["Resources"]
+    return resources
+
+
+def of_type(resources: Resources, type_: str) -> Resources:
+    return {k: r for k, r in resources.items() if r["Type"] == type_}
+
+
+def function_id(resources: Resources, spec: manifest.FunctionSpec) -> str:
+    (logical_id,) = [
+        k for k, r in of_type(resources, "AWS::Lambda::Function").items() if r["Properties"]["Handler"] == spec.handler
+    ]
+    return logical_id
+
+
+def role_actions(resources: Resources, role_id: str) -> set[str]:
+    actions: set[str] = set()
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                found = statement["Action"]
+                actions.update([found] if isinstance(found, str) else found)
+    return actions
+
+
+def test_table(template: Template, resources: Resources) -> None:
+    spec = manifest.TABLE
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
+    template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+    (props,) = [r["Properties"] for r in of_type(resources, "AWS::DynamoDB::Table").values()]
+    assert props["KeySchema"] == [
+        {"AttributeName": spec.pk, "KeyType": "HASH"},
+        {"AttributeName": spec.sk, "KeyType": "RANGE"},
+    ]
+    assert all(a["AttributeType"] == "S" for a in props["AttributeDefinitions"])
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
+    assert props["DeletionProtectionEnabled"] is True
+    indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {i.name for i in spec.indexes}
+    for index in spec.indexes:
+        assert indexes[index.name]["KeySchema"] == [
+            {"AttributeName": index.pk, "KeyType": "HASH"},
+            {"AttributeName": index.sk, "KeyType": "RANGE"},
+        ]
+        assert indexes[index.name]["Projection"] == {"ProjectionType": "ALL"}
+
+
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=lambda s: s.name)
+def test_function(resources: Resources, spec: manifest.FunctionSpec) -> None:
+    props = resources[function_id(resources, spec)]["Properties"]
+    assert props["Runtime"] in {"python3.12", "python3.13"}
+    assert props["Architectures"] == ["arm64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["Timeout"] == spec.timeout_seconds
+    assert props["MemorySize"] == spec.memory_mb
+    assert props["LoggingConfig"]["LogGroup"]["Ref"] in of_type(resources, "AWS::Logs::LogGroup")
+    assert "AWSLambdaPowertoolsPythonV3-python312-arm64" in json.dumps(props["Layers"])
+    variables = props["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "OMS"
+    assert set(variables) == {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"} | manifest.environment_keys(
+        spec
+    )
+
+
+def test_every_function_has_its_own_role(template: Template, resources: Resources) -> None:
+    template.resource_count_is("AWS::Lambda::Function", len(manifest.FUNCTIONS))
+    roles = [r["Properties"]["Role"]["Fn::GetAtt"][0] for r in of_type(resources, "AWS::Lambda::Function").values()]
+    assert len(roles) == len(set(roles)) == len(manifest.FUNCTIONS)
+    for role_id in roles:
+        assert "ManagedPolicyArns" not in resources[role_id]["Properties"]
+
+
+# Each grant and an action only it brings.
+GRANT_ACTIONS = {
+    "table:read": "dynamodb:Query",
+    "table:write": "dynamodb:PutItem",
+    "lifecycle:start": "states:StartExecution",
+    "lifecycle:callback": "states:SendTaskSuccess",
+    "events:put": "events:PutEvents",
+    "secrets:api-keys": "secretsmanager:GetSecretValue",
+}
+
+
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=lambda s: s.name)
+def test_role_follows_grants(resources: Resources, spec: manifest.FunctionSpec) -> None:
+    role_id = resources[function_id(resources, spec)]["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions = role_actions(resources, role_id)
+    for grant, action in GRANT_ACTIONS.items():
+        assert (action in actions) == (grant in spec.grants), (grant, action)
+    assert not [a for a in actions if a.endswith("*")]
+
+
+def test_state_machine_tasks_never_get_the_lifecycle_arn(resources: Resources) -> None:
+    for machine in manifest.STATE_MACHINES:
+        for name in machine.substitutions.values():
+            props = resources[function_id(resources, manifest.function(name))]["Properties"]
+            assert "ORDER_LIFECYCLE_ARN" not in props["Environment"]["Variables"]
+
+
+def api_paths(resources: Resources) -> dict[str, str]:
+    """Logical id of each API resource -> its full path."""
+    (api_id,) = of_type(resources, "AWS::ApiGateway::RestApi")
+    parts = of_type(resources, "AWS::ApiGateway::Resource")
+
+    def path(logical_id: str) -> str:
+        props = parts[logical_id]["Properties"]
+        parent = props["ParentId"]
+        prefix = "" if parent == {"Fn::GetAtt": [api_id, "RootResourceId"]} else path(parent["Ref"])
+        return f"{prefix}/{props['PathPart']}"
+
+    return {logical_id: path(logical_id) for logical_id in parts}
+
+
+def test_routes(resources: Resources) -> None:
+    paths = api_paths(resources)
+    (authorizer_id,) = of_type(resources, "AWS::ApiGateway::Authorizer")
+    methods = {
+        (m["Properties"]["HttpMethod"], paths[m["Properties"]["ResourceId"]["Ref"]]): m["Properties"]
+        for m in of_type(resources, "AWS::ApiGateway::Method").values()
+    }
+    assert set(methods) == {(r.method, r.path) for r in manifest.ROUTES}
+    for route in manifest.ROUTES:
+        props = methods[(route.method, route.path)]
+        assert props["Integration"]["Type"] == "AWS_PROXY"
+        target = function_id(resources, manifest.function(route.function))
+        assert {"Fn::GetAtt": [target, "Arn"]} in props["Integration"]["Uri"]["Fn::Join"][1]
+        if route.authorized:
+            assert props["AuthorizationType"] == "CUSTOM"
+            assert props["AuthorizerId"] == {"Ref": authorizer_id}
+        else:
+            assert props["AuthorizationType"] == "NONE"
+
+
+def test_authorizer(resources: Resources) -> None:
+    (authorizer,) = of_type(resources, "AWS::ApiGateway::Authorizer").values()
+    props = authorizer["Properties"]
+    assert props["Type"] == "REQUEST"
+    assert props["IdentitySource"] == "method.request.header.x-api-key"
+    assert props["AuthorizerResultTtlInSeconds"] == 300
+    target = function_id(resources, manifest.function(manifest.AUTHORIZER_FUNCTION))
+    assert {"Fn::GetAtt": [target, "Arn"]} in props["AuthorizerUri"]["Fn::Join"][1]
+
+
+def test_stage(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "prod",
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": [
+                Match.object_like({"ThrottlingRateLimit": Match.any_value(), "ThrottlingBurstLimit": Match.any_value()})
+            ],
+        },
+    )
+
+
+@pytest.mark.parametrize("kind", ["UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"])
+def test_gateway_response_is_problem_json(resources: Resources, kind: str) -> None:
+    (props,) = [
+        r["Properties"]
+        for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()
+        if r["Properties"]["ResponseType"] == kind
+    ]
+    assert props["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+    # As API Gateway would fill it in: messageString is a quoted string.
+    body = props["ResponseTemplates"]["application/json"]
+    body = body.replace("$context.error.messageString", '"Unauthorized"').replace("$context.requestId", "r-1")
+    problem = json.loads(body)
+    assert {"type", "title", "status", "detail"} <= set(problem)
+    assert str(problem["status"]) == props["StatusCode"]
+
+
+@pytest.mark.parametrize("spec", manifest.QUEUES, ids=lambda s: s.name)
+def test_queue(resources: Resources, spec: manifest.QueueSpec) -> None:
+    queues = of_type(resources, "AWS::SQS::Queue")
+    (queue_id,) = [k for k, r in queues.items() if "RedrivePolicy" in r["Properties"]]
+    props = queues[queue_id]["Properties"]
+    assert props["SqsManagedSseEnabled"] is True
+    assert props["VisibilityTimeout"] == spec.visibility_timeout_seconds
+    assert props["RedrivePolicy"]["maxReceiveCount"] == spec.max_receive_count
+    dlq_id = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    for logical_id in (queue_id, dlq_id):
+        assert queues[logical_id]["Properties"]["SqsManagedSseEnabled"] is True
+        (policy,) = [
+            p["Properties"]["PolicyDocument"]
+            for p in of_type(resources, "AWS::SQS::QueuePolicy").values()
+            if p["Properties"]["Queues"] == [{"Ref": logical_id}]
+        ]
+        assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert policy["Statement"][0]["Effect"] == "Deny"
+    (mapping,) = [
+        r["Properties"]
+        for r in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    ]
+    assert mapping["FunctionName"] == {"Ref": function_id(resources, manifest.function(spec.consumer))}
+    assert mapping["BatchSize"] == spec.batch_size
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+@pytest.mark.parametrize("spec", manifest.STREAM_CONSUMERS, ids=lambda s: s.function)
+def test_stream_consumer(resources: Resources, spec: manifest.StreamConsumer) -> None:
+    (table_id,) = of_type(resources, "AWS::DynamoDB::Table")
+    target = function_id(resources, manifest.function(spec.function))
+    (mapping,) = [
+        r["Properties"]
+        for r in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["FunctionName"] == {"Ref": target}
+    ]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert mapping["StartingPosition"] == "LATEST"
+    assert mapping["BatchSize"] == spec.batch_size
+    assert mapping["MaximumRetryAttempts"] == spec.max_retry_attempts
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    dlq_id = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert resources[dlq_id]["Type"] == "AWS::SQS::Queue"
+
+
+@pytest.mark.parametrize("spec", manifest.STATE_MACHINES, ids=lambda s: s.name)
+def test_state_machine(resources: Resources, spec: manifest.StateMachineSpec) -> None:
+    (machine_id,) = [k for k in of_type(resources, "AWS::StepFunctions::StateMachine") if k.startswith(spec.name)]
+    props = resources[machine_id]["Properties"]
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ERROR"
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
+
+    definition = props["DefinitionString"]
+    assert definition == spec.definition.read_text()
+    substitutions = props["DefinitionSubstitutions"]
+    assert set(re.findall(r"\$\{([^}]+)\}", definition)) == set(substitutions) == set(spec.substitutions)
+    for placeholder, name in spec.substitutions.items():
+        target = function_id(resources, manifest.function(name))
+        assert substitutions[placeholder] == {"Fn::GetAtt": [target, "Arn"]}
+        definition = definition.replace("${" + placeholder + "}", f"arn-of-{name}")
+    assert "${" not in definition
+    json.loads(definition)
+
+    role_id = props["RoleArn"]["Fn::GetAtt"][0]
+    invoked = [
+        s["Resource"]
+        for p in of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "lambda:InvokeFunction"
+    ]
+    assert invoked == [list(substitutions.values())]
+
+
+def test_event_bus_secret_and_outputs(template_json: dict[str, Any], resources: Resources) -> None:
+    assert len(of_type(resources, "AWS::Events::EventBus")) == 1
+    (secret,) = of_type(resources, "AWS::SecretsManager::Secret").values()
+    assert json.loads(secret["Properties"]["SecretString"]) == {"keys": []}
+    assert {"ApiUrl", "TableName", "OrderLifecycleArn", "EventBusName"} <= set(template_json["Outputs"])
+
+
+def test_asset_ships_only_code(outdir: Path) -> None:
+    (asset,) = [p for p in outdir.glob("asset.*") if p.is_dir()]
+    shipped = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
+    assert {p.split("/")[0] for p in shipped} <= {"shared", "functions", "infra"}
+    assert {p for p in shipped if p.startswith("infra/")} == {"infra/__init__.py", "infra/manifest.py"}
+    assert not [p for p in shipped if "__pycache__" in p or p.endswith(".pyc")]
+
+
+def test_nag_acknowledgments_carry_reasons(resources: Resources) -> None:
+    acknowledged = [
+        rule
+        for r in resources.values()
+        for rule in r.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert acknowledged, "cdk-nag did not run"
+    for rule in acknowledged:
+        assert rule["id"].startswith("AwsSolutions-")
+        assert len(rule["reason"]) >= 40, rule
+
+
+def test_nag_fails_synthesis_on_unacknowledged_findings(tmp_path: Path) -> None:
+    app, stack = build_app(str(tmp_path))
+    sqs.Queue(stack, "Careless")  # no DLQ, no SSL enforcement
+    with pytest.raises(RuntimeError, match=r"AwsSolutions-SQS4"):
+        app.synth()
+
+
+def test_cfn_lint_finds_no_errors(outdir: Path) -> None:
+    findings = lint_file(outdir / f"{STACK_NAME}.template.json")
+    errors = [str(f) for f in findings if f.rule.severity == "error"]
+    assert not errors, "\n".join(errors)

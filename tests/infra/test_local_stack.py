@@ -1,0 +1,595 @@
+"""The local stack: moto's Lambda runs our handlers, the HTTP API, triggers, Step Functions.
+
+The small handlers below are addressed by their dotted path
+(``tests.infra.test_local_stack.<name>``), as a manifest handler string would be.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from aws_lambda_powertools import Logger
+from moto import mock_aws
+
+from infra import manifest
+from infra.local import lambda_adapter, provision, runtime
+from infra.local.http_api import Api, HttpApi
+from infra.local.stack import LocalStack
+from infra.manifest import FunctionSpec, Route
+from shared.errors import RetryableError
+
+HERE = __name__
+CALLS: list[tuple[str, Any]] = []
+TOKENS: list[str] = []
+_lock = threading.Lock()
+logger = Logger(service="local-stack-test")
+
+
+def record(name: str, event: Any) -> None:
+    with _lock:
+        CALLS.append((name, event))
+
+
+def calls(name: str) -> list[Any]:
+    with _lock:
+        return [event for n, event in CALLS if n == name]
+
+
+# --- handlers -------------------------------------------------------------------------
+
+
+def echo(event: Any, context: Any) -> dict[str, Any]:
+    record("echo", event)
+    return {"echo": event, "function_name": context.function_name}
+
+
+@logger.inject_lambda_context
+def powertools_echo(event: Any, context: Any) -> dict[str, Any]:
+    return {"request_id": context.aws_request_id, "remaining": context.get_remaining_time_in_millis()}
+
+
+def always_retryable(event: Any, context: Any) -> None:
+    record("always_retryable", event)
+    raise RetryableError("inventory service busy")
+
+
+def crash(event: Any, context: Any) -> None:
+    raise ValueError("boom")
+
+
+def not_json(event: Any, context: Any) -> Any:
+    return {"when": object()}
+
+
+def keep_token(event: Any, context: Any) -> dict[str, Any]:
+    with _lock:
+        TOKENS.append(event["token"])
+    return {}
+
+
+def api_echo(event: Any, context: Any) -> dict[str, Any]:
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
+
+
+def api_binary(event: Any, context: Any) -> dict[str, Any]:
+    return {
+        "statusCode": 201,
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "body": base64.b64encode(b"\x00\x01").decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def api_slow(event: Any, context: Any) -> dict[str, Any]:
+    time.sleep(2)
+    return {"statusCode": 200, "body": ""}
+
+
+def api_malformed(event: Any, context: Any) -> str:
+    return "not a proxy response"
+
+
+def authorize(event: Any, context: Any) -> dict[str, Any]:
+    key = (event["headers"] or {}).get("x-api-key")
+    if key == "deny":
+        effect = "Deny"
+    elif key == "good":
+        effect = "Allow"
+    else:
+        raise Exception("Unauthorized")
+    context_values: dict[str, Any] = {"role": "ops", "limit": 5, "admin": True}
+    if event["path"].endswith("/nested"):
+        context_values["locations"] = ["a", "b"]
+    return {
+        "principalId": "p-1",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}],
+        },
+        "context": context_values,
+    }
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+# --- the adapter ------------------------------------------------------------------------
+
+
+def fake_function(handler: str, timeout: int = 10) -> Any:
+    return SimpleNamespace(
+        handler=f"{HERE}.{handler}",
+        function_name="oms-Test",
+        version="$LATEST",
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:oms-Test",
+        memory_size=128,
+        timeout=timeout,
+        region="us-east-1",
+        account_id="123456789012",
+    )
+
+
+def test_adapter_returns_the_handler_result_as_json() -> None:
+    payload, errored, logs = lambda_adapter.invoke(fake_function("echo"), '{"a": 1}')
+    assert not errored
+    assert json.loads(payload) == {"echo": {"a": 1}, "function_name": "oms-Test"}
+    assert logs.startswith("START RequestId: ")
+
+
+def test_adapter_context_serves_powertools() -> None:
+    payload, errored, _ = lambda_adapter.invoke(fake_function("powertools_echo"), {})
+    assert not errored, payload
+    result = json.loads(payload)
+    assert re.fullmatch(r"[0-9a-f-]{36}", result["request_id"])
+    assert 9000 < result["remaining"] <= 10000
+
+
+def test_adapter_maps_an_exception_to_the_runtime_error_payload() -> None:
+    payload, errored, _ = lambda_adapter.invoke(fake_function("always_retryable"), {})
+    assert errored
+    error = json.loads(payload)
+    assert error["errorType"] == "RetryableError"
+    assert error["errorMessage"] == "inventory service busy"
+    assert any("always_retryable" in frame for frame in error["stackTrace"])
+    assert not any("infra/local" in frame for frame in error["stackTrace"])
+
+
+@pytest.mark.parametrize(
+    ("handler", "error_type"),
+    [
+        ("no_such_handler", "Runtime.HandlerNotFound"),
+        ("not_json", "Runtime.MarshalError"),
+    ],
+)
+def test_adapter_reports_runtime_errors(handler: str, error_type: str) -> None:
+    payload, errored, _ = lambda_adapter.invoke(fake_function(handler), {})
+    assert errored
+    assert json.loads(payload)["errorType"] == error_type
+
+
+def test_adapter_reports_an_unimportable_module() -> None:
+    fn = fake_function("echo")
+    fn.handler = "functions.does_not_exist.handler"
+    payload, errored, _ = lambda_adapter.invoke(fn, {})
+    assert errored
+    assert json.loads(payload)["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_assert_moto_compatible_passes_on_the_pinned_moto() -> None:
+    lambda_adapter.assert_moto_compatible()
+
+
+def test_assert_moto_compatible_fails_loudly_when_moto_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    def _invoke_lambda(self: Any, payload: str, context: Any = None) -> tuple[str, bool, str]:
+        raise NotImplementedError
+
+    monkeypatch.setattr(lambda_adapter, "_ORIGINAL", _invoke_lambda)
+    with pytest.raises(AssertionError, match=r"moto \d+\.\d+\.\d+.*_invoke_lambda"):
+        lambda_adapter.assert_moto_compatible()
+
+
+# --- provisioning -----------------------------------------------------------------------
+
+
+def test_provision_builds_the_manifest_inside_mock_aws() -> None:
+    with mock_aws():
+        res = provision.provision()
+        lam = boto3.client("lambda", region_name="us-east-1")
+        functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+        assert set(functions) == {f"oms-{spec.name}" for spec in manifest.FUNCTIONS}
+        for spec in manifest.FUNCTIONS:
+            config = functions[f"oms-{spec.name}"]
+            assert config["Handler"] == spec.handler
+            assert config["Architectures"] == ["arm64"]
+            assert set(config.get("Environment", {}).get("Variables", {})) == manifest.environment_keys(spec)
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        for sm in manifest.STATE_MACHINES:
+            definition = sfn.describe_state_machine(stateMachineArn=res.state_machines[sm.name])["definition"]
+            assert "${" not in definition
+            for fn in sm.substitutions.values():
+                assert res.functions[fn] in definition
+        secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
+            SecretId=res.api_keys_secret_id
+        )
+        assert len(json.loads(secret["SecretString"])["keys"]) >= 1
+        assert res.environment()["ORDER_LIFECYCLE_ARN"] == res.state_machines["OrderLifecycle"]
+
+
+def test_state_machine_env_key() -> None:
+    assert provision.state_machine_env_key("OrderLifecycle") == "ORDER_LIFECYCLE_ARN"
+
+
+# --- the HTTP API, with test routes -------------------------------------------------------
+
+
+def _spec(name: str, handler: str, timeout: int = 10) -> FunctionSpec:
+    return FunctionSpec(name=name, handler=f"{HERE}.{handler}", description=name, timeout_seconds=timeout)
+
+
+TEST_FUNCTIONS = (
+    _spec("Echo", "api_echo"),
+    _spec("Binary", "api_binary"),
+    _spec("Crash", "crash"),
+    _spec("Slow", "api_slow", timeout=1),
+    _spec("Malformed", "api_malformed"),
+    _spec("Auth", "authorize"),
+)
+TEST_ROUTES = (
+    Route("GET", "/v1/things/{thing_id}", "Echo"),
+    Route("POST", "/v1/things/{thing_id}", "Echo"),
+    Route("GET", "/v1/things/special", "Binary", authorized=False),
+    Route("POST", "/v1/open", "Echo", authorized=False),
+    Route("GET", "/v1/nested", "Echo"),
+    Route("GET", "/v1/crash", "Crash", authorized=False),
+    Route("GET", "/v1/slow", "Slow", authorized=False),
+    Route("GET", "/v1/malformed", "Malformed", authorized=False),
+)
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[str]:
+    server = HttpApi(Api(TEST_ROUTES, TEST_FUNCTIONS, authorizer="Auth"), port=0).start()
+    yield server.url
+    server.stop()
+
+
+def test_api_builds_the_rest_proxy_event(api: str) -> None:
+    r = requests.post(
+        f"{api}/v1/things/t%201?tag=a&tag=b&q=x",
+        headers={"x-api-key": "good", "X-Multi": "1"},
+        data='{"n": 1}',
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+    event = r.json()
+    assert event["resource"] == "/v1/things/{thing_id}"
+    assert event["path"] == "/v1/things/t%201"
+    assert event["httpMethod"] == "POST"
+    assert event["pathParameters"] == {"thing_id": "t 1"}
+    assert event["queryStringParameters"] == {"tag": "b", "q": "x"}
+    assert event["multiValueQueryStringParameters"] == {"tag": ["a", "b"], "q": ["x"]}
+    assert event["headers"]["X-Multi"] == "1"
+    assert event["multiValueHeaders"]["X-Multi"] == ["1"]
+    assert event["body"] == '{"n": 1}'
+    assert event["isBase64Encoded"] is False
+    ctx = event["requestContext"]
+    assert ctx["stage"] == "prod"
+    assert ctx["resourcePath"] == "/v1/things/{thing_id}"
+    assert ctx["httpMethod"] == "POST"
+    assert ctx["identity"]["sourceIp"] == "127.0.0.1"
+    assert abs(ctx["requestTimeEpoch"] / 1000 - time.time()) < 60
+    assert ctx["requestId"] == r.headers["x-request-id"]
+    # Authorizer context: scalars only, passed on as strings, with the principal.
+    assert ctx["authorizer"]["principalId"] == "p-1"
+    assert ctx["authorizer"]["role"] == "ops"
+    assert ctx["authorizer"]["limit"] == "5"
+    assert ctx["authorizer"]["admin"] == "true"
+
+
+def test_api_passes_a_binary_request_body_base64_encoded(api: str) -> None:
+    r = requests.post(f"{api}/v1/open", data=b"\xff\xfe", timeout=5)
+    event = r.json()
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\xff\xfe"
+    assert "authorizer" not in event["requestContext"]
+
+
+def test_api_prefers_literal_path_segments(api: str) -> None:
+    r = requests.get(f"{api}/v1/things/special", timeout=5)
+    assert r.status_code == 201
+    assert r.content == b"\x00\x01"
+    assert r.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
+
+
+def problem(r: requests.Response, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"] == "application/problem+json"
+    body: dict[str, Any] = r.json()
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    assert r.headers["x-request-id"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", "/v1/nowhere", {}, 404),
+        ("DELETE", "/v1/things/t1", {"x-api-key": "good"}, 405),
+        ("GET", "/v1/things/t1", {}, 401),
+        ("GET", "/v1/things/t1", {"x-api-key": "wrong"}, 401),
+        ("GET", "/v1/things/t1", {"x-api-key": "deny"}, 403),
+        ("GET", "/v1/nested", {"x-api-key": "good"}, 500),
+        ("GET", "/v1/crash", {}, 502),
+        ("GET", "/v1/malformed", {}, 502),
+        ("GET", "/v1/slow", {}, 504),
+    ],
+)
+def test_api_errors_are_problem_json(api: str, method: str, path: str, headers: dict[str, str], status: int) -> None:
+    body = problem(requests.request(method, api + path, headers=headers, timeout=5), status)
+    if status == 502:
+        assert body["title"] == "Bad gateway"
+
+
+def test_api_405_lists_the_allowed_methods(api: str) -> None:
+    r = requests.delete(f"{api}/v1/things/t1", timeout=5)
+    assert r.headers["Allow"] == "GET, POST"
+
+
+# --- the whole stack ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(moto_port=0, api_port=0) as s:
+        print(f"local stack startup: {s.startup_seconds:.2f} s")
+        yield s
+
+
+@pytest.fixture
+def override() -> Iterator[Callable[[str, Callable[..., Any]], None]]:
+    """Serve a manifest function with a test handler for one test."""
+    replaced: list[str] = []
+
+    def replace(function: str, handler: Callable[..., Any]) -> None:
+        runtime.override(manifest.function(function).handler, handler)
+        replaced.append(manifest.function(function).handler)
+
+    yield replace
+    for handler in replaced:
+        runtime.override(handler, None)
+
+
+def test_stack_starts_fast_on_free_ports(stack: LocalStack) -> None:
+    assert stack.startup_seconds < 10
+    assert stack.moto_port != 4566 and stack.api_port != 3000
+    assert stack.resources is not None
+    import os
+
+    for key, value in stack.resources.environment().items():
+        assert os.environ[key] == value
+    assert os.environ["MOTO_PORT"] == str(stack.moto_port)
+    assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint_url
+
+
+def test_stack_api_unknown_route_and_method(stack: LocalStack) -> None:
+    problem(requests.get(f"{stack.api_url}/v1/nowhere", timeout=5), 404)
+    problem(requests.delete(f"{stack.api_url}/v1/orders", timeout=5), 405)
+
+
+def test_stack_api_authorizer_guards_routes(stack: LocalStack, override: Any) -> None:
+    override("CaptureApi", api_echo)  # the real authorizer in front of a test handler
+    problem(requests.get(f"{stack.api_url}/v1/orders", timeout=5), 401)
+    bad = {"x-api-key": "not-a-key"}
+    problem(requests.get(f"{stack.api_url}/v1/orders", headers=bad, timeout=10), 401)
+    # A development key passes (its hash is read from the provisioned secret).
+    ok = requests.get(f"{stack.api_url}/v1/orders", headers={"x-api-key": "dev-ops-key"}, timeout=10)
+    assert ok.status_code == 200, ok.text
+    authorizer = ok.json()["requestContext"]["authorizer"]
+    assert authorizer["principalId"] == "ops-1"
+    assert authorizer["role"] == "ops"
+
+
+def test_sqs_mapping_delivers_to_the_consumer(stack: LocalStack, override: Any) -> None:
+    got: list[Any] = []
+    override("CaptureImport", lambda event, context: got.append(event))
+    assert stack.resources is not None
+    queue = stack.resources.queues["ChannelImport"]
+    stack.client("sqs").send_message(QueueUrl=queue.url, MessageBody='{"external_id": "x-1"}')
+    event = wait_for(lambda: got and got[0])
+    record = event["Records"][0]
+    assert record["body"] == '{"external_id": "x-1"}'
+    assert record["eventSourceARN"] == queue.arn
+
+
+def test_sqs_failures_end_in_the_dlq(stack: LocalStack, override: Any) -> None:
+    # Failed messages come back (moto retries them when the next message arrives) until
+    # maxReceiveCount, then move to the DLQ; a reported batch item failure counts too.
+    override("CaptureImport", lambda event, context: {"batchItemFailures": [{"itemIdentifier": "x"}]})
+    assert stack.resources is not None
+    queue = stack.resources.queues["ChannelImport"]
+    sqs = stack.client("sqs")
+    receive_count = manifest.QUEUES[0].max_receive_count
+    for i in range(receive_count + 1):
+        sqs.send_message(QueueUrl=queue.url, MessageBody=f"m{i}")
+    dead = sqs.receive_message(QueueUrl=queue.dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in dead] == ["m0"]
+
+
+def test_stream_mapping_delivers_table_changes(stack: LocalStack, override: Any) -> None:
+    got: list[Any] = []
+    override("Projector", lambda event, context: got.append(event))
+    assert stack.resources is not None
+    stack.client("dynamodb").put_item(
+        TableName=stack.resources.table_name, Item={"pk": {"S": "TEST#1"}, "sk": {"S": "A"}, "n": {"N": "1"}}
+    )
+    event = wait_for(lambda: got and got[0])
+    record = event["Records"][0]
+    assert record["eventName"] == "INSERT"
+    assert record["eventSourceARN"] == stack.resources.stream_arn
+    assert record["dynamodb"]["NewImage"]["n"] == {"N": "1"}
+
+
+def _function(stack: LocalStack, name: str, handler: str) -> str:
+    assert stack.resources is not None
+    return str(
+        stack.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=stack.resources.role_arn,
+            Handler=f"{HERE}.{handler}",
+            Code={"ZipFile": provision.dummy_zip()},
+        )["FunctionArn"]
+    )
+
+
+def _run(stack: LocalStack, name: str, definition: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    assert stack.resources is not None
+    sfn = stack.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=stack.resources.role_arn
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload))["executionArn"]
+    return _finished(stack, execution)
+
+
+def _finished(stack: LocalStack, execution: str) -> dict[str, Any]:
+    sfn = stack.client("stepfunctions")
+
+    def done() -> Any:
+        d = sfn.describe_execution(executionArn=execution)
+        return d if d["status"] != "RUNNING" else None
+
+    result: dict[str, Any] = wait_for(done, timeout=20)
+    return result
+
+
+def test_step_functions_task_runs_a_provisioned_function(stack: LocalStack) -> None:
+    arn = _function(stack, "test-echo", "echo")
+    definition = {"StartAt": "Echo", "States": {"Echo": {"Type": "Task", "Resource": arn, "End": True}}}
+    result = _run(stack, "test-echo", definition, {"order_id": "ord_1"})
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"]) == {"echo": {"order_id": "ord_1"}, "function_name": "test-echo"}
+
+
+def test_step_functions_retry_and_catch_match_the_error_class_name(stack: LocalStack) -> None:
+    failing = _function(stack, "test-retryable", "always_retryable")
+    fallback = _function(stack, "test-fallback", "echo")
+    definition = {
+        "StartAt": "Reserve",
+        "States": {
+            "Reserve": {
+                "Type": "Task",
+                "Resource": failing,
+                "Retry": [{"ErrorEquals": ["RetryableError"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                "Catch": [{"ErrorEquals": ["RetryableError"], "ResultPath": "$.error", "Next": "Compensate"}],
+                "End": True,
+            },
+            "Compensate": {"Type": "Task", "Resource": fallback, "End": True},
+        },
+    }
+    before = len(calls("always_retryable"))
+    result = _run(stack, "test-retry", definition, {"order_id": "ord_2"})
+    assert result["status"] == "SUCCEEDED", result
+    assert len(calls("always_retryable")) - before == 2  # the attempt and one retry
+    error = json.loads(result["output"])["echo"]["error"]
+    assert error["Error"] == "RetryableError"
+    assert json.loads(error["Cause"])["errorMessage"] == "inventory service busy"
+
+
+def test_step_functions_wait_for_task_token(stack: LocalStack) -> None:
+    arn = _function(stack, "test-keep-token", "keep_token")
+    definition = {
+        "StartAt": "WaitForShipment",
+        "States": {
+            "WaitForShipment": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": arn, "Payload": {"token.$": "$$.Task.Token"}},
+                "End": True,
+            }
+        },
+    }
+    assert stack.resources is not None
+    sfn = stack.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="test-token", definition=json.dumps(definition), roleArn=stack.resources.role_arn
+    )["stateMachineArn"]
+    TOKENS.clear()
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    token = wait_for(lambda: TOKENS and TOKENS[0])
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    sfn.send_task_success(taskToken=token, output='{"shipped": true}')
+    result = _finished(stack, execution)
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"]) == {"shipped": True}
+
+
+def test_manifest_state_machine_runs_its_tasks(stack: LocalStack, override: Any) -> None:
+    got: list[Any] = []
+
+    def accept(event: Any, context: Any) -> dict[str, Any]:
+        got.append((event, context.function_name))
+        return {"accepted": True}
+
+    override("AcceptOrder", accept)
+    assert stack.resources is not None
+    sfn = stack.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=stack.resources.state_machines["OrderLifecycle"], name="ord_test", input='{"order_id": "ord_test"}'
+    )["executionArn"]
+    result = _finished(stack, execution)
+    assert result["status"] == "SUCCEEDED", result
+    event, function_name = got[0]
+    assert event["order_id"] == "ord_test" and event["execution_name"] == "ord_test"
+    assert function_name == "oms-AcceptOrder"
+
+
+@pytest.mark.slow
+def test_serve_prints_ready_and_stops_on_sigint() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local", "serve", "--moto-port", "0", "--api-port", "0"],
+        cwd=manifest.ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("READY"):
+                break
+        output = "".join(lines)
+        assert "READY" in output, output
+        api_url = re.search(r"^HTTP API: (\S+)/v1$", output, re.M)
+        assert api_url, output
+        assert re.search(r"^AWS endpoint: http://127\.0\.0\.1:\d+", output, re.M)
+        assert "aws stepfunctions list-executions --endpoint-url" in output
+        problem(requests.get(f"{api_url.group(1)}/v1/nowhere", timeout=5), 404)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
