@@ -25,10 +25,12 @@ Item = dict[str, Any]
 _serializer = TypeSerializer()
 
 
-class _IntDeserializer(TypeDeserializer):
+class _NumberDeserializer(TypeDeserializer):
+    """Whole numbers (all money and quantities) come back as int, others as float."""
+
     def _deserialize_n(self, value: str) -> Any:
         number = Decimal(value)
-        return int(number) if number == number.to_integral_value() else number
+        return int(number) if number == number.to_integral_value() else float(number)
 
 
 _deserializer = _NumberDeserializer()

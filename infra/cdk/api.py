@@ -112,11 +112,7 @@ def build_api(
         )
         if not route.authorized:
             Validations.of(method).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-APIG4",
-                    reason="Public by design: API documentation, or a webhook that verifies "
-                    "the sender's signature over the raw body in its handler.",
-                )
+                Acknowledgment(id="AwsSolutions-APIG4", reason=_public_reason(route.path))
             )
         Validations.of(method).acknowledge(
             Acknowledgment(
@@ -137,6 +133,15 @@ def build_api(
     return api
 
 
+def _public_reason(path: str) -> str:
+    if path.startswith("/v1/webhooks/"):
+        return (
+            "Webhook from a carrier or payment provider, which cannot send an API key: "
+            "the handler verifies the sender's signature over the raw body."
+        )
+    return "Public by design: the API's own documentation (OpenAPI document, docs page)."
+
+
 def _acknowledge(api: apigw.RestApi) -> None:
     Validations.of(api).acknowledge(
         Acknowledgment(
@@ -150,10 +155,12 @@ def _acknowledge(api: apigw.RestApi) -> None:
             "and stage throttling applies; operators associate a regional web ACL "
             "per deployment.",
         ),
+    )
+    Validations.of(api.node.find_child("CloudWatchRole")).acknowledge(
         Acknowledgment(
             id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AmazonAPIGatewayPushToCloudWatchLogs]",
             reason="The account-level API Gateway logging role uses the AWS-managed policy "
             "that API Gateway documents for it; it grants only CloudWatch Logs writes.",
-        ),
+        )
     )

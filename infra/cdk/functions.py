@@ -26,9 +26,10 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 METRICS_NAMESPACE = "OMS"
 POWERTOOLS_LAYER_CONTEXT = "powertoolsLayerVersion"
-# AWS publishes the layer from its own account; the version pins the Powertools release.
+# AWS publishes the layer from its own account, one build per runtime (python312, ...);
+# the version pins the Powertools release and is the same number for every build.
 POWERTOOLS_LAYER_ARN = (
-    "arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:${Version}"
+    "arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-${Build}-arm64:${Version}"
 )
 
 # Only the code the handlers import is shipped: everything is excluded, then the
@@ -99,7 +100,8 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     version = scope.node.try_get_context(POWERTOOLS_LAYER_CONTEXT)
     if version is None:
         raise ValueError(f"context value {POWERTOOLS_LAYER_CONTEXT!r} is missing (cdk.json)")
-    arn = Fn.sub(POWERTOOLS_LAYER_ARN, {"Version": str(version)})
+    build = RUNTIME.name.replace(".", "")
+    arn = Fn.sub(POWERTOOLS_LAYER_ARN, {"Build": build, "Version": str(version)})
     return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
 
 
@@ -116,6 +118,8 @@ def build_function(
     layer: lambda_.ILayerVersion,
     targets: Targets,
 ) -> lambda_.Function:
+    if targets.lifecycle is None and any(grant.startswith("lifecycle:") for grant in spec.grants):
+        raise ValueError(f"{spec.name} is a state machine task: a lifecycle grant would make a dependency cycle")
     role = iam.Role(
         scope,
         f"{spec.name}Role",
@@ -159,8 +163,9 @@ def build_function(
     Validations.of(fn).acknowledge(
         Acknowledgment(
             id="AwsSolutions-L1",
-            reason="Python 3.12 is the newest runtime the AWS-managed Powertools layer "
-            "(python312 build) is published for; move both together.",
+            reason="The runtime is pinned with the Powertools layer version in cdk.json "
+            "(the layer build follows the runtime); both move in one reviewed change, not "
+            "with each CDK release's idea of the latest runtime.",
         )
     )
     Validations.of(role).acknowledge(

@@ -67,9 +67,7 @@ def compile_routes(routes: Any, functions: Any) -> list[CompiledRoute]:
                 parts.append(re.escape(segment))
                 rank.append(0)
         pattern = re.compile("^/" + "/".join(parts) + "/?$")
-        compiled.append(
-            CompiledRoute(r.method, r.path, specs[r.function], r.authorized, pattern, tuple(rank))
-        )
+        compiled.append(CompiledRoute(r.method, r.path, specs[r.function], r.authorized, pattern, tuple(rank)))
     return compiled
 
 
@@ -91,13 +89,16 @@ class Api:
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="api-handler")
 
     def match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]]:
+        """The most specific resource wins, then its method: API Gateway never falls back."""
         found = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
         if not found:
             raise ApiError(404, "Not found", f"No route for {path}")
-        for r, m in sorted(found, key=lambda rm: rm[0].rank):
+        best = min(r.rank for r, _ in found)
+        on_resource = [(r, m) for r, m in found if r.rank == best]
+        for r, m in on_resource:
             if r.method == method:
                 return r, {k: unquote(v) for k, v in m.groupdict().items()}
-        allowed = ", ".join(sorted({r.method for r, _ in found}))
+        allowed = ", ".join(sorted({r.method for r, _ in on_resource}))
         raise ApiError(405, "Method not allowed", f"{method} {path}", {"Allow": allowed})
 
     def handle(
@@ -107,9 +108,7 @@ class Api:
         try:
             url = urlsplit(target)
             route, params = self.match(method, url.path)
-            event = self.proxy_event(
-                route, params, url, method, headers, body, source_ip, request_id
-            )
+            event = self.proxy_event(route, params, url, method, headers, body, source_ip, request_id)
             if route.authorized:
                 event["requestContext"]["authorizer"] = self.authorize(event)
             status, out_headers, out_body = self.integrate(route, event)
@@ -225,9 +224,7 @@ class Api:
             raise ApiError(500, "Internal error", f"Authorizer failed: {type(exc).__name__}") from exc
         return authorizer_context(result, method_arn)
 
-    def integrate(
-        self, route: CompiledRoute, event: dict[str, Any]
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def integrate(self, route: CompiledRoute, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         try:
             response = self.run(route.spec, event)
         except ApiError:

@@ -45,9 +45,7 @@ def assert_moto_compatible() -> None:
             )
     returns = str(inspect.signature(original).return_annotation)
     if "tuple[str, bool, str]" not in returns:
-        raise AssertionError(
-            f"{where}: _invoke_lambda now returns {returns}, not (payload, errored, logs)"
-        )
+        raise AssertionError(f"{where}: _invoke_lambda now returns {returns}, not (payload, errored, logs)")
 
 
 def install() -> None:
@@ -120,8 +118,7 @@ def _failed_partial_batch(fn: Any, event: Any, result: Any) -> bool:
     backend = lambda_backends[fn.account_id][fn.region]
     mappings = backend.list_event_source_mappings(records[0]["eventSourceARN"], "")
     return any(
-        esm.function_arn == fn.function_arn
-        and "ReportBatchItemFailures" in (esm.function_response_types or [])
+        esm.function_arn == fn.function_arn and "ReportBatchItemFailures" in (esm.function_response_types or [])
         for esm in mappings
     )
 

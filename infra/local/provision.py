@@ -109,10 +109,7 @@ def dummy_zip() -> bytes:
 
 def clients(endpoint_url: str | None, region: str) -> dict[str, Any]:
     services = ("dynamodb", "events", "secretsmanager", "iam", "lambda", "sqs", "stepfunctions")
-    return {
-        s: boto3.client(s, endpoint_url=endpoint_url, region_name=region)
-        for s in services
-    }
+    return {s: boto3.client(s, endpoint_url=endpoint_url, region_name=region) for s in services}
 
 
 def provision(
@@ -139,9 +136,7 @@ def provision(
 
     # Functions get the state machine ARNs before the machines exist (ARNs are names).
     for sm in m.STATE_MACHINES:
-        res.state_machines[sm.name] = (
-            f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{local_name(sm.name, m)}"
-        )
+        res.state_machines[sm.name] = f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{local_name(sm.name, m)}"
     env_values = res.environment()
     missing = set(m.GRANT_ENVIRONMENT.values()) - env_values.keys()
     if missing:
@@ -209,9 +204,7 @@ def _table(ddb: Any, m: Any) -> str:
     desc = ddb.create_table(
         TableName=name,
         KeySchema=_key_schema(t.pk, t.sk),
-        AttributeDefinitions=[
-            {"AttributeName": k, "AttributeType": "S"} for k in dict.fromkeys(keys)
-        ],
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in dict.fromkeys(keys)],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": ix.name,
@@ -245,17 +238,11 @@ def _role(iam: Any) -> str:
             }
         ],
     }
-    return str(
-        iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-            "Arn"
-        ]
-    )
+    return str(iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
 
 
 def _secrets(sm: Any, res: LocalResources, m: Any) -> None:
-    sm.create_secret(
-        Name=res.api_keys_secret_id, SecretString=dev_credentials.api_keys_secret_string()
-    )
+    sm.create_secret(Name=res.api_keys_secret_id, SecretString=dev_credentials.api_keys_secret_string())
     for provider, secret in dev_credentials.DEV_WEBHOOK_SECRETS.items():
         name = local_name(WEBHOOK_SECRET_PREFIX + provider, m)
         sm.create_secret(Name=name, SecretString=secret)
@@ -263,9 +250,9 @@ def _secrets(sm: Any, res: LocalResources, m: Any) -> None:
 
 
 def _dlq(sqs: Any, name: str) -> tuple[str, str]:
-    url = sqs.create_queue(
-        QueueName=name, Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
-    )["QueueUrl"]
+    url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})[
+        "QueueUrl"
+    ]
     return url, _queue_arn(sqs, url)
 
 

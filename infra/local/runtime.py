@@ -53,9 +53,7 @@ class LambdaContext:
 
     def __post_init__(self) -> None:
         if not self.invoked_function_arn:
-            self.invoked_function_arn = (
-                f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
-            )
+            self.invoked_function_arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
         if not self.log_group_name:
             self.log_group_name = f"/aws/lambda/{self.function_name}"
         if not self.log_stream_name:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 import urllib.request
 from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from infra.local import lambda_adapter
+from infra.local import lambda_adapter, moto_patches
 from infra.local.http_api import Api, HttpApi
 from infra.local.provision import LocalResources, provision
 
@@ -37,7 +38,13 @@ _UNSET_ENV = ("AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
 class LocalStack:
-    """Context manager; ports 0 pick free ports (read them back from the attributes)."""
+    """Context manager; ports 0 pick free ports (read them back from the attributes).
+
+    One per process at a time: moto's backends, the adapter and the environment are
+    process-wide. Run more stacks as child processes (``python -m infra.local serve``).
+    """
+
+    _active: LocalStack | None = None
 
     def __init__(self, moto_port: int = 4566, api_port: int = 3000, region: str = REGION):
         self.moto_port = moto_port
@@ -60,14 +67,19 @@ class LocalStack:
     def start(self) -> LocalStack:
         started = time.monotonic()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
-        self._moto.start()
-        self.moto_port = self._moto.get_host_and_port()[1]
+        _ensure_free(self.moto_port)  # moto's server thread would die silently and start() hang
+        if LocalStack._active is not None:
+            raise RuntimeError(f"a LocalStack already runs in this process ({LocalStack._active.endpoint_url})")
+        LocalStack._active = self
         try:
+            self._moto = ThreadedMotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
+            self._moto.start()
+            self.moto_port = self._moto.get_host_and_port()[1]
             self._configure_env()
             self._post("/moto-api/reset", None)  # backends are process-wide: start clean
             self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
             lambda_adapter.install()
+            moto_patches.install()  # DynamoDB atomicity and asynchronous stream delivery
             self.resources = provision(self.endpoint_url, self.region)
             self._set_env(self.resources.environment())
             _reset_shared_caches()
@@ -81,6 +93,8 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        if LocalStack._active is not self:
+            return
         if self._api:
             self._api.stop()
             self._api = None
@@ -95,6 +109,7 @@ class LocalStack:
                 os.environ[key] = value
         self._saved_env = {}
         _reset_shared_caches()
+        LocalStack._active = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -130,6 +145,17 @@ class LocalStack:
         request = urllib.request.Request(self.endpoint_url + path, data=data, method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
+
+
+def _ensure_free(port: int) -> None:
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise OSError(f"port {port} on {HOST} is in use: {exc}") from exc
 
 
 def _reset_shared_caches() -> None:

@@ -8,12 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import lint_file
 
 from infra import manifest
 from infra.cdk.app import STACK_NAME, build_app
+from infra.cdk.functions import Targets, build_function
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +106,9 @@ def test_function(resources: Resources, spec: manifest.FunctionSpec) -> None:
     assert props["Timeout"] == spec.timeout_seconds
     assert props["MemorySize"] == spec.memory_mb
     assert props["LoggingConfig"]["LogGroup"]["Ref"] in of_type(resources, "AWS::Logs::LogGroup")
-    assert "AWSLambdaPowertoolsPythonV3-python312-arm64" in json.dumps(props["Layers"])
+    (layer,) = props["Layers"]
+    assert "AWSLambdaPowertoolsPythonV3-${Build}-arm64" in layer["Fn::Sub"][0]
+    assert layer["Fn::Sub"][1]["Build"] == props["Runtime"].replace(".", "")
     variables = props["Environment"]["Variables"]
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "OMS"
     assert set(variables) == {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"} | manifest.environment_keys(
@@ -141,6 +149,24 @@ def test_state_machine_tasks_never_get_the_lifecycle_arn(resources: Resources) -
         for name in machine.substitutions.values():
             props = resources[function_id(resources, manifest.function(name))]["Properties"]
             assert "ORDER_LIFECYCLE_ARN" not in props["Environment"]["Variables"]
+
+
+def test_a_state_machine_task_cannot_have_lifecycle_grants() -> None:
+    stack = Stack(App(), "Cycle")
+    key = dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
+    targets = Targets(
+        table=dynamodb.Table(stack, "Table", partition_key=key),
+        bus=events.EventBus(stack, "Bus"),
+        api_keys=secretsmanager.Secret(stack, "Keys"),
+    )
+    task = manifest.FunctionSpec(
+        name="Task", handler="functions.x.handlers.y.handler", description="", grants=("lifecycle:start",)
+    )
+    layer = lambda_.LayerVersion.from_layer_version_arn(
+        stack, "Layer", "arn:aws:lambda:us-east-1:123456789012:layer:x:1"
+    )
+    with pytest.raises(ValueError, match="dependency cycle"):
+        build_function(stack, task, code=lambda_.Code.from_inline("pass"), layer=layer, targets=targets)
 
 
 def api_paths(resources: Resources) -> dict[str, str]:

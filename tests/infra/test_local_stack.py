@@ -10,6 +10,7 @@ import base64
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -335,6 +336,7 @@ def problem(r: requests.Response, status: int) -> dict[str, Any]:
     [
         ("GET", "/v1/nowhere", {}, 404),
         ("DELETE", "/v1/things/t1", {"x-api-key": "good"}, 405),
+        ("POST", "/v1/things/special", {"x-api-key": "good"}, 405),  # no fallback to {thing_id}
         ("GET", "/v1/things/t1", {}, 401),
         ("GET", "/v1/things/t1", {"x-api-key": "wrong"}, 401),
         ("GET", "/v1/things/t1", {"x-api-key": "deny"}, 403),
@@ -389,6 +391,20 @@ def test_stack_starts_fast_on_free_ports(stack: LocalStack) -> None:
         assert os.environ[key] == value
     assert os.environ["MOTO_PORT"] == str(stack.moto_port)
     assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint_url
+
+
+def test_stack_refuses_a_port_in_use() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(OSError, match="in use"):
+            LocalStack(moto_port=busy.getsockname()[1], api_port=0).start()
+
+
+def test_only_one_stack_per_process(stack: LocalStack) -> None:
+    with pytest.raises(RuntimeError, match="already runs"):
+        LocalStack(moto_port=0, api_port=0).start()
+    assert lambda_adapter.installed()  # the running stack is untouched
 
 
 def test_stack_api_unknown_route_and_method(stack: LocalStack) -> None:
@@ -465,9 +481,9 @@ def _function(stack: LocalStack, name: str, handler: str) -> str:
 def _run(stack: LocalStack, name: str, definition: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
     assert stack.resources is not None
     sfn = stack.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name=name, definition=json.dumps(definition), roleArn=stack.resources.role_arn
-    )["stateMachineArn"]
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=stack.resources.role_arn)[
+        "stateMachineArn"
+    ]
     execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload))["executionArn"]
     return _finished(stack, execution)
 
@@ -555,7 +571,9 @@ def test_manifest_state_machine_runs_its_tasks(stack: LocalStack, override: Any)
     assert stack.resources is not None
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(
-        stateMachineArn=stack.resources.state_machines["OrderLifecycle"], name="ord_test", input='{"order_id": "ord_test"}'
+        stateMachineArn=stack.resources.state_machines["OrderLifecycle"],
+        name="ord_test",
+        input='{"order_id": "ord_test"}',
     )["executionArn"]
     result = _finished(stack, execution)
     assert result["status"] == "SUCCEEDED", result

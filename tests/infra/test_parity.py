@@ -152,7 +152,7 @@ def test_table(template: dict[str, Any], local: LocalStack, mapping: Mapping) ->
         return {ix["IndexName"]: (ix["KeySchema"], ix["Projection"]) for ix in items}
 
     assert indexes(table.get("GlobalSecondaryIndexes", [])) == indexes(cloud.get("GlobalSecondaryIndexes", []))
-    assert "LocalSecondaryIndexes" not in cloud and "LocalSecondaryIndexes" not in table
+    assert indexes(table.get("LocalSecondaryIndexes", [])) == indexes(cloud.get("LocalSecondaryIndexes", []))
     assert table["StreamSpecification"]["StreamViewType"] == cloud["StreamSpecification"]["StreamViewType"]
     assert table["BillingModeSummary"]["BillingMode"] == cloud["BillingMode"]
     ttl = ddb.describe_time_to_live(TableName=mapping.res.table_name)["TimeToLiveDescription"]

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.local import lambda_adapter
+from infra.local import lambda_adapter, moto_patches
 from infra.local.dev_credentials import DEV_API_KEYS
 from infra.local.provision import LocalResources, provision
 from infra.local.runtime import LambdaContext
@@ -34,6 +34,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         lambda_adapter.install()
+        moto_patches.install()
         resources = provision()
         for name, value in resources.environment().items():
             monkeypatch.setenv(name, value)
@@ -42,6 +43,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
         idempotency._persistence.cache_clear()
         idempotency._wrapped.cache_clear()
         yield resources
+        moto_patches.wait_for_streams()
         lambda_adapter.uninstall()
     get_settings.cache_clear()
     reset_clients()
