@@ -132,7 +132,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="OpsApi",
         handler="functions.ops.handlers.api.handler",
         description="OpenAPI document, API docs, process exceptions",
-        grants=("table:read", "table:write"),
+        # Retrying an exception starts a new OrderLifecycle execution.
+        grants=("table:read", "table:write", "lifecycle:start"),
     ),
     FunctionSpec(
         name="Authorizer",
@@ -158,7 +159,8 @@ ROUTES: tuple[Route, ...] = (
 AUTHORIZER_FUNCTION = "Authorizer"
 
 QUEUES: tuple[QueueSpec, ...] = (
-    QueueSpec(name="ChannelImport", consumer="CaptureImport", batch_size=10),
+    # Visibility at 6x the consumer's timeout, as AWS advises for Lambda triggers.
+    QueueSpec(name="ChannelImport", consumer="CaptureImport", batch_size=10, visibility_timeout_seconds=360),
 )
 
 STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (StreamConsumer(function="Projector"),)

@@ -37,12 +37,11 @@ def assert_moto_compatible() -> None:
             f"{where}: LambdaFunction._invoke_lambda{inspect.signature(original)} is no longer "
             "(self, event=None); update infra/local/lambda_adapter.py"
         )
-    for caller in (LambdaFunction.invoke,):
-        if "self._invoke_lambda(" not in inspect.getsource(caller):
-            raise AssertionError(
-                f"{where}: LambdaFunction.{caller.__name__} no longer calls _invoke_lambda; "
-                "update infra/local/lambda_adapter.py"
-            )
+    # Invoke, Step Functions tasks and both event source mappings all go through invoke().
+    if "self._invoke_lambda(" not in inspect.getsource(LambdaFunction.invoke):
+        raise AssertionError(
+            f"{where}: LambdaFunction.invoke no longer calls _invoke_lambda; update infra/local/lambda_adapter.py"
+        )
     returns = str(inspect.signature(original).return_annotation)
     if "tuple[str, bool, str]" not in returns:
         raise AssertionError(f"{where}: _invoke_lambda now returns {returns}, not (payload, errored, logs)")

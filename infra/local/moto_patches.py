@@ -27,6 +27,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     MultipleTransactionsException,
@@ -36,7 +37,6 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamRecord, StreamShard
-from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
                 op["TableName"],
                 key,
                 update_expression=op["UpdateExpression"],
-                expression_attribute_names=names,
-                expression_attribute_values=values,
+                expression_attribute_names=names or {},
+                expression_attribute_values=values or {},
             )
 
 

@@ -53,13 +53,15 @@ CHANNEL_KEYS = {
 
 def sample_order(rng: random.Random, channel: str, external_id: str, *, max_lines: int = 5) -> dict[str, Any]:
     skus = rng.sample(sorted(CATALOGUE), k=rng.randint(1, max_lines))
-    lines = []
+    lines: list[dict[str, Any]] = []
+    subtotal = 0
     for sku in skus:
         quantity = rng.choice([1, 1, 1, 2, 2, 3])
         price = CATALOGUE[sku][1]
         discount = rng.choice([0, 0, 0, price // 10])
         tax = (quantity * price - discount) * 19 // 100
         lines.append({"sku": sku, "quantity": quantity, "unit_price": price, "discount": discount, "tax": tax})
+        subtotal += quantity * price - discount
     city, postal, country, lat, lon = rng.choice(CITIES)
     first, last = rng.choice(FIRST), rng.choice(LAST)
     pickup = channel == "pos" and rng.random() < 0.5
@@ -86,7 +88,6 @@ def sample_order(rng: random.Random, channel: str, external_id: str, *, max_line
     if pickup:
         body["shipping"]["pickup_location_id"] = "store-berlin-mitte"
     if rng.random() < 0.3:
-        subtotal = sum(line["quantity"] * line["unit_price"] - line["discount"] for line in lines)
         body["promotions"] = [{"code": "AUTUMN15", "amount": subtotal * 15 // 100}]
     return body
 

@@ -54,7 +54,9 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
     assert execution["status"] == "SUCCEEDED"
     assert execution["name"] == order["order_id"]
 
-    status, _, fetched = get(f"/v1/orders/{order['order_id']}", "/v1/orders/{order_id}", params={"order_id": order["order_id"]})
+    status, _, fetched = get(
+        f"/v1/orders/{order['order_id']}", "/v1/orders/{order_id}", params={"order_id": order["order_id"]}
+    )
     assert status == 200
     assert fetched["totals"] == order["totals"] and fetched["lines"] == order["lines"]
     assert fetched["workflow"]["status"] == "SUCCEEDED"
@@ -150,7 +152,9 @@ def test_an_order_of_2000_lines(aws):
     status, _, order = post(body)
     assert status == 201, order
     assert len(order["lines"]) == 2000
-    status, _, fetched = get(f"/v1/orders/{order['order_id']}", "/v1/orders/{order_id}", params={"order_id": order["order_id"]})
+    status, _, fetched = get(
+        f"/v1/orders/{order['order_id']}", "/v1/orders/{order_id}", params={"order_id": order["order_id"]}
+    )
     assert status == 200 and len(fetched["lines"]) == 2000
     assert sum(line["total"] + line["shipping"] for line in fetched["lines"]) == fetched["totals"]["total"]
     body["lines"].append(copy.deepcopy(body["lines"][0]))

@@ -1,0 +1,103 @@
+"""The local stack's DynamoDB behaves as DynamoDB where the OMS depends on it."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from infra.local import moto_patches
+from shared.table import ConditionFailed, Table
+
+
+def test_a_refused_transaction_writes_nothing_and_streams_nothing(aws):
+    table = Table()
+    table.put({"pk": "A", "sk": "1", "type": "x"})
+    moto_patches.wait_for_streams()
+    before = len(_shard_records(aws))
+    with pytest.raises(ConditionFailed) as err:
+        table.transact(
+            [
+                {"Put": {"Item": {"pk": "B", "sk": "1", "type": "x"}}},
+                {
+                    "Put": {
+                        "Item": {"pk": "A", "sk": "1", "type": "x"},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert err.value.reasons == ["None", "ConditionalCheckFailed"]
+    assert table.get("B", "1") is None
+    moto_patches.wait_for_streams()
+    assert len(_shard_records(aws)) == before
+
+
+def test_conditional_updates_never_oversell_under_threads(aws):
+    table = Table()
+    table.put({"pk": "STOCK", "sk": "X", "type": "x", "left": 10})
+    granted = []
+
+    def take() -> None:
+        for _ in range(10):
+            try:
+                table.update(
+                    "STOCK",
+                    "X",
+                    "SET #l = #l - :one",
+                    values={":one": 1, ":zero": 0},
+                    names={"#l": "left"},
+                    condition="#l > :zero",
+                )
+                granted.append(1)
+            except ConditionFailed:
+                pass
+
+    threads = [threading.Thread(target=take) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(granted) == 10
+    assert table.get("STOCK", "X")["left"] == 0
+
+
+def test_query_results_round_trip_every_attribute_type(aws):
+    table = Table()
+    item = {
+        "pk": "T",
+        "sk": "1",
+        "type": "x",
+        "n": 12345678901234567890,
+        "f": 52.52,
+        "s": "ü",
+        "b": True,
+        "l": [1, "a", {"m": 2}],
+        "m": {"nested": {"deep": [0]}},
+        "none": None,
+    }
+    table.put(item)
+    items, _ = table.query("pk = :pk", {":pk": "T"})
+    assert items == [{k: v for k, v in item.items() if v is not None}]
+
+
+def test_transactions_past_100_items_are_refused(aws):
+    with pytest.raises(ValueError):
+        Table().transact([{"Put": {"Item": {"pk": f"P{i}", "sk": "1"}}} for i in range(101)])
+    client = boto3.client("dynamodb")
+    with pytest.raises(ClientError):
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": aws.table_name, "Item": {"pk": {"S": f"P{i}"}, "sk": {"S": "1"}}}}
+                for i in range(101)
+            ]
+        )
+
+
+def _shard_records(aws):
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends["123456789012"]["us-east-1"].get_table(aws.table_name)
+    return table.stream_shard.items
