@@ -95,6 +95,7 @@ class LocalStack:
     def stop(self) -> None:
         if LocalStack._active is not self:
             return
+        moto_patches.wait_for_streams()  # deliver what was written while handlers still run
         if self._api:
             self._api.stop()
             self._api = None

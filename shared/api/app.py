@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from shared.api.caller import Caller, caller_from_context
 from shared.api.problems import from_domain_error, from_validation_error, problem
-from shared.errors import DomainError
+from shared.errors import DomainError, MalformedInput
 from shared.observability import logger
 
 
@@ -26,6 +26,14 @@ def request_id(app: APIGatewayRestResolver) -> str | None:
 def current_caller(app: APIGatewayRestResolver | Router) -> Caller:
     context = app.current_event.get("requestContext") or {}
     return caller_from_context(context.get("authorizer"))
+
+
+def require_json_object(app: APIGatewayRestResolver | Router) -> None:
+    """A JSON body that is not an object is malformed (400), whatever a validator made of it."""
+    if not isinstance(app.current_event.json_body, dict):
+        raise MalformedInput(
+            "the body must be a JSON object", errors=[{"field": "body", "message": "a JSON object is expected"}]
+        )
 
 
 def _with_request_id(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:

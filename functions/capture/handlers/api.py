@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.capture.logic.capture import capture_order
 from functions.capture.logic.models import OrderRequest
 from functions.capture.logic.queries import find_orders, get_order, order_timeline
-from shared.api.app import build_app, current_caller
+from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
 from shared.observability import logger, metrics, tracer
 from shared.order_view import OrderPage, OrderView, TimelinePage
@@ -37,6 +37,7 @@ def post_order(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response[dict[str, Any]]:
     caller = current_caller(router)
+    require_json_object(router)
 
     def capture(body: dict[str, Any]) -> dict[str, Any]:
         return capture_order(OrderRequest.model_validate(body), caller).model_dump(mode="json")
