@@ -182,12 +182,11 @@ def _fast_result(self: DynamoResult, context: Any) -> tuple[int, dict[str, str],
 
 
 def _speed_up_server() -> None:
+    from moto import backends
     from werkzeug.serving import WSGIRequestHandler
 
-    from moto import backends
-
     modules = tuple(backends.list_of_moto_modules())
-    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+    backends.list_of_moto_modules = lambda: modules
     WSGIRequestHandler.protocol_version = "HTTP/1.1"
 
 

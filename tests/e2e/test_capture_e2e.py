@@ -30,7 +30,7 @@ def _execution(stack, order_id: str, timeout: float = 20):
             for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
             if e["name"] == order_id
         ]
-        if found and found[0]["status"] != "RUNNING" or time.monotonic() > deadline:
+        if (found and found[0]["status"] != "RUNNING") or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
 
