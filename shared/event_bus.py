@@ -5,29 +5,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from shared.aws import client
-from shared.errors import RetryableError
 from shared.settings import get_settings
 
 SOURCE = "oms"
 _MAX_ENTRIES = 10  # PutEvents limit per call
 
 
-def publish(events: list[dict[str, Any]]) -> None:
-    """Each event: {"detail_type", "detail"}. Raises RetryableError if any entry failed."""
+def publish(events: list[dict[str, Any]]) -> list[int]:
+    """Publish events ({"detail_type", "detail"}); returns the positions not accepted."""
     bus = get_settings().event_bus_name
+    failed: list[int] = []
     for start in range(0, len(events), _MAX_ENTRIES):
         chunk = events[start : start + _MAX_ENTRIES]
-        out = client("events").put_events(
-            Entries=[
-                {
-                    "Source": SOURCE,
-                    "DetailType": e["detail_type"],
-                    "Detail": json.dumps(e["detail"], separators=(",", ":")),
-                    "EventBusName": bus,
-                }
-                for e in chunk
-            ]
-        )
-        if out.get("FailedEntryCount"):
-            raise RetryableError(f"{out['FailedEntryCount']} domain events were not accepted")
+        entries = [
+            {
+                "Source": SOURCE,
+                "DetailType": e["detail_type"],
+                "Detail": json.dumps(e["detail"], separators=(",", ":")),
+                "EventBusName": bus,
+            }
+            for e in chunk
+        ]
+        try:
+            out = client("events").put_events(Entries=entries)
+        except ClientError:
+            failed.extend(range(start, start + len(chunk)))
+            continue
+        failed.extend(start + i for i, result in enumerate(out.get("Entries", [])) if result.get("ErrorCode"))
+    return failed

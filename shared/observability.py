@@ -1,4 +1,4 @@
-"""Logger, tracer and metrics: one place, so every function logs and measures alike.
+"""Logger and metrics: one place, so every function logs and measures alike.
 
 Logs are JSON with the API Gateway request id as correlation id. Personal data (email,
 phone, address, names) is never logged: log ids and counts only.
@@ -6,10 +6,9 @@ phone, address, names) is never logged: log ids and counts only.
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 NAMESPACE = "OMS"
 
 logger = Logger(service="oms")
-tracer = Tracer(service="oms")
 metrics = Metrics(namespace=NAMESPACE, service="oms")

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared import keys
 from shared.clock import now_iso
-from shared.errors import Conflict
+from shared.errors import Conflict, NotFound
 from shared.ids import new_id
 from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table, decode_cursor, encode_cursor
 
@@ -234,7 +234,10 @@ def update_workflow_status(
 
 
 def mark_accepted(order_id: str, execution_name: str, workflow_status: str, table: Table | None = None) -> bool:
-    """Set ``accepted_at`` once, with its timeline event; False if it was already set."""
+    """Set ``accepted_at`` once, with its timeline event, in one request.
+
+    False if it was already set (a retried step); ``NotFound`` if there is no such order.
+    """
     table = table or Table()
     at = now_iso()
     try:
@@ -253,5 +256,7 @@ def mark_accepted(order_id: str, execution_name: str, workflow_status: str, tabl
             ]
         )
     except ConditionFailed:
+        if get_header(order_id, table) is None:
+            raise NotFound(f"no order {order_id}") from None
         return False
     return True

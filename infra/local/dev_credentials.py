@@ -43,6 +43,4 @@ def key_hash(key: str) -> str:
 
 def api_keys_secret_string() -> str:
     """The secret's JSON, in the format the authorizer reads."""
-    return json.dumps(
-        {"keys": [{"key_sha256": key_hash(k), **principal} for k, principal in DEV_API_KEYS.items()]}
-    )
+    return json.dumps({"keys": [{"key_sha256": key_hash(k), **principal} for k, principal in DEV_API_KEYS.items()]})

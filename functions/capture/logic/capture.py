@@ -97,7 +97,7 @@ def capture_order(request: OrderRequest, caller: Caller) -> OrderView:
     wrote the order but died before starting it is completed by its retry.
     """
     authorize_capture(caller, request.channel)
-    customer = resolve_customer(
+    customer_id = resolve_customer(
         customer_id=request.customer.id,
         email=request.customer.email,
         name=request.customer.name,
@@ -107,7 +107,7 @@ def capture_order(request: OrderRequest, caller: Caller) -> OrderView:
     priced, totals = price_order(request)
     order_id = new_id("ord")
     created_at = now_iso()
-    header = _header(order_id, request, customer["customer_id"], totals, created_at)
+    header = _header(order_id, request, customer_id, totals, created_at)
     lines = [
         _line_item(order_id, i + 1, line, p) for i, (line, p) in enumerate(zip(request.lines, priced, strict=True))
     ]

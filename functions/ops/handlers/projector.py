@@ -1,48 +1,36 @@
 """Table stream consumer: new timeline items -> domain events on EventBridge.
 
-Records are processed one by one with partial batch failure reporting, so one bad record
-is retried (then sent to the stream's failure destination) without holding back the rest.
-EventBridge consumers deduplicate by ``event_id`` (a retried batch may publish twice).
+One PutEvents call per ten events of a batch. On a failure the batch reports the first
+failed record, so Lambda retries the stream from there (then the failure destination);
+consumers deduplicate by ``event_id``, since a retried batch can publish twice.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.ops.logic.domain_events import domain_event
 from shared.event_bus import publish
 from shared.observability import logger
-
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-
-
-def _record(record: DynamoDBRecord) -> None:
-    if record.event_name is None or record.event_name.name != "INSERT" or record.dynamodb is None:
-        return
-    image = record.dynamodb.new_image
-    event = domain_event(_ints(image))
-    if event:
-        publish([event])
-
-
-def _ints(value: Any) -> Any:
-    """Stream images carry Decimal numbers; events carry plain ints."""
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _ints(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_ints(v) for v in value]
-    return value
+from shared.table import from_ddb
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=_record, processor=processor, context=context)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    sequence: list[str] = []
+    events: list[dict[str, Any]] = []
+    for record in event.get("Records", []):
+        change = record.get("dynamodb") or {}
+        if record.get("eventName") != "INSERT" or "NewImage" not in change:
+            continue
+        domain = domain_event(from_ddb(change["NewImage"]))
+        if domain:
+            sequence.append(change["SequenceNumber"])
+            events.append(domain)
+    failed = publish(events)
+    if failed:
+        logger.warning("domain events not published", extra={"failed": len(failed), "of": len(events)})
+        return {"batchItemFailures": [{"itemIdentifier": sequence[min(failed)]}]}
+    return {"batchItemFailures": []}
