@@ -17,8 +17,8 @@ from functions.capture.logic.queries import find_orders, get_order, order_timeli
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
 from shared.observability import logger, metrics
-from shared.tracing import tracer
 from shared.order_view import OrderPage, OrderView, TimelinePage
+from shared.tracing import tracer
 
 router = APIGatewayRouter()
 
