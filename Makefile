@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast serve synth lint bench clean
+.PHONY: setup demo test serve layers synth lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,10 @@ test: $(STAMP)
 serve: $(STAMP)
 	$(PY) -m infra.local serve
 
-synth: $(STAMP)
+layers: $(STAMP)
+	$(PY) -m infra.cdk.layers
+
+synth: layers
 	$(PY) -m infra.cdk.synth
 
 lint: $(STAMP)
@@ -37,4 +40,4 @@ bench: $(STAMP)
 	$(PY) -m tests.benchmarks.run
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .hypothesis bench-results
+	rm -rf cdk.out build .pytest_cache .mypy_cache .hypothesis bench-results

@@ -43,10 +43,13 @@ class FunctionSpec:
     handler: str
     description: str
     # What the function may do, each a grant the CDK app turns into IAM statements.
-    # table:read, table:write, lifecycle:start, lifecycle:callback, events:put, secrets:api-keys
+    # table:read, table:write, lifecycle:start, lifecycle:callback, events:put, secrets:api-keys,
+    # queue:stock-import (send to that queue)
     grants: tuple[str, ...] = ()
     timeout_seconds: int = 10
     memory_mb: int = 512
+    # Dependency layers beyond Powertools' (names of LAYERS), built by ``make layers``.
+    layers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class StateMachineSpec:
     substitutions: dict[str, str] = field(default_factory=dict)
 
 
+# Lambda layers of third-party packages the Powertools layer lacks: name -> requirements
+# (names only; the pinned versions are read from pyproject.toml).
+LAYERS: dict[str, tuple[str, ...]] = {"routing": ("highspy", "numpy")}
+
 TABLE = TableSpec(
     name="Table",
     indexes=(
@@ -110,10 +117,59 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=60,
     ),
     FunctionSpec(
-        name="AcceptOrder",
-        handler="functions.capture.handlers.accept_order.handler",
-        description="OrderLifecycle step: the order is accepted for processing",
+        name="AllocateOrder",
+        handler="functions.allocate.handlers.allocate_order.handler",
+        description="OrderLifecycle step: route the order and reserve its stock",
         grants=("table:read", "table:write"),
+        timeout_seconds=60,
+        memory_mb=1024,
+        layers=("routing",),
+    ),
+    FunctionSpec(
+        name="RegisterBackorder",
+        handler="functions.allocate.handlers.register_backorder.handler",
+        description="OrderLifecycle WaitForStock: park the order's task token until stock arrives",
+        grants=("table:read", "table:write"),
+    ),
+    FunctionSpec(
+        name="CancelBackorders",
+        handler="functions.allocate.handlers.cancel_backorders.handler",
+        description="OrderLifecycle step: cancel what stayed backordered past the configured time",
+        grants=("table:read", "table:write"),
+    ),
+    FunctionSpec(
+        name="ReleaseReservations",
+        handler="functions.allocate.handlers.release_reservations.handler",
+        description="OrderLifecycle compensation: release every reservation the order holds",
+        grants=("table:read", "table:write"),
+    ),
+    FunctionSpec(
+        name="StockArrivals",
+        handler="functions.allocate.handlers.stock_arrivals.handler",
+        description="Table stream -> resume orders waiting for the stock that arrived",
+        grants=("table:read", "table:write", "lifecycle:callback"),
+        timeout_seconds=30,
+    ),
+    FunctionSpec(
+        name="AllocateApi",
+        handler="functions.allocate.handlers.api.handler",
+        description="Routing configuration (strategy, weights, channel rules, backorder policy)",
+        grants=("table:read", "table:write"),
+    ),
+    FunctionSpec(
+        name="InventoryApi",
+        handler="functions.inventory.handlers.api.handler",
+        description="Locations, stock, availability and stock imports (/v1/locations, /v1/inventory...)",
+        grants=("table:read", "table:write", "queue:stock-import"),
+        # A 10,000-row import is validated and queued within the request.
+        timeout_seconds=29,
+    ),
+    FunctionSpec(
+        name="InventoryImport",
+        handler="functions.inventory.handlers.stock_import.handler",
+        description="Bulk stock import from SQS, one chunk of rows per message",
+        grants=("table:read", "table:write"),
+        timeout_seconds=60,
     ),
     FunctionSpec(
         name="RecordException",
@@ -149,6 +205,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/orders", "CaptureApi"),
     Route("GET", "/v1/orders/{order_id}", "CaptureApi"),
     Route("GET", "/v1/orders/{order_id}/timeline", "CaptureApi"),
+    Route("GET", "/v1/config/routing", "AllocateApi"),
+    Route("PUT", "/v1/config/routing", "AllocateApi"),
+    Route("PUT", "/v1/locations/{location_id}", "InventoryApi"),
+    Route("GET", "/v1/locations", "InventoryApi"),
+    Route("PUT", "/v1/inventory/{location_id}/{sku}", "InventoryApi"),
+    Route("POST", "/v1/inventory/adjustments", "InventoryApi"),
+    Route("POST", "/v1/inventory/imports", "InventoryApi"),
+    Route("GET", "/v1/inventory/imports/{import_id}", "InventoryApi"),
+    Route("GET", "/v1/availability", "InventoryApi"),
     Route("GET", "/v1/openapi.json", "OpsApi", authorized=False),
     Route("GET", "/v1/docs", "OpsApi", authorized=False),
     Route("GET", "/v1/exceptions", "OpsApi"),
@@ -161,16 +226,24 @@ AUTHORIZER_FUNCTION = "Authorizer"
 QUEUES: tuple[QueueSpec, ...] = (
     # Visibility at 6x the consumer's timeout, as AWS advises for Lambda triggers.
     QueueSpec(name="ChannelImport", consumer="CaptureImport", batch_size=10, visibility_timeout_seconds=360),
+    # 50 stock rows per message (functions/inventory/logic/imports.py).
+    QueueSpec(name="StockImport", consumer="InventoryImport", batch_size=10, visibility_timeout_seconds=360),
 )
 
-STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (StreamConsumer(function="Projector"),)
+STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
+    StreamConsumer(function="Projector"),
+    StreamConsumer(function="StockArrivals"),
+)
 
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (
     StateMachineSpec(
         name="OrderLifecycle",
         definition=ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json",
         substitutions={
-            "AcceptOrderArn": "AcceptOrder",
+            "AllocateOrderArn": "AllocateOrder",
+            "RegisterBackorderArn": "RegisterBackorder",
+            "CancelBackordersArn": "CancelBackorders",
+            "ReleaseReservationsArn": "ReleaseReservations",
             "RecordExceptionArn": "RecordException",
         },
     ),
@@ -185,7 +258,11 @@ GRANT_ENVIRONMENT = {
     "lifecycle:callback": "ORDER_LIFECYCLE_ARN",
     "events:put": "EVENT_BUS_NAME",
     "secrets:api-keys": "API_KEYS_SECRET_ID",
+    "queue:stock-import": "STOCK_IMPORT_QUEUE_URL",
 }
+
+# Grants to send to a queue: grant -> the manifest queue it names.
+QUEUE_GRANTS = {"queue:stock-import": "StockImport"}
 
 
 def environment_keys(spec: FunctionSpec) -> set[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared import keys
 from shared.clock import now_iso
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict
 from shared.ids import new_id
 from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table, decode_cursor, encode_cursor
 
@@ -231,32 +231,3 @@ def update_workflow_status(
         names=names,
         condition="attribute_exists(pk)",
     )
-
-
-def mark_accepted(order_id: str, execution_name: str, workflow_status: str, table: Table | None = None) -> bool:
-    """Set ``accepted_at`` once, with its timeline event, in one request.
-
-    False if it was already set (a retried step); ``NotFound`` if there is no such order.
-    """
-    table = table or Table()
-    at = now_iso()
-    try:
-        table.transact(
-            [
-                {
-                    "Update": {
-                        "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
-                        "UpdateExpression": "SET accepted_at = :at, updated_at = :at, workflow.#ws = :ws",
-                        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(accepted_at)",
-                        "ExpressionAttributeNames": {"#ws": "status"},
-                        "ExpressionAttributeValues": {":at": at, ":ws": workflow_status},
-                    }
-                },
-                {"Put": {"Item": event_item(order_id, "order.accepted", {"execution": execution_name}, at=at)}},
-            ]
-        )
-    except ConditionFailed:
-        if get_header(order_id, table) is None:
-            raise NotFound(f"no order {order_id}") from None
-        return False
-    return True

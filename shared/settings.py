@@ -16,6 +16,8 @@ class Settings(BaseModel):
     # Seconds an idempotency record is kept (Idempotency-Key replays inside it).
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     max_order_lines: int = Field(default=2000, gt=0)
+    # Where POST /v1/inventory/imports queues the rows (the StockImport queue).
+    stock_import_queue_url: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:

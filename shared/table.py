@@ -45,6 +45,7 @@ _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException"}
 
 TRANSACTION_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
 
 
 def _decimals(value: Any) -> Any:
@@ -231,6 +232,29 @@ class Table:
         if "ExpressionAttributeValues" in body:
             body["ExpressionAttributeValues"] = to_ddb(body["ExpressionAttributeValues"])
         return {kind: body}
+
+    def batch_get(self, keys: Iterable[tuple[str, str]], *, consistent: bool = False) -> list[Item]:
+        """The items that exist among ``keys`` (pk, sk), in no particular order."""
+        unique = list(dict.fromkeys(keys))  # BatchGetItem refuses a key named twice
+        found: list[Item] = []
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            chunk = unique[start : start + BATCH_GET_LIMIT]
+            pending: dict[str, Any] = {
+                "Keys": [to_ddb({"pk": pk, "sk": sk}) for pk, sk in chunk],
+                "ConsistentRead": consistent,
+            }
+            for _attempt in range(8):
+                try:
+                    out = self._ddb.batch_get_item(RequestItems={self.name: pending})
+                except ClientError as err:
+                    raise _map_error(err) from err
+                found.extend(from_ddb(raw) for raw in out.get("Responses", {}).get(self.name, []))
+                pending = out.get("UnprocessedKeys", {}).get(self.name) or {}
+                if not pending:
+                    break
+            else:
+                raise RetryableError("DynamoDB left keys unprocessed after retries")
+        return found
 
     def batch_put(self, items: Iterable[Item]) -> None:
         self._batch([{"PutRequest": {"Item": to_ddb(i)}} for i in items])

@@ -38,3 +38,20 @@ def start_order_lifecycle(order_id: str, *, name: str | None = None) -> str:
         if code in ("ServiceUnavailable", "InternalServerError", "ServiceException"):
             raise RetryableError("Step Functions is unavailable") from err
         raise
+
+
+_STALE_TOKEN_CODES = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist"}
+
+
+def resume_task(task_token: str, output: dict[str, object]) -> bool:
+    """Complete a ``.waitForTaskToken`` task; False when the token is spent or expired."""
+    try:
+        client("stepfunctions").send_task_success(taskToken=task_token, output=json.dumps(output))
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in _STALE_TOKEN_CODES:
+            return False
+        if code in ("ThrottlingException", "TooManyRequestsException"):
+            raise Throttled("Step Functions throttled the callback") from err
+        raise
+    return True

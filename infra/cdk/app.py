@@ -23,8 +23,8 @@ def cdk_context(path: Path = CDK_JSON) -> dict[str, Any]:
     return context
 
 
-def build_app(outdir: str | None = None) -> tuple[App, OmsStack]:
-    app = App(outdir=outdir, context=cdk_context())
+def build_app(outdir: str | None = None, extra_context: dict[str, Any] | None = None) -> tuple[App, OmsStack]:
+    app = App(outdir=outdir, context={**cdk_context(), **(extra_context or {})})
     # No env: the template is account- and region-agnostic (no lookups at synth time).
     stack = OmsStack(app, STACK_NAME, description="Order management system")
     # A violation that is not acknowledged (with its reason) fails synthesis.

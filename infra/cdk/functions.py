@@ -6,8 +6,8 @@ can only reach what its grants name, and always knows where that is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import cast
 
 from aws_cdk import Acknowledgment, CfnElement, Duration, Fn, Stack, Validations
@@ -17,10 +17,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.manifest import ROOT, FunctionSpec, environment_keys
+from infra.cdk.layers import is_built, layer_dir, placeholder
+from infra.manifest import GRANT_ENVIRONMENT, LAYERS, QUEUE_GRANTS, ROOT, FunctionSpec, environment_keys
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -63,6 +65,8 @@ class Targets:
     api_keys: secretsmanager.ISecret
     # None while the state machine's own tasks are built: they cannot reference it.
     lifecycle: sfn.IStateMachine | None = None
+    # The manifest's queues by name, for functions that send to them.
+    queues: Mapping[str, sqs.IQueue] = field(default_factory=dict)
 
     def order_lifecycle(self) -> sfn.IStateMachine:
         if self.lifecycle is None:
@@ -73,6 +77,14 @@ class Targets:
         return self.lifecycle
 
 
+def _send_to(queue: str) -> Callable[[Targets, iam.IGrantable], object]:
+    return lambda t, g: t.queues[queue].grant_send_messages(g)
+
+
+def _queue_url(queue: str) -> Callable[[Targets], str]:
+    return lambda t: t.queues[queue].queue_url
+
+
 GRANTS: dict[str, Callable[[Targets, iam.IGrantable], object]] = {
     "table:read": lambda t, g: t.table.grant_read_data(g),
     "table:write": lambda t, g: t.table.grant_write_data(g),
@@ -81,6 +93,7 @@ GRANTS: dict[str, Callable[[Targets, iam.IGrantable], object]] = {
     "lifecycle:callback": lambda t, g: t.order_lifecycle().grant_task_response(g),
     "events:put": lambda t, g: t.bus.grant_put_events_to(g),
     "secrets:api-keys": lambda t, g: t.api_keys.grant_read(g),
+    **{grant: _send_to(queue) for grant, queue in QUEUE_GRANTS.items()},
 }
 
 ENVIRONMENT: dict[str, Callable[[Targets], str]] = {
@@ -88,6 +101,7 @@ ENVIRONMENT: dict[str, Callable[[Targets], str]] = {
     "ORDER_LIFECYCLE_ARN": lambda t: t.order_lifecycle().state_machine_arn,
     "EVENT_BUS_NAME": lambda t: t.bus.event_bus_name,
     "API_KEYS_SECRET_ID": lambda t: t.api_keys.secret_arn,
+    **{GRANT_ENVIRONMENT[grant]: _queue_url(queue) for grant, queue in QUEUE_GRANTS.items()},
 }
 
 
@@ -105,6 +119,29 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
 
 
+PLACEHOLDER_LAYERS_CONTEXT = "placeholderLayers"
+
+
+def dependency_layers(scope: Construct) -> dict[str, lambda_.ILayerVersion]:
+    """One layer per manifest LAYERS entry, from ``make layers``' output."""
+    layers: dict[str, lambda_.ILayerVersion] = {}
+    for name in LAYERS:
+        path = layer_dir(name)
+        if not is_built(name):
+            if not scope.node.try_get_context(PLACEHOLDER_LAYERS_CONTEXT):
+                raise ValueError(f"layer {name!r} is not built: run `make layers`")
+            path = placeholder(name)
+        layers[name] = lambda_.LayerVersion(
+            scope,
+            f"{name.capitalize()}Layer",
+            code=lambda_.Code.from_asset(str(path)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            description=f"Dependencies: {', '.join(LAYERS[name])}",
+        )
+    return layers
+
+
 def service_name(spec: FunctionSpec) -> str:
     """The lifecycle domain (``functions.<domain>.handlers...``): metrics group by it."""
     return spec.handler.split(".")[1]
@@ -117,6 +154,7 @@ def build_function(
     code: lambda_.Code,
     layer: lambda_.ILayerVersion,
     targets: Targets,
+    extra_layers: dict[str, lambda_.ILayerVersion] | None = None,
 ) -> lambda_.Function:
     if targets.lifecycle is None and any(grant.startswith("lifecycle:") for grant in spec.grants):
         raise ValueError(f"{spec.name} is a state machine task: a lifecycle grant would make a dependency cycle")
@@ -145,7 +183,7 @@ def build_function(
         architecture=lambda_.Architecture.ARM_64,
         handler=spec.handler,
         code=code,
-        layers=[layer],
+        layers=[layer, *((extra_layers or {})[name] for name in spec.layers)],
         timeout=Duration.seconds(spec.timeout_seconds),
         memory_size=spec.memory_mb,
         tracing=lambda_.Tracing.ACTIVE,

@@ -16,8 +16,8 @@ from constructs import Construct
 
 from infra import manifest
 from infra.cdk.api import build_api
-from infra.cdk.functions import Targets, build_function, function_code, powertools_layer
-from infra.cdk.triggers import build_queue, build_stream_consumer
+from infra.cdk.functions import Targets, build_function, dependency_layers, function_code, powertools_layer
+from infra.cdk.triggers import build_queue, build_stream_consumer, subscribe
 from infra.cdk.workflows import build_state_machine
 
 # The state machine that the lifecycle:* grants and ORDER_LIFECYCLE_ARN refer to.
@@ -31,12 +31,15 @@ class OmsStack(Stack):
         self.bus = events.EventBus(self, manifest.EVENT_BUS, description="OMS domain events")
         self.api_keys = self._api_keys()
 
-        code, layer = function_code(), powertools_layer(self)
-        targets = Targets(table=self.table, bus=self.bus, api_keys=self.api_keys)
+        code, layer, extra = function_code(), powertools_layer(self), dependency_layers(self)
+        queues = {spec.name: build_queue(self, spec) for spec in manifest.QUEUES}
+        targets = Targets(table=self.table, bus=self.bus, api_keys=self.api_keys, queues=queues)
         self.functions: dict[str, lambda_.Function] = {}
 
         def build(spec: manifest.FunctionSpec, targets: Targets) -> None:
-            self.functions[spec.name] = build_function(self, spec, code=code, layer=layer, targets=targets)
+            self.functions[spec.name] = build_function(
+                self, spec, code=code, layer=layer, targets=targets, extra_layers=extra
+            )
 
         # A state machine's tasks come first: the state machine needs their ARNs, so
         # they cannot have the state machine's ARN (Targets.lifecycle stays None).
@@ -58,7 +61,7 @@ class OmsStack(Stack):
             self.functions[manifest.AUTHORIZER_FUNCTION],
         )
         for queue in manifest.QUEUES:
-            build_queue(self, queue, self.functions[queue.consumer])
+            subscribe(queues[queue.name], queue, self.functions[queue.consumer])
         for consumer in manifest.STREAM_CONSUMERS:
             build_stream_consumer(self, consumer, self.table, self.functions[consumer.function])
         self._outputs()

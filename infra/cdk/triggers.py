@@ -25,14 +25,10 @@ def _dlq(scope: Construct, id: str) -> sqs.Queue:
     )
 
 
-def build_queue(scope: Construct, spec: QueueSpec, consumer: lambda_.Function) -> sqs.Queue:
-    if consumer.timeout and spec.visibility_timeout_seconds < consumer.timeout.to_seconds():
-        raise ValueError(
-            f"{spec.name}: visibility timeout below {consumer.node.id}'s timeout would "
-            "redeliver messages still being processed"
-        )
+def build_queue(scope: Construct, spec: QueueSpec) -> sqs.Queue:
+    """The queue with its DLQ; built before the functions, which may send to it."""
     dlq = _dlq(scope, f"{spec.name}Dlq")
-    queue = sqs.Queue(
+    return sqs.Queue(
         scope,
         spec.name,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
@@ -40,10 +36,18 @@ def build_queue(scope: Construct, spec: QueueSpec, consumer: lambda_.Function) -
         visibility_timeout=Duration.seconds(spec.visibility_timeout_seconds),
         dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=spec.max_receive_count, queue=dlq),
     )
+
+
+def subscribe(queue: sqs.Queue, spec: QueueSpec, consumer: lambda_.Function) -> None:
+    """The queue's consumer: Lambda's event source mapping, reporting batch item failures."""
+    if consumer.timeout and spec.visibility_timeout_seconds < consumer.timeout.to_seconds():
+        raise ValueError(
+            f"{spec.name}: visibility timeout below {consumer.node.id}'s timeout would "
+            "redeliver messages still being processed"
+        )
     consumer.add_event_source(
         sources.SqsEventSource(queue, batch_size=spec.batch_size, report_batch_item_failures=True)
     )
-    return queue
 
 
 def build_stream_consumer(

@@ -65,6 +65,8 @@ class LocalResources:
         }
         for name, arn in self.state_machines.items():
             env[state_machine_env_key(name)] = arn
+        for name, queue in self.queues.items():
+            env[queue_env_key(name)] = queue.url
         return env
 
 
@@ -84,6 +86,11 @@ def stream_dlq_name(function: str, m: Any = default_manifest) -> str:
 def state_machine_env_key(name: str) -> str:
     """``OrderLifecycle`` -> ``ORDER_LIFECYCLE_ARN`` (the key its grants bring)."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper() + "_ARN"
+
+
+def queue_env_key(name: str) -> str:
+    """``StockImport`` -> ``STOCK_IMPORT_QUEUE_URL`` (the key a ``queue:`` grant brings)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper() + "_QUEUE_URL"
 
 
 def render_definition(spec: Any, function_arns: dict[str, str]) -> str:
@@ -134,6 +141,9 @@ def provision(
     c["events"].create_event_bus(Name=res.event_bus_name)
     _secrets(c["secretsmanager"], res, m)
 
+    # Queues come before the functions that send to them; their triggers come after.
+    for queue in m.QUEUES:
+        res.queues[queue.name] = _queue(c["sqs"], queue, m)
     # Functions get the state machine ARNs before the machines exist (ARNs are names).
     for sm in m.STATE_MACHINES:
         res.state_machines[sm.name] = f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{local_name(sm.name, m)}"
@@ -159,7 +169,7 @@ def provision(
         )["FunctionArn"]
 
     for queue in m.QUEUES:
-        res.queues[queue.name] = q = _queue(c["sqs"], queue, m)
+        q = res.queues[queue.name]
         res.event_source_mappings.append(
             c["lambda"].create_event_source_mapping(
                 EventSourceArn=q.arn,

@@ -1,5 +1,6 @@
-"""``make bench``: every benchmark on the local stack; prints tables, writes JSON.
+"""``make bench``: every benchmark; prints tables, writes JSON.
 
+Capture runs on the local stack; routing is pure logic and needs no stack.
 Figures to report and improve, never assertions. Results go to bench-results/.
 """
 
@@ -16,6 +17,7 @@ from infra.manifest import ROOT
 from tests.benchmarks.aws_meter import AwsMeter
 from tests.benchmarks.bench_capture import bench_capture
 from tests.benchmarks.bench_imports import bench_imports
+from tests.benchmarks.bench_routing import bench_routing, print_table
 
 OUT = ROOT / "bench-results"
 
@@ -29,8 +31,26 @@ def _table(title: str, rows: list[tuple[str, str]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=300, help="orders per capture run")
+    parser.add_argument("--orders", type=int, help="orders per run (default: capture 300, routing 10,000)")
+    parser.add_argument("--only", choices=["capture", "routing"], help="run one benchmark")
     args = parser.parse_args()
+    if args.only != "routing":
+        run_capture(args.orders or 300)
+    if args.only != "capture":
+        run_routing(args.orders or 10_000)
+
+
+def run_routing(orders: int) -> None:
+    result = bench_routing(orders)
+    result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    print_table(result)
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "routing.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"\nwritten: {path.relative_to(ROOT)}")
+
+
+def run_capture(orders: int) -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     logging.basicConfig(level=logging.ERROR)
     from infra.local.stack import LocalStack
@@ -39,7 +59,7 @@ def main() -> None:
     with LocalStack(moto_port=0, api_port=0) as stack:
         results["local_stack_startup_s"] = stack.startup_seconds
         meter = AwsMeter().attach("dynamodb", "stepfunctions", "events")
-        capture = bench_capture(stack.api_url, meter, orders=args.orders)
+        capture = bench_capture(stack.api_url, meter, orders=orders)
     results["capture"] = capture
     results["imports"] = bench_imports()
 
@@ -49,7 +69,7 @@ def main() -> None:
         return f"{r['orders_per_second']:.1f} orders/s  p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms"
 
     _table(
-        f"Order capture through the HTTP API ({args.orders} orders per run)",
+        f"Order capture through the HTTP API ({orders} orders per run)",
         [
             ("local stack start", f"{results['local_stack_startup_s']:.2f} s"),
             ("1 client", run_line(capture["one_client"])),

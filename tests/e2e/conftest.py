@@ -37,3 +37,28 @@ class Api:
 @pytest.fixture(scope="session")
 def api(stack: RunningStack) -> Api:
     return Api(stack.api_url)
+
+
+def put_location(api: Api, location_id: str, *, lat: float, lon: float, kind: str = "warehouse", **extra) -> None:
+    body = {"name": location_id, "type": kind, "lat": lat, "lon": lon, **extra}
+    response = api.request("PUT", f"/v1/locations/{location_id}", key="dev-ops-key", json=body)
+    assert response.status_code == 200, response.text
+
+
+def put_stock(api: Api, location_id: str, sku: str, on_hand: int) -> None:
+    from datetime import UTC, datetime
+
+    body = {"on_hand": on_hand, "safety_stock": 0, "as_of": datetime.now(UTC).isoformat()}
+    response = api.request("PUT", f"/v1/inventory/{location_id}/{sku}", key="dev-ops-key", json=body)
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="session")
+def stocked(api: Api) -> Api:
+    """The sample catalogue stocked in one Berlin warehouse, plenty of each SKU."""
+    from infra.local.samples import CATALOGUE
+
+    put_location(api, "wh-e2e", lat=52.52, lon=13.40)
+    for sku in CATALOGUE:
+        put_stock(api, "wh-e2e", sku, 100_000)
+    return api

@@ -35,7 +35,8 @@ def _execution(stack, order_id: str, timeout: float = 20):
         time.sleep(0.1)
 
 
-def test_capture_starts_an_execution_listed_by_the_aws_endpoint(stack, api):
+def test_capture_starts_an_execution_listed_by_the_aws_endpoint(stack, stocked):
+    api = stocked
     response = api.post("/v1/orders", _order("E2E-1"))
     assert response.status_code == 201, response.text
     assert response.headers["x-request-id"]
@@ -45,11 +46,12 @@ def test_capture_starts_an_execution_listed_by_the_aws_endpoint(stack, api):
     assert execution["executionArn"] == order["workflow"]["execution_arn"]
     history = stack.aws("stepfunctions").get_execution_history(executionArn=execution["executionArn"])["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert entered == ["AcceptOrder", "OrderAccepted"]
+    assert entered == ["AllocateOrder", "CheckBackorders", "OrderAllocated"]
     fetched = api.get(f"/v1/orders/{order['order_id']}").json()
     assert fetched["workflow"]["status"] == "SUCCEEDED"
     kinds = [e["kind"] for e in api.get(f"/v1/orders/{order['order_id']}/timeline").json()["items"]]
-    assert kinds == ["order.captured", "order.accepted"]
+    assert kinds == ["order.captured", "order.allocated"]
+    assert fetched["fulfillment_status"] == "allocated"
 
 
 def test_replay_with_the_same_key_returns_the_same_order(api):

@@ -246,7 +246,7 @@ def test_gateway_response_is_problem_json(resources: Resources, kind: str) -> No
 @pytest.mark.parametrize("spec", manifest.QUEUES, ids=lambda s: s.name)
 def test_queue(resources: Resources, spec: manifest.QueueSpec) -> None:
     queues = of_type(resources, "AWS::SQS::Queue")
-    (queue_id,) = [k for k, r in queues.items() if "RedrivePolicy" in r["Properties"]]
+    (queue_id,) = [k for k in queues if re.fullmatch(spec.name + "[0-9A-F]{8}", k)]
     props = queues[queue_id]["Properties"]
     assert props["SqsManagedSseEnabled"] is True
     assert props["VisibilityTimeout"] == spec.visibility_timeout_seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -43,10 +44,23 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
         idempotency._persistence.cache_clear()
         idempotency._wrapped.cache_clear()
         yield resources
+        _stop_executions(resources)
         moto_patches.wait_for_streams()
         lambda_adapter.uninstall()
     get_settings.cache_clear()
     reset_clients()
+
+
+def _stop_executions(resources: LocalResources) -> None:
+    """Executions run on threads: stop them so none writes into the next test's backend."""
+    import time
+
+    sfn = boto3.client("stepfunctions")
+    for arn in resources.state_machines.values():
+        for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+            with contextlib.suppress(Exception):  # moto cannot stop an execution mid-start
+                sfn.stop_execution(executionArn=execution["executionArn"])
+    time.sleep(0.2)
 
 
 def caller_context(api_key: str) -> dict[str, str]:
@@ -117,3 +131,14 @@ def wait_for_execution(arn: str, timeout: float = 10.0) -> dict[str, Any]:
         if out["status"] != "RUNNING" or time.monotonic() > deadline:
             return dict(out)
         time.sleep(0.05)
+
+
+def stock_up(skus: dict[str, int], *, location_id: str = "wh-berlin", lat: float = 52.5, lon: float = 13.4) -> None:
+    """A warehouse holding these units, so orders for them allocate."""
+    from shared.clock import now_iso
+    from shared.inventory import set_stock
+    from shared.locations import Location, put_location
+
+    put_location(Location(location_id=location_id, name=location_id, type="warehouse", lat=lat, lon=lon))
+    for sku, units in skus.items():
+        set_stock(location_id, sku, units, 0, now_iso())

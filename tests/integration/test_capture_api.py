@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from functions.capture.handlers.api import handler
-from tests.integration.conftest import api_event, call, wait_for_execution
+from tests.integration.conftest import api_event, call, stock_up, wait_for_execution
 
 
 def order_body(external_id: str = "W-1001", channel: str = "web", **over):
@@ -41,6 +41,7 @@ def get(path, resource, key="dev-web-key", query=None, params=None):
 
 
 def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10})
     status, headers, order = post(order_body())
     assert status == 201, order
     assert headers["x-request-id"]
@@ -58,15 +59,21 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
         f"/v1/orders/{order['order_id']}", "/v1/orders/{order_id}", params={"order_id": order["order_id"]}
     )
     assert status == 200
-    assert fetched["totals"] == order["totals"] and fetched["lines"] == order["lines"]
+    assert fetched["totals"] == order["totals"]
+    assert [(line["line_id"], line["total"]) for line in fetched["lines"]] == [
+        (line["line_id"], line["total"]) for line in order["lines"]
+    ]
     assert fetched["workflow"]["status"] == "SUCCEEDED"
+    assert fetched["fulfillment_status"] == "allocated"
+    assert all(line["quantities"]["allocated"] == line["quantity"] for line in fetched["lines"])
+    assert all(line["status"] == "allocated" for line in fetched["lines"])
 
     status, _, timeline = get(
         f"/v1/orders/{order['order_id']}/timeline",
         "/v1/orders/{order_id}/timeline",
         params={"order_id": order["order_id"]},
     )
-    assert [e["kind"] for e in timeline["items"]] == ["order.captured", "order.accepted"]
+    assert [e["kind"] for e in timeline["items"]] == ["order.captured", "order.allocated"]
 
 
 def test_customer_is_matched_by_email_case_insensitively(aws):

@@ -10,7 +10,9 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.allocate.handlers.api import router as allocate_router
 from functions.capture.handlers.api import router as capture_router
+from functions.inventory.handlers.api import router as inventory_router
 from functions.ops.logic.exceptions import (
     ExceptionAction,
     ExceptionPage,
@@ -60,7 +62,7 @@ def post_resolve(
 
 
 # Every domain's routes, for the OpenAPI document. Add each new domain's router here.
-ROUTERS = (capture_router, router)
+ROUTERS = (capture_router, allocate_router, inventory_router, router)
 app = build_app(router)
 
 

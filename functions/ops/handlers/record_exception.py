@@ -18,7 +18,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     order_id = event["order_id"]
     item = record_exception(
         order_id=order_id,
-        step=event.get("step", "unknown"),
+        step=event.get("step", "OrderLifecycle"),
         error=str(error.get("Error", "Unknown")),
         cause=str(error.get("Cause", "")),
         retry={"action": "restart_lifecycle"},

@@ -1,0 +1,16 @@
+"""OrderLifecycle compensation: release every reservation the order holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.allocate.logic.allocation import release_all
+from shared.observability import logger
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(order_id=event["order_id"])
+    return release_all(event["order_id"])

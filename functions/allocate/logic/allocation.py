@@ -1,0 +1,153 @@
+"""The allocate step: route the order's open units and reserve them, or backorder them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from functions.allocate.logic.planning import gather, make_plan, open_quantity
+from functions.allocate.logic.policy import load_policy
+from functions.allocate.logic.reservation import HeaderChange, RoundTaken, StockMoved, commit
+from shared import keys
+from shared.allocations import Reservation, held_allocations, line_allocated_op
+from shared.clock import now_iso
+from shared.errors import NotFound, RetryableError
+from shared.inventory import release_op
+from shared.orders import OrderRecord, append_event, event_item, load_order
+from shared.table import Item, Table
+
+_CLOSED = ("cancelled", "failed", "completed")
+_EVENT_ASSIGNMENTS = 200  # keep the timeline item small for very large orders
+
+
+@dataclass(frozen=True)
+class Outcome:
+    allocated_units: int
+    backordered_units: int
+    backorder_timeout_seconds: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _header_change(fulfillment_status: str, workflow_status: str | None, at: str) -> HeaderChange:
+    clause = ", fulfillment_status = :fs, updated_at = :at"
+    values: dict[str, Any] = {":fs": fulfillment_status, ":at": at}
+    names: dict[str, str] = {}
+    if workflow_status:
+        clause += ", workflow.#ws = :ws"
+        values[":ws"] = workflow_status
+        names["#ws"] = "status"
+    return HeaderChange(clause, values, names)
+
+
+def _reservations(record: OrderRecord, assignments: list[Any]) -> list[Reservation]:
+    lines = {line["line_id"]: line for line in record.lines}
+    return [
+        Reservation(
+            line_position=int(lines[a.line_id]["position"]),
+            line_id=a.line_id,
+            sku=lines[a.line_id]["sku"],
+            location_id=a.location_id,
+            quantity=a.quantity,
+        )
+        for a in assignments
+        if a.quantity > 0
+    ]
+
+
+def allocate_order(order_id: str, *, workflow_status_when_done: str | None = None) -> Outcome:
+    """Plan and reserve; a plan refused because stock moved is made again from fresh stock.
+
+    Safe to run twice: a second run finds the units already allocated (or loses the
+    allocation round to the first) and reserves nothing more.
+    """
+    policy = load_policy()
+    for _attempt in range(policy.max_allocation_attempts):
+        record = load_order(order_id)
+        if record is None:
+            raise NotFound(f"no order {order_id}")
+        header = record.header
+        open_units = sum(max(0, open_quantity(line)) for line in record.lines)
+        if header["status"] in _CLOSED or open_units == 0:
+            return Outcome(0, 0, policy.backorder_timeout_seconds, "nothing left to allocate")
+        at = now_iso()
+        day = at[:10]
+        inputs = gather(header, record.lines, policy, day)
+        plan = make_plan(inputs)
+        reservations = _reservations(record, plan.assignments)
+        allocated = sum(r.quantity for r in reservations)
+        backordered = open_units - allocated
+        status = "backordered" if backordered else "allocated"
+        detail = {
+            "round": int(header.get("allocation_round", 0)) + 1,
+            "strategy": plan.strategy,
+            "exact": plan.exact,
+            "cost": plan.cost,
+            "shipments": plan.shipments,
+            "avg_distance_km": round(plan.avg_distance_km, 1),
+            "reason": plan.reason,
+            "allocated_units": allocated,
+            "backordered": {k: v for k, v in plan.backordered.items() if v},
+            "assignments": [
+                {"line_id": r.line_id, "location_id": r.location_id, "quantity": r.quantity}
+                for r in reservations[:_EVENT_ASSIGNMENTS]
+            ],
+        }
+        change = _header_change(status, None if backordered else workflow_status_when_done, at)
+        kind = "order.allocated" if allocated else "order.backordered"
+        closing = [{"Put": {"Item": event_item(order_id, kind, detail, at=at)}}]
+        try:
+            commit(
+                order_id,
+                reservations,
+                current_round=int(header.get("allocation_round", 0)),
+                at=at,
+                day=day,
+                capacities=inputs.daily_capacity,
+                header_change=change,
+                closing_ops=closing,
+            )
+        except (StockMoved, RoundTaken):
+            continue
+        return Outcome(allocated, backordered, policy.backorder_timeout_seconds, plan.reason)
+    raise RetryableError(f"order {order_id}: stock kept changing during allocation")
+
+
+def backordered_lines(record: OrderRecord) -> list[Item]:
+    return [line for line in record.lines if open_quantity(line) > 0]
+
+
+def release_all(order_id: str) -> dict[str, Any]:
+    """Compensation: give back every reservation the order holds, each exactly once.
+
+    The allocation items stay, marked ``released``, as the record of what happened.
+    """
+    table = Table()
+    held = held_allocations(order_id, table)
+    at = now_iso()
+    for start in range(0, len(held), 30):  # 3 operations per allocation
+        chunk = held[start : start + 30]
+        ops: list[dict[str, Any]] = []
+        for a in chunk:
+            ops.append(release_op(a["sku"], a["location_id"], int(a["quantity"])))
+            ops.append(
+                {
+                    "Update": {
+                        "Key": {"pk": a["pk"], "sk": a["sk"]},
+                        "UpdateExpression": "SET #s = :released, released_at = :at",
+                        "ConditionExpression": "#s = :reserved",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":released": "released", ":reserved": "reserved", ":at": at},
+                    }
+                }
+            )
+        per_line: dict[int, int] = {}
+        for a in chunk:
+            per_line[int(a["line_position"])] = per_line.get(int(a["line_position"]), 0) + int(a["quantity"])
+        ops += [line_allocated_op(order_id, pos, -q) for pos, q in sorted(per_line.items())]
+        table.transact(ops)
+    if held:
+        append_event(order_id, "order.reservations_released", {"units": sum(int(a["quantity"]) for a in held)})
+    return {"released_units": sum(int(a["quantity"]) for a in held)}

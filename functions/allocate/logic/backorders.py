@@ -1,0 +1,108 @@
+"""Backorders: park the execution until stock arrives, wake it, or cancel what waited too long."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.allocate.logic.planning import open_quantity
+from shared import backorders, keys
+from shared.clock import now_iso
+from shared.errors import NotFound
+from shared.inventory import stock_for_skus
+from shared.orders import event_item, load_order
+from shared.table import Table
+from shared.workflow import resume_task
+
+
+def park_order(order_id: str, task_token: str) -> dict[str, Any]:
+    """Store the token; resume at once if stock for a waiting SKU arrived meanwhile."""
+    record = load_order(order_id)
+    if record is None:
+        raise NotFound(f"no order {order_id}")
+    skus = sorted({line["sku"] for line in record.lines if open_quantity(line) > 0})
+    if not skus:
+        resume_task(task_token, {"reason": "nothing backordered"})
+        return {"parked": False}
+    backorders.park(order_id, task_token, skus)
+    available = stock_for_skus(skus)
+    if any(rec.available_to_promise > 0 for by_loc in available.values() for rec in by_loc.values()):
+        wake_order(order_id, reason="stock available")
+        return {"parked": False, "skus": skus}
+    return {"parked": True, "skus": skus}
+
+
+def wake_order(order_id: str, *, reason: str) -> bool:
+    """Resume an order waiting for stock; False if it was not waiting (or already woken).
+
+    The waiter is removed only after the resume went through (or its token turned out
+    spent), so a failure here leaves it for the next stock change to try again.
+    """
+    parked = backorders.waiter(order_id)
+    if parked is None:
+        return False
+    resumed = resume_task(parked["task_token"], {"reason": reason})
+    backorders.take(order_id)
+    return resumed
+
+
+def wake_for_skus(skus: set[str], *, per_sku: int = 25) -> int:
+    """Wake the oldest orders waiting for each SKU whose stock grew. Each wakes once."""
+    woken = 0
+    for sku in sorted(skus):
+        for order_id in backorders.waiting_for(sku, limit=per_sku):
+            woken += wake_order(order_id, reason=f"stock arrived for {sku}")
+    return woken
+
+
+def cancel_backorders(order_id: str, *, workflow_status_when_done: str | None = None) -> dict[str, Any]:
+    """Cancel every unit still unallocated. Releases nothing: backordered units hold no stock."""
+    table = Table()
+    record = load_order(order_id)
+    if record is None:
+        raise NotFound(f"no order {order_id}")
+    backorders.take(order_id)
+    at = now_iso()
+    cancelled = {line["line_id"]: open_quantity(line) for line in record.lines if open_quantity(line) > 0}
+    ops: list[dict[str, Any]] = []
+    for line in record.lines:
+        quantity = cancelled.get(line["line_id"], 0)
+        if quantity:
+            ops.append(
+                {
+                    "Update": {
+                        "Key": {"pk": line["pk"], "sk": line["sk"]},
+                        # Conditions cannot add: pin the bucket to the value this plan read.
+                        "UpdateExpression": "SET quantities.cancelled = :new",
+                        "ConditionExpression": "attribute_not_exists(quantities.cancelled) OR quantities.cancelled = :old",
+                        "ExpressionAttributeValues": {
+                            ":new": int(line["quantities"].get("cancelled", 0)) + quantity,
+                            ":old": int(line["quantities"].get("cancelled", 0)),
+                        },
+                    }
+                }
+            )
+    allocated = sum(int(line.get("quantities", {}).get("allocated", 0)) for line in record.lines)
+    status = "cancelled" if allocated == 0 else record.header["status"]
+    fulfillment = "unallocated" if allocated == 0 else "allocated"
+    values: dict[str, Any] = {":st": status, ":fs": fulfillment, ":at": at}
+    expression = "SET #st = :st, fulfillment_status = :fs, updated_at = :at"
+    names = {"#st": "status"}
+    if workflow_status_when_done:
+        expression += ", workflow.#ws = :ws"
+        values[":ws"] = workflow_status_when_done
+        names["#ws"] = "status"
+    ops.append(
+        {
+            "Update": {
+                "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
+                "UpdateExpression": expression,
+                "ExpressionAttributeValues": values,
+                "ExpressionAttributeNames": names,
+            }
+        }
+    )
+    if cancelled:
+        ops.append({"Put": {"Item": event_item(order_id, "order.backorder_cancelled", {"lines": cancelled}, at=at)}})
+    for start in range(0, len(ops), 100):  # lines first, the header and event last
+        table.transact(ops[start : start + 100])
+    return {"allocated_units": allocated, "backordered_units": 0, "cancelled_units": sum(cancelled.values())}

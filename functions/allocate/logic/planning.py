@@ -1,0 +1,115 @@
+"""From an order and the current stock to a routing plan (no writes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.allocate.logic.policy import RoutingPolicy
+from functions.allocate.logic.routing import (
+    Destination,
+    LineDemand,
+    Plan,
+    RoutingConfig,
+    RoutingRules,
+    ShipCost,
+    Site,
+    route,
+)
+from shared.inventory import stock_for_skus
+from shared.locations import Location, capacity_used, list_locations
+from shared.table import Item
+
+
+def open_quantity(line: Item) -> int:
+    """Units of a line that still need a location: ordered, not allocated, not cancelled."""
+    q = line.get("quantities", {})
+    return int(q.get("ordered", 0)) - int(q.get("allocated", 0)) - int(q.get("cancelled", 0))
+
+
+@dataclass(frozen=True)
+class PlanningInput:
+    demands: list[LineDemand]
+    stock: dict[str, dict[str, int]]
+    sites: list[Site]
+    destination: Destination
+    rules: RoutingRules
+    config: RoutingConfig
+    # Shipments a location takes per day (None: no limit), for the capacity counters.
+    daily_capacity: dict[str, int | None]
+
+
+def routing_config(policy: RoutingPolicy) -> RoutingConfig:
+    return RoutingConfig(
+        strategy=policy.strategy,
+        default_ship_cost=ShipCost(**policy.default_ship_cost.model_dump()),
+        default_handling=policy.default_handling,
+        split_cost=policy.split_cost,
+        co2_cost_per_km=policy.co2_cost_per_km,
+        preference_penalty=policy.preference_penalty,
+        backorder_penalty=policy.backorder_penalty,
+    )
+
+
+def _site(location: Location, used_today: int) -> Site:
+    left = None if location.daily_capacity is None else max(0, location.daily_capacity - used_today)
+    return Site(
+        location_id=location.location_id,
+        lat=location.lat,
+        lon=location.lon,
+        type=location.type,
+        active=location.active,
+        capacity_left=left,
+        ship_cost=ShipCost(**location.ship_cost.model_dump()) if location.ship_cost else None,
+        handling=location.handling,
+        groups=frozenset(location.groups),
+    )
+
+
+def _rules(header: Item, policy: RoutingPolicy, locations: list[Location]) -> RoutingRules:
+    rule = policy.channels.get(header["channel"])
+    allowed: frozenset[str] | None = None
+    excluded = set(policy.excluded_locations) | set(header.get("excluded_locations", []))
+    if rule:
+        if rule.locations or rule.groups:
+            allowed = frozenset(
+                loc.location_id
+                for loc in locations
+                if loc.location_id in rule.locations or set(rule.groups) & set(loc.groups)
+            )
+        excluded |= set(rule.excluded)
+    shipping = header.get("shipping", {})
+    return RoutingRules(
+        allowed=allowed,
+        excluded=frozenset(excluded),
+        max_splits=policy.max_splits,
+        prefer=policy.prefer,
+        pickup_location_id=shipping.get("pickup_location_id") if shipping.get("method") == "pickup" else None,
+    )
+
+
+def gather(header: Item, lines: list[Item], policy: RoutingPolicy, day: str) -> PlanningInput:
+    """Read what routing needs: open lines, locations with today's capacity, their stock."""
+    demands = [
+        LineDemand(line_id=line["line_id"], sku=line["sku"], quantity=open_quantity(line))
+        for line in lines
+        if open_quantity(line) > 0
+    ]
+    locations = list_locations()
+    used = capacity_used([loc.location_id for loc in locations if loc.daily_capacity is not None], day)
+    skus = sorted({d.sku for d in demands})
+    records = stock_for_skus(skus) if skus else {}
+    stock = {sku: {loc: rec.available_to_promise for loc, rec in by_loc.items()} for sku, by_loc in records.items()}
+    address = header.get("shipping", {}).get("address", {})
+    return PlanningInput(
+        demands=demands,
+        stock=stock,
+        sites=[_site(loc, used.get(loc.location_id, 0)) for loc in locations],
+        destination=Destination(lat=address.get("lat"), lon=address.get("lon")),
+        rules=_rules(header, policy, locations),
+        config=routing_config(policy),
+        daily_capacity={loc.location_id: loc.daily_capacity for loc in locations},
+    )
+
+
+def make_plan(inputs: PlanningInput) -> Plan:
+    return route(inputs.demands, inputs.stock, inputs.sites, inputs.destination, inputs.rules, inputs.config)

@@ -1,0 +1,72 @@
+"""The merchant's routing policy: strategy, weights and rules are configuration, not code.
+
+Stored as one item (``CONFIG`` / ``ROUTING``), edited through ``PUT /v1/config/routing``,
+read by the allocate step (cached for a minute per warm function).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.clock import now_iso
+from shared.table import Table
+
+_KEY = ("CONFIG", "ROUTING")
+_CACHE_SECONDS = 60
+_cache: dict[str, object] = {}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShipCostIn(_Strict):
+    base: int = Field(450, ge=0, description="cents per shipment")
+    per_km: int = Field(2, ge=0, description="cents per km per shipment")
+    per_unit: int = Field(60, ge=0, description="cents per unit shipped")
+
+
+class ChannelRule(_Strict):
+    """Where a channel's orders may ship from: listed locations and groups (empty = all)."""
+
+    locations: list[str] = []
+    groups: list[str] = []
+    excluded: list[str] = []
+
+
+class RoutingPolicy(_Strict):
+    strategy: Literal["baseline", "optimizer"] = "optimizer"
+    default_ship_cost: ShipCostIn = ShipCostIn()
+    default_handling: int = Field(150, ge=0, description="cents per shipment handled")
+    split_cost: int = Field(300, ge=0, description="cents per shipment beyond the first")
+    co2_cost_per_km: int = Field(0, ge=0, description="cents per km, the price put on emissions")
+    preference_penalty: int = Field(200, ge=0, description="cents per shipment from the kind not preferred")
+    backorder_penalty: int = Field(100_000, ge=1, description="cents per unit left unallocated")
+    max_splits: int | None = Field(3, ge=1)
+    prefer: Literal["store", "warehouse"] | None = None
+    excluded_locations: list[str] = []
+    channels: dict[str, ChannelRule] = {}
+    backorder_timeout_seconds: int = Field(7 * 24 * 3600, ge=1, le=365 * 24 * 3600)
+    max_allocation_attempts: int = Field(3, ge=1, le=10)
+    updated_at: str | None = None
+
+
+def load_policy(table: Table | None = None) -> RoutingPolicy:
+    cached = _cache.get("policy")
+    if isinstance(cached, RoutingPolicy) and time.monotonic() - float(str(_cache["at"])) < _CACHE_SECONDS:
+        return cached
+    item = (table or Table()).get(*_KEY, consistent=False) or {}
+    body = {k: v for k, v in item.items() if k in RoutingPolicy.model_fields}
+    policy = RoutingPolicy.model_validate(body)
+    _cache.update(policy=policy, at=time.monotonic())
+    return policy
+
+
+def save_policy(policy: RoutingPolicy, table: Table | None = None) -> RoutingPolicy:
+    stored = policy.model_copy(update={"updated_at": now_iso()})
+    (table or Table()).put({"pk": _KEY[0], "sk": _KEY[1], "type": "config", **stored.model_dump(mode="json")})
+    _cache.clear()
+    return stored

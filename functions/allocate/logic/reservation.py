@@ -1,0 +1,216 @@
+"""Turning a plan into reservations, all or nothing per order.
+
+Each transaction reserves stock (conditional on what is available), writes the
+allocation items standing for it, moves the lines' ``allocated`` buckets and counts the
+locations' shipments for the day. A plan too big for one transaction (100 items) is
+split by line; if a later part is refused, the parts already written are released again.
+The first part also advances the order's ``allocation_round`` on a condition, so two
+runs of the same step can never both allocate.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from shared import keys
+from shared.allocations import MAX_TRANSACTION_ITEMS, Reservation, alloc_sk, allocation_item, line_allocated_op
+from shared.errors import Conflict
+from shared.inventory import release_op, reserve_op
+from shared.locations import capacity_op, capacity_release_op
+from shared.table import ConditionFailed, Table
+
+# Kept free in every transaction for the header update and the timeline event.
+_RESERVED_SLOTS = 2
+
+
+class StockMoved(Conflict):
+    """A reservation's condition failed: someone took the units since the plan was made."""
+
+
+class RoundTaken(Conflict):
+    """Another run allocated this order first (a retried or duplicated step)."""
+
+
+def _ops_for(
+    order_id: str, part: list[Reservation], allocation_round: int, at: str, day: str, capacities: dict[str, int | None]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Operations of one part and, in the same order, what each one is (for refusals)."""
+    ops: list[dict[str, Any]] = []
+    kinds: list[str] = []
+    per_stock: dict[tuple[str, str], int] = defaultdict(int)
+    per_line: dict[int, int] = defaultdict(int)
+    for r in part:
+        per_stock[(r.sku, r.location_id)] += r.quantity
+        per_line[r.line_position] += r.quantity
+    for (sku, location_id), quantity in sorted(per_stock.items()):
+        ops.append(reserve_op(sku, location_id, quantity))
+        kinds.append("stock")
+    for r in part:
+        ops.append(
+            {
+                "Put": {
+                    "Item": allocation_item(order_id, r, allocation_round, at),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+        kinds.append("allocation")
+    for position, quantity in sorted(per_line.items()):
+        ops.append(line_allocated_op(order_id, position, quantity))
+        kinds.append("line")
+    for location_id in sorted({r.location_id for r in part}):
+        ops.append(capacity_op(location_id, day, 1, capacities.get(location_id)))
+        kinds.append("capacity")
+    return ops, kinds
+
+
+def split_parts(reservations: list[Reservation]) -> list[list[Reservation]]:
+    """Parts of whole lines, each fitting one transaction with room for the header and event."""
+    by_line: dict[int, list[Reservation]] = defaultdict(list)
+    for r in reservations:
+        by_line[r.line_position].append(r)
+    parts: list[list[Reservation]] = []
+    current: list[Reservation] = []
+
+    def cost(rs: list[Reservation]) -> int:
+        # stock updates + allocation items + line updates + capacity counters (upper bound)
+        return (
+            len({(r.sku, r.location_id) for r in rs})
+            + len(rs)
+            + len({r.line_position for r in rs})
+            + len({r.location_id for r in rs})
+        )
+
+    for position in sorted(by_line):
+        candidate = current + by_line[position]
+        if current and cost(candidate) > MAX_TRANSACTION_ITEMS - _RESERVED_SLOTS:
+            parts.append(current)
+            candidate = by_line[position]
+        current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+def round_op(
+    order_id: str,
+    current_round: int,
+    extra_set: str = "",
+    values: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    condition = "allocation_round = :cur" if current_round else "attribute_not_exists(allocation_round)"
+    update: dict[str, Any] = {
+        "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
+        "UpdateExpression": "SET allocation_round = :next" + extra_set,
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": {
+            ":next": current_round + 1,
+            **({":cur": current_round} if current_round else {}),
+            **(values or {}),
+        },
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
+    return {"Update": update}
+
+
+@dataclass(frozen=True)
+class HeaderChange:
+    """What the allocation sets on the order header, besides the round."""
+
+    set_clause: str  # ", a = :a, b = :b"
+    values: dict[str, Any]
+    names: dict[str, str]
+
+
+def _header_op(order_id: str, change: HeaderChange) -> dict[str, Any]:
+    update: dict[str, Any] = {
+        "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
+        "UpdateExpression": "SET " + change.set_clause.lstrip(", "),
+        "ExpressionAttributeValues": change.values,
+    }
+    if change.names:
+        update["ExpressionAttributeNames"] = change.names
+    return {"Update": update}
+
+
+def commit(
+    order_id: str,
+    reservations: list[Reservation],
+    *,
+    current_round: int,
+    at: str,
+    day: str,
+    capacities: dict[str, int | None],
+    header_change: HeaderChange,
+    closing_ops: list[dict[str, Any]],
+    table: Table | None = None,
+) -> None:
+    """Write every part; the first advances the round, the last changes the header and
+    carries ``closing_ops`` (one operation per item: a single part does both at once).
+
+    Raises StockMoved or RoundTaken after undoing whatever parts were written.
+    """
+    table = table or Table()
+    allocation_round = current_round + 1
+    parts = split_parts(reservations) or [[]]
+    done: list[list[Reservation]] = []
+    for index, part in enumerate(parts):
+        ops, kinds = _ops_for(order_id, part, allocation_round, at, day, capacities)
+        first, last = index == 0, index == len(parts) - 1
+        if first:
+            extra = header_change if last else HeaderChange("", {}, {})
+            ops.append(round_op(order_id, current_round, extra.set_clause, extra.values, extra.names))
+            kinds.append("round")
+        elif last:
+            ops.append(_header_op(order_id, header_change))
+            kinds.append("closing")
+        if last:
+            ops.extend(closing_ops)
+            kinds.extend("closing" for _ in closing_ops)
+        try:
+            table.transact(ops)
+        except ConditionFailed as err:
+            release(order_id, [r for p in done for r in p], allocation_round, day, table=table)
+            refused = {kinds[i] for i, reason in enumerate(err.reasons) if reason == "ConditionalCheckFailed"}
+            if refused & {"round", "allocation"}:
+                raise RoundTaken(f"order {order_id} was allocated by another run") from err
+            raise StockMoved(f"stock for order {order_id} changed while it was being reserved") from err
+        done.append(part)
+
+
+def release(
+    order_id: str,
+    reservations: list[Reservation],
+    allocation_round: int,
+    day: str | None,
+    *,
+    table: Table | None = None,
+) -> None:
+    """Give back reservations of one round, deleting their allocation items."""
+    table = table or Table()
+    for part in split_parts(reservations):
+        per_stock: dict[tuple[str, str], int] = defaultdict(int)
+        per_line: dict[int, int] = defaultdict(int)
+        for r in part:
+            per_stock[(r.sku, r.location_id)] += r.quantity
+            per_line[r.line_position] += r.quantity
+        ops = [release_op(sku, loc, q) for (sku, loc), q in sorted(per_stock.items())]
+        ops += [
+            {
+                "Delete": {
+                    "Key": {
+                        "pk": keys.order_pk(order_id),
+                        "sk": alloc_sk(r.line_position, allocation_round, r.location_id),
+                    }
+                }
+            }
+            for r in part
+        ]
+        ops += [line_allocated_op(order_id, pos, -q) for pos, q in sorted(per_line.items())]
+        if day:
+            ops += [capacity_release_op(loc, day, 1) for loc in sorted({r.location_id for r in part})]
+        table.transact(ops)

@@ -1,0 +1,181 @@
+"""Locations (warehouses, stores, dropship vendors) and their daily shipping capacity.
+
+LOCATION#<id> / LOCATION      the location; gsi1 ``LOCATIONS`` by location id lists them all
+CAPACITY#<id> / <YYYY-MM-DD>  shipments promised from the location that day (expires by TTL)
+
+A network has at most a few hundred locations, so one GSI partition lists them in a
+query or two; locations change rarely, so that partition is never hot.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.clock import now_iso
+from shared.errors import Conflict
+from shared.table import Item, Table
+
+ALL_LOCATIONS = "LOCATIONS"
+# Capacity counters outlive their day by this much, for operators looking back.
+CAPACITY_KEEP_DAYS = 3
+
+LocationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+GroupName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+Cents = Annotated[int, Field(strict=True, ge=0, le=100_000_000)]
+LocationType = Literal["warehouse", "store", "dropship"]
+
+
+class ShipCost(BaseModel):
+    """What one shipment from the location costs, in cents: base + per_km x km + per_unit x units."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: Cents = 0
+    per_km: Cents = 0
+    per_unit: Cents = 0
+
+
+class LocationFields(BaseModel):
+    """A location as its owner describes it (the body of ``PUT /v1/locations/{id}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    type: LocationType
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    active: bool = True
+    ship_cost: ShipCost | None = None
+    handling: Cents | None = Field(default=None, description="cents per shipment")
+    daily_capacity: Annotated[int, Field(strict=True, ge=0, le=10_000_000)] | None = Field(
+        default=None, description="shipments per day; none means unlimited"
+    )
+    groups: Annotated[list[GroupName], Field(max_length=20)] = Field(
+        default_factory=list, description='e.g. "eu-warehouses", "stores-that-ship"'
+    )
+
+
+class Location(LocationFields):
+    location_id: LocationId
+    updated_at: str | None = None
+
+
+class CapacityExceeded(Conflict):
+    """More shipments than the location's daily capacity allows."""
+
+
+def location_pk(location_id: str) -> str:
+    return f"LOCATION#{location_id}"
+
+
+def capacity_pk(location_id: str) -> str:
+    return f"CAPACITY#{location_id}"
+
+
+def _to_item(location: Location) -> Item:
+    fields = location.model_dump(mode="json", exclude={"type"})
+    return {
+        "pk": location_pk(location.location_id),
+        "sk": "LOCATION",
+        # `type` names the item kind in this table; the location's kind is location_type.
+        "type": "location",
+        "location_type": location.type,
+        **fields,
+        "gsi1pk": ALL_LOCATIONS,
+        "gsi1sk": location.location_id,
+    }
+
+
+def _from_item(item: Item) -> Location:
+    fields = {k: v for k, v in item.items() if k in Location.model_fields and k != "type"}
+    return Location.model_validate({**fields, "type": item["location_type"]})
+
+
+def put_location(location: Location, table: Table | None = None) -> Location:
+    """Create or replace a location; returns it with its ``updated_at``."""
+    stored = location.model_copy(update={"updated_at": now_iso()})
+    (table or Table()).put(_to_item(stored))
+    return stored
+
+
+def get_location(location_id: str, table: Table | None = None) -> Location | None:
+    item = (table or Table()).get(location_pk(location_id), "LOCATION")
+    return _from_item(item) if item else None
+
+
+def get_locations(location_ids: list[str] | set[str], table: Table | None = None) -> dict[str, Location]:
+    """The locations that exist among ``location_ids``, by id (one BatchGetItem per 100)."""
+    items = (table or Table()).batch_get([(location_pk(i), "LOCATION") for i in location_ids])
+    return {loc.location_id: loc for loc in map(_from_item, items)}
+
+
+def list_locations(table: Table | None = None) -> list[Location]:
+    """Every location, by id."""
+    items = (table or Table()).query_all("gsi1pk = :pk", {":pk": ALL_LOCATIONS}, index="gsi1")
+    return [_from_item(i) for i in items]
+
+
+def _capacity_key(location_id: str, day: str) -> dict[str, str]:
+    date.fromisoformat(day)  # ValueError unless YYYY-MM-DD
+    return {"pk": capacity_pk(location_id), "sk": day}
+
+
+def _expires(day: str) -> int:
+    end = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    return int((end + timedelta(days=CAPACITY_KEEP_DAYS)).timestamp())
+
+
+def capacity_op(location_id: str, day: str, shipments: int, daily_capacity: int | None) -> dict[str, Any]:
+    """A transaction Update adding ``shipments`` to the location's count for ``day``.
+
+    With a ``daily_capacity`` the condition keeps the new total within it, so concurrent
+    allocations cannot overbook a location; ``None`` counts without a limit. More
+    shipments than the whole capacity raise ``CapacityExceeded`` before any write.
+    """
+    if shipments < 1:
+        raise ValueError("shipments must be at least 1")
+    op: dict[str, Any] = {
+        "Key": _capacity_key(location_id, day),
+        "UpdateExpression": "SET used = if_not_exists(used, :zero) + :n, #type = :type, "
+        "location_id = :loc, #ttl = :ttl",
+        "ExpressionAttributeNames": {"#type": "type", "#ttl": "ttl"},
+        "ExpressionAttributeValues": {
+            ":n": shipments,
+            ":zero": 0,
+            ":type": "capacity",
+            ":loc": location_id,
+            ":ttl": _expires(day),
+        },
+    }
+    if daily_capacity is not None:
+        room = daily_capacity - shipments
+        if room < 0:
+            raise CapacityExceeded(f"{location_id} ships at most {daily_capacity} a day")
+        op["ConditionExpression"] = "attribute_not_exists(used) OR used <= :room"
+        op["ExpressionAttributeValues"][":room"] = room
+    return {"Update": op}
+
+
+def capacity_release_op(location_id: str, day: str, shipments: int) -> dict[str, Any]:
+    """A transaction Update giving back ``shipments`` counted by ``capacity_op`` (compensation)."""
+    if shipments < 1:
+        raise ValueError("shipments must be at least 1")
+    return {
+        "Update": {
+            "Key": _capacity_key(location_id, day),
+            "UpdateExpression": "SET used = used - :n",
+            "ConditionExpression": "used >= :n",
+            "ExpressionAttributeValues": {":n": shipments},
+        }
+    }
+
+
+def capacity_used(location_ids: list[str] | set[str], day: str, table: Table | None = None) -> dict[str, int]:
+    """Shipments counted for ``day`` per location; 0 for a location with none yet."""
+    keys = [(capacity_pk(i), day) for i in location_ids]
+    date.fromisoformat(day)
+    found = {item["location_id"]: int(item["used"]) for item in (table or Table()).batch_get(keys, consistent=True)}
+    return {i: found.get(i, 0) for i in location_ids}
