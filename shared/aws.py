@@ -6,7 +6,7 @@ stack.
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Any
 
 import boto3
@@ -20,11 +20,23 @@ _CONFIG = Config(
 )
 
 
-@cache
+_clients: dict[str, Any] = {}
+# Creating a client reads its service model from disk (tens of ms): threads that start
+# together wait for the first one instead of each building its own.
+_creating = threading.Lock()
+
+
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)
+    found = _clients.get(service)
+    if found is None:
+        with _creating:
+            found = _clients.get(service)
+            if found is None:
+                found = _clients[service] = boto3.session.Session().client(service, config=_CONFIG)
+    return found
 
 
 def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints or mocks)."""
-    client.cache_clear()
+    with _creating:
+        _clients.clear()

@@ -65,10 +65,8 @@ def _key(sku: str, location_id: str) -> dict[str, str]:
     return {"pk": stock_pk(sku), "sk": stock_sk(location_id)}
 
 
-def _record(item: Item, *, applied: bool = True) -> StockRecord:
-    return StockRecord.model_validate(
-        {k: v for k, v in item.items() if k in StockRecord.model_fields} | {"applied": applied}
-    )
+def _record(item: Item) -> StockRecord:
+    return StockRecord.model_validate({k: v for k, v in item.items() if k in StockRecord.model_fields})
 
 
 def normalize_as_of(value: str | datetime) -> str:
@@ -90,6 +88,15 @@ def get_stock(sku: str, location_id: str, table: Table | None = None) -> StockRe
     return _record(item) if item else None
 
 
+def _newer_or_same(current: StockRecord | None, stamp: str) -> bool:
+    return current is not None and current.as_of is not None and current.as_of >= stamp
+
+
+def _ignored(current: StockRecord | None) -> StockRecord:
+    assert current is not None
+    return current.model_copy(update={"applied": False})
+
+
 def set_stock(
     location_id: str,
     sku: str,
@@ -98,7 +105,8 @@ def set_stock(
     as_of: str | datetime,
     table: Table | None = None,
 ) -> StockRecord:
-    """Absolute stock from a WMS or ERP, in one conditional update.
+    """Absolute stock from a WMS or ERP, in one conditional update (after a read when
+    ``safety_stock`` is None).
 
     An update whose ``as_of`` is not newer than the stored one is ignored: the current
     record comes back with ``applied=False``. ``safety_stock=None`` keeps the stored one
@@ -116,6 +124,8 @@ def set_stock(
             # The update must know the safety stock it subtracts: read it, and write
             # only if it is still the same (an optimistic check, retried on a race).
             current = get_stock(sku, location_id, table)
+            if _newer_or_same(current, stamp):
+                return _ignored(current)
             safety = current.safety_stock if current else 0
             condition = f"safety_stock = :ss AND {newer}" if current else "attribute_not_exists(pk)"
         at = now_iso()
@@ -143,8 +153,8 @@ def set_stock(
             )
         except ConditionFailed:
             current = get_stock(sku, location_id, table)
-            if current is not None and current.as_of is not None and current.as_of >= stamp:
-                return current.model_copy(update={"applied": False})
+            if _newer_or_same(current, stamp):
+                return _ignored(current)
             continue  # the safety stock changed (or the item appeared) under us
         assert item is not None
         return _record(item)

@@ -175,7 +175,7 @@ def capacity_release_op(location_id: str, day: str, shipments: int) -> dict[str,
 
 def capacity_used(location_ids: list[str] | set[str], day: str, table: Table | None = None) -> dict[str, int]:
     """Shipments counted for ``day`` per location; 0 for a location with none yet."""
+    date.fromisoformat(day)  # ValueError unless YYYY-MM-DD
     keys = [(capacity_pk(i), day) for i in location_ids]
-    date.fromisoformat(day)
     found = {item["location_id"]: int(item["used"]) for item in (table or Table()).batch_get(keys, consistent=True)}
     return {i: found.get(i, 0) for i in location_ids}

@@ -10,16 +10,17 @@ from botocore.exceptions import ClientError
 from shared.aws import client
 from shared.errors import RetryableError, Throttled
 
-BATCH_LIMIT = 10  # SendMessageBatch takes at most 10 messages
+BATCH_LIMIT = 10  # SendMessageBatch takes at most 10 messages...
+BATCH_BYTES = 256 * 1024  # ...of at most this many bytes together
 _THROTTLED = {"ThrottlingException", "RequestThrottled", "AWS.SimpleQueueService.RequestThrottled"}
 
 
 def send_messages(queue_url: str, bodies: Sequence[str]) -> None:
-    """Send every body, in batches of ten; entries SQS refused for a moment are sent again."""
+    """Send every body, in batches SQS accepts; entries SQS refused for a moment are sent again."""
     if not queue_url:
         raise RetryableError("no queue configured")
-    for start in range(0, len(bodies), BATCH_LIMIT):
-        pending = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + BATCH_LIMIT])]
+    for batch in _batches(bodies):
+        pending = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
         for _attempt in range(5):
             out = _send_batch(queue_url, pending)
             failed = {f["Id"]: f for f in out.get("Failed", [])}
@@ -30,6 +31,21 @@ def send_messages(queue_url: str, bodies: Sequence[str]) -> None:
                 break
         else:
             raise RetryableError("SQS kept refusing messages")
+
+
+def _batches(bodies: Sequence[str]) -> list[list[str]]:
+    batches: list[list[str]] = [[]]
+    size = 0
+    for body in bodies:
+        length = len(body.encode())
+        if length > BATCH_BYTES:
+            raise ValueError(f"a message of {length} bytes is larger than SQS accepts")
+        if len(batches[-1]) == BATCH_LIMIT or size + length > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(body)
+        size += length
+    return [b for b in batches if b]
 
 
 def _send_batch(queue_url: str, entries: list[dict[str, str]]) -> Any:

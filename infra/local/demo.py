@@ -18,7 +18,41 @@ from typing import Any
 import requests
 
 from infra.local.client import RunningStack, local_stack
-from infra.local.samples import CATALOGUE, CHANNEL_KEYS, bad_inputs, sample_order
+from infra.local.samples import CATALOGUE, CHANNEL_KEYS, LOCATIONS, SCARCE, bad_inputs, sample_order, stock_rows
+
+OPS = {"x-api-key": "dev-ops-key"}
+
+
+def seed_network(stack: RunningStack, seed: int) -> None:
+    """Locations, a routing policy with channel rules, and stock through a bulk import."""
+    http = requests.Session()
+    for location_id, (kind, city, lat, lon, capacity, groups) in LOCATIONS.items():
+        body: dict[str, Any] = {"name": f"{city} {kind}", "type": kind, "lat": lat, "lon": lon, "groups": groups}
+        if capacity:
+            body["daily_capacity"] = capacity
+        http.put(f"{stack.api_url}/v1/locations/{location_id}", json=body, headers=OPS, timeout=30).raise_for_status()
+    policy = http.get(f"{stack.api_url}/v1/config/routing", headers=OPS, timeout=30).json()
+    policy.pop("updated_at", None)
+    policy["channels"] = {
+        "pos": {"groups": ["stores-that-ship"]},  # the shops' own orders ship from shops
+        "marketplace": {"groups": ["de-warehouses", "eu-warehouses"]},
+    }
+    http.put(f"{stack.api_url}/v1/config/routing", json=policy, headers=OPS, timeout=30).raise_for_status()
+    rows = stock_rows(random.Random(seed), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    started = http.post(f"{stack.api_url}/v1/inventory/imports", json={"rows": rows}, headers=OPS, timeout=60).json()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = http.get(
+            f"{stack.api_url}/v1/inventory/imports/{started['import_id']}", headers=OPS, timeout=30
+        ).json()
+        if status["status"] == "completed":
+            break
+        time.sleep(0.3)
+    counts = status["counts"]
+    print(
+        f"Network: {len(LOCATIONS)} locations; stock import {started['import_id']}: "
+        f"{counts['applied']} of {counts['rows']} rows applied, {counts['failed']} failed"
+    )
 
 
 @dataclass
@@ -77,35 +111,63 @@ def place_orders(stack: RunningStack, count: int, seed: int) -> Outcome:
     return outcome
 
 
-def wait_for_executions(stack: RunningStack, arns: list[str], timeout: float = 120) -> Counter[str]:
-    sfn = stack.aws("stepfunctions")
+def wait_for_allocation(stack: RunningStack, order_ids: list[str], timeout: float = 180) -> list[dict[str, Any]]:
+    """Every order allocated or waiting for stock (its execution parked on a task token)."""
+    http = requests.Session()
     deadline = time.monotonic() + timeout
-    while True:
-        statuses: Counter[str] = Counter()
-        for sm in sfn.list_state_machines()["stateMachines"]:
-            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=sm["stateMachineArn"]):
-                statuses.update(e["status"] for e in page["executions"] if e["executionArn"] in arns)
-        if statuses.get("RUNNING", 0) == 0 or time.monotonic() > deadline:
-            return statuses
+    settled: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline and len(settled) < len(order_ids):
+        for order_id in order_ids:
+            if order_id not in settled:
+                order = http.get(f"{stack.api_url}/v1/orders/{order_id}", headers=OPS, timeout=30).json()
+                if order["fulfillment_status"] != "unallocated" or order["status"] != "open":
+                    settled[order_id] = order
         time.sleep(0.5)
+    return list(settled.values())
 
 
-def summarize(stack: RunningStack, outcome: Outcome, executions: Counter[str]) -> None:
+def executions(stack: RunningStack) -> Counter[str]:
+    sfn = stack.aws("stepfunctions")
+    statuses: Counter[str] = Counter()
+    for sm in sfn.list_state_machines()["stateMachines"]:
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=sm["stateMachineArn"]):
+            statuses.update(e["status"] for e in page["executions"])
+    return statuses
+
+
+def summarize(stack: RunningStack, outcome: Outcome, orders: list[dict[str, Any]]) -> None:
     http = requests.Session()
     by_channel: dict[str, Counter[str]] = defaultdict(Counter)
     gmv: Counter[str] = Counter()
-    for order in outcome.created:
-        current = http.get(
-            f"{stack.api_url}/v1/orders/{order['order_id']}", headers={"x-api-key": "dev-ops-key"}, timeout=30
-        ).json()
-        by_channel[current["channel"]][current["status"]] += 1
-        gmv[current["channel"]] += current["totals"]["total"]
-    print("\nOrders per channel and status")
-    print(f"  {'channel':<12}{'orders':>8}{'open':>8}{'failed':>8}{'GMV (EUR)':>14}")
+    shipments: Counter[int] = Counter()
+    reasons: list[tuple[str, str, str]] = []
+    for order in orders:
+        by_channel[order["channel"]][order["fulfillment_status"]] += 1
+        by_channel[order["channel"]][order["status"]] += 1
+        gmv[order["channel"]] += order["totals"]["total"]
+        events = http.get(f"{stack.api_url}/v1/orders/{order['order_id']}/timeline", headers=OPS, timeout=30).json()
+        plans = [e for e in events["items"] if e["kind"] == "order.allocated"]
+        if plans:
+            shipments[plans[-1]["detail"]["shipments"]] += 1
+            if len(reasons) < 6 and (plans[-1]["detail"]["shipments"] > 1 or len(reasons) < 3):
+                reasons.append((order["order_id"], order["channel"], plans[-1]["detail"]["reason"]))
+    print("\nOrders per channel")
+    print(f"  {'channel':<12}{'orders':>7}{'allocated':>10}{'backordered':>12}{'GMV (EUR)':>13}")
     for channel in sorted(by_channel):
         c = by_channel[channel]
-        print(f"  {channel:<12}{sum(c.values()):>8}{c['open']:>8}{c['failed']:>8}{gmv[channel] / 100:>14,.2f}")
-    print(f"\nOrderLifecycle executions: {dict(executions)}")
+        total = c["open"] + c["failed"] + c["cancelled"] + c["completed"] + c["on_hold"]
+        print(f"  {channel:<12}{total:>7}{c['allocated']:>10}{c['backordered']:>12}{gmv[channel] / 100:>13,.2f}")
+    allocated = sum(shipments.values())
+    split = sum(n for k, n in shipments.items() if k > 1)
+    print(f"\nShipments per allocated order: {dict(sorted(shipments.items()))}  (split: {split}/{allocated})")
+    print("Routing decisions, a few of them:")
+    for order_id, channel, reason in reasons:
+        print(f"  {order_id} ({channel}): {reason}")
+    scarce = http.get(
+        f"{stack.api_url}/v1/availability", params={"sku": sorted(SCARCE)}, headers=OPS, timeout=30
+    ).json()
+    print("Scarce SKUs now (available to promise):", {i["sku"]: i["available_to_promise"] for i in scarce["items"]})
+    print(f"\nOrderLifecycle executions: {dict(executions(stack))}  (RUNNING = waiting for stock)")
     print(
         f"Replays with the same Idempotency-Key: {outcome.replays_same_id}/{outcome.replays_total}"
         " returned the same order"
@@ -124,6 +186,7 @@ def main() -> None:
     print(f"Catalogue: {len(CATALOGUE)} SKUs; channels: {', '.join(CHANNEL_KEYS)}")
     with local_stack() as stack:
         print(f"Local stack up in {stack.started_in:.1f}s (API {stack.api_url}, AWS {stack.aws_url})")
+        seed_network(stack, args.seed)
         started = time.monotonic()
         outcome = place_orders(stack, args.orders, args.seed)
         elapsed = time.monotonic() - started
@@ -131,8 +194,8 @@ def main() -> None:
             f"Placed {len(outcome.created)} orders in {elapsed:.1f}s"
             f" ({len(outcome.created) / elapsed:.0f}/s, 8 clients)"
         )
-        executions = wait_for_executions(stack, [o["workflow"]["execution_arn"] for o in outcome.created])
-        summarize(stack, outcome, executions)
+        orders = wait_for_allocation(stack, [o["order_id"] for o in outcome.created])
+        summarize(stack, outcome, orders)
 
 
 if __name__ == "__main__":

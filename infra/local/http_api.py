@@ -30,6 +30,8 @@ STAGE = "prod"
 API_ID = "local"
 # The authorizer's identity source: without this header API Gateway answers 401 itself.
 IDENTITY_HEADER = "x-api-key"
+# The authorizer's result cache, as the cloud stack configures it.
+AUTHORIZER_CACHE_SECONDS = 300
 # API Gateway's integration timeout.
 INTEGRATION_TIMEOUT_SECONDS = 29.0
 
@@ -87,6 +89,7 @@ class Api:
         self.region = region
         self.prefix = prefix
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="api-handler")
+        self._authorizer_cache: dict[str, tuple[float, Any]] = {}
 
     def match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]]:
         """The most specific resource wins, then its method: API Gateway never falls back."""
@@ -208,6 +211,10 @@ class Api:
         if self.authorizer is None:
             raise ApiError(500, "Internal error", "No authorizer function")
         method_arn = self.method_arn(event)
+        key = headers[IDENTITY_HEADER]
+        cached = self._authorizer_cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            return authorizer_context(cached[1], method_arn)
         auth_event = {
             "type": "REQUEST",
             "methodArn": method_arn,
@@ -222,6 +229,8 @@ class Api:
                 raise ApiError(401, "Unauthorized", "Invalid credentials") from exc
             log.warning("authorizer failed: %s: %s", type(exc).__name__, exc)
             raise ApiError(500, "Internal error", f"Authorizer failed: {type(exc).__name__}") from exc
+        # API Gateway caches an allowed policy by identity source for the authorizer's TTL.
+        self._authorizer_cache[key] = (time.monotonic() + AUTHORIZER_CACHE_SECONDS, result)
         return authorizer_context(result, method_arn)
 
     def integrate(self, route: CompiledRoute, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:

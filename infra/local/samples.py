@@ -134,3 +134,36 @@ def bad_inputs(valid: dict[str, Any]) -> list[tuple[str, Any]]:
         ("unknown field", _with(valid, "yes", "gift_wrap")),
         ("payment token missing", _without(valid, "payment", "token")),
     ]
+
+
+# location id -> (type, city, lat, lon, daily capacity, groups)
+LOCATIONS: dict[str, tuple[str, str, float, float, int | None, list[str]]] = {
+    "wh-east": ("warehouse", "Berlin", 52.45, 13.52, None, ["de-warehouses"]),
+    "wh-west": ("warehouse", "Dortmund", 51.51, 7.47, None, ["de-warehouses"]),
+    "wh-central": ("warehouse", "Erfurt", 50.98, 11.03, None, ["de-warehouses"]),
+    "wh-paris": ("warehouse", "Paris", 48.92, 2.43, None, ["eu-warehouses"]),
+    "store-berlin-mitte": ("store", "Berlin", 52.52, 13.40, 40, ["stores-that-ship"]),
+    "store-hamburg": ("store", "Hamburg", 53.55, 9.99, 40, ["stores-that-ship"]),
+    "store-munich": ("store", "Munich", 48.14, 11.58, 40, ["stores-that-ship"]),
+    "store-cologne": ("store", "Cologne", 50.94, 6.96, 40, ["stores-that-ship"]),
+    "store-vienna": ("store", "Vienna", 48.21, 16.37, 30, ["stores-that-ship"]),
+    "store-milan": ("store", "Milan", 45.46, 9.19, 30, ["stores-that-ship"]),
+}
+
+# SKUs kept scarce so that some orders split and some wait for stock.
+SCARCE = {"JACKET-RAIN-M": 6, "SNEAKER-RUN-44": 10, "SCARF-WOOL": 0}
+
+
+def stock_rows(rng: random.Random, as_of: str) -> list[dict[str, Any]]:
+    """Absolute stock for every SKU and location: warehouses deep, stores shallow, a few scarce."""
+    rows = []
+    for sku in sorted(CATALOGUE):
+        for location_id, (kind, *_rest) in LOCATIONS.items():
+            if sku in SCARCE:
+                on_hand = SCARCE[sku] if location_id == "wh-west" else 0
+            elif kind == "warehouse":
+                on_hand = rng.randint(0, 3) * 40
+            else:
+                on_hand = rng.choice([0, 0, 2, 5, 8])
+            rows.append({"location_id": location_id, "sku": sku, "on_hand": on_hand, "safety_stock": 0, "as_of": as_of})
+    return rows

@@ -14,7 +14,9 @@ Each location varies by up to 10%. Split cost and backorder penalty: the config'
 
 Every order is routed by both strategies against the same stock snapshot (stock is not
 depleted between orders), so both see identical availability. Times are wall-clock per
-``route`` call, everything included, after one warm-up order (the highspy import).
+``route`` call, everything included, after one warm-up order (the highspy import), with
+the process's CPU time beside them. The first 2,000 orders are routed again with every
+location at 0 and at 2 cents per km, to show how the saving depends on that rate.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from functions.allocate.logic.routing import (
     route,
     violations,
 )
+from functions.allocate.logic.routing.model import SiteType, Strategy
 
 WAREHOUSES = {
     "wh-edison-nj": (40.52, -74.41),
@@ -109,6 +112,7 @@ COSTS = {  # (base, per_km, per_unit, handling), cents
     "store": (550, 1, 90, 300),
     "dropship": (500, 1, 50, 250),
 }
+STRATEGIES: tuple[Strategy, ...] = ("baseline", "optimizer")
 SKUS = 2_000
 SENSITIVITY_ORDERS = 2_000  # orders re-routed at other per-km rates
 ZIPF_S = 1.0
@@ -119,10 +123,10 @@ def _vary(rng: random.Random, cents: int) -> int:
     return max(0, round(cents * rng.uniform(0.9, 1.1)))
 
 
-def _site(rng: random.Random, location_id: str, lat: float, lon: float, kind: str, **extra: Any) -> Site:
+def _site(rng: random.Random, location_id: str, lat: float, lon: float, kind: SiteType, **extra: Any) -> Site:
     base, per_km, per_unit, handling = COSTS[kind]
     cost = ShipCost(base=_vary(rng, base), per_km=per_km, per_unit=_vary(rng, per_unit))
-    return Site(location_id, lat, lon, kind, ship_cost=cost, handling=_vary(rng, handling), **extra)  # type: ignore[arg-type]
+    return Site(location_id, lat, lon, kind, ship_cost=cost, handling=_vary(rng, handling), **extra)
 
 
 def make_network(rng: random.Random) -> list[Site]:
@@ -239,7 +243,7 @@ def bench_routing(orders: int = 10_000, seed: int = 20_240_601) -> dict[str, Any
     stock = make_stock(rng, sites, share)
     batch = make_orders(rng, orders, share)
     rules = RoutingRules()
-    configs = {name: RoutingConfig(strategy=name) for name in ("baseline", "optimizer")}  # type: ignore[arg-type]
+    configs = {name: RoutingConfig(strategy=name) for name in STRATEGIES}
     route(batch[0][0], stock, sites, batch[0][1], rules, configs["optimizer"])  # warm-up: imports highspy
 
     plans: dict[str, list[Plan]] = {name: [] for name in configs}
@@ -301,8 +305,8 @@ def sensitivity(orders: int, seed: int, per_km: int) -> float:
     stock = make_stock(rng, sites, share)
     batch = make_orders(rng, orders, share)
     totals = {}
-    for name in ("baseline", "optimizer"):
-        config = RoutingConfig(strategy=name)  # type: ignore[arg-type]
+    for name in STRATEGIES:
+        config = RoutingConfig(strategy=name)
         totals[name] = sum(route(lines, stock, sites, d, RoutingRules(), config).fulfilment_cost for lines, d in batch)
     return 100 * (1 - totals["optimizer"] / totals["baseline"])
 

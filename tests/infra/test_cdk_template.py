@@ -19,7 +19,7 @@ from cfnlint.api import lint_file
 
 from infra import manifest
 from infra.cdk.app import STACK_NAME, build_app
-from infra.cdk.functions import Targets, build_function
+from infra.cdk.functions import PLACEHOLDER_LAYERS_CONTEXT, Targets, build_function
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ Resources = dict[str, dict[str, Any]]
 @pytest.fixture(scope="module")
 def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cdk.out")
-    app, _ = build_app(str(path))
+    app, _ = build_app(str(path), extra_context={PLACEHOLDER_LAYERS_CONTEXT: True})
     app.synth()  # fails if cdk-nag finds anything not acknowledged
     return path
 
@@ -106,7 +106,8 @@ def test_function(resources: Resources, spec: manifest.FunctionSpec) -> None:
     assert props["Timeout"] == spec.timeout_seconds
     assert props["MemorySize"] == spec.memory_mb
     assert props["LoggingConfig"]["LogGroup"]["Ref"] in of_type(resources, "AWS::Logs::LogGroup")
-    (layer,) = props["Layers"]
+    layer, *dependencies = props["Layers"]
+    assert len(dependencies) == len(spec.layers)
     assert "AWSLambdaPowertoolsPythonV3-${Build}-arm64" in layer["Fn::Sub"][0]
     assert layer["Fn::Sub"][1]["Build"] == props["Runtime"].replace(".", "")
     variables = props["Environment"]["Variables"]
@@ -329,7 +330,7 @@ def test_event_bus_secret_and_outputs(template_json: dict[str, Any], resources: 
 
 
 def test_asset_ships_only_code(outdir: Path) -> None:
-    (asset,) = [p for p in outdir.glob("asset.*") if p.is_dir()]
+    (asset,) = [p for p in outdir.glob("asset.*") if p.is_dir() and (p / "shared").exists()]
     shipped = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
     assert {p.split("/")[0] for p in shipped} <= {"shared", "functions", "infra"}
     assert {p for p in shipped if p.startswith("infra/")} == {"infra/__init__.py", "infra/manifest.py"}
@@ -349,7 +350,7 @@ def test_nag_acknowledgments_carry_reasons(resources: Resources) -> None:
 
 
 def test_nag_fails_synthesis_on_unacknowledged_findings(tmp_path: Path) -> None:
-    app, stack = build_app(str(tmp_path))
+    app, stack = build_app(str(tmp_path), extra_context={PLACEHOLDER_LAYERS_CONTEXT: True})
     sqs.Queue(stack, "Careless")  # no DLQ, no SSL enforcement
     with pytest.raises(RuntimeError, match=r"AwsSolutions-SQS4"):
         app.synth()
@@ -359,3 +360,22 @@ def test_cfn_lint_finds_no_errors(outdir: Path) -> None:
     findings = lint_file(outdir / f"{STACK_NAME}.template.json")
     errors = [str(f) for f in findings if f.rule.severity == "error"]
     assert not errors, "\n".join(errors)
+
+
+def test_synthesis_refuses_missing_dependency_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.cdk import functions, layers
+
+    monkeypatch.setattr(functions, "is_built", lambda name: False)
+    monkeypatch.setattr(layers, "BUILD", tmp_path / "layers")
+    with pytest.raises(Exception, match="make layers"):
+        build_app(str(tmp_path / "out"))
+
+
+def test_allocate_function_carries_the_routing_layer(template_json: dict[str, Any]) -> None:
+    fns = {
+        r["Properties"]["Handler"]: r
+        for r in template_json["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    assert len(fns[manifest.function("AllocateOrder").handler]["Properties"]["Layers"]) == 2
+    assert len(fns[manifest.function("CaptureApi").handler]["Properties"]["Layers"]) == 1

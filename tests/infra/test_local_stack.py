@@ -107,18 +107,21 @@ def authorize(event: Any, context: Any) -> dict[str, Any]:
     key = (event["headers"] or {}).get("x-api-key")
     if key == "deny":
         effect = "Deny"
-    elif key == "good":
+    elif key in ("good", "nested"):
         effect = "Allow"
     else:
         raise Exception("Unauthorized")
     context_values: dict[str, Any] = {"role": "ops", "limit": 5, "admin": True}
-    if event["path"].endswith("/nested"):
+    if key == "nested":
         context_values["locations"] = ["a", "b"]
     return {
         "principalId": "p-1",
         "policyDocument": {
             "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}],
+            # Results are cached per key (as API Gateway does): allow every route of the API.
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"].split("/")[0] + "/*"}
+            ],
         },
         "context": context_values,
     }
@@ -340,7 +343,7 @@ def problem(r: requests.Response, status: int) -> dict[str, Any]:
         ("GET", "/v1/things/t1", {}, 401),
         ("GET", "/v1/things/t1", {"x-api-key": "wrong"}, 401),
         ("GET", "/v1/things/t1", {"x-api-key": "deny"}, 403),
-        ("GET", "/v1/nested", {"x-api-key": "good"}, 500),
+        ("GET", "/v1/nested", {"x-api-key": "nested"}, 500),
         ("GET", "/v1/crash", {}, 502),
         ("GET", "/v1/malformed", {}, 502),
         ("GET", "/v1/slow", {}, 504),
@@ -563,11 +566,11 @@ def test_step_functions_wait_for_task_token(stack: LocalStack) -> None:
 def test_manifest_state_machine_runs_its_tasks(stack: LocalStack, override: Any) -> None:
     got: list[Any] = []
 
-    def accept(event: Any, context: Any) -> dict[str, Any]:
+    def allocate(event: Any, context: Any) -> dict[str, Any]:
         got.append((event, context.function_name))
-        return {"accepted": True}
+        return {"allocated_units": 1, "backordered_units": 0, "backorder_timeout_seconds": 60}
 
-    override("AcceptOrder", accept)
+    override("AllocateOrder", allocate)
     assert stack.resources is not None
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(
@@ -579,7 +582,7 @@ def test_manifest_state_machine_runs_its_tasks(stack: LocalStack, override: Any)
     assert result["status"] == "SUCCEEDED", result
     event, function_name = got[0]
     assert event["order_id"] == "ord_test" and event["execution_name"] == "ord_test"
-    assert function_name == "oms-AcceptOrder"
+    assert function_name == "oms-AllocateOrder"
 
 
 @pytest.mark.slow

@@ -9,11 +9,12 @@ from pydantic import ValidationError
 
 from functions.inventory.logic.access import authorize_stock_write, may_see_location
 from functions.inventory.logic.availability import summarize
-from functions.inventory.logic.models import AdjustmentIn, StockIn, StockRow, StockView
+from functions.inventory.logic.models import AdjustmentIn, ImportIn, StockIn, StockRow, StockView
 from shared.api.caller import Caller
 from shared.errors import Forbidden, InvalidInput
 from shared.inventory import StockRecord, normalize_as_of, release_op, reserve_op, ship_op
 from shared.locations import Location, LocationFields, capacity_op
+from shared.queues import BATCH_BYTES, _batches
 
 OPS = Caller(principal_id="o", role="ops")
 AGENT = Caller(principal_id="a", role="agent")
@@ -131,3 +132,18 @@ def test_bodies_are_strict():
         LocationFields.model_validate({"name": "x", "type": "warehouse", "lat": 0, "lon": 0, "groups": ["EU"]})
     with pytest.raises(ValidationError):
         LocationFields.model_validate({"name": "x", "type": "warehouse", "lat": 0, "lon": 0, "handling": -1})
+
+
+def test_import_rows_are_bounded_in_size():
+    row = {"location_id": "wh-1", "sku": "A", "on_hand": 1, "as_of": "2024-05-01T10:00:00Z"}
+    ImportIn.model_validate({"rows": [row]})
+    with pytest.raises(ValidationError, match="row 2 is larger than"):
+        ImportIn.model_validate({"rows": [row, row | {"note": "x" * 1000}]})
+
+
+def test_queue_batches_respect_the_count_and_the_size_limits():
+    assert [len(b) for b in _batches(["m"] * 23)] == [10, 10, 3]
+    big = "x" * 100_000
+    assert [len(b) for b in _batches([big, big, big, "m"])] == [2, 2]
+    with pytest.raises(ValueError):
+        _batches(["x" * (BATCH_BYTES + 1)])

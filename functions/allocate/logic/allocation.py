@@ -8,7 +8,6 @@ from typing import Any
 from functions.allocate.logic.planning import gather, make_plan, open_quantity
 from functions.allocate.logic.policy import load_policy
 from functions.allocate.logic.reservation import HeaderChange, RoundTaken, StockMoved, commit
-from shared import keys
 from shared.allocations import Reservation, held_allocations, line_allocated_op
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError

@@ -14,6 +14,9 @@ from shared.table import Table
 from shared.workflow import resume_task
 
 
+_UNCHANGED_CANCELLED = "attribute_not_exists(quantities.cancelled) OR quantities.cancelled = :old"
+
+
 def park_order(order_id: str, task_token: str) -> dict[str, Any]:
     """Store the token; resume at once if stock for a waiting SKU arrived meanwhile."""
     record = load_order(order_id)
@@ -73,7 +76,7 @@ def cancel_backorders(order_id: str, *, workflow_status_when_done: str | None = 
                         "Key": {"pk": line["pk"], "sk": line["sk"]},
                         # Conditions cannot add: pin the bucket to the value this plan read.
                         "UpdateExpression": "SET quantities.cancelled = :new",
-                        "ConditionExpression": "attribute_not_exists(quantities.cancelled) OR quantities.cancelled = :old",
+                        "ConditionExpression": _UNCHANGED_CANCELLED,
                         "ExpressionAttributeValues": {
                             ":new": int(line["quantities"].get("cancelled", 0)) + quantity,
                             ":old": int(line["quantities"].get("cancelled", 0)),

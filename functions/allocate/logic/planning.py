@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from functions.allocate.logic.policy import RoutingPolicy
@@ -111,5 +112,11 @@ def gather(header: Item, lines: list[Item], policy: RoutingPolicy, day: str) -> 
     )
 
 
+# HiGHS aborts the process when two solves run at once on threads of one process. A
+# Lambda runs one invocation at a time; the local stack runs many on threads.
+_SOLVER = threading.Lock()
+
+
 def make_plan(inputs: PlanningInput) -> Plan:
-    return route(inputs.demands, inputs.stock, inputs.sites, inputs.destination, inputs.rules, inputs.config)
+    with _SOLVER:
+        return route(inputs.demands, inputs.stock, inputs.sites, inputs.destination, inputs.rules, inputs.config)

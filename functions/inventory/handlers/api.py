@@ -42,7 +42,7 @@ def put_location(location_id: Annotated[str, Path()], fields: Annotated[Location
 
 
 @router.get("/v1/locations", summary="Locations this caller may see", tags=["inventory"])
-def get_locations(limit: Limit = 200, cursor: Annotated[str | None, Query()] = None) -> LocationPage:
+def get_locations(limit: Limit = 50, cursor: Annotated[str | None, Query()] = None) -> LocationPage:
     return find_locations(current_caller(router), limit=limit, cursor=cursor)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from shared.inventory import StockRecord
 from shared.locations import Location, LocationId
@@ -17,6 +18,8 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 
 MAX_AVAILABILITY_SKUS = 100
 MAX_IMPORT_ROWS = 10_000
+# A stock row is about 150 bytes; the bound keeps a 50-row queue message far below SQS's limit.
+MAX_IMPORT_ROW_BYTES = 1_000
 
 
 class _Model(BaseModel):
@@ -98,6 +101,14 @@ class ImportIn(_Model):
     rows: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_IMPORT_ROWS)] = Field(
         description="each {location_id, sku, on_hand, safety_stock?, as_of}"
     )
+
+    @field_validator("rows")
+    @classmethod
+    def _rows_are_small(cls, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for position, row in enumerate(rows, start=1):
+            if len(json.dumps(row, separators=(",", ":"))) > MAX_IMPORT_ROW_BYTES:
+                raise ValueError(f"row {position} is larger than {MAX_IMPORT_ROW_BYTES} bytes")
+        return rows
 
 
 class StockRow(_Model):

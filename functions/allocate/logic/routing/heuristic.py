@@ -3,8 +3,9 @@
 Given a set of open locations the cheapest allocation is easy: each sku takes its units
 from the open locations in order of per-unit cost. So the search is over sets only:
 greedy (open the location with the lowest cost per newly covered unit), then local
-improvement (drop one, add one, swap one in for one out) until nothing improves. The effort is bounded by a
-count of evaluated sets rather than a clock, so the same order always gets the same plan.
+improvement (drop one, add one, swap one in for one out) until nothing improves. The
+effort is bounded by a count of evaluated sets rather than a clock, so the same order
+always gets the same plan.
 """
 
 from __future__ import annotations
