@@ -82,9 +82,11 @@ def create_order(header: Item, lines: list[Item], events: list[Item], table: Tab
     try:
         table.transact(head_ops)
     except ConditionFailed as err:
+        existing = table.get(marker["pk"], marker["sk"])
+        if existing and existing["order_id"] == header["order_id"]:
+            return  # an SDK retry of our own write that had gone through: the order is there
         if not inline:
             table.batch_delete((line["pk"], line["sk"]) for line in lines)
-        existing = table.get(marker["pk"], marker["sk"])
         if existing and err.reasons[:1] == ["ConditionalCheckFailed"]:
             raise DuplicateOrder(header["channel"], header["external_id"], existing["order_id"]) from err
         raise

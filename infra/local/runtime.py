@@ -114,6 +114,21 @@ def error_payload(exc: BaseException, request_id: str | None = None) -> dict[str
     return payload
 
 
+# A Lambda execution environment serves one invocation at a time, and handlers rely on
+# it: module-level state such as the API resolver's current event, the logger's keys and
+# warm caches belongs to the one invocation running. Here every function has a single
+# environment, so its invocations take turns; different functions still run at once.
+_environments: dict[str, threading.RLock] = {}
+_environments_guard = threading.Lock()
+
+
+def _environment(handler: str) -> threading.RLock:
+    with _environments_guard:
+        return _environments.setdefault(handler, threading.RLock())
+
+
 def call(handler: str, event: Any, context: LambdaContext) -> Any:
-    """Call the handler; exceptions propagate (callers shape them)."""
-    return resolve(handler)(event, context)
+    """Call the handler in its function's environment; exceptions propagate (callers shape them)."""
+    function = resolve(handler)
+    with _environment(handler):
+        return function(event, context)

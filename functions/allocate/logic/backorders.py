@@ -13,7 +13,6 @@ from shared.orders import event_item, load_order
 from shared.table import Table
 from shared.workflow import resume_task
 
-
 _UNCHANGED_CANCELLED = "attribute_not_exists(quantities.cancelled) OR quantities.cancelled = :old"
 
 

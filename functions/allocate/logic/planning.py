@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from functions.allocate.logic.policy import RoutingPolicy
@@ -112,11 +112,13 @@ def gather(header: Item, lines: list[Item], policy: RoutingPolicy, day: str) -> 
     )
 
 
-# HiGHS aborts the process when two solves run at once on threads of one process. A
-# Lambda runs one invocation at a time; the local stack runs many on threads.
-_SOLVER = threading.Lock()
+# HiGHS keeps a scheduler per OS thread and aborts the whole process when a thread that
+# solved exits. A Lambda invocation's thread lives as long as its process; the local stack
+# runs each invocation on a short-lived thread. One long-lived solver thread serves both.
+_SOLVER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routing-solver")
 
 
 def make_plan(inputs: PlanningInput) -> Plan:
-    with _SOLVER:
-        return route(inputs.demands, inputs.stock, inputs.sites, inputs.destination, inputs.rules, inputs.config)
+    return _SOLVER.submit(
+        route, inputs.demands, inputs.stock, inputs.sites, inputs.destination, inputs.rules, inputs.config
+    ).result()
