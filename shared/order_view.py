@@ -142,20 +142,26 @@ def _line(item: Item) -> LineView:
     )
 
 
+_HEADER_FIELDS = (
+    "order_id",
+    "channel",
+    "external_id",
+    "customer_id",
+    "currency",
+    "status",
+    "fulfillment_status",
+    "payment_status",
+    "created_at",
+)
+
+
+def _header_fields(header: Item) -> dict[str, Any]:
+    """What the list row and the full view both show of the header."""
+    return {name: header[name] for name in _HEADER_FIELDS} | {"totals": Totals(**header["totals"])}
+
+
 def summary(header: Item) -> OrderSummary:
-    return OrderSummary(
-        order_id=header["order_id"],
-        channel=header["channel"],
-        external_id=header["external_id"],
-        customer_id=header["customer_id"],
-        currency=header["currency"],
-        status=header["status"],
-        fulfillment_status=header["fulfillment_status"],
-        payment_status=header["payment_status"],
-        totals=Totals(**header["totals"]),
-        line_count=header["line_count"],
-        created_at=header["created_at"],
-    )
+    return OrderSummary(**_header_fields(header), line_count=header["line_count"])
 
 
 def order_view(record: OrderRecord) -> OrderView:
@@ -163,19 +169,10 @@ def order_view(record: OrderRecord) -> OrderView:
     lines = sorted(record.lines, key=lambda item: item["sk"])
     workflow = h.get("workflow") or {}
     return OrderView(
-        order_id=h["order_id"],
-        channel=h["channel"],
-        external_id=h["external_id"],
-        customer_id=h["customer_id"],
-        currency=h["currency"],
-        status=h["status"],
-        fulfillment_status=h["fulfillment_status"],
-        payment_status=h["payment_status"],
-        totals=Totals(**h["totals"]),
+        **_header_fields(h),
         shipping=h["shipping"],
         promotions=h.get("promotions", []),
         lines=[_line(item) for item in lines],
         workflow=Workflow(execution_arn=workflow.get("execution_arn"), status=workflow.get("status", "PENDING")),
-        created_at=h["created_at"],
         updated_at=h["updated_at"],
     )
