@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from functions.allocate.logic import policy
 from infra.local import lambda_adapter, moto_patches
 from infra.local.dev_credentials import DEV_API_KEYS
 from infra.local.provision import LocalResources, provision
@@ -41,6 +42,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
         reset_clients()
+        policy._cache.clear()
         idempotency._persistence.cache_clear()
         idempotency._wrapped.cache_clear()
         yield resources
@@ -142,3 +144,4 @@ def stock_up(skus: dict[str, int], *, location_id: str = "wh-berlin", lat: float
     put_location(Location(location_id=location_id, name=location_id, type="warehouse", lat=lat, lon=lon))
     for sku, units in skus.items():
         set_stock(location_id, sku, units, 0, now_iso())
+    moto_patches.wait_for_streams()  # its stock-arrival records are behind us

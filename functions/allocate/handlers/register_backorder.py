@@ -13,4 +13,4 @@ from shared.observability import logger
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(order_id=event["order_id"])
-    return park_order(event["order_id"], event["task_token"])
+    return park_order(event["order_id"], event["task_token"], event.get("stock_seen"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from functions.allocate.logic.planning import gather, make_plan, open_quantity
@@ -25,6 +25,10 @@ class Outcome:
     backordered_units: int
     backorder_timeout_seconds: int
     reason: str
+    # Units available (all locations) of each backordered SKU when the plan was made: the
+    # wait resumes at once only if more has arrived since, never in a loop on stock the
+    # rules keep out of reach.
+    stock_seen: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,7 +114,9 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
             )
         except (StockMoved, RoundTaken):
             continue
-        return Outcome(allocated, backordered, policy.backorder_timeout_seconds, plan.reason)
+        short = {d.sku for d in inputs.demands if plan.backordered.get(d.line_id)}
+        seen = {sku: sum(inputs.stock.get(sku, {}).values()) for sku in sorted(short)}
+        return Outcome(allocated, backordered, policy.backorder_timeout_seconds, plan.reason, seen)
     raise RetryableError(f"order {order_id}: stock kept changing during allocation")
 
 

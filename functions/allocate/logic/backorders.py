@@ -16,8 +16,8 @@ from shared.workflow import resume_task
 _UNCHANGED_CANCELLED = "attribute_not_exists(quantities.cancelled) OR quantities.cancelled = :old"
 
 
-def park_order(order_id: str, task_token: str) -> dict[str, Any]:
-    """Store the token; resume at once if stock for a waiting SKU arrived meanwhile."""
+def park_order(order_id: str, task_token: str, stock_seen: dict[str, int] | None = None) -> dict[str, Any]:
+    """Store the token; resume at once only if a waiting SKU gained stock since the plan."""
     record = load_order(order_id)
     if record is None:
         raise NotFound(f"no order {order_id}")
@@ -26,9 +26,10 @@ def park_order(order_id: str, task_token: str) -> dict[str, Any]:
         resume_task(task_token, {"reason": "nothing backordered"})
         return {"parked": False}
     backorders.park(order_id, task_token, skus)
-    available = stock_for_skus(skus)
-    if any(rec.available_to_promise > 0 for by_loc in available.values() for rec in by_loc.values()):
-        wake_order(order_id, reason="stock available")
+    seen = stock_seen or {}
+    now = {sku: sum(r.available_to_promise for r in by_loc.values()) for sku, by_loc in stock_for_skus(skus).items()}
+    if any(now.get(sku, 0) > seen.get(sku, 0) for sku in skus):
+        wake_order(order_id, reason="stock arrived while parking")
         return {"parked": False, "skus": skus}
     return {"parked": True, "skus": skus}
 
