@@ -94,11 +94,36 @@ def _from_item(item: Item) -> Location:
     return Location.model_validate({**fields, "type": item["location_type"]})
 
 
+_VERSION_KEY = ("LOCATIONS", "VERSION")
+
+
 def put_location(location: Location, table: Table | None = None) -> Location:
-    """Create or replace a location; returns it with its ``updated_at``."""
+    """Create or replace a location; returns it with its ``updated_at``.
+
+    The location list's version goes up with it, so readers caching the list notice.
+    """
+    table = table or Table()
     stored = location.model_copy(update={"updated_at": now_iso()})
-    (table or Table()).put(_to_item(stored))
+    table.transact(
+        [
+            {"Put": {"Item": _to_item(stored)}},
+            {
+                "Update": {
+                    "Key": {"pk": _VERSION_KEY[0], "sk": _VERSION_KEY[1]},
+                    "UpdateExpression": "SET version = if_not_exists(version, :zero) + :one, #type = :type",
+                    "ExpressionAttributeNames": {"#type": "type"},
+                    "ExpressionAttributeValues": {":zero": 0, ":one": 1, ":type": "locations_version"},
+                }
+            },
+        ]
+    )
     return stored
+
+
+def locations_version(table: Table | None = None) -> int:
+    """A number that changes whenever any location does (one read, not a query)."""
+    item = (table or Table()).get(*_VERSION_KEY)
+    return int(item["version"]) if item else 0
 
 
 def get_location(location_id: str, table: Table | None = None) -> Location | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from infra.local.samples import CHANNEL_KEYS, sample_order
+from infra.local.samples import CATALOGUE, CHANNEL_KEYS, sample_order
 from tests.benchmarks.aws_meter import AwsMeter
 
 
@@ -49,8 +49,19 @@ def _run(api_url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, 
     }
 
 
+def _stock_catalogue(api_url: str) -> None:
+    """One warehouse holding plenty of every SKU, so each lifecycle allocates and ends."""
+    ops = {"x-api-key": "dev-ops-key"}
+    body = {"name": "Bench warehouse", "type": "warehouse", "lat": 50.11, "lon": 8.68}
+    requests.put(f"{api_url}/v1/locations/wh-bench", json=body, headers=ops, timeout=30).raise_for_status()
+    for sku in CATALOGUE:
+        stock = {"on_hand": 1_000_000, "safety_stock": 0, "as_of": "2026-01-01T00:00:00Z"}
+        requests.put(f"{api_url}/v1/inventory/wh-bench/{sku}", json=stock, headers=ops, timeout=30).raise_for_status()
+
+
 def bench_capture(api_url: str, meter: AwsMeter, *, orders: int, seed: int = 11) -> dict[str, Any]:
     rng = random.Random(seed)
+    _stock_catalogue(api_url)
 
     def bodies(prefix: str, n: int) -> list[dict[str, Any]]:
         out = []

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.allocate.logic import policy
+from functions.allocate.logic import planning, policy
 from infra.local import lambda_adapter, moto_patches
 from infra.local.dev_credentials import DEV_API_KEYS
 from infra.local.provision import LocalResources, provision
@@ -43,6 +43,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
         get_settings.cache_clear()
         reset_clients()
         policy._cache.clear()
+        planning._locations.clear()
         idempotency._persistence.cache_clear()
         idempotency._wrapped.cache_clear()
         yield resources

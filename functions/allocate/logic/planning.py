@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from functions.allocate.logic.policy import RoutingPolicy
 from functions.allocate.logic.routing import (
@@ -17,7 +19,7 @@ from functions.allocate.logic.routing import (
     route,
 )
 from shared.inventory import stock_for_skus
-from shared.locations import Location, capacity_used, list_locations
+from shared.locations import Location, capacity_used, list_locations, locations_version
 from shared.table import Item
 
 
@@ -88,6 +90,21 @@ def _rules(header: Item, policy: RoutingPolicy, locations: list[Location]) -> Ro
     )
 
 
+_LOCATIONS_TTL_SECONDS = 300
+_locations: dict[str, Any] = {}
+
+
+def known_locations() -> list[Location]:
+    """The location list, kept per warm function while its version stands (one read
+    instead of a query per order); stock and capacity are always read fresh."""
+    version = locations_version()
+    fresh = time.monotonic() - _locations.get("at", float("-inf")) < _LOCATIONS_TTL_SECONDS
+    if not fresh or _locations.get("version") != version:
+        _locations.update(items=list_locations(), version=version, at=time.monotonic())
+    items: list[Location] = _locations["items"]
+    return items
+
+
 def gather(header: Item, lines: list[Item], policy: RoutingPolicy, day: str) -> PlanningInput:
     """Read what routing needs: open lines, locations with today's capacity, their stock."""
     demands = [
@@ -95,7 +112,7 @@ def gather(header: Item, lines: list[Item], policy: RoutingPolicy, day: str) -> 
         for line in lines
         if open_quantity(line) > 0
     ]
-    locations = list_locations()
+    locations = known_locations()
     used = capacity_used([loc.location_id for loc in locations if loc.daily_capacity is not None], day)
     skus = sorted({d.sku for d in demands})
     records = stock_for_skus(skus) if skus else {}
