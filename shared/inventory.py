@@ -298,6 +298,15 @@ def stock_for_skus(
     unique = list(dict.fromkeys(skus))
     if len(unique) <= 1:
         return {sku: _stock_of(sku, location_ids, consistent, table) for sku in unique}
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_QUERIES, len(unique))) as pool:
-        found = pool.map(lambda sku: _stock_of(sku, location_ids, consistent, table), unique)
-        return dict(zip(unique, found, strict=True))
+    found = _query_pool().map(lambda sku: _stock_of(sku, location_ids, consistent, table), unique)
+    return dict(zip(unique, found, strict=True))
+
+
+_pool: list[ThreadPoolExecutor] = []
+
+
+def _query_pool() -> ThreadPoolExecutor:
+    """One pool per process, made on first use: no threads are started per call."""
+    if not _pool:
+        _pool.append(ThreadPoolExecutor(max_workers=PARALLEL_QUERIES, thread_name_prefix="stock-query"))
+    return _pool[0]

@@ -114,19 +114,40 @@ def place_orders(stack: RunningStack, count: int, seed: int) -> Outcome:
     return outcome
 
 
-def wait_for_allocation(stack: RunningStack, order_ids: list[str], timeout: float = 180) -> list[dict[str, Any]]:
-    """Every order allocated or waiting for stock (its execution parked on a task token)."""
+def _order_rows(http: requests.Session, api_url: str) -> dict[str, dict[str, Any]]:
+    """Every order's list row (status and fulfillment status), a page of 200 at a time."""
+    rows: dict[str, dict[str, Any]] = {}
+    cursor = None
+    while True:
+        params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+        page = http.get(f"{api_url}/v1/orders", params=params, headers=OPS, timeout=60).json()
+        rows.update({row["order_id"]: row for row in page["items"]})
+        cursor = page["next_cursor"]
+        if not cursor:
+            return rows
+
+
+def wait_for_allocation(stack: RunningStack, order_ids: list[str], timeout: float = 300) -> list[dict[str, Any]]:
+    """Every order allocated or waiting for stock (its execution parked on a task token).
+
+    Polls the order list, not each order: polling costs the local stack the CPU that the
+    allocations need.
+    """
     http = requests.Session()
     deadline = time.monotonic() + timeout
-    settled: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline and len(settled) < len(order_ids):
-        for order_id in order_ids:
-            if order_id not in settled:
-                order = http.get(f"{stack.api_url}/v1/orders/{order_id}", headers=OPS, timeout=30).json()
-                if order["fulfillment_status"] != "unallocated" or order["status"] != "open":
-                    settled[order_id] = order
-        time.sleep(0.5)
-    return list(settled.values())
+    wanted = set(order_ids)
+    while time.monotonic() < deadline:
+        rows = _order_rows(http, stack.api_url)
+        pending = [
+            i
+            for i in wanted
+            if rows.get(i, {}).get("fulfillment_status", "unallocated") == "unallocated"
+            and rows.get(i, {}).get("status") == "open"
+        ]
+        if not pending:
+            break
+        time.sleep(2)
+    return [http.get(f"{stack.api_url}/v1/orders/{i}", headers=OPS, timeout=60).json() for i in order_ids]
 
 
 def executions(stack: RunningStack) -> Counter[str]:

@@ -11,6 +11,9 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
 3. Responses are written as JSON directly. moto's generic, shape-driven serializer spends
    seconds on a query of a few thousand items; DynamoDB's results are already in wire
    format, so ``json.dumps`` gives the same bytes' meaning at a fraction of the cost.
+6. Messages sent to a queue with a Lambda trigger reach the consumer from a background
+   thread, as Lambda's poller does, instead of inside ``SendMessage`` (a bulk import of a
+   few thousand rows otherwise held its HTTP request past the API's timeout).
 5. The server finds a request's service without listing moto's package directory on
    disk under a global lock for every request, and keeps connections alive (HTTP/1.1),
    so a boto3 client does not open a new TCP connection per call.
@@ -27,6 +30,7 @@ import json
 import logging
 import queue
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +45,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamRecord, StreamShard
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.sqs.models import Queue as SqsQueue
 
 log = logging.getLogger(__name__)
 _LOCK = threading.RLock()
@@ -166,6 +171,26 @@ def wait_for_streams(timeout: float = 10.0) -> bool:
     return _delivery.idle.wait(timeout) if _delivery else True
 
 
+_queue_poller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqs-poller")
+_queue_pending: set[Future[None]] = set()
+_original_add_message = SqsQueue.add_message
+
+
+def _add_message(self: SqsQueue, message: Any) -> None:
+    if not self.lambda_event_source_mappings:
+        _original_add_message(self, message)
+        return
+    future = _queue_poller.submit(_original_add_message, self, message)
+    _queue_pending.add(future)
+    future.add_done_callback(_queue_pending.discard)
+
+
+def wait_for_queues(timeout: float = 10.0) -> bool:
+    """True once every message sent to a triggered queue so far has been handed over."""
+    _done, not_done = wait(list(_queue_pending), timeout=timeout)
+    return not not_done
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
@@ -200,4 +225,5 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     StreamShard.add = _stream_add  # type: ignore[method-assign]
     DynamoResult.execute_result = _fast_result  # type: ignore[method-assign,assignment]
+    SqsQueue.add_message = _add_message  # type: ignore[method-assign]
     _installed = True
