@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from functions.inventory import import_records
 from functions.inventory.handlers import stock_import
 from functions.inventory.logic.imports import CHUNK_ROWS, ImportChunk
+from infra.local import moto_patches
 from infra.local.runtime import LambdaContext
 from shared.inventory import get_stock, set_stock
 from tests.integration.test_inventory_api import put_location, put_stock, request
@@ -19,7 +20,10 @@ T1 = "2024-05-01T11:00:00Z"
 
 
 def post_import(rows, key="dev-wms-key"):
-    return request("POST", "/v1/inventory/imports", "/v1/inventory/imports", key=key, body={"rows": rows})
+    """Post an import and let the local queue poller hand every chunk to the consumer."""
+    answer = request("POST", "/v1/inventory/imports", "/v1/inventory/imports", key=key, body={"rows": rows})
+    assert moto_patches.wait_for_queues(30)
+    return answer
 
 
 def get_import(import_id, key="dev-wms-key", **query):
@@ -65,7 +69,6 @@ def test_import_applies_good_rows_and_reports_each_bad_one(aws):
     status, _, view = post_import(rows)
     assert status == 202, view
     assert view["import_id"].startswith("imp_")
-    # moto delivers each message to the consumer as it is sent: the import is done.
     status, _, view = get_import(view["import_id"])
     assert status == 200
     assert view["status"] == "completed"

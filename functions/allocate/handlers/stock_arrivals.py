@@ -14,6 +14,7 @@ from shared.observability import logger
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     skus = skus_with_more_stock(event.get("Records", []))
-    if skus:
-        logger.info("stock arrived", extra={"skus": len(skus), "woken": wake_for_skus(skus)})
+    woken = wake_for_skus(skus) if skus else 0
+    if woken:
+        logger.info("orders woken by stock", extra={"skus": len(skus), "woken": woken})
     return {"batchItemFailures": []}
