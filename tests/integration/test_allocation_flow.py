@@ -50,3 +50,67 @@ def test_compensation_releases_every_reservation_once(aws):
     record = load_order(order["order_id"])
     assert record is not None
     assert all(line["quantities"]["allocated"] == 0 for line in record.lines)
+
+
+def test_an_order_past_one_transaction_allocates_in_parts(aws):
+    skus = {f"BIG-{i:03d}": 5 for i in range(120)}
+    stock_up(skus)
+    body = order_body("BIG-ALLOC")
+    body["lines"] = [{"sku": sku, "quantity": 2, "unit_price": 1000} for sku in skus]
+    body["promotions"] = []
+    status, _, order = post(body)
+    assert status == 201
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record = load_order(order["order_id"])
+        if record and record.header["fulfillment_status"] == "allocated":
+            break
+        time.sleep(0.2)
+    assert record is not None and record.header["fulfillment_status"] == "allocated"
+    assert all(line["quantities"]["allocated"] == 2 for line in record.lines)
+    assert len(record.others["ALLOC"]) == 120
+    assert {get_stock(sku, "wh-berlin").reserved for sku in skus} == {2}
+
+
+def test_a_refused_later_part_releases_the_parts_already_written(aws):
+    from functions.allocate.logic.reservation import StockMoved, commit, split_parts
+    from shared.allocations import Reservation
+    from shared.table import Table
+
+    skus = {f"PART-{i:03d}": 5 for i in range(60)}
+    stock_up(skus)
+    reservations = [
+        Reservation(line_position=i + 1, line_id=f"ln_{i}", sku=sku, location_id="wh-berlin", quantity=2)
+        for i, sku in enumerate(skus)
+    ]
+    reservations[-1] = Reservation(60, "ln_59", "PART-059", "wh-berlin", quantity=6)  # more than on hand
+    assert len(split_parts(reservations)) > 1
+    Table().batch_put(
+        {"pk": "ORDER#ord_parts", "sk": f"LINE#{r.line_position:05d}", "type": "line", "quantities": {"ordered": 6}}
+        for r in reservations
+    )
+    try:
+        commit(
+            "ord_parts",
+            reservations,
+            current_round=0,
+            at="2026-01-01T00:00:00.000Z",
+            day="2026-01-01",
+            capacities={},
+            header_change=_no_change(),
+            closing_ops=[],
+        )
+    except StockMoved:
+        pass
+    else:
+        raise AssertionError("the last part should have been refused")
+    assert {get_stock(sku, "wh-berlin").reserved for sku in skus} == {0}
+    items, _ = Table().query("pk = :pk", {":pk": "ORDER#ord_parts"})
+    assert not [i for i in items if i["sk"].startswith("ALLOC#")]
+    assert {i["quantities"].get("allocated", 0) for i in items if i["sk"].startswith("LINE#")} == {0}
+
+
+def _no_change():
+    from functions.allocate.logic.reservation import HeaderChange
+
+    return HeaderChange(", updated_at = :at", {":at": "2026-01-01T00:00:00.000Z"}, {})
