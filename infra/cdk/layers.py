@@ -17,7 +17,9 @@ from pathlib import Path
 from infra.manifest import LAYERS, ROOT
 
 BUILD = ROOT / "build" / "layers"
-PLATFORM = "manylinux2014_aarch64"
+# Lambda's Python 3.12 runtime is Amazon Linux 2023 (glibc 2.34) on arm64: wheels built
+# for glibc 2.17 or 2.28 both run there (highspy publishes only the latter).
+PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 PYTHON_VERSION = "3.12"
 PLACEHOLDER = "PLACEHOLDER"
 
@@ -55,8 +57,7 @@ def build(name: str) -> Path:
             "--upgrade",
             "--target",
             str(target),
-            "--platform",
-            PLATFORM,
+            *(arg for platform in PLATFORMS for arg in ("--platform", platform)),
             "--python-version",
             PYTHON_VERSION,
             "--implementation",
