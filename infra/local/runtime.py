@@ -131,4 +131,17 @@ def call(handler: str, event: Any, context: LambdaContext) -> Any:
     """Call the handler in its function's environment; exceptions propagate (callers shape them)."""
     function = resolve(handler)
     with _environment(handler):
-        return function(event, context)
+        try:
+            return function(event, context)
+        finally:
+            _drop_disabled_metrics()
+
+
+def _drop_disabled_metrics() -> None:
+    """With POWERTOOLS_METRICS_DISABLED, Powertools skips the flush but keeps the values,
+    and prints them anyway once a hundred pile up: drop them after each invocation."""
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():
+        Metrics().clear_metrics()
