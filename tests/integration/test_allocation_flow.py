@@ -8,7 +8,9 @@ import boto3
 
 from functions.allocate.logic.allocation import release_all
 from functions.allocate.logic.policy import ChannelRule, RoutingPolicy, save_policy
+from shared.clock import now_iso
 from shared.inventory import get_stock
+from shared.locations import capacity_used
 from shared.orders import load_order
 from tests.integration.conftest import stock_up
 from tests.integration.test_capture_api import order_body, post
@@ -70,6 +72,8 @@ def test_an_order_past_one_transaction_allocates_in_parts(aws):
     assert all(line["quantities"]["allocated"] == 2 for line in record.lines)
     assert len(record.others["ALLOC"]) == 120
     assert {get_stock(sku, "wh-berlin").reserved for sku in skus} == {2}
+    # One shipment from the one location, however many transactions the plan took.
+    assert capacity_used(["wh-berlin"], now_iso()[:10]) == {"wh-berlin": 1}
 
 
 def test_a_refused_later_part_releases_the_parts_already_written(aws):

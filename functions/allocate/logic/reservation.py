@@ -34,7 +34,13 @@ class RoundTaken(Conflict):
 
 
 def _ops_for(
-    order_id: str, part: list[Reservation], allocation_round: int, at: str, day: str, capacities: dict[str, int | None]
+    order_id: str,
+    part: list[Reservation],
+    allocation_round: int,
+    at: str,
+    day: str,
+    capacities: dict[str, int | None],
+    new_locations: list[str],
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Operations of one part and, in the same order, what each one is (for refusals)."""
     ops: list[dict[str, Any]] = []
@@ -60,10 +66,22 @@ def _ops_for(
     for position, quantity in sorted(per_line.items()):
         ops.append(line_allocated_op(order_id, position, quantity))
         kinds.append("line")
-    for location_id in sorted({r.location_id for r in part}):
+    for location_id in new_locations:
         ops.append(capacity_op(location_id, day, 1, capacities.get(location_id)))
         kinds.append("capacity")
     return ops, kinds
+
+
+def first_appearances(parts: list[list[Reservation]]) -> list[list[str]]:
+    """Per part, the locations it is the first to use: one shipment per location is counted
+    against its daily capacity, however many parts the plan was split into."""
+    seen: set[str] = set()
+    firsts: list[list[str]] = []
+    for part in parts:
+        new = sorted({r.location_id for r in part} - seen)
+        seen.update(new)
+        firsts.append(new)
+    return firsts
 
 
 def split_parts(reservations: list[Reservation]) -> list[list[Reservation]]:
@@ -157,9 +175,10 @@ def commit(
     table = table or Table()
     allocation_round = current_round + 1
     parts = split_parts(reservations) or [[]]
+    firsts = first_appearances(parts)
     done: list[list[Reservation]] = []
     for index, part in enumerate(parts):
-        ops, kinds = _ops_for(order_id, part, allocation_round, at, day, capacities)
+        ops, kinds = _ops_for(order_id, part, allocation_round, at, day, capacities, firsts[index])
         first, last = index == 0, index == len(parts) - 1
         if first:
             extra = header_change if last else HeaderChange("", {}, {})
@@ -192,7 +211,8 @@ def release(
 ) -> None:
     """Give back reservations of one round, deleting their allocation items."""
     table = table or Table()
-    for part in split_parts(reservations):
+    parts = split_parts(reservations)
+    for part, new_locations in zip(parts, first_appearances(parts), strict=True):
         per_stock: dict[tuple[str, str], int] = defaultdict(int)
         per_line: dict[int, int] = defaultdict(int)
         for r in part:
@@ -212,5 +232,5 @@ def release(
         ]
         ops += [line_allocated_op(order_id, pos, -q) for pos, q in sorted(per_line.items())]
         if day:
-            ops += [capacity_release_op(loc, day, 1) for loc in sorted({r.location_id for r in part})]
+            ops += [capacity_release_op(loc, day, 1) for loc in new_locations]
         table.transact(ops)
