@@ -8,8 +8,6 @@ made from these items.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,13 +55,6 @@ def line_allocated_op(order_id: str, position: int, delta: int) -> dict[str, Any
         "ExpressionAttributeValues": {":d": delta, ":zero": 0},
     }
     return {"Update": update}
-
-
-def group_by_line(reservations: Iterable[Reservation]) -> dict[int, list[Reservation]]:
-    grouped: dict[int, list[Reservation]] = defaultdict(list)
-    for r in reservations:
-        grouped[r.line_position].append(r)
-    return dict(grouped)
 
 
 def held_allocations(order_id: str, table: Table | None = None) -> list[Item]:

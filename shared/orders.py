@@ -92,11 +92,6 @@ def create_order(header: Item, lines: list[Item], events: list[Item], table: Tab
         raise
 
 
-def find_by_external_id(channel: str, external_id: str, table: Table | None = None) -> str | None:
-    marker = (table or Table()).get(keys.channel_order_pk(channel, external_id), "CHANNELORDER")
-    return marker["order_id"] if marker else None
-
-
 def load_order(order_id: str, table: Table | None = None) -> OrderRecord | None:
     """The whole order but its timeline, in one paginated query."""
     table = table or Table()

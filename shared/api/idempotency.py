@@ -9,6 +9,7 @@ hot partition by sort key), and expire through the table's TTL attribute.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import cache, lru_cache
 from typing import Any
 
@@ -41,22 +42,25 @@ def _persistence() -> DynamoDBPersistenceLayer:
     )
 
 
+# The operation of the request being run: the idempotent wrapper is built once (the
+# operations are closures made per request, so wrapping each would build a new one every
+# time), and the operation's name is part of the key instead.
+_operation: ContextVar[Callable[[dict[str, Any]], dict[str, Any]]] = ContextVar("idempotent_operation")
+
+
+def _run(request: dict[str, Any]) -> dict[str, Any]:
+    return _operation.get()(request["body"])
+
+
 @cache
-def _wrapped(operation: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+def _wrapped() -> Callable[..., dict[str, Any]]:
     config = IdempotencyConfig(
         event_key_jmespath="key",
         payload_validation_jmespath="body",
         expires_after_seconds=get_settings().idempotency_ttl_seconds,
         use_local_cache=False,
     )
-
-    def run(request: dict[str, Any]) -> dict[str, Any]:
-        return operation(request["body"])
-
-    run.__name__ = operation.__name__
-    run.__qualname__ = operation.__qualname__
-    run.__module__ = operation.__module__
-    return idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)(run)
+    return idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)(_run)
 
 
 def run_idempotent(
@@ -74,8 +78,9 @@ def run_idempotent(
             "Idempotency-Key must be 1 to 255 characters",
             errors=[{"field": "Idempotency-Key", "message": "1 to 255 characters"}],
         )
+    token = _operation.set(operation)
     try:
-        return _wrapped(operation)(request={"key": f"{scope}:{key}", "body": body})
+        return _wrapped()(request={"key": f"{operation.__qualname__}:{scope}:{key}", "body": body})
     except IdempotencyValidationError as err:
         raise Conflict(
             "this Idempotency-Key was used with a different body",
@@ -86,3 +91,5 @@ def run_idempotent(
             "a request with this Idempotency-Key is still in progress",
             errors=[{"field": "Idempotency-Key", "message": "in progress"}],
         ) from err
+    finally:
+        _operation.reset(token)

@@ -13,7 +13,7 @@ from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
 from shared.inventory import release_op
 from shared.orders import OrderRecord, append_event, event_item, load_order
-from shared.table import Item, Table
+from shared.table import Table
 
 _CLOSED = ("cancelled", "failed", "completed")
 _EVENT_ASSIGNMENTS = 200  # keep the timeline item small for very large orders
@@ -118,10 +118,6 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
         seen = {sku: sum(inputs.stock.get(sku, {}).values()) for sku in sorted(short)}
         return Outcome(allocated, backordered, policy.backorder_timeout_seconds, plan.reason, seen)
     raise RetryableError(f"order {order_id}: stock kept changing during allocation")
-
-
-def backordered_lines(record: OrderRecord) -> list[Item]:
-    return [line for line in record.lines if open_quantity(line) > 0]
 
 
 def release_all(order_id: str) -> dict[str, Any]:
