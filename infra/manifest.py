@@ -44,7 +44,10 @@ class FunctionSpec:
     description: str
     # What the function may do, each a grant the CDK app turns into IAM statements.
     # table:read, table:write, lifecycle:start, lifecycle:callback, events:put, secrets:api-keys,
-    # queue:stock-import (send to that queue)
+    # tasks:callback (SendTask* on any execution: tokens carry no state machine, and a
+    # task of the state machine cannot name it without a dependency cycle),
+    # secrets:integrations (carrier and payment provider secrets),
+    # queue:<kebab name> (send to that queue, see QUEUE_GRANTS)
     grants: tuple[str, ...] = ()
     timeout_seconds: int = 10
     memory_mb: int = 512
@@ -100,6 +103,9 @@ TABLE = TableSpec(
 
 EVENT_BUS = "Events"
 API_KEYS_SECRET = "ApiKeys"
+# One JSON secret for the integrations: {"carriers": {name: hmac secret},
+# "payments": {provider: {"webhook_secret", "api_key"?}}}.
+INTEGRATION_SECRETS = "IntegrationSecrets"
 API_NAME = "Api"
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -129,7 +135,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="RegisterBackorder",
         handler="functions.allocate.handlers.register_backorder.handler",
         description="OrderLifecycle WaitForStock: park the order's task token until stock arrives",
-        grants=("table:read", "table:write"),
+        grants=("table:read", "table:write", "tasks:callback"),
     ),
     FunctionSpec(
         name="CancelBackorders",
@@ -170,6 +176,72 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Bulk stock import from SQS, one chunk of rows per message",
         grants=("table:read", "table:write"),
         timeout_seconds=60,
+    ),
+    FunctionSpec(
+        name="AuthorizePayment",
+        handler="functions.payments.handlers.authorize_payment.handler",
+        description="OrderLifecycle step: authorize the order's payment for what will ship",
+        grants=("table:read", "table:write", "secrets:integrations"),
+        timeout_seconds=30,
+    ),
+    FunctionSpec(
+        name="CaptureShipments",
+        handler="functions.payments.handlers.capture_shipments.handler",
+        description="OrderLifecycle step: capture and invoice each shipment of a fulfillment order",
+        grants=("table:read", "table:write", "secrets:integrations"),
+        timeout_seconds=30,
+    ),
+    FunctionSpec(
+        name="PaymentWebhooks",
+        handler="functions.payments.handlers.webhooks.handler",
+        description="Payment provider events (POST /v1/webhooks/payments/{provider})",
+        grants=("table:read", "table:write", "secrets:integrations", "events:put"),
+    ),
+    FunctionSpec(
+        name="ReleaseToFulfillment",
+        handler="functions.fulfill.handlers.release_to_fulfillment.handler",
+        description="OrderLifecycle step: one fulfillment order per location and delivery group",
+        grants=("table:read", "table:write"),
+        timeout_seconds=30,
+    ),
+    FunctionSpec(
+        name="AwaitFulfillment",
+        handler="functions.fulfill.handlers.await_fulfillment.handler",
+        description="OrderLifecycle AwaitFulfillment: store the task token with the fulfillment order",
+        grants=("table:read", "table:write", "tasks:callback"),
+    ),
+    FunctionSpec(
+        name="ReviewFulfillment",
+        handler="functions.fulfill.handlers.review_fulfillment.handler",
+        description="OrderLifecycle step: re-route rejected units, go on fulfilling, or complete the order",
+        grants=("table:read", "table:write"),
+    ),
+    FunctionSpec(
+        name="FulfillmentApi",
+        handler="functions.fulfill.handlers.api.handler",
+        description="Fulfillment orders for the WMS (/v1/fulfillment-orders...)",
+        grants=("table:read", "table:write", "tasks:callback"),
+    ),
+    FunctionSpec(
+        name="CarrierWebhooks",
+        handler="functions.fulfill.handlers.carrier_webhooks.handler",
+        description="Carrier tracking webhooks: verify the signature, queue the event",
+        grants=("secrets:integrations", "queue:carrier-events"),
+        memory_mb=256,
+    ),
+    FunctionSpec(
+        name="TrackingEvents",
+        handler="functions.fulfill.handlers.tracking_events.handler",
+        description="Carrier tracking events from SQS -> shipment and order delivery status",
+        grants=("table:read", "table:write"),
+        timeout_seconds=30,
+    ),
+    FunctionSpec(
+        name="Notifications",
+        handler="functions.notify.handlers.notifications.handler",
+        description="Customer messages for domain events (SES in the cloud, an outbox locally)",
+        grants=("table:read", "table:write", "ses:send"),
+        timeout_seconds=30,
     ),
     FunctionSpec(
         name="RecordException",
@@ -214,6 +286,16 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/inventory/imports", "InventoryApi"),
     Route("GET", "/v1/inventory/imports/{import_id}", "InventoryApi"),
     Route("GET", "/v1/availability", "InventoryApi"),
+    Route("POST", "/v1/webhooks/payments/{provider}", "PaymentWebhooks", authorized=False),
+    Route("GET", "/v1/fulfillment-orders", "FulfillmentApi"),
+    Route("GET", "/v1/fulfillment-orders/{fo_id}", "FulfillmentApi"),
+    Route("GET", "/v1/fulfillment-orders/{fo_id}/pick-list", "FulfillmentApi"),
+    Route("POST", "/v1/fulfillment-orders/{fo_id}/accept", "FulfillmentApi"),
+    Route("POST", "/v1/fulfillment-orders/{fo_id}/pick", "FulfillmentApi"),
+    Route("POST", "/v1/fulfillment-orders/{fo_id}/pack", "FulfillmentApi"),
+    Route("POST", "/v1/fulfillment-orders/{fo_id}/reject", "FulfillmentApi"),
+    Route("POST", "/v1/fulfillment-orders/{fo_id}/ship", "FulfillmentApi"),
+    Route("POST", "/v1/webhooks/carriers/{carrier}", "CarrierWebhooks", authorized=False),
     Route("GET", "/v1/openapi.json", "OpsApi", authorized=False),
     Route("GET", "/v1/docs", "OpsApi", authorized=False),
     Route("GET", "/v1/exceptions", "OpsApi"),
@@ -228,6 +310,28 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(name="ChannelImport", consumer="CaptureImport", batch_size=10, visibility_timeout_seconds=360),
     # 50 stock rows per message (functions/inventory/logic/imports.py).
     QueueSpec(name="StockImport", consumer="InventoryImport", batch_size=10, visibility_timeout_seconds=360),
+    # Verified carrier events, buffered so a burst or a failing consumer loses nothing.
+    QueueSpec(name="CarrierEvents", consumer="TrackingEvents", batch_size=10, visibility_timeout_seconds=180),
+    # Customer-facing domain events, delivered by the EventBridge rule below.
+    QueueSpec(name="CustomerNotifications", consumer="Notifications", batch_size=10, visibility_timeout_seconds=180),
+)
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """An EventBridge rule on the domain bus that sends matching events to a queue."""
+
+    name: str
+    detail_types: tuple[str, ...]
+    queue: str
+
+
+EVENT_RULES: tuple[EventRule, ...] = (
+    EventRule(
+        name="CustomerMessages",
+        detail_types=("order.confirmed", "shipment.shipped", "shipment.delivered", "shipment.delayed"),
+        queue="CustomerNotifications",
+    ),
 )
 
 STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
@@ -245,6 +349,11 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
             "CancelBackordersArn": "CancelBackorders",
             "ReleaseReservationsArn": "ReleaseReservations",
             "RecordExceptionArn": "RecordException",
+            "AuthorizePaymentArn": "AuthorizePayment",
+            "CaptureShipmentsArn": "CaptureShipments",
+            "ReleaseToFulfillmentArn": "ReleaseToFulfillment",
+            "AwaitFulfillmentArn": "AwaitFulfillment",
+            "ReviewFulfillmentArn": "ReviewFulfillment",
         },
     ),
 )
@@ -259,14 +368,19 @@ GRANT_ENVIRONMENT = {
     "events:put": "EVENT_BUS_NAME",
     "secrets:api-keys": "API_KEYS_SECRET_ID",
     "queue:stock-import": "STOCK_IMPORT_QUEUE_URL",
+    "queue:carrier-events": "CARRIER_EVENTS_QUEUE_URL",
+    "secrets:integrations": "INTEGRATION_SECRETS_ID",
 }
 
+# Grants that bring no environment.
+GRANTS_WITHOUT_ENVIRONMENT = frozenset({"tasks:callback", "ses:send"})
+
 # Grants to send to a queue: grant -> the manifest queue it names.
-QUEUE_GRANTS = {"queue:stock-import": "StockImport"}
+QUEUE_GRANTS = {"queue:stock-import": "StockImport", "queue:carrier-events": "CarrierEvents"}
 
 
 def environment_keys(spec: FunctionSpec) -> set[str]:
-    return {GRANT_ENVIRONMENT[g] for g in spec.grants}
+    return {GRANT_ENVIRONMENT[g] for g in spec.grants if g not in GRANTS_WITHOUT_ENVIRONMENT}
 
 
 def function(name: str) -> FunctionSpec:

@@ -18,6 +18,13 @@ class Settings(BaseModel):
     max_order_lines: int = Field(default=2000, gt=0)
     # Where POST /v1/inventory/imports queues the rows (the StockImport queue).
     stock_import_queue_url: str = ""
+    # Where carrier events are buffered (the CarrierEvents queue).
+    carrier_events_queue_url: str = ""
+    # The JSON secret of carrier and payment provider credentials (shared/integration_secrets.py).
+    integration_secrets_id: str = "oms-IntegrationSecrets"
+    # "ses" in the cloud; "outbox" keeps customer messages in the table (the local stack).
+    notifications_transport: str = Field(default="outbox", pattern="^(ses|outbox)$")
+    notifications_sender: str = "orders@example.com"
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -37,6 +37,19 @@ DEV_WEBHOOK_SECRETS: dict[str, str] = {
 }
 
 
+CARRIERS = ("easypost", "aftership", "generic")
+PAYMENT_PROVIDERS = ("sandbox", "stripe")
+# A Stripe test-mode key shape; the local stack never reaches Stripe (tests replay recorded responses).
+DEV_STRIPE_API_KEY = "sk_test_dev_local_only"
+
+
+def integration_secrets_string() -> str:
+    """The IntegrationSecrets JSON of the local stack (shared/integration_secrets.py)."""
+    payments: dict[str, dict[str, str]] = {p: {"webhook_secret": DEV_WEBHOOK_SECRETS[p]} for p in PAYMENT_PROVIDERS}
+    payments["stripe"]["api_key"] = DEV_STRIPE_API_KEY
+    return json.dumps({"carriers": {c: DEV_WEBHOOK_SECRETS[c] for c in CARRIERS}, "payments": payments})
+
+
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 

@@ -23,6 +23,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         cause=str(error.get("Cause", "")),
         retry={"action": "restart_lifecycle"},
     )
-    update_workflow_status(order_id, "FAILED", status="failed")
+    # Before release to fulfillment the order failed; after it, stock and fulfillment
+    # orders stand and the order waits on hold for the operator's retry.
+    update_workflow_status(order_id, "FAILED", status=event.get("order_status", "failed"))
     logger.warning("process exception", extra={"order_id": order_id, "exc_id": item["exc_id"]})
     return {"exc_id": item["exc_id"], "error": json.dumps(error)[:200]}
