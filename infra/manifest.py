@@ -244,6 +244,33 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=30,
     ),
     FunctionSpec(
+        name="ChangesApi",
+        handler="functions.changes.handlers.api.handler",
+        description="Change orders: cancel and appeasements, each with preview (/v1/orders/{id}/cancel, /adjustments)",
+        grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
+        timeout_seconds=29,
+    ),
+    FunctionSpec(
+        name="ReturnsApi",
+        handler="functions.returns.handlers.api.handler",
+        description="Returns and exchanges: authorize, receive, read (/v1/orders/{id}/returns, /v1/returns...)",
+        grants=("table:read", "table:write", "lifecycle:start", "returns:start", "tasks:callback"),
+        timeout_seconds=29,
+    ),
+    FunctionSpec(
+        name="AwaitReturnReceipt",
+        handler="functions.returns.handlers.await_receipt.handler",
+        description="ReturnLifecycle AwaitReceipt: store the task token with the return until goods arrive",
+        grants=("table:read", "table:write", "tasks:callback"),
+    ),
+    FunctionSpec(
+        name="SettleReturn",
+        handler="functions.returns.handlers.settle_return.handler",
+        description="ReturnLifecycle step: refund what was received with a credit memo, close when done",
+        grants=("table:read", "table:write", "secrets:integrations"),
+        timeout_seconds=30,
+    ),
+    FunctionSpec(
         name="RecordException",
         handler="functions.ops.handlers.record_exception.handler",
         description="OrderLifecycle catch-all: record a process exception",
@@ -296,6 +323,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/fulfillment-orders/{fo_id}/reject", "FulfillmentApi"),
     Route("POST", "/v1/fulfillment-orders/{fo_id}/ship", "FulfillmentApi"),
     Route("POST", "/v1/webhooks/carriers/{carrier}", "CarrierWebhooks", authorized=False),
+    Route("POST", "/v1/orders/{order_id}/cancel", "ChangesApi"),
+    Route("POST", "/v1/orders/{order_id}/adjustments", "ChangesApi"),
+    Route("POST", "/v1/orders/{order_id}/returns", "ReturnsApi"),
+    Route("GET", "/v1/returns/{return_id}", "ReturnsApi"),
+    Route("POST", "/v1/returns/{return_id}/receive", "ReturnsApi"),
     Route("GET", "/v1/openapi.json", "OpsApi", authorized=False),
     Route("GET", "/v1/docs", "OpsApi", authorized=False),
     Route("GET", "/v1/exceptions", "OpsApi"),
@@ -356,6 +388,14 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
             "ReviewFulfillmentArn": "ReviewFulfillment",
         },
     ),
+    StateMachineSpec(
+        name="ReturnLifecycle",
+        definition=ROOT / "infra" / "statemachines" / "return_lifecycle.asl.json",
+        substitutions={
+            "AwaitReturnReceiptArn": "AwaitReturnReceipt",
+            "SettleReturnArn": "SettleReturn",
+        },
+    ),
 )
 
 # The environment a grant brings: each stack resolves the values. A state machine task
@@ -365,6 +405,7 @@ GRANT_ENVIRONMENT = {
     "table:write": "TABLE_NAME",
     "lifecycle:start": "ORDER_LIFECYCLE_ARN",
     "lifecycle:callback": "ORDER_LIFECYCLE_ARN",
+    "returns:start": "RETURN_LIFECYCLE_ARN",
     "events:put": "EVENT_BUS_NAME",
     "secrets:api-keys": "API_KEYS_SECRET_ID",
     "queue:stock-import": "STOCK_IMPORT_QUEUE_URL",
