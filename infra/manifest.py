@@ -90,7 +90,7 @@ class StateMachineSpec:
 
 # Lambda layers of third-party packages the Powertools layer lacks: name -> requirements
 # (names only; the pinned versions are read from pyproject.toml).
-LAYERS: dict[str, tuple[str, ...]] = {"routing": ("highspy", "numpy")}
+LAYERS: dict[str, tuple[str, ...]] = {"routing": ("highspy", "numpy"), "payments": ("stripe",)}
 
 TABLE = TableSpec(
     name="Table",
@@ -183,6 +183,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="OrderLifecycle step: authorize the order's payment for what will ship",
         grants=("table:read", "table:write", "secrets:integrations"),
         timeout_seconds=30,
+        layers=("payments",),
     ),
     FunctionSpec(
         name="CaptureShipments",
@@ -190,12 +191,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="OrderLifecycle step: capture and invoice each shipment of a fulfillment order",
         grants=("table:read", "table:write", "secrets:integrations"),
         timeout_seconds=30,
+        layers=("payments",),
     ),
     FunctionSpec(
         name="PaymentWebhooks",
         handler="functions.payments.handlers.webhooks.handler",
         description="Payment provider events (POST /v1/webhooks/payments/{provider})",
         grants=("table:read", "table:write", "secrets:integrations", "events:put"),
+        layers=("payments",),
     ),
     FunctionSpec(
         name="ReleaseToFulfillment",
@@ -249,6 +252,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Change orders: cancel and appeasements, each with preview (/v1/orders/{id}/cancel, /adjustments)",
         grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
         timeout_seconds=29,
+        layers=("payments",),
     ),
     FunctionSpec(
         name="ReturnsApi",
@@ -269,6 +273,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="ReturnLifecycle step: refund what was received with a credit memo, close when done",
         grants=("table:read", "table:write", "secrets:integrations"),
         timeout_seconds=30,
+        layers=("payments",),
     ),
     FunctionSpec(
         name="RecordException",
@@ -413,6 +418,10 @@ GRANT_ENVIRONMENT = {
     "secrets:integrations": "INTEGRATION_SECRETS_ID",
 }
 
+# Values the cloud stack sets for a grant where the local stack keeps the default
+# (customer messages go through SES in the cloud, into the table's outbox locally).
+CLOUD_ENVIRONMENT: dict[str, dict[str, str]] = {"ses:send": {"NOTIFICATIONS_TRANSPORT": "ses"}}
+
 # Grants that bring no environment.
 GRANTS_WITHOUT_ENVIRONMENT = frozenset({"tasks:callback", "ses:send"})
 
@@ -422,6 +431,10 @@ QUEUE_GRANTS = {"queue:stock-import": "StockImport", "queue:carrier-events": "Ca
 
 def environment_keys(spec: FunctionSpec) -> set[str]:
     return {GRANT_ENVIRONMENT[g] for g in spec.grants if g not in GRANTS_WITHOUT_ENVIRONMENT}
+
+
+def cloud_environment(spec: FunctionSpec) -> dict[str, str]:
+    return {k: v for g in spec.grants for k, v in CLOUD_ENVIRONMENT.get(g, {}).items()}
 
 
 def function(name: str) -> FunctionSpec:

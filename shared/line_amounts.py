@@ -51,10 +51,7 @@ def units_amounts(line: Mapping[str, Any], start: int, count: int) -> Amounts:
         raise ValueError(f"units [{start}, {start + count}) outside a line of {quantity}")
     end = start + count
     return Amounts(
-        *(
-            _cumulative(int(line[c]), end, quantity) - _cumulative(int(line[c]), start, quantity)
-            for c in COMPONENTS
-        )
+        *(_cumulative(int(line[c]), end, quantity) - _cumulative(int(line[c]), start, quantity) for c in COMPONENTS)
     )
 
 

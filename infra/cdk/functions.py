@@ -22,7 +22,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.cdk.layers import is_built, layer_dir, placeholder
-from infra.manifest import GRANT_ENVIRONMENT, LAYERS, QUEUE_GRANTS, ROOT, FunctionSpec, environment_keys
+from infra.manifest import (
+    GRANT_ENVIRONMENT,
+    LAYERS,
+    QUEUE_GRANTS,
+    ROOT,
+    FunctionSpec,
+    cloud_environment,
+    environment_keys,
+)
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -63,8 +71,10 @@ class Targets:
     table: dynamodb.ITable
     bus: events.IEventBus
     api_keys: secretsmanager.ISecret
-    # None while the state machine's own tasks are built: they cannot reference it.
+    integrations: secretsmanager.ISecret
+    # None while the state machines' own tasks are built: they cannot reference them.
     lifecycle: sfn.IStateMachine | None = None
+    returns: sfn.IStateMachine | None = None
     # The manifest's queues by name, for functions that send to them.
     queues: Mapping[str, sqs.IQueue] = field(default_factory=dict)
 
@@ -75,6 +85,32 @@ class Targets:
                 "a CloudFormation dependency cycle"
             )
         return self.lifecycle
+
+    def return_lifecycle(self) -> sfn.IStateMachine:
+        if self.returns is None:
+            raise ValueError("a returns grant on a state machine task would make a dependency cycle")
+        return self.returns
+
+
+def _task_callbacks(_: Targets, grantee: iam.IGrantable) -> object:
+    # Task tokens name no state machine, and a task of a state machine cannot reference
+    # it (cycle); SendTask* accept "*" as their resource.
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+        resource_arns=["*"],
+    )
+
+
+def _send_email(_: Targets, grantee: iam.IGrantable) -> object:
+    # Identities are verified per account and region by operators; SES scopes by identity ARN.
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["ses:SendEmail"],
+        resource_arns=[
+            Stack.of(cast(Construct, grantee)).format_arn(service="ses", resource="identity", resource_name="*")
+        ],
+    )
 
 
 def _send_to(queue: str) -> Callable[[Targets, iam.IGrantable], object]:
@@ -93,6 +129,10 @@ GRANTS: dict[str, Callable[[Targets, iam.IGrantable], object]] = {
     "lifecycle:callback": lambda t, g: t.order_lifecycle().grant_task_response(g),
     "events:put": lambda t, g: t.bus.grant_put_events_to(g),
     "secrets:api-keys": lambda t, g: t.api_keys.grant_read(g),
+    "secrets:integrations": lambda t, g: t.integrations.grant_read(g),
+    "returns:start": lambda t, g: t.return_lifecycle().grant_start_execution(g),
+    "tasks:callback": _task_callbacks,
+    "ses:send": _send_email,
     **{grant: _send_to(queue) for grant, queue in QUEUE_GRANTS.items()},
 }
 
@@ -101,6 +141,8 @@ ENVIRONMENT: dict[str, Callable[[Targets], str]] = {
     "ORDER_LIFECYCLE_ARN": lambda t: t.order_lifecycle().state_machine_arn,
     "EVENT_BUS_NAME": lambda t: t.bus.event_bus_name,
     "API_KEYS_SECRET_ID": lambda t: t.api_keys.secret_arn,
+    "INTEGRATION_SECRETS_ID": lambda t: t.integrations.secret_arn,
+    "RETURN_LIFECYCLE_ARN": lambda t: t.return_lifecycle().state_machine_arn,
     **{GRANT_ENVIRONMENT[grant]: _queue_url(queue) for grant, queue in QUEUE_GRANTS.items()},
 }
 
@@ -156,7 +198,7 @@ def build_function(
     targets: Targets,
     extra_layers: dict[str, lambda_.ILayerVersion] | None = None,
 ) -> lambda_.Function:
-    if targets.lifecycle is None and any(grant.startswith("lifecycle:") for grant in spec.grants):
+    if targets.lifecycle is None and any(grant.startswith(("lifecycle:", "returns:")) for grant in spec.grants):
         raise ValueError(f"{spec.name} is a state machine task: a lifecycle grant would make a dependency cycle")
     role = iam.Role(
         scope,
@@ -174,6 +216,7 @@ def build_function(
     }
     for key in sorted(environment_keys(spec)):
         environment[key] = ENVIRONMENT[key](targets)
+    environment.update(cloud_environment(spec))
 
     fn = lambda_.Function(
         scope,
@@ -206,13 +249,20 @@ def build_function(
             "with each CDK release's idea of the latest runtime.",
         )
     )
-    Validations.of(role).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions-IAM5[Resource::*]",
-            reason="Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
-            "support no resource-level permissions.",
-        )
+    wildcard_reason = (
+        "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions."
     )
+    if "tasks:callback" in spec.grants:
+        wildcard_reason += " Task tokens: SendTaskSuccess/Failure/Heartbeat take a token, not a state machine."
+    Validations.of(role).acknowledge(Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=wildcard_reason))
+    if "ses:send" in spec.grants:
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
+                reason="Customer messages go to any customer's address: SES checks the recipient "
+                "identity too, so sending is scoped to this account and region's identities.",
+            )
+        )
     return fn
 
 

@@ -17,11 +17,12 @@ from constructs import Construct
 from infra import manifest
 from infra.cdk.api import build_api
 from infra.cdk.functions import Targets, build_function, dependency_layers, function_code, powertools_layer
-from infra.cdk.triggers import build_queue, build_stream_consumer, subscribe
+from infra.cdk.triggers import build_event_rule, build_queue, build_stream_consumer, subscribe
 from infra.cdk.workflows import build_state_machine
 
 # The state machine that the lifecycle:* grants and ORDER_LIFECYCLE_ARN refer to.
 LIFECYCLE = "OrderLifecycle"
+RETURN_LIFECYCLE = "ReturnLifecycle"
 
 
 class OmsStack(Stack):
@@ -30,10 +31,13 @@ class OmsStack(Stack):
         self.table = self._table()
         self.bus = events.EventBus(self, manifest.EVENT_BUS, description="OMS domain events")
         self.api_keys = self._api_keys()
+        self.integrations = self._integration_secrets()
 
         code, layer, extra = function_code(), powertools_layer(self), dependency_layers(self)
         queues = {spec.name: build_queue(self, spec) for spec in manifest.QUEUES}
-        targets = Targets(table=self.table, bus=self.bus, api_keys=self.api_keys, queues=queues)
+        targets = Targets(
+            table=self.table, bus=self.bus, api_keys=self.api_keys, integrations=self.integrations, queues=queues
+        )
         self.functions: dict[str, lambda_.Function] = {}
 
         def build(spec: manifest.FunctionSpec, targets: Targets) -> None:
@@ -50,7 +54,9 @@ class OmsStack(Stack):
         self.state_machines: dict[str, sfn.StateMachine] = {
             sm.name: build_state_machine(self, sm, dict(self.functions)) for sm in manifest.STATE_MACHINES
         }
-        targets = replace(targets, lifecycle=self.state_machines[LIFECYCLE])
+        targets = replace(
+            targets, lifecycle=self.state_machines[LIFECYCLE], returns=self.state_machines[RETURN_LIFECYCLE]
+        )
         for spec in manifest.FUNCTIONS:
             if spec.name not in tasks:
                 build(spec, targets)
@@ -62,6 +68,8 @@ class OmsStack(Stack):
         )
         for queue in manifest.QUEUES:
             subscribe(queues[queue.name], queue, self.functions[queue.consumer])
+        for rule in manifest.EVENT_RULES:
+            build_event_rule(self, rule, self.bus, queues[rule.queue])
         for consumer in manifest.STREAM_CONSUMERS:
             build_stream_consumer(self, consumer, self.table, self.functions[consumer.function])
         self._outputs()
@@ -108,6 +116,24 @@ class OmsStack(Stack):
                 id="AwsSolutions-SMG4",
                 reason="Holds hashes of API keys that callers present; a key is rotated by "
                 "issuing a new one to its caller, which no rotation Lambda can do.",
+            )
+        )
+        return secret
+
+    def _integration_secrets(self) -> secretsmanager.Secret:
+        # Operators write the carriers' and payment providers' secrets here:
+        # {"carriers": {name: hmac_secret}, "payments": {provider: {"webhook_secret", "api_key"?}}}.
+        secret = secretsmanager.Secret(
+            self,
+            manifest.INTEGRATION_SECRETS,
+            description="OMS integrations: carrier webhook secrets, payment provider keys and webhook secrets",
+            secret_string_value=SecretValue.unsafe_plain_text(json.dumps({"carriers": {}, "payments": {}})),
+        )
+        Validations.of(secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason="Issued by the carriers and payment providers; they are rotated in the "
+                "provider's dashboard and pasted here, which no rotation Lambda can do.",
             )
         )
         return secret

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.manifest import QueueSpec, StreamConsumer
+from infra.manifest import EventRule, QueueSpec, StreamConsumer
 
 # The longest SQS allows: time for operators to look at what failed.
 DLQ_RETENTION = Duration.days(14)
@@ -83,3 +85,14 @@ def build_stream_consumer(
             )
         )
     return dlq
+
+
+def build_event_rule(scope: Construct, spec: EventRule, bus: events.IEventBus, queue: sqs.IQueue) -> events.Rule:
+    """Domain events of the listed detail types, delivered to a queue (its DLQ catches failures)."""
+    return events.Rule(
+        scope,
+        spec.name,
+        event_bus=bus,
+        event_pattern=events.EventPattern(detail_type=list(spec.detail_types)),
+        targets=[targets.SqsQueue(queue)],
+    )

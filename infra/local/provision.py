@@ -27,7 +27,6 @@ from infra.local.runtime import ACCOUNT_ID
 RUNTIME = "python3.12"
 ARCHITECTURE = "arm64"
 ROLE_NAME = "oms-local-execution"
-WEBHOOK_SECRET_PREFIX = "webhooks/"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
@@ -49,7 +48,7 @@ class LocalResources:
     event_bus_name: str
     api_keys_secret_id: str
     role_arn: str
-    webhook_secrets: dict[str, str] = field(default_factory=dict)  # provider -> secret id
+    integration_secrets_id: str = ""
     functions: dict[str, str] = field(default_factory=dict)  # name -> ARN
     queues: dict[str, QueueResources] = field(default_factory=dict)
     stream_dlqs: dict[str, tuple[str, str]] = field(default_factory=dict)  # function -> (url, ARN)
@@ -62,6 +61,7 @@ class LocalResources:
             "TABLE_NAME": self.table_name,
             "EVENT_BUS_NAME": self.event_bus_name,
             "API_KEYS_SECRET_ID": self.api_keys_secret_id,
+            "INTEGRATION_SECRETS_ID": self.integration_secrets_id,
         }
         for name, arn in self.state_machines.items():
             env[state_machine_env_key(name)] = arn
@@ -195,6 +195,9 @@ def provision(
             )["UUID"]
         )
 
+    for rule in m.EVENT_RULES:
+        _event_rule(c["events"], res, rule, m)
+
     for sm in m.STATE_MACHINES:
         arn = c["stepfunctions"].create_state_machine(
             name=local_name(sm.name, m),
@@ -253,10 +256,21 @@ def _role(iam: Any) -> str:
 
 def _secrets(sm: Any, res: LocalResources, m: Any) -> None:
     sm.create_secret(Name=res.api_keys_secret_id, SecretString=dev_credentials.api_keys_secret_string())
-    for provider, secret in dev_credentials.DEV_WEBHOOK_SECRETS.items():
-        name = local_name(WEBHOOK_SECRET_PREFIX + provider, m)
-        sm.create_secret(Name=name, SecretString=secret)
-        res.webhook_secrets[provider] = name
+    res.integration_secrets_id = local_name(m.INTEGRATION_SECRETS, m)
+    sm.create_secret(Name=res.integration_secrets_id, SecretString=dev_credentials.integration_secrets_string())
+
+
+def _event_rule(events: Any, res: LocalResources, rule: Any, m: Any) -> None:
+    name = local_name(rule.name, m)
+    events.put_rule(
+        Name=name,
+        EventBusName=res.event_bus_name,
+        EventPattern=json.dumps({"detail-type": list(rule.detail_types)}),
+        State="ENABLED",
+    )
+    events.put_targets(
+        Rule=name, EventBusName=res.event_bus_name, Targets=[{"Id": rule.queue, "Arn": res.queues[rule.queue].arn}]
+    )
 
 
 def _dlq(sqs: Any, name: str) -> tuple[str, str]:

@@ -137,6 +137,11 @@ def test_resource_counts_match(template: dict[str, Any], local: LocalStack, mapp
         "AWS::Lambda::EventSourceMapping": len(lam.list_event_source_mappings()["EventSourceMappings"]),
         "AWS::StepFunctions::StateMachine": len(local.client("stepfunctions").list_state_machines()["stateMachines"]),
         "AWS::Events::EventBus": len([b for b in buses if b["Name"] != "default"]),
+        "AWS::Events::Rule": len(
+            local.client("events").list_rules(EventBusName=local.resources.event_bus_name)["Rules"]
+        )
+        if local.resources
+        else 0,
     }
     assert found == {type_: counts[type_] for type_ in found}
 
@@ -174,6 +179,7 @@ def test_functions(template: dict[str, Any], local: LocalStack, mapping: Mapping
         assert config["Description"] == cloud.get("Description", ""), name
         local_env = set(config.get("Environment", {}).get("Variables", {}))
         cloud_env = set(cloud.get("Environment", {}).get("Variables", {})) - CLOUD_ONLY_ENVIRONMENT
+        cloud_env -= set(manifest.cloud_environment(manifest.function(name)))
         assert local_env == cloud_env, name
 
 
@@ -276,3 +282,21 @@ def test_api_routes_and_authorizer(template: dict[str, Any], mapping: Mapping) -
     assert local_routes == cloud_routes
     stages = [s["Properties"]["StageName"] for s in of_type(template, "AWS::ApiGateway::Stage").values()]
     assert stages == [http_api.STAGE]
+
+
+def test_event_rules(template: dict[str, Any], local: LocalStack, mapping: Mapping) -> None:
+    """Each rule matches the same detail types and delivers to the same queue in both stacks."""
+    assert local.resources is not None
+    events = local.client("events")
+    bus = local.resources.event_bus_name
+    local_rules = {r["Name"]: r for r in events.list_rules(EventBusName=bus)["Rules"]}
+    cloud_rules = of_type(template, "AWS::Events::Rule")
+    assert len(cloud_rules) == len(local_rules) == len(manifest.EVENT_RULES)
+    for lid, rule in cloud_rules.items():
+        name = manifest.LOCAL_PREFIX + construct_name(lid)
+        assert name in local_rules, f"rule {name} is missing locally"
+        pattern = json.loads(local_rules[name]["EventPattern"])
+        assert sorted(pattern["detail-type"]) == sorted(rule["Properties"]["EventPattern"]["detail-type"])
+        (cloud_target,) = rule["Properties"]["Targets"]
+        (local_target,) = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
+        assert local_target["Arn"] == mapping.arn(cloud_target["Arn"])
