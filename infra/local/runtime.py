@@ -11,6 +11,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,13 +128,22 @@ def _environment(handler: str) -> threading.RLock:
         return _environments.setdefault(handler, threading.RLock())
 
 
+# Invocations and seconds spent per handler since start: what Lambda would bill
+# (benchmarks read them; time waiting for the function's environment is not counted).
+invocations: Counter[str] = Counter()
+busy_seconds: Counter[str] = Counter()
+
+
 def call(handler: str, event: Any, context: LambdaContext) -> Any:
     """Call the handler in its function's environment; exceptions propagate (callers shape them)."""
     function = resolve(handler)
+    invocations[handler] += 1
     with _environment(handler):
+        started = time.perf_counter()
         try:
             return function(event, context)
         finally:
+            busy_seconds[handler] += time.perf_counter() - started
             _drop_disabled_metrics()
 
 

@@ -33,10 +33,17 @@ def _units(size: int) -> int:
     return max(1, math.ceil(size / 1024))
 
 
+def _read_units(size: int) -> int:
+    return max(1, math.ceil(size / 4096))
+
+
 class AwsMeter:
     def __init__(self, account: str = "123456789012", region: str = "us-east-1"):
         self.calls: Counter[str] = Counter()
+        # Entries of batch calls (events published, messages sent), which are billed each.
+        self.entries: Counter[str] = Counter()
         self.write_units = 0.0
+        self.read_units = 0.0
         self._lock = threading.Lock()
         self._backend = dynamodb_backends[account][region]
 
@@ -71,18 +78,49 @@ class AwsMeter:
         service = model.service_model.service_name
         with self._lock:
             self.calls[f"{service}.{model.name}"] += 1
+            if model.name in ("PutEvents", "SendMessageBatch"):
+                self.entries[f"{service}.{model.name}"] += len(params.get("Entries", []))
             if service == "dynamodb":
                 self.write_units += self._write_units(model.name, params)
 
+    def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        """Read units from what came back: 4 KB per unit, half for eventually consistent reads."""
+        if model.service_model.service_name != "dynamodb":
+            return
+        units = 0.0
+        name = model.name
+        if name == "GetItem" and parsed.get("Item"):
+            units = _read_units(_size(parsed["Item"]))
+        elif name in ("Query", "Scan"):
+            size = sum(_size(item) for item in parsed.get("Items", []))
+            units = _read_units(size)
+        elif name == "BatchGetItem":
+            units = sum(_read_units(_size(i)) for items in parsed.get("Responses", {}).values() for i in items)
+        elif name == "TransactGetItems":
+            units = 2 * sum(_read_units(_size(r.get("Item", {}))) for r in parsed.get("Responses", []))
+        consistent = getattr(self._local, "consistent", True)
+        with self._lock:
+            self.read_units += units if consistent or name == "TransactGetItems" else units / 2
+
+    def _remember_consistency(self, params: dict[str, Any], **_: Any) -> None:
+        self._local.consistent = bool(params.get("ConsistentRead"))
+
     def attach(self, *services: str) -> AwsMeter:
+        self._local = threading.local()
         for service in services:
-            client(service).meta.events.register("provide-client-params", self._before)
+            events = client(service).meta.events
+            events.register("provide-client-params", self._before)
+            if service == "dynamodb":
+                events.register("provide-client-params.dynamodb", self._remember_consistency)
+                events.register("after-call.dynamodb", self._after)
         return self
 
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.entries.clear()
             self.write_units = 0
+            self.read_units = 0
 
     def dynamodb_requests(self) -> int:
         return sum(n for name, n in self.calls.items() if name.startswith("dynamodb."))

@@ -17,6 +17,7 @@ from infra.manifest import ROOT
 from tests.benchmarks.aws_meter import AwsMeter
 from tests.benchmarks.bench_capture import bench_capture
 from tests.benchmarks.bench_imports import bench_imports
+from tests.benchmarks.bench_lifecycle import bench_lifecycle
 from tests.benchmarks.bench_routing import bench_routing, print_table
 
 OUT = ROOT / "bench-results"
@@ -32,11 +33,13 @@ def _table(title: str, rows: list[tuple[str, str]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, help="orders per run (default: capture 300, routing 10,000)")
-    parser.add_argument("--only", choices=["capture", "routing"], help="run one benchmark")
+    parser.add_argument("--only", choices=["capture", "lifecycle", "routing"], help="run one benchmark")
     args = parser.parse_args()
-    if args.only != "routing":
+    if args.only in (None, "capture"):
         run_capture(args.orders or 300)
-    if args.only != "capture":
+    if args.only in (None, "lifecycle"):
+        run_lifecycle(args.orders or 200)
+    if args.only in (None, "routing"):
         run_routing(args.orders or 10_000)
 
 
@@ -87,6 +90,38 @@ def run_capture(orders: int) -> None:
     OUT.mkdir(exist_ok=True)
     path = OUT / "capture.json"
     path.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten: {path.relative_to(ROOT)}")
+
+
+def run_lifecycle(orders: int) -> None:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    logging.basicConfig(level=logging.ERROR)
+    from infra.local.stack import LocalStack
+
+    with LocalStack(moto_port=0, api_port=0) as stack:
+        meter = AwsMeter().attach("dynamodb", "stepfunctions", "events", "sqs", "secretsmanager")
+        result = bench_lifecycle(stack, meter, orders=orders)
+    result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    per, cost = result["per_order"], result["cost_per_1000_orders_usd"]
+    _table(
+        f"Full lifecycle: capture -> allocate -> authorize -> ship -> capture + invoice -> delivered ({orders} orders)",
+        [
+            ("completed", f"{result['completed']} of {orders} in {result['wall_seconds']:.1f} s"),
+            ("lifecycles / minute", f"{result['orders_per_minute']:.0f}  (goal >= 2,500)"),
+            ("state transitions / order", f"{per['stepfunctions_transition']:.2f}  (goal <= 10)"),
+            ("Lambda invocations / order", f"{per['lambda_request']:.2f}"),
+            ("Lambda GB-s / order (local timing)", f"{per['lambda_gb_second']:.3f}"),
+            ("DynamoDB requests / order", f"{per['dynamodb_requests']:.2f}  (goal <= 25)"),
+            ("DynamoDB read / write units", f"{per['dynamodb_read_unit']:.1f} / {per['dynamodb_write_unit']:.1f}"),
+            ("EventBridge events / order", f"{per['eventbridge_event']:.2f}"),
+            ("cost / 1,000 orders", f"${cost['total_without_messages']:.3f} without SES  (goal <= $0.25)"),
+            ("  by service", ", ".join(f"{k} ${v:.3f}" for k, v in cost.items() if k != "total_without_messages")),
+            ("order to shipment p50", f"{result['to_ship_p50_s'] or 0:.1f} s"),
+        ],
+    )
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "lifecycle.json"
+    path.write_text(json.dumps(result, indent=2))
     print(f"\nwritten: {path.relative_to(ROOT)}")
 
 

@@ -1,0 +1,210 @@
+"""The whole order lifecycle on the local stack, played by channels, a WMS and a carrier.
+
+capture -> allocate -> authorize -> release to fulfillment -> accept, pick, pack, ship ->
+capture + invoice -> carrier "delivered" -> completed. Every step goes through the HTTP API
+the way real clients would. Per order it counts what AWS would bill: state transitions
+(from the executions' histories), Lambda invocations and GB-seconds, DynamoDB requests and
+read/write units, API Gateway requests, EventBridge events and SQS requests, and prices
+them with ``prices.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from infra import manifest
+from infra.local import runtime
+from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
+from infra.local.samples import CATALOGUE, CHANNEL_KEYS, sample_order
+from tests.benchmarks.aws_meter import AwsMeter
+from tests.benchmarks.prices import cost_per_thousand
+
+LOCATION = "wh-east"  # one of the locations the development WMS key is bound to
+WMS = {"x-api-key": "dev-wms-key"}
+OPS = {"x-api-key": "dev-ops-key"}
+# HTTP requests each order makes of the API: capture, accept, pick, pack, ship, carrier event.
+API_REQUESTS_PER_ORDER = 6
+# An SQS message costs a send, a receive and a delete.
+SQS_REQUESTS_PER_MESSAGE = 3
+
+
+def _stock(api_url: str) -> None:
+    body = {"name": "East warehouse", "type": "warehouse", "lat": 50.11, "lon": 8.68}
+    requests.put(f"{api_url}/v1/locations/{LOCATION}", json=body, headers=OPS, timeout=30).raise_for_status()
+    for sku in CATALOGUE:
+        stock = {"on_hand": 10_000_000, "safety_stock": 0, "as_of": "2026-01-01T00:00:00Z"}
+        requests.put(f"{api_url}/v1/inventory/{LOCATION}/{sku}", json=stock, headers=OPS, timeout=30).raise_for_status()
+
+
+def carrier_delivered(tracking_number: str, event_id: str) -> tuple[bytes, dict[str, str]]:
+    """A generic-format carrier event, signed as docs/carrier-tracking.md describes."""
+    body = json.dumps(
+        {
+            "event_id": event_id,
+            "tracking_number": tracking_number,
+            "status": "delivered",
+            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    ).encode()
+    digest = hmac.new(DEV_WEBHOOK_SECRETS["generic"].encode(), body, hashlib.sha256).hexdigest()
+    return body, {"X-OMS-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+class Warehouse:
+    """Works every fulfillment order of its location: accept, pick, pack, ship; the carrier delivers."""
+
+    def __init__(self, api_url: str):
+        self.api_url = api_url
+        self.http = requests.Session()
+        self.shipped: dict[str, float] = {}
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+
+    def _post(self, path: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
+        response = self.http.post(self.api_url + path, json=body or {}, headers=headers or WMS, timeout=60)
+        if response.status_code >= 300:
+            self.errors.append(f"{path}: {response.status_code} {response.text[:200]}")
+            return None
+        return response.json()
+
+    def work_once(self) -> int:
+        page = self.http.get(
+            f"{self.api_url}/v1/fulfillment-orders",
+            params={"location_id": LOCATION, "status": "allocated", "limit": 200},
+            headers=WMS,
+            timeout=60,
+        ).json()
+        for fo in page.get("items", []):
+            fo_id = fo["fo_id"]
+            for step in ("accept", "pick", "pack"):
+                self._post(f"/v1/fulfillment-orders/{fo_id}/{step}")
+            tracking = f"BENCH{fo_id[-12:].upper()}"
+            if self._post(f"/v1/fulfillment-orders/{fo_id}/ship", {"carrier": "generic", "tracking_number": tracking}):
+                body, headers = carrier_delivered(tracking, f"evt-{fo_id}")
+                response = self.http.post(
+                    f"{self.api_url}/v1/webhooks/carriers/generic", data=body, headers=headers, timeout=60
+                )
+                if response.status_code >= 300:
+                    self.errors.append(f"carrier: {response.status_code} {response.text[:200]}")
+                self.shipped[fo["order_id"]] = time.perf_counter()
+        return len(page.get("items", []))
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            if not self.work_once():
+                time.sleep(0.2)
+
+
+def _capture(api_url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, float]:
+    local: dict[int, requests.Session] = {}
+    created: dict[str, float] = {}
+
+    def post(body: dict[str, Any]) -> None:
+        http = local.setdefault(threading.get_ident(), requests.Session())
+        response = http.post(
+            f"{api_url}/v1/orders", json=body, headers={"x-api-key": CHANNEL_KEYS[body["channel"]]}, timeout=60
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"capture failed: {response.status_code} {response.text[:200]}")
+        created[response.json()["order_id"]] = time.perf_counter()
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(post, bodies))
+    return created
+
+
+def _finished(api_url: str, order_ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    http = requests.Session()
+    done: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while len(done) < len(order_ids) and time.monotonic() < deadline:
+        for order_id in order_ids:
+            if order_id in done:
+                continue
+            order = http.get(f"{api_url}/v1/orders/{order_id}", headers=OPS, timeout=60).json()
+            if order["workflow"]["status"] in ("SUCCEEDED", "FAILED") and order["fulfillment_status"] == "delivered":
+                done[order_id] = order
+        time.sleep(0.5)
+    return done
+
+
+def _transitions(stack: Any, order_ids: set[str]) -> list[int]:
+    sfn = stack.client("stepfunctions")
+    arn = stack.resources.state_machines["OrderLifecycle"]
+    counts = []
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+        for execution in page["executions"]:
+            if execution["name"] not in order_ids:
+                continue
+            events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+            counts.append(sum(1 for e in events if e["type"].endswith("StateEntered")))
+    return counts
+
+
+def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 4, seed: int = 23) -> dict[str, Any]:
+    rng = random.Random(seed)
+    api_url = stack.api_url
+    _stock(api_url)
+
+    def bodies(prefix: str, n: int) -> list[dict[str, Any]]:
+        return [sample_order(rng, rng.choice(list(CHANNEL_KEYS)), f"{prefix}-{i}") for i in range(n)]
+
+    warehouse = Warehouse(api_url)
+    worker = threading.Thread(target=warehouse.run, daemon=True)
+    worker.start()
+    warm = _capture(api_url, bodies("LCWARM", 5), 1)
+    _finished(api_url, list(warm), 120)
+
+    meter.reset()
+    invocations, busy = Counter(runtime.invocations), Counter(runtime.busy_seconds)
+    started = time.perf_counter()
+    created = _capture(api_url, bodies("LC", orders), clients)
+    done = _finished(api_url, list(created), timeout=max(300.0, orders * 2.0))
+    wall = time.perf_counter() - started
+    warehouse.stop.set()
+    worker.join(timeout=30)
+
+    memory = {spec.handler: spec.memory_mb for spec in manifest.FUNCTIONS}
+    calls = runtime.invocations - invocations
+    seconds = runtime.busy_seconds - busy
+    transitions = _transitions(stack, set(created))
+    n = max(1, len(done))
+    to_ship = sorted(warehouse.shipped[o] - created[o] for o in done if o in warehouse.shipped)
+    per_order = {
+        "stepfunctions_transition": sum(transitions) / max(1, len(transitions)),
+        "lambda_request": sum(calls.values()) / n,
+        "lambda_gb_second": sum(seconds[h] * memory.get(h, 512) / 1024 for h in seconds) / n,
+        "dynamodb_requests": meter.dynamodb_requests() / n,
+        "dynamodb_write_unit": meter.write_units / n,
+        "dynamodb_read_unit": meter.read_units / n,
+        "apigateway_request": API_REQUESTS_PER_ORDER,
+        "eventbridge_event": meter.entries["events.PutEvents"] / n,
+        "sqs_request": SQS_REQUESTS_PER_MESSAGE
+        * (meter.calls["sqs.SendMessage"] + meter.entries["sqs.SendMessageBatch"] + meter.entries["events.PutEvents"])
+        / n,
+        "ses_message": 3,  # confirmed, shipped, delivered
+    }
+    return {
+        "orders": orders,
+        "completed": len(done),
+        "clients": clients,
+        "wall_seconds": wall,
+        "orders_per_minute": len(done) / wall * 60,
+        "to_ship_p50_s": to_ship[len(to_ship) // 2] if to_ship else None,
+        "warehouse_errors": warehouse.errors[:10],
+        "per_order": per_order,
+        "invocations_per_order": {h.split(".")[1] + "." + h.split(".")[3]: v / n for h, v in sorted(calls.items())},
+        "dynamodb_calls_per_order": {k: v / n for k, v in sorted(meter.calls.items()) if k.startswith("dynamodb.")},
+        "transitions_max": max(transitions, default=0),
+        "cost_per_1000_orders_usd": cost_per_thousand(per_order),
+    }
