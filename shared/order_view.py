@@ -6,7 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.change_orders import change_views, order_figures, return_views
+from shared.fulfillment import fulfillment_order_view, shipment_view
 from shared.orders import OrderRecord
+from shared.payments.summary import payment_summary
 from shared.table import Item
 
 BUCKETS = ("ordered", "allocated", "shipped", "cancelled", "return_initiated", "returned")
@@ -44,6 +47,19 @@ class Totals(BaseModel):
     total: int
 
 
+class PaymentSummary(BaseModel):
+    """Salesforce's order payment summary, in minor units (docs/payments.md defines each)."""
+
+    authorized: int
+    captured: int
+    refunded: int
+    refund_pending: int
+    available_to_capture: int
+    available_to_refund: int
+    amount_due: int
+    balance: int
+
+
 class Workflow(BaseModel):
     execution_arn: str | None = None
     status: str
@@ -59,6 +75,8 @@ class OrderView(BaseModel):
     fulfillment_status: str
     payment_status: str
     totals: Totals
+    # The original totals plus every change order's (cancellations, returns, appeasements...).
+    current_totals: dict[str, int]
     shipping: dict[str, Any]
     promotions: list[dict[str, Any]]
     lines: list[LineView]
@@ -68,6 +86,8 @@ class OrderView(BaseModel):
     invoices: list[dict[str, Any]] = []
     credit_memos: list[dict[str, Any]] = []
     returns: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    payment_summary: PaymentSummary
     workflow: Workflow
     created_at: str
     updated_at: str
@@ -168,11 +188,26 @@ def order_view(record: OrderRecord) -> OrderView:
     h = record.header
     lines = sorted(record.lines, key=lambda item: item["sk"])
     workflow = h.get("workflow") or {}
+    payments = payment_summary(record)
+    others = record.others
     return OrderView(
         **_header_fields(h),
+        current_totals=order_figures(record),
         shipping=h["shipping"],
         promotions=h.get("promotions", []),
         lines=[_line(item) for item in lines],
+        fulfillment_orders=[
+            fulfillment_order_view(i) for i in sorted(others.get("FO", []), key=lambda i: (i["created_at"], i["fo_id"]))
+        ],
+        shipments=[
+            shipment_view(i) for i in sorted(others.get("SHP", []), key=lambda i: (i["created_at"], i["shipment_id"]))
+        ],
+        payments=payments.pop("payments"),
+        invoices=payments.pop("invoices"),
+        credit_memos=payments.pop("credit_memos"),
+        returns=return_views(record),
+        changes=change_views(record),
+        payment_summary=PaymentSummary(**payments),
         workflow=Workflow(execution_arn=workflow.get("execution_arn"), status=workflow.get("status", "PENDING")),
         updated_at=h["updated_at"],
     )

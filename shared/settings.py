@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 class Settings(BaseModel):
     table_name: str = Field(default="oms-Table", min_length=3)
     order_lifecycle_arn: str = ""
+    return_lifecycle_arn: str = ""
     event_bus_name: str = "oms-Events"
     api_keys_secret_id: str = "oms-ApiKeys"
     # Seconds an idempotency record is kept (Idempotency-Key replays inside it).

@@ -40,6 +40,24 @@ def start_order_lifecycle(order_id: str, *, name: str | None = None) -> str:
         raise
 
 
+def start_return_lifecycle(return_id: str, order_id: str, *, receipt_timeout_seconds: int) -> str:
+    """Start (or find already started) the return's execution, named by the return id."""
+    arn = get_settings().return_lifecycle_arn
+    payload = {"return_id": return_id, "order_id": order_id, "receipt_timeout_seconds": receipt_timeout_seconds}
+    try:
+        out = client("stepfunctions").start_execution(stateMachineArn=arn, name=return_id, input=json.dumps(payload))
+        return str(out["executionArn"])
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code == "ExecutionAlreadyExists":
+            return execution_arn(arn, return_id)
+        if code in ("ThrottlingException", "TooManyRequestsException"):
+            raise Throttled("Step Functions throttled the start") from err
+        if code in ("ServiceUnavailable", "InternalServerError", "ServiceException"):
+            raise RetryableError("Step Functions is unavailable") from err
+        raise
+
+
 _STALE_TOKEN_CODES = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist"}
 
 

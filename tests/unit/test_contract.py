@@ -17,6 +17,9 @@ ADDITIONS: set[tuple[str, str]] = {
     # Bulk stock files from a WMS or ERP, applied row by row through a queue.
     ("POST", "/v1/inventory/imports"),
     ("GET", "/v1/inventory/imports/{import_id}"),
+    # One fulfillment order, and its pick list (JSON, or printable with ?format=html).
+    ("GET", "/v1/fulfillment-orders/{fo_id}"),
+    ("GET", "/v1/fulfillment-orders/{fo_id}/pick-list"),
 }
 
 

@@ -11,6 +11,7 @@ from functions.allocate.logic.reservation import HeaderChange, RoundTaken, Stock
 from shared.allocations import Reservation, held_allocations, line_allocated_op
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
+from shared.fulfillment import consume_allocations, held
 from shared.inventory import release_op
 from shared.orders import OrderRecord, append_event, event_item, load_order
 from shared.table import Table
@@ -126,29 +127,21 @@ def release_all(order_id: str) -> dict[str, Any]:
     The allocation items stay, marked ``released``, as the record of what happened.
     """
     table = Table()
-    held = held_allocations(order_id, table)
+    # After a partial shipment an allocation holds less than its quantity: release that only.
+    holding = [(a, held(a)) for a in held_allocations(order_id, table)]
+    holding = [(a, q) for a, q in holding if q > 0]
     at = now_iso()
-    for start in range(0, len(held), 30):  # 3 operations per allocation
-        chunk = held[start : start + 30]
+    for start in range(0, len(holding), 30):  # 3 operations per allocation
+        chunk = holding[start : start + 30]
         ops: list[dict[str, Any]] = []
-        for a in chunk:
-            ops.append(release_op(a["sku"], a["location_id"], int(a["quantity"])))
-            ops.append(
-                {
-                    "Update": {
-                        "Key": {"pk": a["pk"], "sk": a["sk"]},
-                        "UpdateExpression": "SET #s = :released, released_at = :at",
-                        "ConditionExpression": "#s = :reserved",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": {":released": "released", ":reserved": "reserved", ":at": at},
-                    }
-                }
-            )
         per_line: dict[int, int] = {}
-        for a in chunk:
-            per_line[int(a["line_position"])] = per_line.get(int(a["line_position"]), 0) + int(a["quantity"])
+        for a, quantity in chunk:
+            ops.append(release_op(a["sku"], a["location_id"], quantity))
+            ops.extend(consume_allocations([a], a["line_id"], quantity, "released", at)[0])
+            per_line[int(a["line_position"])] = per_line.get(int(a["line_position"]), 0) + quantity
         ops += [line_allocated_op(order_id, pos, -q) for pos, q in sorted(per_line.items())]
         table.transact(ops)
-    if held:
-        append_event(order_id, "order.reservations_released", {"units": sum(int(a["quantity"]) for a in held)})
-    return {"released_units": sum(int(a["quantity"]) for a in held)}
+    units = sum(q for _, q in holding)
+    if holding:
+        append_event(order_id, "order.reservations_released", {"units": units})
+    return {"released_units": units}

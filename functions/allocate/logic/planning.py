@@ -71,7 +71,9 @@ def _site(location: Location, used_today: int) -> Site:
 def _rules(header: Item, policy: RoutingPolicy, locations: list[Location]) -> RoutingRules:
     rule = policy.channels.get(header["channel"])
     allowed: frozenset[str] | None = None
+    # Locations that rejected this order's units never get them again.
     excluded = set(policy.excluded_locations) | set(header.get("excluded_locations", []))
+    excluded |= set(header.get("rejected_locations", []))
     if rule:
         if rule.locations or rule.groups:
             allowed = frozenset(

@@ -51,6 +51,8 @@ class RoutingPolicy(_Strict):
     channels: dict[str, ChannelRule] = {}
     backorder_timeout_seconds: int = Field(7 * 24 * 3600, ge=1, le=365 * 24 * 3600)
     max_allocation_attempts: int = Field(3, ge=1, le=10)
+    # Times an order's rejected units are routed again before it goes to operators.
+    max_reroute_attempts: int = Field(3, ge=1, le=20)
     updated_at: str | None = None
 
 

@@ -12,7 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.allocate.handlers.api import router as allocate_router
 from functions.capture.handlers.api import router as capture_router
+from functions.changes.handlers.api import router as changes_router
+from functions.fulfill.handlers.api import router as fulfillment_router
+from functions.fulfill.handlers.carrier_webhooks import router as carrier_router
 from functions.inventory.handlers.api import router as inventory_router
+from functions.payments.handlers.webhooks import router as payment_webhooks_router
+from functions.returns.handlers.api import router as returns_router
 from functions.ops.logic.exceptions import (
     ExceptionAction,
     ExceptionPage,
@@ -62,7 +67,17 @@ def post_resolve(
 
 
 # Every domain's routes, for the OpenAPI document. Add each new domain's router here.
-ROUTERS = (capture_router, allocate_router, inventory_router, router)
+ROUTERS = (
+    capture_router,
+    changes_router,
+    returns_router,
+    allocate_router,
+    inventory_router,
+    fulfillment_router,
+    carrier_router,
+    payment_webhooks_router,
+    router,
+)
 app = build_app(router)
 
 

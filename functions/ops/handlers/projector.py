@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.ops.logic.domain_events import domain_event
+from functions.ops.logic.domain_events import domain_events
 from shared.event_bus import publish
 from shared.observability import logger
 from shared.table import from_ddb
@@ -25,8 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         change = record.get("dynamodb") or {}
         if record.get("eventName") != "INSERT" or "NewImage" not in change:
             continue
-        domain = domain_event(from_ddb(change["NewImage"]))
-        if domain:
+        for domain in domain_events(from_ddb(change["NewImage"])):
             sequence.append(change["SequenceNumber"])
             events.append(domain)
     failed = publish(events)

@@ -1,0 +1,159 @@
+"""Cancelling units of an order: preview, or write the change and release what it held.
+
+One transaction writes the change order, the lines' ``cancelled`` buckets (pinned on the
+buckets the plan read, so a concurrent shipment or allocation makes it plan again), the
+header and the timeline event. After it: stock held for the cancelled units is released
+(allocations not yet on a fulfillment order here, the rest by cancelling fulfillment-order
+lines, which resumes the waiting execution), a parked backorder wait is woken when
+nothing is left to allocate, and the money moves (authorization released, captured excess
+refunded with a credit memo). A failure after the commit becomes a process exception.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from functions.changes.logic.access import load_for_change
+from functions.changes.logic.cancel_plan import CancelPlan, money_effect, plan_cancellation
+from functions.changes.logic.effects import after_commit
+from functions.changes.logic.models import CancelRequest
+from functions.changes.logic.settlement import issue_refund, payment_position, release_authorization
+from functions.changes.logic.stock_release import release_cancelled_units
+from functions.returns.logic.policy import load_policy
+from shared import keys
+from shared.api.caller import Caller
+from shared.change_orders import cancellable_units, change_item, change_view, order_figures, quantities
+from shared.clock import now_iso
+from shared.errors import Conflict
+from shared.ids import new_id
+from shared.orders import OrderRecord, event_item
+from shared.table import ConditionFailed, Item, Table
+
+ROLES = ("channel", "agent", "ops")
+# A change order is one transaction: its item, the header, the event and its lines.
+LINES_PER_CHANGE = 90
+_ATTEMPTS = 3
+
+
+def _pinned_line_op(line: Item, cancelled_now: int, at: str) -> dict[str, Any]:
+    q = quantities(line)
+    values: dict[str, Any] = {":new": q["cancelled"] + cancelled_now, ":at": at}
+    conditions = []
+    for bucket in ("cancelled", "allocated", "shipped"):
+        values[f":{bucket}"] = q[bucket]
+        same = f"quantities.{bucket} = :{bucket}"
+        conditions.append(f"(attribute_not_exists(quantities.{bucket}) OR {same})" if q[bucket] == 0 else same)
+    return {
+        "Update": {
+            "Key": {"pk": line["pk"], "sk": line["sk"]},
+            "UpdateExpression": "SET quantities.cancelled = :new, updated_at = :at",
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def _live_after(record: OrderRecord, plan: CancelPlan) -> int:
+    cancelling = {p.line["line_id"]: p.quantity for p in plan.lines}
+    return sum(
+        quantities(line)["ordered"] - quantities(line)["cancelled"] - cancelling.get(line["line_id"], 0)
+        for line in record.lines
+    )
+
+
+def _draft(record: OrderRecord, plan: CancelPlan, reason: str, change_id: str, at: str) -> Item:
+    position = payment_position(record)
+    effect = money_effect(
+        plan.value,
+        captured=position.captured,
+        refunded=position.refunded,
+        authorized_open=position.authorized_open,
+        needed_after=order_figures(record)["total"] - plan.value,
+    )
+    return change_item(
+        record.header["order_id"],
+        change_id,
+        kind="cancel",
+        reason=reason,
+        lines=plan.change_lines,
+        totals=plan.totals,
+        refund=effect.refund,
+        release=effect.release,
+        at=at,
+        extra={"stock_released": {}},
+    )
+
+
+def _commit(record: OrderRecord, plan: CancelPlan, change: Item, at: str) -> str:
+    order_id = record.header["order_id"]
+    whole = _live_after(record, plan) == 0
+    status = "cancelled" if whole else record.header["status"]
+    kind = "order.cancelled" if whole else "order.lines_cancelled"
+    detail = {
+        "change_id": change["change_id"],
+        "reason": change["reason"],
+        "lines": {p.line["line_id"]: p.quantity for p in plan.lines},
+        "total": change["totals"]["total"],
+    }
+    ops: list[dict[str, Any]] = [
+        {"Put": {"Item": change, "ConditionExpression": "attribute_not_exists(pk)"}},
+        *(_pinned_line_op(p.line, p.quantity, at) for p in plan.lines),
+        {
+            "Update": {
+                "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
+                "UpdateExpression": "SET #st = :st, updated_at = :at",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeNames": {"#st": "status"},
+                "ExpressionAttributeValues": {":st": status, ":at": at},
+            }
+        },
+        {"Put": {"Item": event_item(order_id, kind, detail, at=at)}},
+    ]
+    Table().transact(ops)
+    return kind
+
+
+def _settle(order_id: str, change: Item, plan: CancelPlan) -> None:
+    held = {p.line["line_id"]: p.allocated for p in plan.lines if p.allocated}
+    reason = f"cancel {change['change_id']}: {change['reason']}"
+    release_cancelled_units(order_id, change["change_id"], held, reason=reason)
+    release_authorization(order_id, int(change["release"]["amount"]), reason=reason)
+    issue_refund(order_id, change_id=change["change_id"], amount=int(change["refund"]["amount"]), reason=reason)
+
+
+def _cancel_part(
+    caller: Caller, order_id: str, requested: list[tuple[str, int]] | None, reason: str, preview: bool
+) -> dict[str, Any]:
+    policy = load_policy()
+    for _attempt in range(_ATTEMPTS):
+        record = load_for_change(caller, order_id, roles=ROLES)
+        plan = plan_cancellation(record.lines, requested, refund_shipping=policy.refund_shipping_on_cancel)
+        at = now_iso()
+        change = _draft(record, plan, reason, "preview" if preview else new_id("chg"), at)
+        if preview:
+            return change_view(change) | {"change_id": None, "preview": True}
+        try:
+            _commit(record, plan, change, at)
+        except ConditionFailed:
+            continue  # shipped, allocated or cancelled under us: plan again from fresh buckets
+        after_commit(order_id, "CancelOrder", change["change_id"], partial(_settle, order_id, change, plan))
+        return change_view(change)
+    raise Conflict(f"order {order_id} kept changing while cancelling; try again")
+
+
+def cancel_order(caller: Caller, order_id: str, request: CancelRequest, *, preview: bool) -> dict[str, Any]:
+    """Cancel what the request names (everything not shipped when it names nothing)."""
+    if request.lines is None:
+        record = load_for_change(caller, order_id, roles=ROLES)
+        requested = [(line["line_id"], n) for line in record.lines if (n := cancellable_units(line)) > 0]
+        if not requested:
+            raise Conflict("nothing left to cancel: every unit is shipped or cancelled")
+    else:
+        requested = [(line.line_id, line.quantity) for line in request.lines]
+    parts = [requested[i : i + LINES_PER_CHANGE] for i in range(0, len(requested), LINES_PER_CHANGE)]
+    views = [_cancel_part(caller, order_id, part, request.reason, preview) for part in parts]
+    first = views[0]
+    if len(views) > 1:  # past one transaction: one change order per part, reported together
+        first = first | {"related_changes": views[1:]}
+    return first

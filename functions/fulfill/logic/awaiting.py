@@ -1,0 +1,51 @@
+"""OrderLifecycle AwaitFulfillment: park the execution's task token with the fulfillment order.
+
+Race-free: the token is written first (bumping the version, so a concurrent ship or
+reject that read the order before retries and sees it), then the order is read back: if
+it already moved on (closed, a shipment not yet captured, or a change the execution has
+not seen, recorded as ``signal``), the execution resumes at once. Otherwise the API
+resumes it when the location ships or rejects, or the order is cancelled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import keys
+from shared.clock import now_iso
+from shared.errors import NotFound
+from shared.fulfillment import clear_signal, fo_sk, is_terminal, shipments_of
+from shared.table import ConditionFailed, Item, Table
+from shared.workflow import resume_task
+
+
+def _news(fo: Item, table: Table) -> str | None:
+    """What the execution should hear about now, if anything."""
+    if is_terminal(fo):
+        return str(fo["status"])
+    if any(s["capture_status"] == "pending" for s in shipments_of(fo["order_id"], fo_id=fo["fo_id"], table=table)):
+        return "shipped"
+    signal = fo.get("signal")
+    return str(signal) if signal else None
+
+
+def await_fulfillment(order_id: str, fo_id: str, task_token: str) -> dict[str, Any]:
+    table = Table()
+    try:
+        fo = table.update(
+            keys.order_pk(order_id),
+            fo_sk(fo_id),
+            "SET task_token = :t, version = version + :one, awaited_at = :at",
+            values={":t": task_token, ":one": 1, ":at": now_iso()},
+            condition="attribute_exists(pk)",
+            return_new=True,
+        )
+    except ConditionFailed as err:
+        raise NotFound(f"no fulfillment order {fo_id} on order {order_id}") from err
+    assert fo is not None
+    event = _news(fo, table)
+    if event is None:
+        return {"fo_id": fo_id, "resumed": False}
+    resume_task(task_token, {"event": event, "fo_id": fo_id})
+    clear_signal(fo, table)
+    return {"fo_id": fo_id, "resumed": True, "event": event}

@@ -1,0 +1,76 @@
+"""A fulfillment order's own steps: accept, pick, pack, and the conflicts they can meet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from functions.fulfill.logic.access import workable
+from shared.api.caller import Caller
+from shared.clock import now_iso
+from shared.errors import Conflict, RetryableError
+from shared.fulfillment import applied, fo_write_op, fulfillment_order_view, load_fulfillment_order
+from shared.orders import event_item
+from shared.table import ConditionFailed, Item, Table
+
+# Attempts of a change whose pinned version moved under it (a concurrent write).
+ATTEMPTS = 4
+
+# action -> (the status it starts from, the status it leads to)
+STEPS = {"accept": ("allocated", "accepted"), "pick": ("accepted", "picked"), "pack": ("picked", "packed")}
+
+T = TypeVar("T")
+
+
+class VersionMoved(Exception):
+    """A pinned write lost a race: read again and retry."""
+
+
+def wrong_status(fo: Item, action: str) -> Conflict:
+    status = fo["status"]
+    return Conflict(
+        f"fulfillment order {fo['fo_id']} is {status}; it cannot {action}",
+        errors=[{"field": "status", "message": f"is {status}"}],
+        current_status=status,
+    )
+
+
+def retry_on_race(attempt: Callable[[], T]) -> T:
+    """Run ``attempt`` (which reads fresh state) until no pinned condition refuses it."""
+    for _ in range(ATTEMPTS):
+        try:
+            return attempt()
+        except VersionMoved:
+            continue
+    raise RetryableError("the fulfillment order kept changing; try again")
+
+
+def transact_pinned(table: Table, ops: list[dict[str, Any]], kinds: list[str], hard: dict[str, Exception]) -> None:
+    """Write ``ops``; a refused pin is a race (VersionMoved), a refused ``hard`` kind its error."""
+    try:
+        table.transact(ops)
+    except ConditionFailed as err:
+        refused = {kinds[i] for i, reason in enumerate(err.reasons) if reason == "ConditionalCheckFailed"}
+        for kind, error in hard.items():
+            if kind in refused:
+                raise error from err
+        raise VersionMoved() from err
+
+
+def advance(caller: Caller, fo_id: str, action: str) -> dict[str, Any]:
+    """Move a fulfillment order one step (accept, pick or pack); 409 from any other status."""
+    source, target = STEPS[action]
+    table = Table()
+
+    def attempt() -> dict[str, Any]:
+        fo = workable(caller, load_fulfillment_order(fo_id, table))
+        if fo["status"] != source:
+            raise wrong_status(fo, action)
+        at = now_iso()
+        op = fo_write_op(fo, at=at, status=target)
+        detail = {"fo_id": fo_id, "location_id": fo["location_id"], "status": target}
+        event = {"Put": {"Item": event_item(fo["order_id"], f"fulfillment.{target}", detail, at=at)}}
+        transact_pinned(table, [op, event], ["fo", "event"], {})
+        return fulfillment_order_view(applied(fo, op))
+
+    return retry_on_race(attempt)

@@ -1,0 +1,117 @@
+"""OrderLifecycle ReleaseToFulfillment: one fulfillment order per location and delivery group.
+
+Made from the order's allocation items that reserve stock and belong to no fulfillment
+order yet. Each fulfillment order is written in one transaction with the ``fo_id`` of
+its allocation items (each conditioned on having none), so a re-run, or a run racing
+another, never makes the same units into two fulfillment orders. A fulfillment order of
+more allocations than one transaction holds links the rest in further transactions; its
+item lists them all, so a run interrupted in between is completed by the next.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from shared.clock import now_iso
+from shared.errors import NotFound, RetryableError
+from shared.fulfillment import held, new_fulfillment_order, open_fulfillment_orders
+from shared.ids import new_id
+from shared.orders import event_item, load_order
+from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table
+
+_CLOSED = ("cancelled", "failed", "completed")
+_ATTEMPTS = 3
+
+
+def _link_op(alloc: Item, fo_id: str, at: str) -> dict[str, Any]:
+    return {
+        "Update": {
+            "Key": {"pk": alloc["pk"], "sk": alloc["sk"]},
+            "UpdateExpression": "SET fo_id = :fo, shipped = if_not_exists(shipped, :zero),"
+            " released = if_not_exists(released, :zero), updated_at = :at",
+            "ConditionExpression": "attribute_not_exists(fo_id) AND #st = :reserved",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":fo": fo_id, ":zero": 0, ":reserved": "reserved", ":at": at},
+        }
+    }
+
+
+def _fo_lines(allocations: list[Item]) -> list[dict[str, Any]]:
+    lines: dict[str, dict[str, Any]] = {}
+    for alloc in allocations:
+        line = lines.setdefault(
+            alloc["line_id"],
+            {
+                "line_id": alloc["line_id"],
+                "position": int(alloc["line_position"]),
+                "sku": alloc["sku"],
+                "quantity": 0,
+                "shipped": 0,
+                "rejected": 0,
+                "cancelled": 0,
+            },
+        )
+        line["quantity"] += held(alloc)
+    return sorted(lines.values(), key=lambda line: line["position"])
+
+
+def _in_chunks(table: Table, head: list[dict[str, Any]], links: list[dict[str, Any]]) -> None:
+    room = TRANSACTION_LIMIT - len(head)
+    table.transact([*head, *links[:room]])
+    for start in range(room, len(links), TRANSACTION_LIMIT):
+        table.transact(links[start : start + TRANSACTION_LIMIT])
+
+
+def _create(table: Table, header: Item, location_id: str, allocations: list[Item]) -> str:
+    at = now_iso()
+    fo_id = new_id("fo")
+    order_id = header["order_id"]
+    lines = _fo_lines(allocations)
+    group = str(header.get("shipping", {}).get("method", "standard"))
+    fo = new_fulfillment_order(order_id, fo_id, location_id, group, lines, [a["sk"] for a in allocations], at)
+    detail = {"fo_id": fo_id, "location_id": location_id, "delivery_group": group, "lines": len(lines)}
+    detail["units"] = sum(line["quantity"] for line in lines)
+    head: list[dict[str, Any]] = [
+        {"Put": {"Item": fo, "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Put": {"Item": event_item(order_id, "fulfillment.released", detail, at=at)}},
+    ]
+    _in_chunks(table, head, [_link_op(a, fo_id, at) for a in allocations])
+    return fo_id
+
+
+def _release_once(table: Table, order_id: str) -> int:
+    record = load_order(order_id, table)
+    if record is None:
+        raise NotFound(f"no order {order_id}")
+    allocations = {a["sk"]: a for a in record.others.get("ALLOC", [])}
+    claimed: set[str] = set()
+    at = now_iso()
+    for fo in record.others.get("FO", []):  # finish what an interrupted run began
+        claimed.update(fo.get("allocations", []))
+        linked = (allocations[sk] for sk in fo.get("allocations", []) if sk in allocations)
+        unlinked = [a for a in linked if "fo_id" not in a and a.get("status") == "reserved"]
+        if unlinked:
+            _in_chunks(table, [], [_link_op(a, fo["fo_id"], at) for a in unlinked])
+    if record.header["status"] in _CLOSED:
+        return 0
+    by_location: dict[str, list[Item]] = defaultdict(list)
+    for sk, alloc in sorted(allocations.items()):
+        if sk not in claimed and "fo_id" not in alloc and alloc.get("status") == "reserved" and held(alloc) > 0:
+            by_location[alloc["location_id"]].append(alloc)
+    for location_id, items in sorted(by_location.items()):
+        _create(table, record.header, location_id, items)
+    return len(by_location)
+
+
+def release_to_fulfillment(order_id: str) -> dict[str, Any]:
+    """Create the missing fulfillment orders; returns every open one (the workflow waits on them)."""
+    table = Table()
+    for _ in range(_ATTEMPTS):
+        try:
+            created = _release_once(table, order_id)
+        except ConditionFailed:
+            continue  # another run linked some of these allocations first: look again
+        open_fos = open_fulfillment_orders(order_id, table)
+        return {"open": [{"fo_id": fo["fo_id"]} for fo in open_fos], "created": created}
+    raise RetryableError(f"order {order_id}: allocations kept changing during release")

@@ -1,0 +1,126 @@
+"""OrderLifecycle ReviewFulfillment: after every pass over the open fulfillment orders,
+re-route what was rejected, keep waiting on what is open, or complete the order.
+
+Re-routing counts its attempts on the order header, once per allocation round (a retried
+review counts nothing twice); past the routing policy's ``max_reroute_attempts`` the step
+fails with ``RerouteLimitReached`` and the workflow puts the order on hold as a process
+exception. Completion is one conditional write, so it happens once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.allocate.logic.policy import load_policy
+from shared import keys
+from shared.clock import now_iso
+from shared.errors import Conflict, NotFound, RetryableError
+from shared.fulfillment import is_terminal, pinned
+from shared.orders import OrderRecord, event_item, get_header, load_order
+from shared.table import ConditionFailed, Item, Table
+
+_DONE = ("completed", "cancelled")
+_COMPLETE = "SET #st = :st, fulfillment_status = :fs, workflow.#ws = :ws, updated_at = :at, completed_at = :at"
+
+
+class RerouteLimitReached(Conflict):
+    """Locations rejected the order's units more often than the routing policy allows."""
+
+
+class FulfillmentStalled(Conflict):
+    """Units are neither shipped, cancelled, open for routing nor on an open fulfillment order."""
+
+
+def _count(line: Item, bucket: str) -> int:
+    return int(line.get("quantities", {}).get(bucket, 0))
+
+
+def _unallocated(lines: list[Item]) -> int:
+    return sum(max(0, _count(li, "ordered") - _count(li, "allocated") - _count(li, "cancelled")) for li in lines)
+
+
+def _header_key(order_id: str) -> dict[str, str]:
+    return {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER}
+
+
+def _reroute(table: Table, record: OrderRecord, units: int, open_ids: list[dict[str, str]]) -> dict[str, Any]:
+    header = record.header
+    order_id = header["order_id"]
+    allocation_round = int(header.get("allocation_round", 0))
+    attempts = int(header.get("reroute_attempts", 0))
+    outcome = {"next": "reroute", "open": open_ids, "unallocated_units": units}
+    if attempts and header.get("rerouted_round") == allocation_round:
+        return outcome | {"attempt": attempts}  # this round's review already counted
+    limit = load_policy().max_reroute_attempts
+    if attempts + 1 > limit:
+        raise RerouteLimitReached(
+            f"order {order_id}: {units} units still need a location after {attempts} re-routings (limit {limit})"
+        )
+    at = now_iso()
+    detail = {"attempt": attempts + 1, "units": units, "rejected_locations": list(header.get("rejected_locations", []))}
+    update = {
+        "Key": _header_key(order_id),
+        "UpdateExpression": "SET reroute_attempts = :n, rerouted_round = :r, updated_at = :at",
+        "ConditionExpression": pinned("reroute_attempts", ":old", attempts),
+        "ExpressionAttributeValues": {":n": attempts + 1, ":r": allocation_round, ":at": at, ":old": attempts},
+    }
+    try:
+        table.transact([{"Update": update}, {"Put": {"Item": event_item(order_id, "fulfillment.rerouting", detail)}}])
+    except ConditionFailed as err:
+        raise RetryableError(f"order {order_id} changed during review") from err
+    return outcome | {"attempt": attempts + 1}
+
+
+def _complete(table: Table, record: OrderRecord) -> dict[str, Any]:
+    header = record.header
+    order_id = header["order_id"]
+    unfinished = [
+        li["line_id"] for li in record.lines if _count(li, "shipped") + _count(li, "cancelled") < _count(li, "ordered")
+    ]
+    if unfinished:
+        raise FulfillmentStalled(
+            f"order {order_id}: lines {unfinished[:10]} are allocated but on no open fulfillment order"
+        )
+    shipped = sum(_count(li, "shipped") for li in record.lines)
+    status = "completed" if shipped else "cancelled"
+    fulfillment = (
+        "shipped" if shipped and header.get("fulfillment_status") != "delivered" else header["fulfillment_status"]
+    )
+    at = now_iso()
+    detail = {
+        "status": status,
+        "shipped_units": shipped,
+        "cancelled_units": sum(_count(li, "cancelled") for li in record.lines),
+    }
+    update = {
+        "Key": _header_key(order_id),
+        "UpdateExpression": _COMPLETE,
+        "ConditionExpression": "#st IN (:open, :hold)",
+        "ExpressionAttributeNames": {"#st": "status", "#ws": "status"},
+        "ExpressionAttributeValues": {":st": status, ":fs": fulfillment, ":ws": "SUCCEEDED", ":at": at}
+        | {":open": "open", ":hold": "on_hold"},
+    }
+    try:
+        table.transact([{"Update": update}, {"Put": {"Item": event_item(order_id, "order.completed", detail, at=at)}}])
+    except ConditionFailed as err:
+        current = get_header(order_id, table) or {}
+        if current.get("status") not in _DONE:
+            raise Conflict(f"order {order_id} is {current.get('status')}; it cannot complete") from err
+    return {"next": "done", "open": []}
+
+
+def review_fulfillment(order_id: str) -> dict[str, Any]:
+    table = Table()
+    record = load_order(order_id, table)
+    if record is None:
+        raise NotFound(f"no order {order_id}")
+    if record.header["status"] in _DONE:
+        return {"next": "done", "open": []}
+    fos = sorted(record.others.get("FO", []), key=lambda fo: (fo["created_at"], fo["fo_id"]))
+    open_ids = [{"fo_id": fo["fo_id"]} for fo in fos if not is_terminal(fo)]
+    units = _unallocated(record.lines)
+    if units:
+        return _reroute(table, record, units, open_ids)
+    if open_ids:
+        return {"next": "fulfill", "open": open_ids}
+    return _complete(table, record)

@@ -1,0 +1,191 @@
+"""Shipping a fulfillment order, whole or in part.
+
+One transaction writes the shipment, moves the fulfillment order's lines (pinned on its
+version), the order lines' ``shipped`` bucket (pinned on its old value, which is also the
+shipment's ``first_unit``: shared/line_amounts.py values units by position), takes the
+units out of stock (on hand and reserved), marks the allocations shipped, and sets the
+order's fulfillment status from a shipped-units counter on the header (pinned too, so two
+locations shipping at once cannot both miss that the order is now complete). A shipment
+too large for one transaction is written as several, each whole and consistent, sharing
+the carrier and tracking number. The payments step captures and invoices each shipment.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from functions.fulfill.logic.access import workable
+from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned
+from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
+from functions.fulfill.logic.models import ShipRequest
+from shared import keys
+from shared.api.caller import Caller
+from shared.clock import now_iso
+from shared.errors import Conflict
+from shared.fulfillment import (
+    allocations_of,
+    applied,
+    consume_allocations,
+    fo_write_op,
+    load_fulfillment_order,
+    pinned,
+    resume_waiting,
+    settled_status,
+    shipment_sk,
+    shipment_view,
+)
+from shared.ids import new_id
+from shared.inventory import StockConflict, ship_op
+from shared.orders import event_item, load_order
+from shared.table import Item, Table
+
+_FIXED_ITEMS = 4  # shipment, fulfillment order, header, timeline event
+
+
+@dataclass
+class _State:
+    """What a part needs, kept current as parts are written."""
+
+    fo: Item
+    header: Item
+    lines: dict[str, Item]  # order lines by line id
+    allocations: list[Item]
+
+
+def _live_units(lines: dict[str, Item]) -> int:
+    return sum(int(q.get("ordered", 0)) - int(q.get("cancelled", 0)) for q in (i["quantities"] for i in lines.values()))
+
+
+def _line_op(line: Item, old: int, new: int) -> dict[str, Any]:
+    return {
+        "Update": {
+            "Key": {"pk": line["pk"], "sk": line["sk"]},
+            "UpdateExpression": "SET quantities.shipped = :new",
+            "ConditionExpression": pinned("quantities.shipped", ":old", old),
+            "ExpressionAttributeValues": {":new": new, ":old": old},
+        }
+    }
+
+
+def _header_op(header: Item, old: int, new: int, status: str, at: str) -> dict[str, Any]:
+    return {
+        "Update": {
+            "Key": {"pk": header["pk"], "sk": header["sk"]},
+            "UpdateExpression": "SET shipped_units = :new, fulfillment_status = :fs, updated_at = :at",
+            "ConditionExpression": pinned("shipped_units", ":old", old),
+            "ExpressionAttributeValues": {":new": new, ":old": old, ":fs": status, ":at": at},
+        }
+    }
+
+
+def _write_part(
+    table: Table, state: _State, part: Selection, shipment_id: str, request: ShipRequest, parts: list[str]
+) -> Item:
+    fo, at = state.fo, now_iso()
+    order_id = fo["order_id"]
+    ops: list[dict[str, Any]] = []
+    kinds: list[str] = []
+    shipped_lines: list[dict[str, Any]] = []
+    fo_lines = {line["line_id"]: dict(line) for line in fo["lines"]}
+    stock: dict[str, int] = defaultdict(int)
+    allocations = state.allocations
+    for fo_line, units in part:
+        line = state.lines[fo_line["line_id"]]
+        before = int(line["quantities"].get("shipped", 0))
+        shipped_lines.append(
+            {"line_id": line["line_id"], "position": int(line["position"]), "sku": line["sku"], "quantity": units}
+            | {"first_unit": before}
+        )
+        fo_lines[line["line_id"]]["shipped"] = int(fo_line.get("shipped", 0)) + units
+        stock[line["sku"]] += units
+        ops.append(_line_op(line, before, before + units))
+        kinds.append("line")
+        try:
+            alloc_ops, allocations = consume_allocations(allocations, line["line_id"], units, "shipped", at)
+        except ValueError as err:
+            raise Conflict(f"fulfillment order {fo['fo_id']} no longer holds these units: {err}") from err
+        ops += alloc_ops
+        kinds += ["allocation"] * len(alloc_ops)
+    for sku, units in sorted(stock.items()):
+        ops.append(ship_op(sku, fo["location_id"], units))
+        kinds.append("stock")
+    new_lines = sorted(fo_lines.values(), key=lambda line: int(line["position"]))
+    fo_op = fo_write_op(fo, at=at, status=settled_status(fo["status"], new_lines), lines=new_lines, signal="shipped")
+    units_total = sum(units for _, units in part)
+    old_total = int(state.header.get("shipped_units", 0))
+    status = "shipped" if old_total + units_total >= _live_units(state.lines) else "partially_shipped"
+    shipment: Item = {
+        "pk": keys.order_pk(order_id),
+        "sk": shipment_sk(shipment_id),
+        "type": "shipment",
+        "shipment_id": shipment_id,
+        "order_id": order_id,
+        "fo_id": fo["fo_id"],
+        "location_id": fo["location_id"],
+        "carrier": request.carrier,
+        "tracking_number": request.tracking_number,
+        "lines": shipped_lines,
+        "capture_status": "pending",
+        "tracking_status": "label_created",
+        "shipped_at": at,
+        "created_at": at,
+        "gsi2pk": f"TRACKING#{request.tracking_number}",
+        "gsi2sk": shipment_id,
+        **({"parts": parts} if len(parts) > 1 else {}),
+    }
+    detail = {
+        "shipment_id": shipment_id,
+        "fo_id": fo["fo_id"],
+        "location_id": fo["location_id"],
+        "carrier": request.carrier,
+        "tracking_number": request.tracking_number,
+        "lines": [{k: v for k, v in sl.items() if k != "position"} for sl in shipped_lines],
+    }
+    ops += [
+        {"Put": {"Item": shipment, "ConditionExpression": "attribute_not_exists(pk)"}},
+        fo_op,
+        _header_op(state.header, old_total, old_total + units_total, status, at),
+        {"Put": {"Item": event_item(order_id, "shipment.shipped", detail, at=at)}},
+    ]
+    kinds += ["shipment", "fo", "header", "event"]
+    stock_refused = StockConflict(f"{fo['location_id']} does not hold these units on hand and reserved")
+    transact_pinned(table, ops, kinds, {"stock": stock_refused})
+    # Keep the state current for the next part.
+    state.fo = applied(fo, fo_op)
+    state.allocations = allocations
+    state.header = dict(state.header, shipped_units=old_total + units_total, fulfillment_status=status)
+    for sl in shipped_lines:
+        line = state.lines[sl["line_id"]]
+        quantities = dict(line["quantities"], shipped=sl["first_unit"] + sl["quantity"])
+        state.lines[sl["line_id"]] = dict(line, quantities=quantities)
+    return shipment
+
+
+def ship(caller: Caller, fo_id: str, request: ShipRequest) -> dict[str, Any]:
+    """Ship units of a fulfillment order; returns the shipment (the first, if split)."""
+    table = Table()
+    written: list[Item] = []
+
+    def attempt() -> _State:
+        fo = workable(caller, load_fulfillment_order(fo_id, table))
+        chosen = selected_units(fo, request.lines, "ship")
+        record = load_order(fo["order_id"], table)
+        if record is None:
+            raise Conflict(f"the order of fulfillment order {fo_id} is gone")
+        state = _State(fo, record.header, {i["line_id"]: i for i in record.lines}, allocations_of(fo, table))
+        parts = transaction_parts(chosen, state.allocations, _FIXED_ITEMS)
+        ids = [new_id("shp") for _ in parts]
+        for index, part in enumerate(parts):
+            try:
+                written.append(_write_part(table, state, part, ids[index], request, ids))
+            except VersionMoved:
+                if written:  # earlier parts stand; the caller sees the conflict and what remains open
+                    raise Conflict(f"fulfillment order {fo_id} changed while shipping; part was shipped") from None
+                raise
+        return state
+
+    state = retry_on_race(attempt)
+    resume_waiting(state.fo, {"event": "shipped", "fo_id": fo_id, "shipment_id": written[0]["shipment_id"]}, table)
+    return shipment_view(written[0])

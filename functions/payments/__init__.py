@@ -1,0 +1,1 @@
+"""Payments: authorize after allocation, capture per shipment, provider webhooks."""

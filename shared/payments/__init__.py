@@ -1,0 +1,1 @@
+"""Payments: one gateway interface, its providers, and the order's payment records."""

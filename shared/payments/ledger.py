@@ -1,0 +1,302 @@
+"""The payment ledger of an order: its items, their arithmetic, and conditional writes.
+
+Items under ``ORDER#<id>``:
+
+PAY#<pay_id>      one authorization and what was captured, refunded and released under it
+INV#<inv_id>      one capture: the shipped units it charged, line by line
+CM#<cm_id>        one refund: the change that caused it and the provider refunds it took
+CMCHG#<chg_id>    marker: at most one credit memo per change
+
+and pointers from a provider's references back to the order (webhooks carry only those):
+``PAYREF#<provider>#<reference>`` and ``REFUNDREF#<provider>#<reference>``.
+
+DynamoDB conditions cannot do arithmetic, so every write pins what it read: payments and
+credit memos carry a ``version``, the header a ``payment_version`` that every ledger
+transaction moves on. A writer that lost a race re-reads and computes again.
+
+The arithmetic is plain functions over item dicts, so it is tested without a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from shared import keys
+from shared.line_amounts import cancelled_amounts, shipped_amounts, units_amounts
+from shared.table import Item
+
+ACTIVE = frozenset({"authorized", "partially_captured"})
+CLOSED = frozenset({"expired", "voided", "failed"})
+TOTALS = ("authorized", "captured", "refunded", "refund_pending")
+# Where a provider refund's amount is counted, by its status (a failed one is refundable again).
+_REFUND_BUCKET = {"pending": "refund_pending", "succeeded": "refunded", "failed": None}
+
+
+def payment_sk(payment_id: str) -> str:
+    return f"PAY#{payment_id}"
+
+
+def invoice_sk(invoice_id: str) -> str:
+    return f"INV#{invoice_id}"
+
+
+def credit_memo_sk(credit_memo_id: str) -> str:
+    return f"CM#{credit_memo_id}"
+
+
+def change_marker_sk(change_id: str) -> str:
+    return f"CMCHG#{change_id}"
+
+
+def payment_ref_pk(provider: str, reference: str) -> str:
+    return f"PAYREF#{provider}#{reference}"
+
+
+def refund_ref_pk(provider: str, reference: str) -> str:
+    return f"REFUNDREF#{provider}#{reference}"
+
+
+# ---- amounts of one payment ------------------------------------------------------------
+
+
+def open_amount(payment: Mapping[str, Any]) -> int:
+    """Authorized and still capturable: nothing once expired, voided or failed."""
+    if payment["status"] not in ACTIVE:
+        return 0
+    return max(0, int(payment["authorized"]) - int(payment["captured"]) - int(payment.get("released", 0)))
+
+
+def refundable(payment: Mapping[str, Any]) -> int:
+    """Captured and neither refunded nor on its way back (pending refunds count)."""
+    return int(payment["captured"]) - int(payment["refunded"]) - int(payment["refund_pending"])
+
+
+def payment_status(payment: Mapping[str, Any]) -> str:
+    """A payment's status follows from its amounts, once it is neither expired, voided nor failed."""
+    if payment["status"] in CLOSED:
+        return str(payment["status"])
+    captured, authorized = int(payment["captured"]), int(payment["authorized"])
+    released = int(payment.get("released", 0))
+    if captured == 0:
+        return "voided" if released >= authorized > 0 else "authorized"
+    return "captured" if captured + released >= authorized else "partially_captured"
+
+
+def with_amounts(payment: Mapping[str, Any], at: str, **deltas: int) -> Item:
+    """A copy of ``payment`` with amounts moved by ``deltas``, its status recomputed."""
+    out = dict(payment)
+    for name, delta in deltas.items():
+        out[name] = int(out.get(name, 0)) + delta
+        if out[name] < 0:
+            raise ValueError(f"{name} of payment {payment['payment_id']} would go below zero")
+    if refundable(out) < 0 or int(out["captured"]) + int(out.get("released", 0)) > int(out["authorized"]):
+        raise ValueError(f"payment {payment['payment_id']} would not add up")
+    out["status"] = payment_status(out)
+    out["updated_at"] = at
+    return out
+
+
+def move_refund(payment: Mapping[str, Any], amount: int, before: str | None, after: str, at: str) -> Item:
+    """Move a provider refund's amount from the bucket of ``before`` to that of ``after``."""
+    deltas: dict[str, int] = {}
+    if before and _REFUND_BUCKET[before]:
+        deltas[str(_REFUND_BUCKET[before])] = -amount
+    if _REFUND_BUCKET[after]:
+        bucket = str(_REFUND_BUCKET[after])
+        deltas[bucket] = deltas.get(bucket, 0) + amount
+    return with_amounts(payment, at, **deltas)
+
+
+# ---- amounts of the order --------------------------------------------------------------
+
+
+def charge_amount(lines: Iterable[Mapping[str, Any]]) -> int:
+    """What the order charges: every line's total less what its cancelled units were worth."""
+    total = 0
+    for line in lines:
+        cancelled = int(line.get("quantities", {}).get("cancelled", 0))
+        # The stored line total leaves out the line's shipping share; the units carry it.
+        total += units_amounts(line, 0, int(line["quantity"])).total - cancelled_amounts(line, 0, cancelled).total
+    return total
+
+
+def units_to_ship(lines: Iterable[Mapping[str, Any]]) -> int:
+    """Units neither shipped nor cancelled: when none are left, a capture is the final one."""
+    left = 0
+    for line in lines:
+        q = line.get("quantities", {})
+        left += max(0, int(line["quantity"]) - int(q.get("shipped", 0)) - int(q.get("cancelled", 0)))
+    return left
+
+
+def ledger_totals(payments: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Header totals. ``authorized`` counts every authorization granted, re-authorizations too."""
+    totals = dict.fromkeys(TOTALS, 0)
+    for p in payments:
+        if p["status"] == "failed":
+            continue
+        for name in TOTALS:
+            totals[name] += int(p.get(name, 0))
+    return totals
+
+
+def order_payment_status(payments: Sequence[Mapping[str, Any]], charge: int) -> str:
+    """The header's ``payment_status``, derived from the payments and what the order charges."""
+    granted = [p for p in payments if p["status"] != "failed"]
+    if not granted:
+        return "failed" if payments else "pending"
+    totals = ledger_totals(granted)
+    captured, refunded = totals["captured"], totals["refunded"]
+    if refunded > 0:
+        return "refunded" if refunded >= captured else "partially_refunded"
+    if captured > 0:
+        return "captured" if captured >= charge else "partially_captured"
+    if any(p["status"] in ACTIVE for p in granted):
+        return "authorized"
+    if all(p["status"] == "voided" for p in granted):
+        return "voided"
+    return "pending"  # only expired authorizations: the next capture authorizes again
+
+
+# ---- invoices --------------------------------------------------------------------------
+
+
+def invoice_lines(
+    lines_by_id: Mapping[str, Mapping[str, Any]], shipment: Mapping[str, Any]
+) -> list[dict[str, int | str]]:
+    """The shipped units of each line, priced by the one rule (shared/line_amounts.py)."""
+    out: list[dict[str, int | str]] = []
+    for shipped in shipment["lines"]:
+        line = lines_by_id[shipped["line_id"]]
+        quantity, first = int(shipped["quantity"]), int(shipped.get("first_unit", 0))
+        amounts = shipped_amounts(line, first, quantity)
+        out.append({"line_id": shipped["line_id"], "quantity": quantity, "first_unit": first, **amounts.as_dict()})
+    return out
+
+
+# ---- refunds ---------------------------------------------------------------------------
+
+
+def allocate_refund(amount: int, payments: Sequence[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """Split a refund over payments: one whose refundable rest equals it, else largest first.
+
+    Ties go to the older payment. Raises ValueError if the payments cannot cover it.
+    """
+    candidates = [(p["payment_id"], refundable(p), str(p.get("created_at", ""))) for p in payments]
+    candidates = [c for c in candidates if c[1] > 0]
+    for payment_id, rest, _ in sorted(candidates, key=lambda c: c[2]):
+        if rest == amount:
+            return [(payment_id, amount)]
+    parts: list[tuple[str, int]] = []
+    left = amount
+    for payment_id, rest, _ in sorted(candidates, key=lambda c: (-c[1], c[2])):
+        if left == 0:
+            break
+        take = min(rest, left)
+        parts.append((payment_id, take))
+        left -= take
+    if left:
+        raise ValueError(f"refund of {amount} exceeds what is refundable")
+    return parts
+
+
+def refunded_by_invoice(credit_memos: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """What each invoice (capture) has given back or is giving back."""
+    out: dict[str, int] = {}
+    for memo in credit_memos:
+        for entry in memo.get("refunds", []):
+            if entry["status"] != "failed" and entry.get("invoice_id"):
+                out[entry["invoice_id"]] = out.get(entry["invoice_id"], 0) + int(entry["amount"])
+    return out
+
+
+def allocate_over_invoices(
+    amount: int, invoices: Sequence[Mapping[str, Any]], already: Mapping[str, int]
+) -> list[tuple[str, int]]:
+    """Split one payment's part over its captures (a provider refunds a capture), largest first."""
+    rests = [
+        (i["invoice_id"], int(i["amount"]) - already.get(i["invoice_id"], 0), str(i["created_at"])) for i in invoices
+    ]
+    parts: list[tuple[str, int]] = []
+    left = amount
+    for invoice_id, rest, _ in sorted(rests, key=lambda r: (-r[1], r[2])):
+        if left == 0 or rest <= 0:
+            break
+        take = min(rest, left)
+        parts.append((invoice_id, take))
+        left -= take
+    if left:
+        raise ValueError(f"the captures cannot give back {amount}")
+    return parts
+
+
+def credit_memo_status(entries: Sequence[Mapping[str, Any]]) -> str:
+    statuses = {e["status"] for e in entries}
+    if not entries or statuses == {"succeeded"}:
+        return "issued"
+    if "failed" in statuses:
+        return "failed" if statuses == {"failed"} else "partially_failed"
+    return "pending"
+
+
+# ---- writes ----------------------------------------------------------------------------
+
+
+def versioned_put(item: Item, expected_version: int) -> dict[str, Any]:
+    """Put ``item`` as version ``expected_version + 1``, only over the version that was read."""
+    body: dict[str, Any] = {"Item": {**item, "version": expected_version + 1}}
+    if expected_version == 0:
+        body["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        body["ConditionExpression"] = "#v = :v"
+        body["ExpressionAttributeNames"] = {"#v": "version"}
+        body["ExpressionAttributeValues"] = {":v": expected_version}
+    return {"Put": body}
+
+
+def new_put(item: Item) -> dict[str, Any]:
+    return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def header_op(
+    order_id: str,
+    expected_version: int,
+    payments: Sequence[Mapping[str, Any]],
+    charge: int,
+    at: str,
+    *,
+    payment_status_override: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Totals and payment status of the header, on the ledger version that was read."""
+    sets = {
+        "payment_totals": ledger_totals(payments),
+        "payment_status": payment_status_override or order_payment_status(payments, charge),
+        "payment_version": expected_version + 1,
+        "updated_at": at,
+        **(extra or {}),
+    }
+    names = {f"#a{i}": name for i, name in enumerate(sets)}
+    values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(sets.values())}
+    expression = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(sets)))
+    names["#pv"] = "payment_version"
+    if expected_version == 0:
+        condition = "attribute_exists(pk) AND attribute_not_exists(#pv)"
+    else:
+        condition = "#pv = :pv"
+        values[":pv"] = expected_version
+    return {
+        "Update": {
+            "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def pointer_item(pk: str, order_id: str, **fields: Any) -> Item:
+    sk = pk.split("#", 1)[0]
+    return {"pk": pk, "sk": sk, "type": sk.lower(), "order_id": order_id, **fields}

@@ -1,0 +1,350 @@
+"""Fulfillment orders on moto: release, the WMS API, shipping, rejection, review, the wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from functions.allocate.logic.allocation import allocate_order
+from functions.allocate.logic.policy import RoutingPolicy, save_policy
+from functions.fulfill.handlers import await_fulfillment, release_to_fulfillment, review_fulfillment
+from functions.fulfill.handlers.api import handler as api_handler
+from functions.fulfill.logic.review import RerouteLimitReached
+from infra.local.runtime import LambdaContext
+from shared import fulfillment
+from shared.fulfillment import cancel_fulfillment_lines, find_shipment_by_tracking, fulfillment_orders_of
+from shared.inventory import get_stock
+from shared.orders import load_order, timeline
+from tests.integration.conftest import api_event, call, stock_up
+from tests.integration.test_capture_api import order_body, post
+
+WMS = "dev-wms-key"  # locations wh-east, wh-west, wh-central
+
+
+@pytest.fixture
+def resumed(aws, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Orders are captured without their execution (these tests drive the steps themselves);
+    task-token callbacks are recorded instead of sent."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(token: str, output: dict[str, Any]) -> bool:
+        calls.append((token, output))
+        return True
+
+    monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
+    monkeypatch.setattr(fulfillment, "resume_task", record)
+    monkeypatch.setattr("functions.fulfill.logic.awaiting.resume_task", record)
+    return calls
+
+
+def _step(module: Any, event: dict[str, Any]) -> Any:
+    return module.handler(event, LambdaContext(function_name="test"))
+
+
+def _released_order(external_id: str, **body: Any) -> tuple[str, dict[str, Any]]:
+    status, _, order = post(order_body(external_id, **body))
+    assert status == 201, order
+    outcome = allocate_order(order["order_id"])
+    assert outcome.backordered_units == 0
+    released = _step(release_to_fulfillment, {"order_id": order["order_id"]})
+    return order["order_id"], released
+
+
+def _fos(order_id: str) -> dict[str, dict[str, Any]]:
+    """The order's fulfillment orders by location."""
+    return {fo["location_id"]: fo for fo in fulfillment_orders_of(order_id)}
+
+
+def _api(method: str, fo_id: str = "", action: str = "", *, key: str = WMS, body: Any = None, **kw: Any):
+    path = "/v1/fulfillment-orders" + (f"/{fo_id}" if fo_id else "") + (f"/{action}" if action else "")
+    resource = "/v1/fulfillment-orders" + ("/{fo_id}" if fo_id else "") + (f"/{action}" if action else "")
+    params = {"fo_id": fo_id} if fo_id else None
+    return call(
+        api_handler, api_event(method, path, resource=resource, key=key, body=body, path_parameters=params, **kw)
+    )
+
+
+def _lines(order_id: str) -> dict[str, dict[str, Any]]:
+    record = load_order(order_id)
+    assert record is not None
+    return {line["sku"]: line for line in record.lines}
+
+
+def _events(order_id: str) -> list[str]:
+    items, _ = timeline(order_id, limit=200, cursor=None)
+    return [e["kind"] for e in items]
+
+
+def _split_stock() -> None:
+    stock_up({"TSHIRT-M": 10}, location_id="wh-east", lat=52.5, lon=13.4)
+    stock_up({"JEANS-32": 10}, location_id="wh-west", lat=52.4, lon=13.0)
+
+
+def test_a_split_allocation_makes_one_fulfillment_order_per_location_and_a_rerun_none(resumed):
+    _split_stock()
+    order_id, released = _released_order("FO-SPLIT")
+    fos = _fos(order_id)
+    assert set(fos) == {"wh-east", "wh-west"} and released["created"] == 2
+    assert sorted(r["fo_id"] for r in released["open"]) == sorted(fo["fo_id"] for fo in fos.values())
+    east = fos["wh-east"]
+    assert east["status"] == "allocated" and east["delivery_group"] == "standard"
+    assert [(li["sku"], li["quantity"]) for li in east["lines"]] == [("TSHIRT-M", 2)]
+    record = load_order(order_id)
+    assert record is not None
+    assert {a["location_id"]: a["fo_id"] for a in record.others["ALLOC"]} == {
+        loc: fo["fo_id"] for loc, fo in fos.items()
+    }
+
+    again = _step(release_to_fulfillment, {"order_id": order_id})
+    assert again["created"] == 0
+    assert sorted(again["open"], key=str) == sorted(released["open"], key=str)
+    assert len(fulfillment_orders_of(order_id)) == 2
+    assert _events(order_id).count("fulfillment.released") == 2
+
+
+def test_a_wms_key_sees_and_works_only_its_locations(resumed):
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-north")
+    order_id, _ = _released_order("FO-OTHER")
+    fo_id = _fos(order_id)["wh-north"]["fo_id"]
+
+    status, _, problem = _api("GET", fo_id)
+    assert status == 404, problem  # another location's work is not even named
+    assert _api("POST", fo_id, "accept")[0] == 404
+    assert _api("GET", query={"location_id": "wh-north"})[0] == 403
+    status, _, page = _api("GET", query={"status": "allocated"})
+    assert status == 200 and page["items"] == []
+    assert _api("GET", fo_id, key="dev-web-key")[0] == 403
+    assert _api("GET", query={"status": "allocated"}, key="dev-web-key")[0] == 403
+
+    status, _, view = _api("GET", fo_id, key="dev-agent-key")
+    assert status == 200 and view["location_id"] == "wh-north"
+    assert _api("POST", fo_id, "accept", key="dev-agent-key")[0] == 403
+    status, _, page = _api("GET", query={"location_id": "wh-north"}, key="dev-ops-key")
+    assert status == 200 and [i["fo_id"] for i in page["items"]] == [fo_id]
+    assert _api("POST", fo_id, "accept", key="dev-ops-key")[0] == 200
+
+
+def test_steps_move_in_order_and_a_wrong_one_names_the_current_status(resumed):
+    _split_stock()
+    order_id, _ = _released_order("FO-STEPS")
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+
+    status, _, page = _api("GET", query={"location_id": "wh-east", "status": "allocated"})
+    assert status == 200 and [i["fo_id"] for i in page["items"]] == [fo_id]
+    status, _, problem = _api("POST", fo_id, "pick")
+    assert status == 409 and problem["current_status"] == "allocated"
+    status, _, first = _api("POST", fo_id, "accept", headers={"Idempotency-Key": "acc-1"})
+    assert status == 200 and first["status"] == "accepted" and "accepted_at" in first
+    replay = _api("POST", fo_id, "accept", headers={"Idempotency-Key": "acc-1"})
+    assert replay[0] == 200 and replay[2] == first
+    status, _, problem = _api("POST", fo_id, "accept")
+    assert status == 409 and problem["current_status"] == "accepted" and "accepted" in problem["detail"]
+    assert _api("POST", fo_id, "pack")[0] == 409
+    assert _api("POST", fo_id, "pick")[2]["status"] == "picked"
+    assert _api("POST", fo_id, "pack")[2]["status"] == "packed"
+    status, _, page = _api("GET", query={"location_id": "wh-east", "status": "packed"})
+    assert [i["fo_id"] for i in page["items"]] == [fo_id]
+    assert _api("GET", query={"location_id": "wh-east", "status": "allocated"})[2]["items"] == []
+    assert _api("GET", query={"status": "packed"}, key="dev-ops-key")[2]["items"][0]["fo_id"] == fo_id
+    assert _api("GET", query={"status": "nope"})[0] == 422
+    assert _api("GET", key="dev-ops-key")[0] == 422  # neither a location nor a status
+    assert "fulfillment.packed" in _events(order_id)
+
+
+def test_a_partial_shipment_then_the_rest(resumed):
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, _ = _released_order("FO-SHIP")
+    fo = _fos(order_id)["wh-east"]
+    fo_id = fo["fo_id"]
+    lines = _lines(order_id)
+    tshirt = lines["TSHIRT-M"]["line_id"]
+    _step(await_fulfillment, {"order_id": order_id, "fo_id": fo_id, "task_token": "token-1"})
+    assert resumed == []  # nothing to report yet: the execution waits
+
+    body = {"carrier": "dhl", "tracking_number": "TRK-1", "lines": [{"line_id": tshirt, "quantity": 1}]}
+    status, _, first = _api("POST", fo_id, "ship", body=body, headers={"Idempotency-Key": "ship-1"})
+    assert status == 201, first
+    assert first["lines"] == [{"line_id": tshirt, "sku": "TSHIRT-M", "quantity": 1, "first_unit": 0}]
+    assert first["capture_status"] == "pending" and first["tracking_status"] == "label_created"
+    assert resumed == [("token-1", {"event": "shipped", "fo_id": fo_id, "shipment_id": first["shipment_id"]})]
+    replay = _api("POST", fo_id, "ship", body=body, headers={"Idempotency-Key": "ship-1"})
+    assert replay[0] == 201 and replay[2]["shipment_id"] == first["shipment_id"]
+    stock = get_stock("TSHIRT-M", "wh-east")
+    assert (stock.on_hand, stock.reserved, stock.available) == (9, 1, 8)
+    assert _lines(order_id)["TSHIRT-M"]["quantities"]["shipped"] == 1
+    record = load_order(order_id)
+    assert record is not None and record.header["fulfillment_status"] == "partially_shipped"
+    assert _api("GET", fo_id)[2]["status"] == "allocated"
+
+    over = {"carrier": "dhl", "tracking_number": "TRK-2", "lines": [{"line_id": tshirt, "quantity": 2}]}
+    status, _, problem = _api("POST", fo_id, "ship", body=over)
+    assert status == 409 and problem["errors"][0] == {"field": "lines.0.quantity", "message": "only 1 open"}
+    unknown = {"carrier": "dhl", "tracking_number": "TRK-2", "lines": [{"line_id": "ln_nope", "quantity": 1}]}
+    assert _api("POST", fo_id, "ship", body=unknown)[0] == 422
+    assert _api("POST", fo_id, "ship", body={"carrier": "dhl"})[0] == 422
+
+    status, _, rest = _api("POST", fo_id, "ship", body={"carrier": "ups", "tracking_number": "TRK-2"})
+    assert status == 201
+    assert sorted((li["sku"], li["quantity"], li["first_unit"]) for li in rest["lines"]) == [
+        ("JEANS-32", 1, 0),
+        ("TSHIRT-M", 1, 1),
+    ]
+    assert _lines(order_id)["TSHIRT-M"]["quantities"] == {"ordered": 2, "allocated": 2, "shipped": 2}
+    stock = get_stock("JEANS-32", "wh-east")
+    assert (stock.on_hand, stock.reserved) == (9, 0)
+    assert get_stock("TSHIRT-M", "wh-east").reserved == 0
+    view = _api("GET", fo_id)[2]
+    assert view["status"] == "fulfilled" and all(li["open"] == 0 for li in view["lines"])
+    record = load_order(order_id)
+    assert record is not None and record.header["fulfillment_status"] == "shipped"
+    assert {a["status"] for a in record.others["ALLOC"]} == {"shipped"}
+    status, _, problem = _api("POST", fo_id, "ship", body={"carrier": "ups", "tracking_number": "TRK-3"})
+    assert status == 409 and problem["current_status"] == "fulfilled"
+    found = find_shipment_by_tracking("TRK-2")
+    assert found is not None and found["shipment_id"] == rest["shipment_id"]
+    assert _events(order_id).count("shipment.shipped") == 2
+
+
+def test_a_rejection_releases_the_stock_and_reroutes_elsewhere(resumed):
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east", lat=52.5, lon=13.4)
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-west", lat=40.0, lon=-3.7)
+    order_id, _ = _released_order(
+        "FO-REJ",
+        shipping={
+            "address": {"line1": "1 Main", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+            | {"lat": 52.5, "lon": 13.4},
+            "method": "express",
+            "amount": 499,
+        },
+    )
+    fos = _fos(order_id)
+    assert set(fos) == {"wh-east"}  # the nearer one takes it all
+    fo_id = fos["wh-east"]["fo_id"]
+    _step(await_fulfillment, {"order_id": order_id, "fo_id": fo_id, "task_token": "token-r"})
+
+    status, _, view = _api("POST", fo_id, "reject", body={"reason": "damaged stock"})
+    assert status == 200 and view["status"] == "rejected"
+    assert resumed == [("token-r", {"event": "rejected", "fo_id": fo_id})]
+    east = get_stock("TSHIRT-M", "wh-east")
+    assert (east.on_hand, east.reserved, east.available) == (10, 0, 10)
+    record = load_order(order_id)
+    assert record is not None and record.header["rejected_locations"] == ["wh-east"]
+    assert all(line["quantities"]["allocated"] == 0 for line in record.lines)
+    assert {a["status"] for a in record.others["ALLOC"]} == {"released"}
+    assert _api("POST", fo_id, "reject", body={"reason": "again"})[0] == 409
+
+    review = _step(review_fulfillment, {"order_id": order_id})
+    assert review["next"] == "reroute" and review["attempt"] == 1 and review["open"] == []
+    assert _step(review_fulfillment, {"order_id": order_id})["attempt"] == 1  # a retried review counts once
+    allocate_order(order_id)
+    released = _step(release_to_fulfillment, {"order_id": order_id})
+    fos = _fos(order_id)
+    assert set(fos) == {"wh-east", "wh-west"} and fos["wh-west"]["delivery_group"] == "express"
+    assert released == {"open": [{"fo_id": fos["wh-west"]["fo_id"]}], "created": 1}
+    assert get_stock("TSHIRT-M", "wh-west").reserved == 2
+    assert _step(review_fulfillment, {"order_id": order_id})["next"] == "fulfill"
+
+
+def test_some_lines_rejected_keep_the_rest_open(resumed):
+    _split_stock()
+    order_id, _ = _released_order("FO-REJ-SOME")
+    east = _fos(order_id)["wh-east"]
+    tshirt = east["lines"][0]["line_id"]
+    body = {"reason": "one is missing", "lines": [{"line_id": tshirt, "quantity": 1}]}
+    status, _, view = _api("POST", east["fo_id"], "reject", body=body)
+    assert status == 200 and view["status"] == "allocated" and view["lines"][0]["rejected"] == 1
+    assert get_stock("TSHIRT-M", "wh-east").reserved == 1
+    outcome = _step(await_fulfillment, {"order_id": order_id, "fo_id": east["fo_id"], "task_token": "late"})
+    assert outcome == {"fo_id": east["fo_id"], "resumed": True, "event": "rejected"}  # heard although late
+    assert (
+        _step(await_fulfillment, {"order_id": order_id, "fo_id": east["fo_id"], "task_token": "next"})["resumed"]
+        is False
+    )
+    assert _step(review_fulfillment, {"order_id": order_id})["next"] == "reroute"
+
+
+def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
+    save_policy(RoutingPolicy(max_reroute_attempts=1))
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east", lat=52.5, lon=13.4)
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-west", lat=52.4, lon=13.0)
+    order_id, _ = _released_order("FO-LIMIT")
+    (first,) = _fos(order_id).values()
+    assert _api("POST", first["fo_id"], "reject", body={"reason": "closed"})[0] == 200
+    assert _step(review_fulfillment, {"order_id": order_id})["next"] == "reroute"
+    allocate_order(order_id)
+    _step(release_to_fulfillment, {"order_id": order_id})
+    (second,) = [fo for fo in fulfillment_orders_of(order_id) if fo["status"] == "allocated"]
+    assert second["location_id"] != first["location_id"]
+    assert _api("POST", second["fo_id"], "reject", body={"reason": "closed too"})[0] == 200
+    with pytest.raises(RerouteLimitReached):
+        review_fulfillment.handler({"order_id": order_id}, LambdaContext(function_name="test"))
+
+
+def test_review_completes_the_order_once_everything_shipped(resumed):
+    _split_stock()
+    order_id, released = _released_order("FO-DONE")
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "fulfill", "open": released["open"]}
+    for fo in _fos(order_id).values():
+        assert (
+            _api("POST", fo["fo_id"], "ship", body={"carrier": "dhl", "tracking_number": f"T-{fo['fo_id']}"})[0] == 201
+        )
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []}
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []}
+    record = load_order(order_id)
+    assert record is not None
+    assert (record.header["status"], record.header["fulfillment_status"]) == ("completed", "shipped")
+    assert record.header["workflow"]["status"] == "SUCCEEDED"
+    assert _events(order_id).count("order.completed") == 1
+
+
+def test_cancelling_units_a_location_holds(resumed):
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, _ = _released_order("FO-CANCEL")
+    fo = _fos(order_id)["wh-east"]
+    _step(await_fulfillment, {"order_id": order_id, "fo_id": fo["fo_id"], "task_token": "token-c"})
+    jeans = _lines(order_id)["JEANS-32"]["line_id"]
+    plan = cancel_fulfillment_lines(order_id, {jeans: 1, "ln_elsewhere": 2}, "customer asked")
+    assert plan.unplaced == {"ln_elsewhere": 2} and plan.released == {2: 1}
+    assert resumed == [("token-c", {"event": "cancelled", "fo_id": fo["fo_id"]})]
+    assert get_stock("JEANS-32", "wh-east").reserved == 0
+    assert _lines(order_id)["JEANS-32"]["quantities"]["allocated"] == 0
+    view = _api("GET", fo["fo_id"])[2]
+    assert [(li["sku"], li["cancelled"], li["open"]) for li in view["lines"]] == [
+        ("TSHIRT-M", 0, 2),
+        ("JEANS-32", 1, 0),
+    ]
+    assert view["status"] == "allocated"
+
+
+def test_the_pick_list_as_json_and_as_a_printable_page(resumed):
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, _ = _released_order("FO-PICK", customer={"email": "b@example.com", "name": "Bo <b> & Co"})
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    status, _, pick = _api("GET", fo_id, "pick-list")
+    assert status == 200
+    assert [(li["sku"], li["quantity"]) for li in pick["lines"]] == [("TSHIRT-M", 2), ("JEANS-32", 1)]
+    assert pick["total_units"] == 3 and pick["ship_to"]["address"]["city"] == "Berlin"
+    status, headers, page = _api("GET", fo_id, "pick-list", query={"format": "html"})
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "TSHIRT-M" in page and "Bo &lt;b&gt; &amp; Co" in page and "<script" not in page
+    assert _api("GET", fo_id, "pick-list", query={"format": "pdf"})[0] == 422
+
+
+def test_a_shipment_past_one_transaction_is_written_in_whole_parts(resumed):
+    skus = {f"BULK-{i:03d}": 5 for i in range(40)}
+    stock_up(skus, location_id="wh-east")
+    lines = [{"sku": sku, "quantity": 2, "unit_price": 1000} for sku in skus]
+    order_id, _ = _released_order("FO-BULK", lines=lines, promotions=[])
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    status, _, first = _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": "BULK-1"})
+    assert status == 201 and len(first["parts"]) == 2 and first["shipment_id"] == first["parts"][0]
+    record = load_order(order_id)
+    assert record is not None
+    shipments = record.others["SHP"]
+    assert sorted(s["shipment_id"] for s in shipments) == sorted(first["parts"])
+    assert sum(len(s["lines"]) for s in shipments) == 40
+    assert all(line["quantities"]["shipped"] == 2 for line in record.lines)
+    assert record.header["fulfillment_status"] == "shipped" and record.header["shipped_units"] == 80
+    assert {get_stock(sku, "wh-east").on_hand for sku in skus} == {3}
+    assert _api("GET", fo_id)[2]["status"] == "fulfilled"
