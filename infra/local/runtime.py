@@ -11,7 +11,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +131,7 @@ def _environment(handler: str) -> threading.RLock:
 # Invocations and seconds spent per handler since start: what Lambda would bill
 # (benchmarks read them; time waiting for the function's environment is not counted).
 invocations: Counter[str] = Counter()
-busy_seconds: Counter[str] = Counter()
+busy_seconds: defaultdict[str, float] = defaultdict(float)
 
 
 def call(handler: str, event: Any, context: LambdaContext) -> Any:

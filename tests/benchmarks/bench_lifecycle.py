@@ -166,7 +166,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     _finished(api_url, list(warm), 120)
 
     meter.reset()
-    invocations, busy = Counter(runtime.invocations), Counter(runtime.busy_seconds)
+    invocations, busy = Counter(runtime.invocations), dict(runtime.busy_seconds)
     started = time.perf_counter()
     created = _capture(api_url, bodies("LC", orders), clients)
     done = _finished(api_url, list(created), timeout=max(300.0, orders * 2.0))
@@ -176,7 +176,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
 
     memory = {spec.handler: spec.memory_mb for spec in manifest.FUNCTIONS}
     calls = runtime.invocations - invocations
-    seconds = runtime.busy_seconds - busy
+    seconds = {h: t - busy.get(h, 0.0) for h, t in runtime.busy_seconds.items()}
     transitions = _transitions(stack, set(created))
     n = max(1, len(done))
     to_ship = sorted(warehouse.shipped[o] - created[o] for o in done if o in warehouse.shipped)

@@ -78,7 +78,7 @@ def test_a_backorder_resumes_when_stock_arrives_and_times_out_otherwise(api):
         resumed = _settled(api, [waiting["order_id"]], {"allocated"})[waiting["order_id"]]
         assert resumed["lines"][0]["quantities"]["allocated"] == 1
         kinds = [e["kind"] for e in api.get(f"/v1/orders/{waiting['order_id']}/timeline").json()["items"]]
-        assert kinds == ["order.captured", "order.backordered", "order.allocated"]
+        assert kinds[:3] == ["order.captured", "order.backordered", "order.allocated"]
 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

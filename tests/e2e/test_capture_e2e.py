@@ -41,17 +41,32 @@ def test_capture_starts_an_execution_listed_by_the_aws_endpoint(stack, stocked):
     assert response.status_code == 201, response.text
     assert response.headers["x-request-id"]
     order = response.json()
-    (execution,) = _execution(stack, order["order_id"])
-    assert execution["status"] == "SUCCEEDED"
-    assert execution["executionArn"] == order["workflow"]["execution_arn"]
-    history = stack.aws("stepfunctions").get_execution_history(executionArn=execution["executionArn"])["events"]
-    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert entered == ["AllocateOrder", "CheckBackorders", "OrderAllocated"]
+    sfn = stack.aws("stepfunctions")
+    arn = order["workflow"]["execution_arn"]
+    deadline = time.monotonic() + 30
+    while True:  # listed by the AWS endpoint, waiting on the warehouse
+        history = sfn.get_execution_history(executionArn=arn)["events"]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+        if "AwaitFulfillment" in entered or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    (execution,) = _execution(stack, order["order_id"], timeout=0)
+    assert execution["status"] == "RUNNING"
+    assert execution["executionArn"] == arn
+    assert entered == [
+        "AllocateOrder",
+        "CheckBackorders",
+        "AuthorizePayment",
+        "ReleaseToFulfillment",
+        "FulfillEach",
+        "AwaitFulfillment",
+    ]
     fetched = api.get(f"/v1/orders/{order['order_id']}").json()
-    assert fetched["workflow"]["status"] == "SUCCEEDED"
+    assert fetched["workflow"]["status"] == "RUNNING"
     kinds = [e["kind"] for e in api.get(f"/v1/orders/{order['order_id']}/timeline").json()["items"]]
-    assert kinds == ["order.captured", "order.allocated"]
+    assert kinds == ["order.captured", "order.allocated", "payment.authorized", "fulfillment.released"]
     assert fetched["fulfillment_status"] == "allocated"
+    assert fetched["payment_status"] == "authorized"
 
 
 def test_replay_with_the_same_key_returns_the_same_order(api):

@@ -136,6 +136,20 @@ def wait_for_execution(arn: str, timeout: float = 10.0) -> dict[str, Any]:
         time.sleep(0.05)
 
 
+def wait_for_state(arn: str, state: str, timeout: float = 10.0) -> list[str]:
+    """The states the execution entered, once it has entered ``state`` (or the time is up)."""
+    import time
+
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+        if state in entered or time.monotonic() > deadline:
+            return entered
+        time.sleep(0.05)
+
+
 def stock_up(skus: dict[str, int], *, location_id: str = "wh-berlin", lat: float = 52.5, lon: float = 13.4) -> None:
     """A warehouse holding these units, so orders for them allocate."""
     from shared.clock import now_iso

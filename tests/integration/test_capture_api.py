@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from functions.capture.handlers.api import handler
-from tests.integration.conftest import api_event, call, stock_up, wait_for_execution
+from tests.integration.conftest import api_event, call, stock_up, wait_for_state
 
 
 def order_body(external_id: str = "W-1001", channel: str = "web", **over):
@@ -51,8 +51,18 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
     assert order["lines"][0]["quantities"]["ordered"] == 2
     arn = order["workflow"]["execution_arn"]
     assert arn.endswith(":" + order["order_id"])
-    execution = wait_for_execution(arn)
-    assert execution["status"] == "SUCCEEDED"
+    entered = wait_for_state(arn, "AwaitFulfillment")
+    # Allocated, authorized, released to the warehouse: now it waits for the shipment.
+    assert entered == [
+        "AllocateOrder",
+        "CheckBackorders",
+        "AuthorizePayment",
+        "ReleaseToFulfillment",
+        "FulfillEach",
+        "AwaitFulfillment",
+    ]
+    execution = boto3.client("stepfunctions").describe_execution(executionArn=arn)
+    assert execution["status"] == "RUNNING"
     assert execution["name"] == order["order_id"]
 
     status, _, fetched = get(
@@ -63,8 +73,12 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
     assert [(line["line_id"], line["total"]) for line in fetched["lines"]] == [
         (line["line_id"], line["total"]) for line in order["lines"]
     ]
-    assert fetched["workflow"]["status"] == "SUCCEEDED"
+    assert fetched["workflow"]["status"] == "RUNNING"
     assert fetched["fulfillment_status"] == "allocated"
+    assert fetched["payment_status"] == "authorized"
+    assert fetched["payment_summary"]["authorized"] == order["totals"]["total"]
+    (fo,) = fetched["fulfillment_orders"]
+    assert fo["status"] == "allocated" and fo["location_id"] == "wh-berlin"
     assert all(line["quantities"]["allocated"] == line["quantity"] for line in fetched["lines"])
     assert all(line["status"] == "allocated" for line in fetched["lines"])
 
@@ -73,7 +87,12 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
         "/v1/orders/{order_id}/timeline",
         params={"order_id": order["order_id"]},
     )
-    assert [e["kind"] for e in timeline["items"]] == ["order.captured", "order.allocated"]
+    assert [e["kind"] for e in timeline["items"]] == [
+        "order.captured",
+        "order.allocated",
+        "payment.authorized",
+        "fulfillment.released",
+    ]
 
 
 def test_customer_is_matched_by_email_case_insensitively(aws):

@@ -16,8 +16,6 @@ from functions.changes.handlers.api import router as changes_router
 from functions.fulfill.handlers.api import router as fulfillment_router
 from functions.fulfill.handlers.carrier_webhooks import router as carrier_router
 from functions.inventory.handlers.api import router as inventory_router
-from functions.payments.handlers.webhooks import router as payment_webhooks_router
-from functions.returns.handlers.api import router as returns_router
 from functions.ops.logic.exceptions import (
     ExceptionAction,
     ExceptionPage,
@@ -27,6 +25,8 @@ from functions.ops.logic.exceptions import (
     retry,
 )
 from functions.ops.logic.openapi_doc import docs_page, openapi_document
+from functions.payments.handlers.webhooks import router as payment_webhooks_router
+from functions.returns.handlers.api import router as returns_router
 from shared.api.app import build_app, current_caller
 from shared.observability import logger
 
