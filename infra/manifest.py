@@ -78,6 +78,16 @@ class StreamConsumer:
     function: str
     batch_size: int = 100
     max_retry_attempts: int = 3
+    # Lambda event filtering: only these changes of items of these types reach the
+    # function (a filtered-out record costs no invocation).
+    event_names: tuple[str, ...] = ("INSERT", "MODIFY", "REMOVE")
+    item_types: tuple[str, ...] = ()
+
+    def filter_pattern(self) -> dict[str, object]:
+        pattern: dict[str, object] = {"eventName": list(self.event_names)}
+        if self.item_types:
+            pattern["dynamodb"] = {"NewImage": {"type": {"S": list(self.item_types)}}}
+        return pattern
 
 
 @dataclass(frozen=True)
@@ -372,8 +382,10 @@ EVENT_RULES: tuple[EventRule, ...] = (
 )
 
 STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
-    StreamConsumer(function="Projector"),
-    StreamConsumer(function="StockArrivals"),
+    # New timeline items become domain events.
+    StreamConsumer(function="Projector", event_names=("INSERT",), item_types=("event",)),
+    # Stock that grew may wake backorders.
+    StreamConsumer(function="StockArrivals", event_names=("INSERT", "MODIFY"), item_types=("inventory",)),
 )
 
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (

@@ -66,6 +66,7 @@ def build_stream_consumer(
             bisect_batch_on_error=True,
             report_batch_item_failures=True,
             on_failure=sources.SqsDlq(dlq),
+            filters=[lambda_.FilterCriteria.filter(spec.filter_pattern())],
         )
     )
     Validations.of(dlq).acknowledge(

@@ -114,6 +114,19 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             )
 
 
+def _matches(pattern: Any, value: Any) -> bool:
+    """Lambda event filtering, the subset the manifest uses: nested keys and lists of exact values."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and _matches(v, value[k]) for k, v in pattern.items())
+    return value in pattern
+
+
+def _passes_filters(esm: Any, record: dict[str, Any]) -> bool:
+    """A record reaches the function when any filter of its mapping matches (no filter: all do)."""
+    filters = (getattr(esm, "filter_criteria", None) or {}).get("Filters") or []
+    return not filters or any(_matches(json.loads(f["Pattern"]), record) for f in filters)
+
+
 class _StreamDelivery:
     """One worker delivering stream records to their mappings, in write order."""
 
@@ -138,9 +151,10 @@ class _StreamDelivery:
             try:
                 for arn, esm in list(shard.table.lambda_event_source_mappings.items()):
                     size = int(getattr(esm, "batch_size", 100) or 100)
-                    for start in range(0, len(records), size):
+                    wanted = [r for r in records if _passes_filters(esm, r.record)]
+                    for start in range(0, len(wanted), size):
                         get_backend(shard.account_id, arn.split(":")[3]).send_dynamodb_items(
-                            arn, records[start : start + size], esm.event_source_arn
+                            arn, wanted[start : start + size], esm.event_source_arn
                         )
             except Exception:  # a consumer's failure must not stop the stream
                 log.exception("stream delivery failed")

@@ -192,6 +192,7 @@ def provision(
                 BisectBatchOnFunctionError=True,
                 FunctionResponseTypes=["ReportBatchItemFailures"],
                 DestinationConfig={"OnFailure": {"Destination": dlq[1]}},
+                FilterCriteria={"Filters": [{"Pattern": json.dumps(consumer.filter_pattern())}]},
             )["UUID"]
         )
 

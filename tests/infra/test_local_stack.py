@@ -26,7 +26,7 @@ from aws_lambda_powertools import Logger
 from moto import mock_aws
 
 from infra import manifest
-from infra.local import lambda_adapter, provision, runtime
+from infra.local import lambda_adapter, moto_patches, provision, runtime
 from infra.local.http_api import Api, HttpApi
 from infra.local.stack import LocalStack
 from infra.manifest import FunctionSpec, Route
@@ -458,12 +458,21 @@ def test_stream_mapping_delivers_table_changes(stack: LocalStack, override: Any)
     got: list[Any] = []
     override("Projector", lambda event, context: got.append(event))
     assert stack.resources is not None
-    stack.client("dynamodb").put_item(
-        TableName=stack.resources.table_name, Item={"pk": {"S": "TEST#1"}, "sk": {"S": "A"}, "n": {"N": "1"}}
+    ddb = stack.client("dynamodb")
+    table = stack.resources.table_name
+    # The Projector's filter lets through new timeline items only (manifest StreamConsumer).
+    ddb.put_item(TableName=table, Item={"pk": {"S": "TEST#0"}, "sk": {"S": "A"}, "type": {"S": "order"}})
+    ddb.put_item(
+        TableName=table, Item={"pk": {"S": "TEST#1"}, "sk": {"S": "A"}, "type": {"S": "event"}, "n": {"N": "1"}}
+    )
+    ddb.put_item(
+        TableName=table, Item={"pk": {"S": "TEST#1"}, "sk": {"S": "A"}, "type": {"S": "event"}, "n": {"N": "2"}}
     )
     event = wait_for(lambda: got and got[0])
+    moto_patches.wait_for_streams()
+    records = [r for e in got for r in e["Records"]]
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records] == [("INSERT", "TEST#1")]
     record = event["Records"][0]
-    assert record["eventName"] == "INSERT"
     assert record["eventSourceARN"] == stack.resources.stream_arn
     assert record["dynamodb"]["NewImage"]["n"] == {"N": "1"}
 

@@ -221,6 +221,11 @@ def test_event_source_mappings(template: dict[str, Any], local: LocalStack, mapp
         mine_failure = mine.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         assert mine_failure == (mapping.arn(on_failure) if on_failure else None), f"{lid}: on-failure destination"
 
+        def patterns(criteria: dict[str, Any] | None) -> list[Any]:
+            return [json.loads(f["Pattern"]) for f in (criteria or {}).get("Filters", [])]
+
+        assert patterns(mine.get("FilterCriteria")) == patterns(cloud.get("FilterCriteria")), f"{lid}: filters"
+
 
 def resolve_string(value: Any, mapping: Mapping) -> str:
     """A template string: plain, or Fn::Join of strings and function references."""

@@ -28,6 +28,15 @@ class ReturnedUnits:
     returned_before: int
 
 
+def _restocking_fee(u: ReturnedUnits, policy: ChangePolicy) -> int:
+    """The fee of units by position, like every amount: the fee on the line's first ``n``
+    units less that on the units before, so the fees of any receipts splitting the same
+    units add up to the fee promised on all of them (no cent lost to rounding each part)."""
+    end = returned_amounts(u.line, 0, u.returned_before + u.quantity).subtotal
+    start = returned_amounts(u.line, 0, u.returned_before).subtotal
+    return policy.restocking_fee(u.reason, end) - policy.restocking_fee(u.reason, start)
+
+
 def refund_lines(
     units: Sequence[ReturnedUnits], policy: ChangePolicy, *, waive_fees: bool = False
 ) -> list[dict[str, Any]]:
@@ -37,7 +46,7 @@ def refund_lines(
         amounts = returned_amounts(u.line, u.returned_before, u.quantity)
         keep_shipping = not policy.refunds_shipping(u.reason)
         worth = amounts.total - (amounts.shipping if keep_shipping else 0)
-        fee = 0 if waive_fees else min(policy.restocking_fee(u.reason, amounts.subtotal), max(0, worth))
+        fee = 0 if waive_fees else min(_restocking_fee(u, policy), max(0, worth))
         rows.append(change_line(u.line["line_id"], u.quantity, amounts, fee=fee, keep_shipping=keep_shipping))
     return rows
 
