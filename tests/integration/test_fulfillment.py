@@ -348,3 +348,24 @@ def test_a_shipment_past_one_transaction_is_written_in_whole_parts(resumed):
     assert record.header["fulfillment_status"] == "shipped" and record.header["shipped_units"] == 80
     assert {get_stock(sku, "wh-east").on_hand for sku in skus} == {3}
     assert _api("GET", fo_id)[2]["status"] == "fulfilled"
+
+
+def test_completion_keeps_a_delivery_that_landed_while_it_was_deciding(resumed):
+    """The carrier's "delivered" can land between the review's read and its write."""
+    from functions.fulfill.logic import review
+    from shared import keys
+    from shared.table import Table
+
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, _ = _released_order("FO-RACE")
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    status, _, _ = _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": "TRK-RACE"})
+    assert status == 201
+    stale = load_order(order_id)
+    assert stale is not None and stale.header["fulfillment_status"] == "shipped"
+    Table().update(
+        keys.order_pk(order_id), keys.ORDER_HEADER, "SET fulfillment_status = :d", values={":d": "delivered"}
+    )
+    assert review._complete(Table(), stale) == {"next": "done", "open": []}
+    header = load_order(order_id).header  # type: ignore[union-attr]
+    assert (header["status"], header["fulfillment_status"]) == ("completed", "delivered")

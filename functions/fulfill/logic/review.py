@@ -95,15 +95,20 @@ def _complete(table: Table, record: OrderRecord) -> dict[str, Any]:
     update = {
         "Key": _header_key(order_id),
         "UpdateExpression": _COMPLETE,
-        "ConditionExpression": "#st IN (:open, :hold)",
+        # Pinned: a carrier's "delivered" landing meanwhile must not be overwritten with "shipped".
+        "ConditionExpression": "#st IN (:open, :hold) AND fulfillment_status = :fs_read",
         "ExpressionAttributeNames": {"#st": "status", "#ws": "status"},
         "ExpressionAttributeValues": {":st": status, ":fs": fulfillment, ":ws": "SUCCEEDED", ":at": at}
-        | {":open": "open", ":hold": "on_hold"},
+        | {":open": "open", ":hold": "on_hold", ":fs_read": header["fulfillment_status"]},
     }
     try:
         table.transact([{"Update": update}, {"Put": {"Item": event_item(order_id, "order.completed", detail, at=at)}}])
     except ConditionFailed as err:
         current = get_header(order_id, table) or {}
+        if current.get("status") in ("open", "on_hold") and current.get("fulfillment_status") != header.get(
+            "fulfillment_status"
+        ):
+            return _complete(table, OrderRecord(header=current, lines=record.lines, others=record.others))
         if current.get("status") not in _DONE:
             raise Conflict(f"order {order_id} is {current.get('status')}; it cannot complete") from err
     return {"next": "done", "open": []}
