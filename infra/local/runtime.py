@@ -132,6 +132,8 @@ def _environment(handler: str) -> threading.RLock:
 # (benchmarks read them; time waiting for the function's environment is not counted).
 invocations: Counter[str] = Counter()
 busy_seconds: defaultdict[str, float] = defaultdict(float)
+# The handler running on this thread (benchmarks attribute AWS requests to it).
+current = threading.local()
 
 
 def call(handler: str, event: Any, context: LambdaContext) -> Any:
@@ -140,9 +142,11 @@ def call(handler: str, event: Any, context: LambdaContext) -> Any:
     invocations[handler] += 1
     with _environment(handler):
         started = time.perf_counter()
+        outer, current.handler = getattr(current, "handler", None), handler
         try:
             return function(event, context)
         finally:
+            current.handler = outer
             busy_seconds[handler] += time.perf_counter() - started
             _drop_disabled_metrics()
 

@@ -40,6 +40,8 @@ def _read_units(size: int) -> int:
 class AwsMeter:
     def __init__(self, account: str = "123456789012", region: str = "us-east-1"):
         self.calls: Counter[str] = Counter()
+        # The same calls by the handler that made them ("domain.module service.Operation").
+        self.by_handler: Counter[str] = Counter()
         # Entries of batch calls (events published, messages sent), which are billed each.
         self.entries: Counter[str] = Counter()
         self.write_units = 0.0
@@ -76,8 +78,14 @@ class AwsMeter:
 
     def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         service = model.service_model.service_name
+        from infra.local import runtime
+
+        handler = getattr(runtime.current, "handler", None) or "outside any handler"
+        parts = handler.split(".")
+        who = f"{parts[1]}.{parts[-2]}" if len(parts) > 3 else handler
         with self._lock:
             self.calls[f"{service}.{model.name}"] += 1
+            self.by_handler[f"{who} {service}.{model.name}"] += 1
             if model.name in ("PutEvents", "SendMessageBatch"):
                 self.entries[f"{service}.{model.name}"] += len(params.get("Entries", []))
             if service == "dynamodb":
@@ -118,6 +126,7 @@ class AwsMeter:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.by_handler.clear()
             self.entries.clear()
             self.write_units = 0
             self.read_units = 0

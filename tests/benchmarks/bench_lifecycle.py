@@ -218,6 +218,9 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         "per_order": per_order,
         "invocations_per_order": {h.split(".")[1] + "." + h.split(".")[3]: v / n for h, v in sorted(calls.items())},
         "dynamodb_calls_per_order": {k: v / n for k, v in sorted(meter.calls.items()) if k.startswith("dynamodb.")},
+        "dynamodb_calls_by_handler_per_order": {
+            k: round(v / n, 2) for k, v in sorted(meter.by_handler.items()) if " dynamodb." in k
+        },
         "transitions_max": max(transitions, default=0),
         "cost_per_1000_orders_usd": cost_per_thousand(per_order),
     }
