@@ -1,8 +1,11 @@
-"""The main job on the local stack: channels place orders, and we see what happened.
+"""The main job on the local stack: the whole order lifecycle, played by its clients over HTTP.
 
-Seeds a catalogue and four channels, places a few hundred orders through the HTTP API
-(some replayed with their Idempotency-Key, some duplicated, twenty kinds of bad input),
-waits for their OrderLifecycle executions and prints a summary.
+Seeds a catalogue and four channels, places orders through the HTTP API (some replayed
+with their Idempotency-Key, some duplicated, twenty kinds of bad input, a few with cards
+that decline or a gateway that falters), while two warehouse systems work their
+fulfillment orders and carriers post tracking updates. Then a service agent cancels,
+takes returns, makes an exchange and an appeasement; the demo waits for everything to
+settle (each wait with a time limit) and prints the figures.
 """
 
 from __future__ import annotations
@@ -11,13 +14,17 @@ import argparse
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
+from infra.local import demo_report as report
 from infra.local.client import RunningStack, local_stack
+from infra.local.demo_agent import Agent
+from infra.local.demo_world import Api, World
 from infra.local.samples import CATALOGUE, CHANNEL_KEYS, LOCATIONS, SCARCE, bad_inputs, sample_order, stock_rows
 
 OPS = {"x-api-key": "dev-ops-key"}
@@ -65,6 +72,7 @@ class Outcome:
     replays_total: int = 0
     duplicates_409: int = 0
     rejected: list[tuple[str, int, str]] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)  # order id -> payment token, when not tok_visa
 
 
 def _post(http: requests.Session, url: str, key: str, body: Any, idem: str | None = None) -> requests.Response:
@@ -75,14 +83,40 @@ def _post(http: requests.Session, url: str, key: str, body: Any, idem: str | Non
     return http.post(url, json=None if data else body, data=data, headers=headers, timeout=30)
 
 
+def payment_token(rng: random.Random) -> str:
+    """Most cards approve; a few decline, a few meet a faltering gateway."""
+    draw = rng.random()
+    return "tok_decline" if draw < 0.05 else "tok_transient" if draw < 0.1 else "tok_visa"
+
+
+def with_token(body: dict[str, Any], token: str) -> dict[str, Any]:
+    """The order paid with ``token``; an unusual card buys only what is in stock, so its payment
+    is tried at once rather than after a backorder that may never end."""
+    body["payment"]["token"] = token
+    if token != "tok_visa":
+        body["lines"] = [x for x in body["lines"] if x["sku"] not in SCARCE] or [
+            {"sku": "TEE-CLASSIC-M", "quantity": 1, "unit_price": CATALOGUE["TEE-CLASSIC-M"][1], "tax": 379}
+        ]
+        body.pop("promotions", None)
+    return body
+
+
 def place_orders(stack: RunningStack, count: int, seed: int) -> Outcome:
     rng = random.Random(seed)
     url = f"{stack.api_url}/v1/orders"
     outcome = Outcome()
     plans = []
+    used: set[str] = set()
     for i in range(count):
         channel = rng.choices(list(CHANNEL_KEYS), weights=[50, 25, 15, 10])[0]
-        plans.append((channel, sample_order(rng, channel, f"{channel.upper()}-{10000 + i}"), f"idem-{seed}-{i}"))
+        body = sample_order(rng, channel, f"{channel.upper()}-{10000 + i}")
+        # The shops' own orders pay at the till; the unusual cards come through web and app,
+        # the first of them with an authorization that will have expired when it ships.
+        online = channel in ("web", "app")
+        token = payment_token(rng) if online else "tok_visa"
+        with_token(body, "tok_expire" if online and "tok_expire" not in used else token)
+        used.add(body["payment"]["token"])
+        plans.append((channel, body, f"idem-{seed}-{i}"))
 
     def place(plan: tuple[str, dict[str, Any], str]) -> tuple[str, dict[str, Any], str, requests.Response]:
         channel, body, idem = plan
@@ -98,6 +132,8 @@ def place_orders(stack: RunningStack, count: int, seed: int) -> Outcome:
             continue
         order = response.json()
         outcome.created.append(order)
+        if body["payment"]["token"] != "tok_visa":
+            outcome.tokens[order["order_id"]] = body["payment"]["token"]
         if rng.random() < 0.1:  # the channel lost the response and sends the same request again
             outcome.replays_total += 1
             again = _post(http, url, CHANNEL_KEYS[channel], body, idem)
@@ -120,78 +156,181 @@ def _order_rows(http: requests.Session, api_url: str) -> dict[str, dict[str, Any
     cursor = None
     while True:
         params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
-        page = http.get(f"{api_url}/v1/orders", params=params, headers=OPS, timeout=60).json()
+        response = http.get(f"{api_url}/v1/orders", params=params, headers=OPS, timeout=60)
+        if response.status_code != 200:  # a bad round: the caller polls again
+            return rows
+        page = response.json()
         rows.update({row["order_id"]: row for row in page["items"]})
         cursor = page["next_cursor"]
         if not cursor:
             return rows
 
 
-def wait_for_allocation(stack: RunningStack, order_ids: list[str], timeout: float = 300) -> list[dict[str, Any]]:
-    """Every order allocated or waiting for stock (its execution parked on a task token).
+def wait_for(
+    stack: RunningStack, what: str, order_ids: list[str], pending: Callable[[dict[str, Any]], bool], timeout: float
+) -> dict[str, dict[str, Any]]:
+    """Poll the order list until no order is ``pending`` or the time is up; say what did not finish.
 
-    Polls the order list, not each order: polling costs the local stack the CPU that the
-    allocations need.
+    Polls the list, not each order: polling costs the local stack the CPU the work needs.
     """
     http = requests.Session()
-    deadline = time.monotonic() + timeout
-    wanted = set(order_ids)
-    while time.monotonic() < deadline:
-        rows = _order_rows(http, stack.api_url)
-        pending = [
-            i
-            for i in wanted
-            if rows.get(i, {}).get("fulfillment_status", "unallocated") == "unallocated"
-            and rows.get(i, {}).get("status") == "open"
-        ]
-        if not pending:
+    started = time.monotonic()
+    rows: dict[str, dict[str, Any]] = {}
+    late: list[str] = list(order_ids)
+    while time.monotonic() - started < timeout:
+        rows = _order_rows(http, stack.api_url) or rows
+        late = [i for i in order_ids if i not in rows or pending(rows[i])]
+        if not late:
             break
         time.sleep(2)
-    return [http.get(f"{stack.api_url}/v1/orders/{i}", headers=OPS, timeout=60).json() for i in order_ids]
+    print(f"  {what}: {len(order_ids) - len(late)}/{len(order_ids)} in {time.monotonic() - started:.0f}s", end="")
+    if late:
+        print(f"; not finished after {timeout:.0f}s: " + ", ".join(
+            f"{i} ({rows.get(i, {}).get('status')}/{rows.get(i, {}).get('fulfillment_status')})" for i in late[:8]
+        ) + (" ..." if len(late) > 8 else ""))  # fmt: skip
+    else:
+        print()
+    return rows
 
 
-def executions(stack: RunningStack) -> Counter[str]:
-    sfn = stack.aws("stepfunctions")
-    statuses: Counter[str] = Counter()
-    for sm in sfn.list_state_machines()["stateMachines"]:
-        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=sm["stateMachineArn"]):
-            statuses.update(e["status"] for e in page["executions"])
-    return statuses
+def unallocated(row: dict[str, Any]) -> bool:
+    return row["status"] == "open" and row["fulfillment_status"] == "unallocated"
 
 
-def summarize(stack: RunningStack, outcome: Outcome, orders: list[dict[str, Any]]) -> None:
-    http = requests.Session()
+def print_allocation(rows: dict[str, dict[str, Any]], outcome: Outcome) -> None:
     by_channel: dict[str, Counter[str]] = defaultdict(Counter)
     gmv: Counter[str] = Counter()
-    shipments: Counter[int] = Counter()
-    reasons: list[tuple[str, str, str]] = []
-    for order in orders:
-        by_channel[order["channel"]][order["fulfillment_status"]] += 1
-        by_channel[order["channel"]][order["status"]] += 1
-        gmv[order["channel"]] += order["totals"]["total"]
-        events = http.get(f"{stack.api_url}/v1/orders/{order['order_id']}/timeline", headers=OPS, timeout=30).json()
-        plans = [e for e in events["items"] if e["kind"] == "order.allocated"]
-        if plans:
-            shipments[plans[-1]["detail"]["shipments"]] += 1
-            if len(reasons) < 6 and (plans[-1]["detail"]["shipments"] > 1 or len(reasons) < 3):
-                reasons.append((order["order_id"], order["channel"], plans[-1]["detail"]["reason"]))
-    print("\nOrders per channel")
+    for order in outcome.created:
+        row = rows.get(order["order_id"], order)
+        by_channel[row["channel"]][row["fulfillment_status"]] += 1
+        by_channel[row["channel"]]["orders"] += 1
+        gmv[row["channel"]] += order["totals"]["total"]
+    print("\nAfter allocation (orders per channel)")
     print(f"  {'channel':<12}{'orders':>7}{'allocated':>10}{'backordered':>12}{'GMV (EUR)':>13}")
     for channel in sorted(by_channel):
         c = by_channel[channel]
-        total = c["open"] + c["failed"] + c["cancelled"] + c["completed"] + c["on_hold"]
-        print(f"  {channel:<12}{total:>7}{c['allocated']:>10}{c['backordered']:>12}{gmv[channel] / 100:>13,.2f}")
+        placed = c["orders"] - c["unallocated"] - c["backordered"]
+        print(f"  {channel:<12}{c['orders']:>7}{placed:>10}{c['backordered']:>12}{gmv[channel] / 100:>13,.2f}")
+
+
+HELD_LINES = [("TEE-CLASSIC-M", 2), ("SOCKS-3PK", 1), ("BAG-TOTE", 1)]
+
+
+def place_held_orders(stack: RunningStack, world: World, count: int) -> list[str]:
+    """Orders the warehouses are told to leave alone until the agent has changed them."""
+    http = requests.Session()
+    held = []
+    for i in range(count):
+        body = sample_order(random.Random(i), "web", f"WEB-HELD-{i}")
+        body["lines"] = [
+            {"sku": sku, "quantity": q, "unit_price": CATALOGUE[sku][1], "tax": q * CATALOGUE[sku][1] * 19 // 100}
+            for sku, q in HELD_LINES
+        ]
+        body["promotions"] = []
+        body["payment"]["token"] = "tok_visa"
+        response = _post(http, f"{stack.api_url}/v1/orders", CHANNEL_KEYS["web"], body, f"held-{i}")
+        if response.status_code == 201:
+            held.append(response.json()["order_id"])
+            world.held.order_ids.add(held[-1])
+    return held
+
+
+def full_orders(stack: RunningStack, order_ids: list[str]) -> list[dict[str, Any]]:
+    http = requests.Session()
+    found = []
+    for order_id in order_ids:
+        response = http.get(f"{stack.api_url}/v1/orders/{order_id}", headers=OPS, timeout=60)
+        if response.status_code == 200:
+            found.append(response.json())
+    return found
+
+
+def agent_round(stack: RunningStack, world: World, agent: Agent, order_ids: list[str], held: list[str]) -> None:
+    """Cancels before shipment, then returns, one exchange and one appeasement on delivered orders."""
+    orders = full_orders(stack, order_ids)
+    backordered = [o["order_id"] for o in orders if o["status"] == "open" and o["fulfillment_status"] == "backordered"]
+    agent.clear_backorders(backordered)
+    agent.cancel_held(held)
+    world.held.release()
+    delivered = [o for o in orders if o["fulfillment_status"] == "delivered" and o["status"] == "completed"]
+    agent.return_units(delivered[::3], 6)
+    agent.exchange(delivered[1::3])
+    agent.appease(delivered[2::3])
+    log = agent.log
+    print(
+        f"Agent: cancelled {len(log.cancelled_orders)} orders and lines of {len(log.cancelled_lines)} more,"
+        f" {len(log.returns)} returns, exchange {log.exchange}, appeasement on {log.appeased}"
+    )
+
+
+def settled(row: dict[str, Any]) -> bool:
+    """Nothing more will happen to it: closed, and delivered if anything shipped."""
+    if row["status"] not in report.SETTLED:
+        return False
+    return row["status"] != "completed" or row["fulfillment_status"] == "delivered"
+
+
+def wait_for_returns(agent: Agent, timeout: float) -> None:
+    started = time.monotonic()
+    wanted = [*agent.log.returns, *([agent.log.exchange] if agent.log.exchange else [])]
+    open_ = wanted
+    while open_ and time.monotonic() - started < timeout:
+        views = [agent.api.send("GET", f"/v1/returns/{r}", "agent read return") for r in open_]
+        open_ = [r for r, v in zip(open_, views, strict=True) if not v or v["status"] != "closed"]
+        if open_:
+            time.sleep(2)
+    print(f"  returns closed: {len(wanted) - len(open_)}/{len(wanted)}" + (f"; still open: {open_}" if open_ else ""))
+
+
+def timelines(stack: RunningStack, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    http = requests.Session()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for order_id in order_ids:
+        response = http.get(
+            f"{stack.api_url}/v1/orders/{order_id}/timeline", params={"limit": 200}, headers=OPS, timeout=30
+        )
+        found[order_id] = response.json()["items"] if response.status_code == 200 else []
+    return found
+
+
+def open_exceptions(stack: RunningStack) -> list[dict[str, Any]]:
+    http = requests.Session()
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"status": "open", "limit": "200", **({"cursor": cursor} if cursor else {})}
+        response = http.get(f"{stack.api_url}/v1/exceptions", params=params, headers=OPS, timeout=30)
+        if response.status_code != 200:
+            return found
+        page = response.json()
+        found += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return found
+
+
+def print_routing(orders: list[dict[str, Any]], events: dict[str, list[dict[str, Any]]]) -> None:
+    shipments: Counter[int] = Counter()
+    reasons: list[tuple[str, str, str]] = []
+    for order in orders:
+        plans = [e for e in events.get(order["order_id"], []) if e["kind"] == "order.allocated"]
+        if plans:
+            shipments[plans[0]["detail"]["shipments"]] += 1
+            if len(reasons) < 6 and (plans[0]["detail"]["shipments"] > 1 or len(reasons) < 3):
+                reasons.append((order["order_id"], order["channel"], plans[0]["detail"]["reason"]))
     allocated = sum(shipments.values())
     split = sum(n for k, n in shipments.items() if k > 1)
-    print(f"\nShipments per allocated order: {dict(sorted(shipments.items()))}  (split: {split}/{allocated})")
+    print(f"\nLocations per first allocation: {dict(sorted(shipments.items()))}  (split: {split}/{allocated})")
     print("Routing decisions, a few of them:")
     for order_id, channel, reason in reasons:
         print(f"  {order_id} ({channel}): {reason}")
-    scarce = http.get(
-        f"{stack.api_url}/v1/availability", params={"sku": sorted(SCARCE)}, headers=OPS, timeout=30
-    ).json()
-    print("Scarce SKUs now (available to promise):", {i["sku"]: i["available_to_promise"] for i in scarce["items"]})
-    print(f"\nOrderLifecycle executions: {dict(executions(stack))}  (RUNNING = waiting for stock)")
+
+
+def print_intake(stack: RunningStack, world: World, outcome: Outcome) -> None:
+    ops = Api(stack.api_url, OPS["x-api-key"], world.surprises)
+    scarce = ops.send("GET", "/v1/availability", "ops availability", params={"sku": sorted(SCARCE)}) or {}
+    atp = {i["sku"]: i["available_to_promise"] for i in scarce.get("items", [])}
+    print("Scarce SKUs now (available to promise):", atp)
     print(
         f"Replays with the same Idempotency-Key: {outcome.replays_same_id}/{outcome.replays_total}"
         " returned the same order"
@@ -202,24 +341,71 @@ def summarize(stack: RunningStack, outcome: Outcome, orders: list[dict[str, Any]
         print(f"  {status}  {what:<28} {reason}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    print(f"Catalogue: {len(CATALOGUE)} SKUs; channels: {', '.join(CHANNEL_KEYS)}")
-    with local_stack() as stack:
-        print(f"Local stack up in {stack.started_in:.1f}s (API {stack.api_url}, AWS {stack.aws_url})")
-        seed_network(stack, args.seed)
+def summarize(stack: RunningStack, world: World, agent: Agent, outcome: Outcome, order_ids: list[str]) -> None:
+    forged = world.carriers.forge("NO-SUCH-PARCEL")
+    orders = full_orders(stack, order_ids)
+    events = timelines(stack, order_ids)
+    print("\n" + "=" * 96)
+    report.print_channels(orders)
+    report.print_fulfillment(orders, world)
+    report.print_carriers(world, forged, events)
+    report.print_payments(orders, outcome.tokens)
+    report.print_changes(orders, agent.log)
+    report.print_exceptions(open_exceptions(stack))
+    print(f"Customer messages in the outbox: {dict(report.outbox_kinds(stack, order_ids).most_common())}")
+    for machine, statuses in report.executions_by_machine(stack).items():
+        print(f"{machine} executions: {dict(statuses)}")
+    print_routing(orders, events)
+    print_intake(stack, world, outcome)
+    report.print_surprises(world)
+
+
+def run(stack: RunningStack, orders: int, seed: int) -> None:
+    seed_network(stack, seed)
+    world = World(stack.api_url, seed)
+    held = place_held_orders(stack, world, 3)
+    world.start()
+    try:
         started = time.monotonic()
-        outcome = place_orders(stack, args.orders, args.seed)
+        outcome = place_orders(stack, orders, seed)
         elapsed = time.monotonic() - started
         print(
             f"Placed {len(outcome.created)} orders in {elapsed:.1f}s"
-            f" ({len(outcome.created) / elapsed:.0f}/s, {CLIENTS} clients)"
+            f" ({len(outcome.created) / elapsed:.0f}/s, {CLIENTS} clients), {len(held)} more held back"
         )
-        orders = wait_for_allocation(stack, [o["order_id"] for o in outcome.created])
-        summarize(stack, outcome, orders)
+        ids = [o["order_id"] for o in outcome.created]
+        print("Waiting (each wait has a time limit):")
+        print_allocation(wait_for(stack, "allocated or backordered", ids, unallocated, 120), outcome)
+        wait_for(stack, "shipped, failed or backordered", ids, awaiting_shipment, 150)
+        agent = Agent(stack.api_url, world, seed)
+        agent_round(stack, world, agent, ids, held)
+        everything = [*ids, *held]
+        wait_for(stack, "settled (closed, delivered if shipped)", everything, lambda r: not settled(r), 120)
+        wait_for_returns(agent, 60)
+        quiet_until = time.monotonic() + 30
+        while not world.quiet() and time.monotonic() < quiet_until:
+            time.sleep(1)
+    finally:
+        world.stop()
+    print(f"Lifecycle played in {time.monotonic() - started:.0f}s")
+    summarize(stack, world, agent, outcome, everything)
+
+
+def awaiting_shipment(row: dict[str, Any]) -> bool:
+    return row["status"] == "open" and row["fulfillment_status"] in ("unallocated", "allocated")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=120)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    started = time.monotonic()
+    print(f"Catalogue: {len(CATALOGUE)} SKUs; channels: {', '.join(CHANNEL_KEYS)}")
+    with local_stack() as stack:
+        print(f"Local stack up in {stack.started_in:.1f}s (API {stack.api_url}, AWS {stack.aws_url})")
+        run(stack, args.orders, args.seed)
+    print(f"\nDemo run time: {time.monotonic() - started:.0f}s")
 
 
 if __name__ == "__main__":

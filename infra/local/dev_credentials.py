@@ -24,6 +24,20 @@ DEV_API_KEYS: dict[str, dict[str, object]] = {
         "role": "wms",
         "locations": ["wh-east", "wh-west", "wh-central"],
     },
+    # A second warehouse system: the Paris warehouse and the shops that ship.
+    "dev-stores-key": {
+        "principal_id": "wms-stores",
+        "role": "wms",
+        "locations": [
+            "wh-paris",
+            "store-berlin-mitte",
+            "store-hamburg",
+            "store-munich",
+            "store-cologne",
+            "store-vienna",
+            "store-milan",
+        ],
+    },
     "dev-agent-key": {"principal_id": "agent-1", "role": "agent"},
     "dev-ops-key": {"principal_id": "ops-1", "role": "ops"},
 }

@@ -690,18 +690,22 @@ def settle_refund(provider: str, reference: str, *, status: str, occurred_at: st
 # ---- release -------------------------------------------------------------------------------
 
 
-def release_authorization(order_id: str, amount: int, *, reason: str) -> dict[str, Any]:
+def release_authorization(order_id: str, amount: int, *, reason: str, change_id: str | None = None) -> dict[str, Any]:
     """Give back ``amount`` of authorized, uncaptured funds (a cancellation before shipment).
 
     Taken from the newest open authorizations first, never more than is open. An
     authorization left with nothing to capture and nothing captured is voided at the
     provider; otherwise the reduction is recorded (``released``) and the final capture
-    releases it at the provider.
+    releases it at the provider. With ``change_id`` the release happens once per change:
+    a marker item is written in the same transaction, and a rerun returns what it recorded.
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise InvalidInput("a release amount is an integer >= 0", errors=[{"field": "amount", "message": ">= 0"}])
     for _ in range(_ATTEMPTS):
         snap = load_ledger(order_id)
+        done = next((m for m in snap.record.others.get("RELEASE", []) if m.get("change_id") == change_id), None)
+        if change_id and done is not None:
+            return dict(done["result"])
         batch = _Batch(snap)
         left = amount
         voided: list[str] = []
@@ -719,10 +723,22 @@ def release_authorization(order_id: str, amount: int, *, reason: str) -> dict[st
         if released == 0:
             return {"released": 0, "voided": [], "payment_status": snap.header.get("payment_status", "pending")}
         batch.event("payment.released", {"amount": released, "reason": reason, "voided": voided})
+        status = order_payment_status(batch.payments_after(), snap.charge)
+        result = {"released": released, "voided": voided, "payment_status": status}
+        if change_id:
+            batch.put(
+                {
+                    "pk": keys.order_pk(order_id),
+                    "sk": f"RELEASE#{change_id}",
+                    "type": "authorization_release",
+                    "change_id": change_id,
+                    "result": result,
+                    "created_at": batch.at,
+                }
+            )
         try:
             batch.commit()
         except ConditionFailed:
             continue
-        status = order_payment_status(batch.payments_after(), snap.charge)
-        return {"released": released, "voided": voided, "payment_status": status}
+        return result
     raise RetryableError(f"the payment ledger of order {order_id} kept changing")

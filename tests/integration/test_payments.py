@@ -432,6 +432,18 @@ def test_release_voids_an_untouched_authorization(stack: LocalResources) -> None
     assert header(order_id)["payment_status"] == "voided"
 
 
+def test_a_release_keyed_by_its_change_happens_once(stack: LocalResources) -> None:
+    order_id = make_order()
+    authorized = operations.authorize_order(order_id)["authorized"]
+    first = operations.release_authorization(order_id, 700, reason="line cancelled", change_id="chg_1")
+    again = operations.release_authorization(order_id, 700, reason="line cancelled", change_id="chg_1")
+    assert again == first and first["released"] == 700
+    assert summary(order_id)["available_to_capture"] == authorized - 700
+    other = operations.release_authorization(order_id, 300, reason="another line", change_id="chg_2")
+    assert other["released"] == 300
+    assert summary(order_id)["available_to_capture"] == authorized - 1000
+
+
 # ---- webhooks ---------------------------------------------------------------------------------------
 
 

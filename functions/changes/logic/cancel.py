@@ -118,7 +118,7 @@ def _settle(order_id: str, change: Item, plan: CancelPlan) -> None:
     held = {p.line["line_id"]: p.allocated for p in plan.lines if p.allocated}
     reason = f"cancel {change['change_id']}: {change['reason']}"
     release_cancelled_units(order_id, change["change_id"], held, reason=reason)
-    release_authorization(order_id, int(change["release"]["amount"]), reason=reason)
+    release_authorization(order_id, int(change["release"]["amount"]), reason=reason, change_id=change["change_id"])
     issue_refund(order_id, change_id=change["change_id"], amount=int(change["refund"]["amount"]), reason=reason)
 
 

@@ -48,11 +48,11 @@ def issue_refund(
     return memo
 
 
-def release_authorization(order_id: str, amount: int, *, reason: str) -> dict[str, Any] | None:
-    """Give back ``amount`` of the open authorization; None when there is nothing to release."""
+def release_authorization(order_id: str, amount: int, *, reason: str, change_id: str) -> dict[str, Any] | None:
+    """Give back ``amount`` of the open authorization, once per change; None when there is nothing to release."""
     if amount <= 0:
         return None
     from shared.payments.operations import release_authorization as release
 
-    out: dict[str, Any] = release(order_id, amount, reason=reason)
+    out: dict[str, Any] = release(order_id, amount, reason=reason, change_id=change_id)
     return out

@@ -20,6 +20,7 @@ from functions.fulfill.logic.access import workable
 from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned
 from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
 from functions.fulfill.logic.models import ShipRequest
+from functions.fulfill.logic.tracking import adopt_orphans
 from shared import keys
 from shared.api.caller import Caller
 from shared.clock import now_iso
@@ -188,4 +189,6 @@ def ship(caller: Caller, fo_id: str, request: ShipRequest) -> dict[str, Any]:
 
     state = retry_on_race(attempt)
     resume_waiting(state.fo, {"event": "shipped", "fo_id": fo_id, "shipment_id": written[0]["shipment_id"]}, table)
+    # A carrier may have scanned the parcel before the WMS reported it: apply what waited.
+    adopt_orphans(request.tracking_number, table, shipments=written)
     return shipment_view(written[0])

@@ -314,7 +314,7 @@ def orphan_pk(tracking_number: str) -> str:
 def adopt_orphans(tracking_number: str, table: Table | None = None, *, shipments: list[Item] | None = None) -> int:
     """Apply the orphaned events of a tracking number to its shipments, now that they exist.
 
-    The ship step may call it; the next event of the same number does it anyway.
+    The ship step calls it; the next event of the same number would do it anyway.
     """
     table = table or Table()
     pk = orphan_pk(tracking_number)
