@@ -285,7 +285,7 @@ def list_fulfillment_orders(
     cursor: str | None,
     table: Table | None = None,
 ) -> tuple[list[Item], str | None]:
-    """Oldest first. A location's work is gsi1 (a status is a prefix of its sort key); all
+    """Oldest first within a status. A location's work is gsi1 (a status is a prefix of its sort key); all
     locations' work in one status is gsi3, kept to the locations ``within`` when given."""
     table = table or Table()
     filter_expression = None
