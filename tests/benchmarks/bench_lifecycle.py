@@ -63,8 +63,9 @@ def carrier_delivered(tracking_number: str, event_id: str) -> tuple[bytes, dict[
 class Warehouse:
     """Works every fulfillment order of its location: accept, pick, pack, ship; the carrier delivers."""
 
-    def __init__(self, api_url: str):
+    def __init__(self, api_url: str, pickers: int = 4):
         self.api_url = api_url
+        self.pickers = pickers
         self.http = requests.Session()
         self.shipped: dict[str, float] = {}
         self.stop = threading.Event()
@@ -77,6 +78,20 @@ class Warehouse:
             return None
         return response.json()
 
+    def _work(self, fo: dict[str, Any]) -> None:
+        fo_id = fo["fo_id"]
+        for step in ("accept", "pick", "pack"):
+            self._post(f"/v1/fulfillment-orders/{fo_id}/{step}")
+        tracking = f"BENCH{fo_id[-12:].upper()}"
+        if self._post(f"/v1/fulfillment-orders/{fo_id}/ship", {"carrier": "generic", "tracking_number": tracking}):
+            body, headers = carrier_delivered(tracking, f"evt-{fo_id}")
+            response = self.http.post(
+                f"{self.api_url}/v1/webhooks/carriers/generic", data=body, headers=headers, timeout=60
+            )
+            if response.status_code >= 300:
+                self.errors.append(f"carrier: {response.status_code} {response.text[:200]}")
+            self.shipped[fo["order_id"]] = time.perf_counter()
+
     def work_once(self) -> int:
         page = self.http.get(
             f"{self.api_url}/v1/fulfillment-orders",
@@ -84,20 +99,10 @@ class Warehouse:
             headers=WMS,
             timeout=60,
         ).json()
-        for fo in page.get("items", []):
-            fo_id = fo["fo_id"]
-            for step in ("accept", "pick", "pack"):
-                self._post(f"/v1/fulfillment-orders/{fo_id}/{step}")
-            tracking = f"BENCH{fo_id[-12:].upper()}"
-            if self._post(f"/v1/fulfillment-orders/{fo_id}/ship", {"carrier": "generic", "tracking_number": tracking}):
-                body, headers = carrier_delivered(tracking, f"evt-{fo_id}")
-                response = self.http.post(
-                    f"{self.api_url}/v1/webhooks/carriers/generic", data=body, headers=headers, timeout=60
-                )
-                if response.status_code >= 300:
-                    self.errors.append(f"carrier: {response.status_code} {response.text[:200]}")
-                self.shipped[fo["order_id"]] = time.perf_counter()
-        return len(page.get("items", []))
+        items = page.get("items", [])
+        with ThreadPoolExecutor(self.pickers) as pool:  # several pickers work the list at once
+            list(pool.map(self._work, items))
+        return len(items)
 
     def run(self) -> None:
         while not self.stop.is_set():
