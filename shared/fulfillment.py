@@ -458,12 +458,13 @@ def plan_fulfillment_cancellation(
     plan = FulfillmentCancellation()
     left = {line_id: q for line_id, q in cancellations.items() if q > 0}
     line_release: dict[int, int] = defaultdict(int)
+    # Two fulfillment orders at one location share stock items: one operation per item.
+    stock: dict[tuple[str, str], int] = defaultdict(int)
     for fo in reversed(open_fulfillment_orders(order_id, table)):
         if not any(line["line_id"] in left for line in fo["lines"]):
             continue
         allocations = allocations_of(fo, table)
         lines = [dict(line) for line in fo["lines"]]
-        stock: dict[str, int] = defaultdict(int)
         alloc_ops: list[dict[str, Any]] = []
         for line in lines:
             take = min(left.get(line["line_id"], 0), open_units(line))
@@ -471,14 +472,15 @@ def plan_fulfillment_cancellation(
                 continue
             line["cancelled"] = int(line.get("cancelled", 0)) + take
             left[line["line_id"]] -= take
-            stock[line["sku"]] += take
+            stock[(line["sku"], fo["location_id"])] += take
             line_release[int(line["position"])] += take
             ops, allocations = consume_allocations(allocations, line["line_id"], take, "released", at)
             alloc_ops += ops
         status = settled_status(fo["status"], lines)
         op = fo_write_op(fo, at=at, status=status, lines=lines, signal="cancelled")
-        plan.ops += [op, *alloc_ops, *(release_op(sku, fo["location_id"], q) for sku, q in sorted(stock.items()))]
+        plan.ops += [op, *alloc_ops]
         plan.changed.append(applied(fo, op))
+    plan.ops += [release_op(sku, location, q) for (sku, location), q in sorted(stock.items())]
     plan.released = dict(sorted(line_release.items()))
     if line_ops:
         plan.ops += [line_allocated_op(order_id, pos, -q) for pos, q in plan.released.items()]

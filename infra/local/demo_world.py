@@ -279,7 +279,8 @@ class Warehouse(threading.Thread):
         self.stats_lock = stats_lock
         self.rng = random.Random(f"{seed}-{key}")
         self.seen: set[str] = set()
-        self.rest_due: list[tuple[float, str]] = []  # FOs shipped in part: the rest goes later
+        self.rest_due: list[tuple[float, str]] = []  # FOs shipped in part (or not at all): the rest goes later
+        self.attempts: Counter[str] = Counter()
         self.stop = threading.Event()
         self.idle = threading.Event()
 
@@ -358,7 +359,10 @@ class Warehouse(threading.Thread):
         shipment = self.api.send(
             "POST", f"/v1/fulfillment-orders/{fo_id}/ship", "WMS ship", json=body, headers={"Idempotency-Key": tracking}
         )
-        if shipment is None:
+        if shipment is None:  # try the rest again later; the key makes a retry safe
+            self.attempts[fo_id] += 1
+            if self.attempts[fo_id] < 4:
+                self.rest_due.append((time.monotonic() + 3.0, fo_id))
             return
         with self.stats_lock:
             self.stats.shipments += 1

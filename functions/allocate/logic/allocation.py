@@ -135,10 +135,14 @@ def release_all(order_id: str) -> dict[str, Any]:
         chunk = holding[start : start + 30]
         ops: list[dict[str, Any]] = []
         per_line: dict[int, int] = {}
+        # Two lines of one SKU, or two rounds at one location, share a stock item: one operation each.
+        per_stock: dict[tuple[str, str], int] = {}
         for a, quantity in chunk:
-            ops.append(release_op(a["sku"], a["location_id"], quantity))
             ops.extend(consume_allocations([a], a["line_id"], quantity, "released", at)[0])
             per_line[int(a["line_position"])] = per_line.get(int(a["line_position"]), 0) + quantity
+            stock_key = (a["sku"], a["location_id"])
+            per_stock[stock_key] = per_stock.get(stock_key, 0) + quantity
+        ops += [release_op(sku, location, q) for (sku, location), q in sorted(per_stock.items())]
         ops += [line_allocated_op(order_id, pos, -q) for pos, q in sorted(per_line.items())]
         table.transact(ops)
     units = sum(q for _, q in holding)

@@ -9,6 +9,7 @@ allocate, so the execution moves on.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from functions.allocate.logic.backorders import wake_order
@@ -35,10 +36,11 @@ def _free_allocations(others: dict[str, list[Item]]) -> list[Item]:
 def _release_ops(order_id: str, line: Item, allocations: list[Item], quantity: int, at: str) -> list[dict[str, Any]]:
     ops, after = consume_allocations(allocations, line["line_id"], quantity, "released", at)
     before = {a["sk"]: int(a.get("released", 0)) for a in allocations}
+    # Allocations of several rounds can share a stock item: one operation per item.
+    per_stock: dict[tuple[str, str], int] = defaultdict(int)
     for a in after:
-        taken = int(a.get("released", 0)) - before.get(a["sk"], 0)
-        if taken:
-            ops.append(release_op(a["sku"], a["location_id"], taken))
+        per_stock[(a["sku"], a["location_id"])] += int(a.get("released", 0)) - before.get(a["sk"], 0)
+    ops += [release_op(sku, location, q) for (sku, location), q in sorted(per_stock.items()) if q]
     ops.append(line_allocated_op(order_id, int(line["position"]), -quantity))
     return ops
 

@@ -1,0 +1,63 @@
+"""Releasing stock when two holdings share one stock item (two lines of one SKU).
+
+A transaction may name an item once: the releases of one SKU at one location are one
+operation, however many lines or allocation rounds hold it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.allocate.logic.allocation import allocate_order, release_all
+from shared.inventory import get_stock
+from shared.orders import load_order
+from tests.integration.conftest import stock_up
+from tests.integration.test_capture_api import order_body, post
+
+TWO_LINES_ONE_SKU = [
+    {"sku": "TSHIRT-M", "quantity": 2, "unit_price": 1999},
+    {"sku": "TSHIRT-M", "quantity": 3, "unit_price": 1999, "discount": 500},
+]
+
+
+@pytest.fixture
+def captured(aws, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
+    stock_up({"TSHIRT-M": 10})
+    status, _, order = post(order_body("SAME-SKU", lines=TWO_LINES_ONE_SKU))
+    assert status == 201, order
+    assert allocate_order(order["order_id"]).allocated_units == 5
+    return str(order["order_id"])
+
+
+def test_the_compensation_releases_both_lines_in_one_operation_per_stock_item(captured):
+    assert get_stock("TSHIRT-M", "wh-berlin").reserved == 5
+    assert release_all(captured) == {"released_units": 5}
+    stock = get_stock("TSHIRT-M", "wh-berlin")
+    assert (stock.on_hand, stock.reserved) == (10, 0)
+    record = load_order(captured)
+    assert record is not None
+    assert [line["quantities"]["allocated"] for line in record.lines] == [0, 0]
+    assert release_all(captured) == {"released_units": 0}  # a rerun gives nothing back twice
+
+
+def test_a_cancellation_of_both_lines_releases_their_shared_stock(captured):
+    from functions.changes.logic.stock_release import release_cancelled_units
+    from shared import keys
+    from shared.change_orders import change_sk
+    from shared.table import Table
+
+    record = load_order(captured)
+    assert record is not None
+    change = {
+        "pk": keys.order_pk(captured),
+        "sk": change_sk("chg_test"),
+        "type": "change",
+        "change_id": "chg_test",
+        "stock_released": {},
+    }
+    Table().put(change)
+    units = {line["line_id"]: int(line["quantity"]) for line in record.lines}
+    release_cancelled_units(captured, "chg_test", units, reason="test")
+    stock = get_stock("TSHIRT-M", "wh-berlin")
+    assert (stock.on_hand, stock.reserved) == (10, 0)
