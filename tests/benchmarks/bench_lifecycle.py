@@ -63,7 +63,7 @@ def carrier_delivered(tracking_number: str, event_id: str) -> tuple[bytes, dict[
 class Warehouse:
     """Works every fulfillment order of its location: accept, pick, pack, ship; the carrier delivers."""
 
-    def __init__(self, api_url: str, pickers: int = 4):
+    def __init__(self, api_url: str, pickers: int = 1):
         self.api_url = api_url
         self.pickers = pickers
         self.http = requests.Session()
@@ -100,7 +100,7 @@ class Warehouse:
             timeout=60,
         ).json()
         items = page.get("items", [])
-        with ThreadPoolExecutor(self.pickers) as pool:  # several pickers work the list at once
+        with ThreadPoolExecutor(self.pickers) as pool:  # more pickers only queue longer on one process
             list(pool.map(self._work, items))
         return len(items)
 
