@@ -26,6 +26,12 @@ def park_order(order_id: str, task_token: str, stock_seen: dict[str, int] | None
         resume_task(task_token, {"reason": "nothing backordered"})
         return {"parked": False}
     backorders.park(order_id, task_token, skus)
+    # Token first, then look again: a cancellation that committed meanwhile found no
+    # waiter to wake, so the wait must see for itself that nothing is left to wait for.
+    again = load_order(order_id)
+    if again is not None and not any(open_quantity(line) > 0 for line in again.lines):
+        wake_order(order_id, reason="nothing left to allocate")
+        return {"parked": False}
     seen = stock_seen or {}
     now = {sku: sum(r.available_to_promise for r in by_loc.values()) for sku, by_loc in stock_for_skus(skus).items()}
     if any(now.get(sku, 0) > seen.get(sku, 0) for sku in skus):

@@ -1,7 +1,8 @@
-"""Releasing stock when two holdings share one stock item (two lines of one SKU).
+"""Edge cases of giving stock back and of waits that lose their reason to wait.
 
 A transaction may name an item once: the releases of one SKU at one location are one
-operation, however many lines or allocation rounds hold it.
+operation, however many lines or allocation rounds hold it. A backorder wait that parks
+just after its units were cancelled resumes by itself.
 """
 
 from __future__ import annotations
@@ -61,3 +62,29 @@ def test_a_cancellation_of_both_lines_releases_their_shared_stock(captured):
     release_cancelled_units(captured, "chg_test", units, reason="test")
     stock = get_stock("TSHIRT-M", "wh-berlin")
     assert (stock.on_hand, stock.reserved) == (10, 0)
+
+
+def test_a_wait_parked_after_its_units_were_cancelled_resumes_at_once(aws, monkeypatch: pytest.MonkeyPatch):
+    """The cancellation commits between the wait's read and its token write: it finds no
+    waiter to wake, so the wait must notice by itself that nothing is left to wait for."""
+    from functions.allocate.logic import backorders as logic
+    from shared import backorders, keys
+    from shared.table import Table
+
+    monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
+    resumed: list[str] = []
+    monkeypatch.setattr(logic, "resume_task", lambda token, output: resumed.append(token) or True)
+    status, _, order = post(order_body("LATE-CANCEL", lines=[{"sku": "NONE-LEFT", "quantity": 2, "unit_price": 999}]))
+    assert status == 201
+    order_id = order["order_id"]
+    assert allocate_order(order_id).backordered_units == 2
+    park = backorders.park
+
+    def park_then_cancelled(order_id: str, token: str, skus: list[str], table: Table | None = None) -> None:
+        park(order_id, token, skus, table)
+        Table().update(keys.order_pk(order_id), keys.line_sk(1), "SET quantities.cancelled = :c", values={":c": 2})
+
+    monkeypatch.setattr(backorders, "park", park_then_cancelled)
+    assert logic.park_order(order_id, "token-late")["parked"] is False
+    assert resumed == ["token-late"]
+    assert backorders.waiter(order_id) is None
