@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -62,3 +65,24 @@ def stocked(api: Api) -> Api:
     for sku in CATALOGUE:
         put_stock(api, "wh-e2e", sku, 100_000)
     return api
+
+
+def get_order(api: Api, order_id: str) -> dict[str, Any]:
+    """The order as an operator sees it."""
+    response = api.get(f"/v1/orders/{order_id}", key="dev-ops-key")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def wait_for_order(
+    api: Api, order_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 60
+) -> dict[str, Any]:
+    """The order once ``done(order)`` holds; fails showing the order as it last was."""
+    deadline = time.monotonic() + timeout
+    order: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        order = get_order(api, order_id)
+        if done(order):
+            return order
+        time.sleep(0.3)
+    raise AssertionError(f"order {order_id} never reached the expected state: {json.dumps(order)[:2500]}")

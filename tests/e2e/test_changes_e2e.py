@@ -6,14 +6,11 @@ policy's defaults) and compared to the cent with what the stack reports.
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Api, put_location, put_stock
+from tests.e2e.conftest import Api, get_order, put_location, put_stock, wait_for_order
 
 pytestmark = pytest.mark.e2e
 
@@ -46,26 +43,9 @@ def _place(api: Api, external_id: str, lines: list[dict[str, Any]], *, promotion
     return dict(response.json())
 
 
-def _get(api: Api, order_id: str) -> dict[str, Any]:
-    response = api.get(f"/v1/orders/{order_id}", key=OPS)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def _wait(api: Api, order_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 25) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    order: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        order = _get(api, order_id)
-        if done(order):
-            return order
-        time.sleep(0.3)
-    raise AssertionError(f"order {order_id} never reached the expected state: {json.dumps(order)[:2500]}")
-
-
 def _ready_to_ship(api: Api, order_id: str, fos: int = 1) -> dict[str, Any]:
     """Authorized, and its fulfillment orders waiting for the warehouse."""
-    return _wait(
+    return wait_for_order(
         api,
         order_id,
         lambda o: (
@@ -90,7 +70,9 @@ def _ship_everything(api: Api, order_id: str, tracking: str) -> dict[str, Any]:
     order = _ready_to_ship(api, order_id)
     for i, fo in enumerate(f for f in order["fulfillment_orders"] if f["status"] == "allocated"):
         _ship_fo(api, fo["fo_id"], f"{tracking}{i}")
-    return _wait(api, order_id, lambda o: o["workflow"]["status"] == "SUCCEEDED" and o["payment_status"] == "captured")
+    return wait_for_order(
+        api, order_id, lambda o: o["workflow"]["status"] == "SUCCEEDED" and o["payment_status"] == "captured"
+    )
 
 
 def _stock(api: Api, location_id: str, sku: str) -> dict[str, Any]:
@@ -154,7 +136,7 @@ def test_cancelling_one_line_before_shipment_releases_exactly_its_value(network:
     assert preview.json()["preview"] is True
     assert preview.json()["totals"]["total"] == -line_c_value
     assert preview.json()["release"]["amount"] == line_c_value
-    after_preview = _get(api, order_id)
+    after_preview = get_order(api, order_id)
     assert [x["quantities"] for x in after_preview["lines"]] == [x["quantities"] for x in ready["lines"]]
     assert after_preview["payment_summary"] == ready["payment_summary"]
     assert after_preview["changes"] == []
@@ -178,7 +160,7 @@ def test_cancelling_one_line_before_shipment_releases_exactly_its_value(network:
     assert replay.status_code == 201, replay.text
     assert replay.json() == change
 
-    cancelled = _get(api, order_id)
+    cancelled = get_order(api, order_id)
     assert len(cancelled["changes"]) == 1  # the replay wrote nothing
     line_c = _line(cancelled, "CX-CAN-C")
     assert line_c["status"] == "cancelled"
@@ -194,7 +176,7 @@ def test_cancelling_one_line_before_shipment_releases_exactly_its_value(network:
 
     (fo,) = [f for f in cancelled["fulfillment_orders"] if f["status"] == "allocated"]
     _ship_fo(api, fo["fo_id"], "CXCANCEL1")
-    done = _wait(api, order_id, lambda o: o["workflow"]["status"] == "SUCCEEDED")
+    done = wait_for_order(api, order_id, lambda o: o["workflow"]["status"] == "SUCCEEDED")
     assert done["status"] == "completed"
     assert done["payment_summary"]["captured"] == done["current_totals"]["total"] == 10350
     assert sum(i["amount"] for i in done["invoices"]) == 10350
@@ -234,7 +216,7 @@ def test_returning_two_of_three_shipped_units_refunds_them_less_the_restocking_f
     preview = api.post(f"/v1/orders/{order_id}/returns?preview=true", body)
     assert preview.status_code == 200, preview.text
     assert preview.json()["expected_refund"] == expected
-    unchanged = _get(api, order_id)
+    unchanged = get_order(api, order_id)
     assert unchanged["returns"] == [] and unchanged["changes"] == []
     assert _line(unchanged, "CX-RET")["quantities"] == line["quantities"]
 
@@ -244,7 +226,7 @@ def test_returning_two_of_three_shipped_units_refunds_them_less_the_restocking_f
     assert rma["status"] == "authorized"
     assert rma["expected_refund"] == expected
     return_id = rma["return_id"]
-    assert _line(_get(api, order_id), "CX-RET")["quantities"]["return_initiated"] == 2
+    assert _line(get_order(api, order_id), "CX-RET")["quantities"]["return_initiated"] == 2
 
     too_many = api.post(
         f"/v1/orders/{order_id}/returns",
@@ -263,7 +245,7 @@ def test_returning_two_of_three_shipped_units_refunds_them_less_the_restocking_f
     assert received.status_code == 200, received.text
     assert received.json()["status"] == "received"
 
-    settled = _wait(api, order_id, lambda o: o["returns"][0]["status"] == "closed" and o["credit_memos"])
+    settled = wait_for_order(api, order_id, lambda o: o["returns"][0]["status"] == "closed" and o["credit_memos"])
     (ret,) = settled["returns"]
     assert ret["refunded"] == expected
     (memo,) = settled["credit_memos"]
@@ -321,7 +303,7 @@ def test_an_exchange_for_another_size_ships_the_new_size_and_moves_no_money(netw
     )
     assert received.status_code == 200, received.text
 
-    waiting = _wait(
+    waiting = wait_for_order(
         api,
         order_id,
         lambda o: any(
@@ -332,7 +314,7 @@ def test_an_exchange_for_another_size_ships_the_new_size_and_moves_no_money(netw
     (fo,) = [f for f in waiting["fulfillment_orders"] if f["status"] == "allocated"]
     assert fo["location_id"] == "wh-east"
     _ship_fo(api, fo["fo_id"], "CXEXCH1L")
-    done = _wait(
+    done = wait_for_order(
         api,
         order_id,
         lambda o: (

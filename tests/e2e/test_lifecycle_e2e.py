@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
-from tests.e2e.conftest import put_location, put_stock
+from tests.e2e.conftest import put_location, put_stock, wait_for_order
 
 pytestmark = pytest.mark.e2e
 
@@ -41,19 +41,8 @@ def _order(external_id: str, lines: list[dict[str, Any]], *, token: str = "tok_v
     return body
 
 
-def _wait(api, order_id: str, done, timeout: float = 90) -> dict:
-    deadline = time.monotonic() + timeout
-    order: dict = {}
-    while time.monotonic() < deadline:
-        order = api.get(f"/v1/orders/{order_id}", key="dev-ops-key").json()
-        if done(order):
-            return order
-        time.sleep(0.4)
-    raise AssertionError(f"order {order_id} never reached the expected state: {json.dumps(order)[:1500]}")
-
-
 def _open_fos(api, order_id: str, count: int, timeout: float = 90) -> list[dict]:
-    order = _wait(
+    order = wait_for_order(
         api,
         order_id,
         lambda o: len([f for f in o["fulfillment_orders"] if f["status"] == "allocated"]) >= count,
@@ -118,7 +107,7 @@ def test_a_split_order_ships_twice_and_each_shipment_is_captured_and_invoiced(ne
     first, second = sorted(fos, key=lambda f: f["location_id"])
     _work(api, first["fo_id"])
     _ship(api, first["fo_id"], "LCSPLIT1E")
-    partly = _wait(api, order["order_id"], lambda o: len(o["invoices"]) == 1)
+    partly = wait_for_order(api, order["order_id"], lambda o: len(o["invoices"]) == 1)
     assert partly["payment_status"] == "partially_captured"
     east_line = next(x for x in partly["lines"] if x["sku"] == "LC-ONLY-EAST")
     # The invoice carries the line and its share of shipping (the line total leaves shipping out).
@@ -126,7 +115,7 @@ def test_a_split_order_ships_twice_and_each_shipment_is_captured_and_invoiced(ne
 
     _work(api, second["fo_id"])
     _ship(api, second["fo_id"], "LCSPLIT1W")
-    done = _wait(api, order["order_id"], lambda o: o["workflow"]["status"] == "SUCCEEDED")
+    done = wait_for_order(api, order["order_id"], lambda o: o["workflow"]["status"] == "SUCCEEDED")
     assert done["status"] == "completed"
     assert done["payment_status"] == "captured"
     assert len(done["shipments"]) == 2 and len(done["invoices"]) == 2
@@ -146,7 +135,7 @@ def test_a_declined_payment_fails_the_order_and_releases_its_stock(network):
         "/v1/orders",
         _order("LC-DECLINE-1", [{"sku": "LC-DECLINE", "quantity": 3, "unit_price": 1000}], token="tok_decline"),
     ).json()
-    failed = _wait(api, order["order_id"], lambda o: o["workflow"]["status"] == "FAILED")
+    failed = wait_for_order(api, order["order_id"], lambda o: o["workflow"]["status"] == "FAILED")
     assert failed["status"] == "failed"
     assert failed["payment_status"] == "failed"
     assert failed["fulfillment_orders"] == []
@@ -162,7 +151,9 @@ def test_a_transient_gateway_failure_recovers(network):
         "/v1/orders",
         _order("LC-TRANSIENT-1", [{"sku": "LC-BOTH", "quantity": 1, "unit_price": 2500}], token="tok_transient"),
     ).json()
-    ready = _wait(api, order["order_id"], lambda o: o["payment_status"] == "authorized" and o["fulfillment_orders"])
+    ready = wait_for_order(
+        api, order["order_id"], lambda o: o["payment_status"] == "authorized" and o["fulfillment_orders"]
+    )
     assert ready["payment_summary"]["authorized"] == order["totals"]["total"]
     assert ready["status"] == "open"
 
@@ -175,7 +166,7 @@ def test_a_rejected_fulfillment_order_is_routed_elsewhere_and_still_ships(networ
     (fo,) = _open_fos(api, order["order_id"], 1)
     rejected = api.post(f"/v1/fulfillment-orders/{fo['fo_id']}/reject", {"reason": "damaged stock"}, key=WMS)
     assert rejected.status_code == 200, rejected.text
-    rerouted = _wait(
+    rerouted = wait_for_order(
         api,
         order["order_id"],
         lambda o: any(
@@ -185,7 +176,7 @@ def test_a_rejected_fulfillment_order_is_routed_elsewhere_and_still_ships(networ
     (again,) = [f for f in rerouted["fulfillment_orders"] if f["status"] == "allocated"]
     _work(api, again["fo_id"])
     _ship(api, again["fo_id"], "LCREJECT1")
-    done = _wait(api, order["order_id"], lambda o: o["workflow"]["status"] == "SUCCEEDED")
+    done = wait_for_order(api, order["order_id"], lambda o: o["workflow"]["status"] == "SUCCEEDED")
     assert done["status"] == "completed"
     assert done["payment_summary"]["captured"] == order["totals"]["total"]
     assert {f["status"] for f in done["fulfillment_orders"]} == {"rejected", "fulfilled"}
@@ -209,7 +200,7 @@ def test_carrier_events_out_of_order_and_twice_end_right_and_forgeries_are_refus
         ("out_for_delivery", "2026-11-23T08:00:00Z", "e2"),
     ]:
         assert _carrier_event(api, "LCTRACK1", status, at, event_id).status_code == 202
-    done = _wait(api, order["order_id"], lambda o: o["fulfillment_status"] == "delivered")
+    done = wait_for_order(api, order["order_id"], lambda o: o["fulfillment_status"] == "delivered")
     (shipment,) = done["shipments"]
     assert shipment["tracking_status"] == "delivered"
     time.sleep(1.0)  # the older events, still queued, must not move it back

@@ -6,9 +6,7 @@ and posts them, then reads the order, its timeline and the process exceptions ba
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ import requests
 
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from shared.payments.sandbox import sign_sandbox_event
-from tests.e2e.conftest import Api, put_location, put_stock
+from tests.e2e.conftest import Api, get_order, put_location, put_stock, wait_for_order
 
 pytestmark = pytest.mark.e2e
 
@@ -44,26 +42,9 @@ def _place(api: Api, external_id: str, sku: str, unit_price: int) -> dict[str, A
     return dict(response.json())
 
 
-def _get(api: Api, order_id: str) -> dict[str, Any]:
-    response = api.get(f"/v1/orders/{order_id}", key=OPS)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def _wait(api: Api, order_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 25) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    order: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        order = _get(api, order_id)
-        if done(order):
-            return order
-        time.sleep(0.3)
-    raise AssertionError(f"order {order_id} never reached the expected state: {json.dumps(order)[:2500]}")
-
-
 def _ready(api: Api, order_id: str) -> dict[str, Any]:
     """Authorized, its fulfillment order waiting for the warehouse: nothing moves on its own."""
-    return _wait(
+    return wait_for_order(
         api,
         order_id,
         lambda o: (
@@ -141,7 +122,7 @@ def test_a_duplicated_dispute_webhook_changes_nothing_and_a_forgery_is_refused(n
     assert first.status_code == 200, first.text
     assert first.json()["duplicate"] is False
     assert first.json()["order_id"] == order_id
-    held = _get(api, order_id)
+    held = get_order(api, order_id)
     assert held["status"] == "on_hold"
     (exception,) = _exceptions_of(api, order_id)
     assert exception["step"] == "PaymentDispute"
@@ -150,7 +131,7 @@ def test_a_duplicated_dispute_webhook_changes_nothing_and_a_forgery_is_refused(n
     again = _post_event(api, opened)
     assert again.status_code == 200, again.text
     assert again.json() == {"event_id": opened["id"], "duplicate": True}
-    assert _get(api, order_id) == held
+    assert get_order(api, order_id) == held
     assert [e["exc_id"] for e in _exceptions_of(api, order_id)] == [exception["exc_id"]]
     assert _timeline_kinds(api, order_id).count("payment.dispute_opened") == 1
 
@@ -158,13 +139,13 @@ def test_a_duplicated_dispute_webhook_changes_nothing_and_a_forgery_is_refused(n
     forged = _post_event(api, closed, secret="not-the-sandbox-secret")
     assert forged.status_code == 401, forged.text
     assert forged.headers["content-type"].startswith("application/problem+json")
-    assert _get(api, order_id) == held
+    assert get_order(api, order_id) == held
     assert "payment.dispute_closed" not in _timeline_kinds(api, order_id)
 
     released = _post_event(api, closed)
     assert released.status_code == 200, released.text
     assert released.json()["duplicate"] is False
-    restored = _get(api, order_id)
+    restored = get_order(api, order_id)
     assert restored["status"] == "open"
     assert restored["payment_summary"] == ready["payment_summary"]
     assert _timeline_kinds(api, order_id).count("payment.dispute_closed") == 1
@@ -187,7 +168,7 @@ def test_an_expired_authorization_is_authorized_again_when_the_order_ships(netwo
     response = _post_event(api, expired_event)
     assert response.status_code == 200, response.text
     assert response.json()["outcome"] == "expired"
-    expired = _get(api, order_id)
+    expired = get_order(api, order_id)
     assert expired["payments"][0]["status"] == "expired"
     assert expired["payment_summary"]["available_to_capture"] == 0
     duplicate = _post_event(api, expired_event)
@@ -195,7 +176,7 @@ def test_an_expired_authorization_is_authorized_again_when_the_order_ships(netwo
 
     (fo,) = [f for f in expired["fulfillment_orders"] if f["status"] == "allocated"]
     _ship(api, fo["fo_id"], "CXEXPIRE1")
-    done = _wait(api, order_id, lambda o: o["workflow"]["status"] == "SUCCEEDED")
+    done = wait_for_order(api, order_id, lambda o: o["workflow"]["status"] == "SUCCEEDED")
     assert done["status"] == "completed"
     assert done["payment_status"] == "captured"
     old, replacement = done["payments"]
