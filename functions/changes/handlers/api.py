@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from functions.changes.logic.adjust import adjust_order
 from functions.changes.logic.cancel import cancel_order
@@ -23,8 +24,24 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Preview = Annotated[bool, Query(description="true: return the financial effect, change nothing")]
 
 
-def _respond(preview: bool, view: dict[str, Any]) -> Response[dict[str, Any]]:
-    return Response(status_code=200 if preview else 201, content_type="application/json", body=view)
+def _change(
+    order_id: str, body: BaseModel, preview: bool, idempotency_key: str | None, operation: Any, message: str
+) -> Response[dict[str, Any]]:
+    """Preview (200, nothing written) or submit (201) a change, once per Idempotency-Key."""
+    caller = current_caller(router)
+    require_json_object(router)
+    if preview:
+        return Response(200, "application/json", operation(caller, order_id, body, preview=True))
+
+    def submit(payload: dict[str, Any]) -> dict[str, Any]:
+        return dict(operation(caller, order_id, type(body).model_validate(payload), preview=False))
+
+    submit.__qualname__ = operation.__name__  # the idempotency record names the operation
+    view = run_idempotent(
+        submit, key=idempotency_key, scope=f"{caller.principal_id}:{order_id}", body=body.model_dump(mode="json")
+    )
+    logger.info(message, extra={"order_id": order_id, "change_id": view["change_id"]})
+    return Response(201, "application/json", view)
 
 
 @router.post("/v1/orders/<order_id>/cancel", summary="Cancel an order or some of its units", tags=["changes"])
@@ -34,19 +51,7 @@ def post_cancel(
     preview: Preview = False,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[dict[str, Any]]:
-    caller = current_caller(router)
-    require_json_object(router)
-    if preview:
-        return _respond(True, cancel_order(caller, order_id, body, preview=True))
-
-    def cancel(payload: dict[str, Any]) -> dict[str, Any]:
-        return cancel_order(caller, order_id, CancelRequest.model_validate(payload), preview=False)
-
-    view = run_idempotent(
-        cancel, key=idempotency_key, scope=f"{caller.principal_id}:{order_id}", body=body.model_dump(mode="json")
-    )
-    logger.info("order cancelled", extra={"order_id": order_id, "change_id": view["change_id"]})
-    return _respond(False, view)
+    return _change(order_id, body, preview, idempotency_key, cancel_order, "order cancelled")
 
 
 @router.post("/v1/orders/<order_id>/adjustments", summary="An appeasement refunded to the customer", tags=["changes"])
@@ -56,19 +61,7 @@ def post_adjustment(
     preview: Preview = False,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[dict[str, Any]]:
-    caller = current_caller(router)
-    require_json_object(router)
-    if preview:
-        return _respond(True, adjust_order(caller, order_id, body, preview=True))
-
-    def adjust(payload: dict[str, Any]) -> dict[str, Any]:
-        return adjust_order(caller, order_id, AdjustmentRequest.model_validate(payload), preview=False)
-
-    view = run_idempotent(
-        adjust, key=idempotency_key, scope=f"{caller.principal_id}:{order_id}", body=body.model_dump(mode="json")
-    )
-    logger.info("order appeased", extra={"order_id": order_id, "change_id": view["change_id"]})
-    return _respond(False, view)
+    return _change(order_id, body, preview, idempotency_key, adjust_order, "order appeased")
 
 
 app = build_app(router)
