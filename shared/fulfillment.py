@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from shared import keys
 from shared.allocations import line_allocated_op
 from shared.clock import now_iso
-from shared.errors import NotFound, Throttled
+from shared.errors import Conflict, NotFound, Throttled
 from shared.inventory import release_op
 from shared.observability import logger
 from shared.orders import event_item
@@ -216,6 +216,16 @@ def consume_allocations(
     if left:
         raise ValueError(f"line {line_id}: allocations hold {quantity - left} units, not {quantity}")
     return ops, after
+
+
+def consume_fo_allocations(
+    fo: Item, allocations: list[Item], line_id: str, quantity: int, bucket: str, at: str
+) -> tuple[list[dict[str, Any]], list[Item]]:
+    """``consume_allocations`` for units a fulfillment order works: 409 if it no longer holds them."""
+    try:
+        return consume_allocations(allocations, line_id, quantity, bucket, at)
+    except ValueError as err:
+        raise Conflict(f"fulfillment order {fo['fo_id']} no longer holds these units: {err}") from err
 
 
 def pinned(attribute: str, placeholder: str, old: int) -> str:

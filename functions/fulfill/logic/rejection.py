@@ -25,7 +25,7 @@ from shared.errors import Conflict
 from shared.fulfillment import (
     allocations_of,
     applied,
-    consume_allocations,
+    consume_fo_allocations,
     fo_write_op,
     fulfillment_order_view,
     load_fulfillment_order,
@@ -64,10 +64,7 @@ def _write_part(
         stock[fo_line["sku"]] += units
         ops.append(line_allocated_op(order_id, int(fo_line["position"]), -units))
         kinds.append("line")
-        try:
-            alloc_ops, allocations = consume_allocations(allocations, fo_line["line_id"], units, "released", at)
-        except ValueError as err:
-            raise Conflict(f"fulfillment order {fo['fo_id']} no longer holds these units: {err}") from err
+        alloc_ops, allocations = consume_fo_allocations(fo, allocations, fo_line["line_id"], units, "released", at)
         ops += alloc_ops
         kinds += ["allocation"] * len(alloc_ops)
     for sku, units in sorted(stock.items()):

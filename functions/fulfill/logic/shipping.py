@@ -28,7 +28,7 @@ from shared.errors import Conflict
 from shared.fulfillment import (
     allocations_of,
     applied,
-    consume_allocations,
+    consume_fo_allocations,
     fo_write_op,
     load_fulfillment_order,
     pinned,
@@ -103,10 +103,7 @@ def _write_part(
         stock[line["sku"]] += units
         ops.append(_line_op(line, before, before + units))
         kinds.append("line")
-        try:
-            alloc_ops, allocations = consume_allocations(allocations, line["line_id"], units, "shipped", at)
-        except ValueError as err:
-            raise Conflict(f"fulfillment order {fo['fo_id']} no longer holds these units: {err}") from err
+        alloc_ops, allocations = consume_fo_allocations(fo, allocations, line["line_id"], units, "shipped", at)
         ops += alloc_ops
         kinds += ["allocation"] * len(alloc_ops)
     for sku, units in sorted(stock.items()):
