@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared import keys
+from shared.order import keys
 from shared.table import Item, Table
 
 MAX_TRANSACTION_ITEMS = 100

@@ -7,8 +7,8 @@ the orders waiting for it, oldest first.
 
 from __future__ import annotations
 
-from shared import keys
 from shared.clock import now_iso
+from shared.order import keys
 from shared.table import Item, Table
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from shared import keys
-from shared.line_amounts import Amounts
-from shared.orders import OrderRecord
+from shared.order import keys
+from shared.order.amounts import Amounts
+from shared.order.record import OrderRecord
 from shared.table import Item
 
 BUCKETS = ("ordered", "allocated", "shipped", "cancelled", "return_initiated", "returned")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import keys
 from shared.clock import now_iso
 from shared.errors import InvalidInput
 from shared.ids import new_id
+from shared.order import keys
 from shared.table import ConditionFailed, Item, Table
 
 

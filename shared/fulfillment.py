@@ -10,7 +10,7 @@
                                   gsi2 ``FO#<fo_id>`` (lookup by id),
                                   gsi3 ``FOSTATUS#<status>`` by ``<created_at>#<fo_id>``.
 ``ORDER#<id>`` / ``SHP#<shp_id>`` one shipment: carrier, tracking number, lines with the first
-                                  unit position each ships (shared/line_amounts.py), capture and
+                                  unit position each ships (shared/order/amounts.py), capture and
                                   tracking status; gsi2 ``TRACKING#<tracking number>``.
 """
 
@@ -24,13 +24,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared import keys
 from shared.allocations import line_allocated_op
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound, Throttled
 from shared.inventory import release_op
 from shared.observability import logger
-from shared.orders import event_item
+from shared.order import keys
+from shared.order.timeline import event_item
 from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table, decode_cursor, encode_cursor
 from shared.workflow import resume_task
 

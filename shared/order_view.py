@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from shared.change_orders import change_views, order_figures, return_views
 from shared.fulfillment import fulfillment_order_view, shipment_view
-from shared.orders import OrderRecord
+from shared.order.record import OrderRecord
 from shared.payments.summary import payment_summary
 from shared.table import Item
 

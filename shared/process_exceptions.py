@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import keys
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound
 from shared.ids import new_id
+from shared.order import keys
 from shared.table import ConditionFailed, Item, Table, decode_cursor, encode_cursor
 
 STATUSES = ("open", "retried", "resolved")
+
+
+def exception_pk(exc_id: str) -> str:
+    return f"EXCEPTION#{exc_id}"
 
 
 def record_exception(
@@ -21,13 +25,13 @@ def record_exception(
     dedupe_pk = f"OPENEXCEPTION#{order_id}#{step}"
     existing = table.get(dedupe_pk, "OPENEXCEPTION")
     if existing:
-        found = table.get(keys.exception_pk(existing["exc_id"]), "EXCEPTION")
+        found = table.get(exception_pk(existing["exc_id"]), "EXCEPTION")
         if found and found["status"] == "open":
             return found
     at = now_iso()
     exc_id = new_id("exc")
     item = {
-        "pk": keys.exception_pk(exc_id),
+        "pk": exception_pk(exc_id),
         "sk": "EXCEPTION",
         "type": "exception",
         "exc_id": exc_id,
@@ -66,7 +70,7 @@ def record_exception(
 
 
 def get_exception(exc_id: str, table: Table | None = None) -> Item:
-    item = (table or Table()).get(keys.exception_pk(exc_id), "EXCEPTION")
+    item = (table or Table()).get(exception_pk(exc_id), "EXCEPTION")
     if not item:
         raise NotFound(f"no exception {exc_id}")
     return item
@@ -93,7 +97,7 @@ def close_exception(exc_id: str, *, status: str, note: str, table: Table | None 
     at = now_iso()
     try:
         updated = table.update(
-            keys.exception_pk(exc_id),
+            exception_pk(exc_id),
             "EXCEPTION",
             "SET #s = :s, updated_at = :at, note = :note, gsi1pk = :g",
             values={":s": status, ":at": at, ":note": note[:1000], ":g": f"EXCEPTIONS#{status}", ":open": "open"},

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from shared import keys
-from shared.line_amounts import cancelled_amounts, shipped_amounts, units_amounts
+from shared.order import keys
+from shared.order.amounts import cancelled_amounts, shipped_amounts, units_amounts
 from shared.table import Item
 
 ACTIVE = frozenset({"authorized", "partially_captured"})
@@ -165,7 +165,7 @@ def order_payment_status(payments: Sequence[Mapping[str, Any]], charge: int) -> 
 def invoice_lines(
     lines_by_id: Mapping[str, Mapping[str, Any]], shipment: Mapping[str, Any]
 ) -> list[dict[str, int | str]]:
-    """The shipped units of each line, priced by the one rule (shared/line_amounts.py)."""
+    """The shipped units of each line, priced by the one rule (shared/order/amounts.py)."""
     out: list[dict[str, int | str]] = []
     for shipped in shipment["lines"]:
         line = lines_by_id[shipped["line_id"]]

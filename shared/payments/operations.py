@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import keys
 from shared.clock import now_iso
 from shared.errors import Conflict, DomainError, InvalidInput, NotFound, RetryableError
 from shared.ids import new_id
 from shared.observability import logger
-from shared.orders import OrderRecord, event_item, load_order
+from shared.order import keys
+from shared.order.record import OrderRecord, load_order
+from shared.order.timeline import event_item
 from shared.payments import registry
 from shared.payments.gateway import (
     Authorization,

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.orders import OrderRecord
+from shared.order.record import OrderRecord
 from shared.payments.ledger import ACTIVE, charge_amount, ledger_totals, open_amount, refundable
 
 

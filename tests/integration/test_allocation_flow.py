@@ -11,7 +11,7 @@ from functions.allocate.logic.policy import ChannelRule, RoutingPolicy, save_pol
 from shared.clock import now_iso
 from shared.inventory import get_stock
 from shared.locations import capacity_used
-from shared.orders import load_order
+from shared.order.record import load_order
 from tests.integration.conftest import stock_up
 from tests.integration.test_capture_api import order_body, post
 

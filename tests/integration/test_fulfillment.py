@@ -15,7 +15,8 @@ from infra.local.runtime import LambdaContext
 from shared import fulfillment
 from shared.fulfillment import cancel_fulfillment_lines, find_shipment_by_tracking, fulfillment_orders_of
 from shared.inventory import get_stock
-from shared.orders import load_order, timeline
+from shared.order.record import load_order
+from shared.order.timeline import timeline
 from tests.integration.conftest import api_event, call, stock_up
 from tests.integration.test_capture_api import order_body, post
 
@@ -353,7 +354,7 @@ def test_a_shipment_past_one_transaction_is_written_in_whole_parts(resumed):
 def test_completion_keeps_a_delivery_that_landed_while_it_was_deciding(resumed):
     """The carrier's "delivered" can land between the review's read and its write."""
     from functions.fulfill.logic import review
-    from shared import keys
+    from shared.order import keys
     from shared.table import Table
 
     stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")

@@ -18,9 +18,9 @@ from functions.notify.logic.templates import money, render, tracking_url
 from functions.ops.logic.domain_events import domain_events
 from infra.local import moto_patches
 from infra.local.runtime import LambdaContext
-from shared import keys
 from shared.observability import logger
-from shared.orders import append_event
+from shared.order import keys
+from shared.order.timeline import append_event
 from shared.settings import get_settings
 from shared.table import Table
 from tests.integration.test_tracking import generic, post_webhook, seed_order

@@ -15,13 +15,13 @@ from functions.payments.handlers import authorize_payment, capture_shipments, we
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from infra.local.provision import LocalResources
 from infra.local.runtime import LambdaContext
-from shared import keys
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound, RetryableError
 from shared.ids import new_id
 from shared.integration_secrets import clear_cache
-from shared.line_amounts import shipped_amounts
-from shared.orders import create_order, load_order
+from shared.order import keys
+from shared.order.amounts import shipped_amounts
+from shared.order.record import create_order, load_order
 from shared.payments import operations, registry
 from shared.payments.gateway import PaymentDeclined
 from shared.payments.ledger import refundable

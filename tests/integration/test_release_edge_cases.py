@@ -11,7 +11,7 @@ import pytest
 
 from functions.allocate.logic.allocation import allocate_order, release_all
 from shared.inventory import get_stock
-from shared.orders import load_order
+from shared.order.record import load_order
 from tests.integration.conftest import stock_up
 from tests.integration.test_capture_api import order_body, post
 
@@ -44,8 +44,8 @@ def test_the_compensation_releases_both_lines_in_one_operation_per_stock_item(ca
 
 def test_a_cancellation_of_both_lines_releases_their_shared_stock(captured):
     from functions.changes.logic.stock_release import release_cancelled_units
-    from shared import keys
     from shared.change_orders import change_sk
+    from shared.order import keys
     from shared.table import Table
 
     record = load_order(captured)
@@ -68,7 +68,8 @@ def test_a_wait_parked_after_its_units_were_cancelled_resumes_at_once(aws, monke
     """The cancellation commits between the wait's read and its token write: it finds no
     waiter to wake, so the wait must notice by itself that nothing is left to wait for."""
     from functions.allocate.logic import backorders as logic
-    from shared import backorders, keys
+    from shared import backorders
+    from shared.order import keys
     from shared.table import Table
 
     monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")

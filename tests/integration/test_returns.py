@@ -6,7 +6,7 @@ from functions.fulfill.handlers.api import handler as fulfillment_handler
 from functions.returns.handlers.api import handler as returns_handler
 from shared.change_orders import order_figures
 from shared.inventory import get_stock
-from shared.orders import load_order
+from shared.order.record import load_order
 from tests.integration.conftest import api_event, call, stock_up
 from tests.integration.test_cancel_and_adjust import (
     LOCATION,

@@ -13,7 +13,7 @@ from functions.fulfill.logic.tracking import adopt_orphans, orphan_pk, shipment_
 from infra.local import moto_patches
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from infra.local.runtime import LambdaContext
-from shared import keys
+from shared.order import keys
 from shared.process_exceptions import list_exceptions
 from shared.table import Table
 from tests.integration.conftest import api_event, call

@@ -25,8 +25,8 @@ from functions.returns.logic.refunds import (
 )
 from shared.change_orders import buckets_consistent, change_totals, order_figures, quantities
 from shared.errors import Conflict, InvalidInput
-from shared.line_amounts import shipped_amounts
-from shared.orders import OrderRecord
+from shared.order.amounts import shipped_amounts
+from shared.order.record import OrderRecord
 
 REASONS = ("changed_mind", "too_small", "damaged_in_transit", "wrong_item")
 

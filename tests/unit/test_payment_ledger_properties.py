@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.line_amounts import COMPONENTS
+from shared.order.amounts import COMPONENTS
 from shared.payments.ledger import (
     allocate_over_invoices,
     allocate_refund,

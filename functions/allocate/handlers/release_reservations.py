@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.allocate.logic.allocation import release_all
 from shared.observability import logger
-from shared.orders import update_workflow_status
+from shared.order.record import update_workflow_status
 
 
 @logger.inject_lambda_context

@@ -13,7 +13,8 @@ from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
 from shared.fulfillment import consume_allocations, held
 from shared.inventory import release_op
-from shared.orders import OrderRecord, append_event, event_item, load_order
+from shared.order.record import OrderRecord, load_order
+from shared.order.timeline import append_event, event_item
 from shared.table import Table
 
 _CLOSED = ("cancelled", "failed", "completed")

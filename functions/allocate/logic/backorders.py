@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from functions.allocate.logic.planning import open_quantity
-from shared import backorders, keys
+from shared import backorders
 from shared.clock import now_iso
 from shared.errors import NotFound
 from shared.inventory import stock_for_skus
-from shared.orders import event_item, load_order
+from shared.order import keys
+from shared.order.record import load_order
+from shared.order.timeline import event_item
 from shared.table import Table
 from shared.workflow import resume_task
 

@@ -14,11 +14,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from shared import keys
 from shared.allocations import MAX_TRANSACTION_ITEMS, Reservation, alloc_sk, allocation_item, line_allocated_op
 from shared.errors import Conflict
 from shared.inventory import release_op, reserve_op
 from shared.locations import capacity_op, capacity_release_op
+from shared.order import keys
 from shared.table import ConditionFailed, Table
 
 # Kept free in every transaction for the header update and the timeline event.

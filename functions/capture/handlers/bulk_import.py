@@ -19,7 +19,7 @@ from functions.capture.logic.capture import capture_order
 from functions.capture.logic.models import OrderRequest
 from shared.api.caller import Caller
 from shared.observability import logger
-from shared.orders import DuplicateOrder
+from shared.order.record import DuplicateOrder
 
 processor = BatchProcessor(event_type=EventType.SQS)
 IMPORTER = Caller(principal_id="bulk-import", role="ops")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.api.caller import Caller
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.orders import OrderRecord, load_order
+from shared.order.record import OrderRecord, load_order
 
 _FINAL = ("failed",)
 

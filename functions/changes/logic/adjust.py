@@ -19,7 +19,8 @@ from shared.clock import now_iso
 from shared.errors import Conflict, InvalidInput
 from shared.ids import new_id
 from shared.money import split_largest_remainder
-from shared.orders import OrderRecord, event_item
+from shared.order.record import OrderRecord
+from shared.order.timeline import event_item
 from shared.table import Table
 
 

@@ -21,13 +21,14 @@ from functions.changes.logic.models import CancelRequest
 from functions.changes.logic.settlement import issue_refund, payment_position, release_authorization
 from functions.changes.logic.stock_release import release_cancelled_units
 from functions.returns.logic.policy import load_policy
-from shared import keys
 from shared.api.caller import Caller
 from shared.change_orders import cancellable_units, change_item, change_view, order_figures, quantities
 from shared.clock import now_iso
 from shared.errors import Conflict
 from shared.ids import new_id
-from shared.orders import OrderRecord, event_item
+from shared.order import keys
+from shared.order.record import OrderRecord
+from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 
 ROLES = ("channel", "agent", "ops")

@@ -1,6 +1,6 @@
 """What a cancel takes off the order: which units, what they are worth (no writes).
 
-Cancelled units are the back positions of a line (shared/line_amounts.py). A line's
+Cancelled units are the back positions of a line (shared/order/amounts.py). A line's
 unallocated (backordered) units go first, then units holding stock; shipped units can
 never be cancelled.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.change_orders import cancellable_units, change_line, change_totals, quantities
 from shared.errors import Conflict, InvalidInput
-from shared.line_amounts import Amounts, cancelled_amounts
+from shared.order.amounts import Amounts, cancelled_amounts
 from shared.table import Item
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.orders import OrderRecord
+from shared.order.record import OrderRecord
 
 
 @dataclass(frozen=True)

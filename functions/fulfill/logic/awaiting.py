@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import keys
 from shared.clock import now_iso
 from shared.errors import NotFound
 from shared.fulfillment import clear_signal, fo_sk, is_terminal, shipments_of
+from shared.order import keys
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import resume_task
 

@@ -10,7 +10,7 @@ from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict, RetryableError
 from shared.fulfillment import applied, fo_write_op, fulfillment_order_view, load_fulfillment_order
-from shared.orders import event_item
+from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 
 # Attempts of a change whose pinned version moved under it (a concurrent write).

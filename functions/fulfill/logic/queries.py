@@ -17,7 +17,7 @@ from shared.fulfillment import (
     list_fulfillment_orders,
     load_fulfillment_order,
 )
-from shared.orders import get_header
+from shared.order.record import get_header
 
 STATUSES = (*OPEN_STATUSES, *TERMINAL_STATUSES)
 

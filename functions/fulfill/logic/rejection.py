@@ -17,7 +17,6 @@ from functions.fulfill.logic.access import workable
 from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned
 from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
 from functions.fulfill.logic.models import RejectRequest
-from shared import keys
 from shared.allocations import line_allocated_op
 from shared.api.caller import Caller
 from shared.clock import now_iso
@@ -33,7 +32,8 @@ from shared.fulfillment import (
     settled_status,
 )
 from shared.inventory import StockConflict, release_op
-from shared.orders import event_item
+from shared.order import keys
+from shared.order.timeline import event_item
 from shared.table import Item, Table
 
 _FIXED_ITEMS = 3  # fulfillment order, header, timeline event

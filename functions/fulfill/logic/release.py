@@ -17,7 +17,8 @@ from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
 from shared.fulfillment import held, new_fulfillment_order, open_fulfillment_orders
 from shared.ids import new_id
-from shared.orders import event_item, load_order
+from shared.order.record import load_order
+from shared.order.timeline import event_item
 from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table
 
 _CLOSED = ("cancelled", "failed", "completed")

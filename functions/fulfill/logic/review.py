@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from functions.allocate.logic.policy import load_policy
-from shared import keys
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound, RetryableError
 from shared.fulfillment import is_terminal, pinned
-from shared.orders import OrderRecord, event_item, get_header, load_order
+from shared.order import keys
+from shared.order.record import OrderRecord, get_header, load_order
+from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 
 _DONE = ("completed", "cancelled")

@@ -2,7 +2,7 @@
 
 One transaction writes the shipment, moves the fulfillment order's lines (pinned on its
 version), the order lines' ``shipped`` bucket (pinned on its old value, which is also the
-shipment's ``first_unit``: shared/line_amounts.py values units by position), takes the
+shipment's ``first_unit``: shared/order/amounts.py values units by position), takes the
 units out of stock (on hand and reserved), marks the allocations shipped, and sets the
 order's fulfillment status from a shipped-units counter on the header (pinned too, so two
 locations shipping at once cannot both miss that the order is now complete). A shipment
@@ -21,7 +21,6 @@ from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_ra
 from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
 from functions.fulfill.logic.models import ShipRequest
 from functions.fulfill.logic.tracking import adopt_orphans
-from shared import keys
 from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict
@@ -39,7 +38,9 @@ from shared.fulfillment import (
 )
 from shared.ids import new_id
 from shared.inventory import StockConflict, ship_op
-from shared.orders import event_item, load_order
+from shared.order import keys
+from shared.order.record import load_order
+from shared.order.timeline import event_item
 from shared.table import Item, Table
 
 _FIXED_ITEMS = 4  # shipment, fulfillment order, header, timeline event

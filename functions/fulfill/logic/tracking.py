@@ -27,11 +27,11 @@ from enum import StrEnum
 from typing import Any
 
 from functions.fulfill.logic.carriers.model import TrackingEvent
-from shared import keys
 from shared.clock import now, now_iso
 from shared.errors import RetryableError
 from shared.fulfillment import find_shipments_by_tracking
-from shared.orders import event_item
+from shared.order import keys
+from shared.order.timeline import event_item
 from shared.process_exceptions import record_exception
 from shared.table import ConditionFailed, Item, Table
 

@@ -24,7 +24,7 @@ from functions.notify.logic.sending import Rejected, send
 from functions.notify.logic.templates import TEMPLATES, render
 from shared.clock import iso, now, now_iso
 from shared.errors import MalformedInput
-from shared.orders import get_header
+from shared.order.record import get_header
 from shared.table import ConditionFailed, Table
 
 CLAIM_LEASE = timedelta(seconds=120)

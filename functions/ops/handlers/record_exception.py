@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.observability import logger
-from shared.orders import update_workflow_status
+from shared.order.record import update_workflow_status
 from shared.process_exceptions import record_exception
 
 

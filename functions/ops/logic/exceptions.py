@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from shared.api.caller import Caller
 from shared.errors import InvalidInput
-from shared.orders import update_workflow_status
+from shared.order.record import update_workflow_status
 from shared.process_exceptions import STATUSES, close_exception, get_exception, list_exceptions
 from shared.table import Item
 from shared.workflow import start_order_lifecycle

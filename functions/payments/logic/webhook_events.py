@@ -13,7 +13,7 @@ from typing import Any
 from functions.payments.logic import receipts
 from functions.payments.logic.disputes import apply_dispute
 from shared.errors import NotFound
-from shared.orders import append_event
+from shared.order.timeline import append_event
 from shared.payments import registry
 from shared.payments.gateway import WebhookEvent
 from shared.payments.operations import expire_authorization, payment_by_reference, settle_refund

@@ -17,13 +17,14 @@ from functions.returns.logic.policy import ChangePolicy, load_policy
 from functions.returns.logic.refunds import ReturnedUnits, expected_refund
 from functions.returns.logic.shipping_exchange import ship_exchange
 from functions.returns.logic.store import line_buckets_op, pointer_item, versioned_return_put
-from shared import keys
 from shared.api.caller import Caller
 from shared.change_orders import change_item, change_totals, quantities, return_sk, return_view, returnable_units
 from shared.clock import now_iso
 from shared.errors import Conflict, InvalidInput
 from shared.ids import new_id
-from shared.orders import OrderRecord, event_item
+from shared.order import keys
+from shared.order.record import OrderRecord
+from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import start_return_lifecycle
 

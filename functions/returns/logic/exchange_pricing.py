@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.returns.logic.refunds import ReturnedUnits
-from shared.line_amounts import Amounts, returned_amounts
 from shared.money import split_largest_remainder
+from shared.order.amounts import Amounts, returned_amounts
 
 CREDIT = "exchange_credit"
 

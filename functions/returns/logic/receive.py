@@ -21,7 +21,8 @@ from shared.change_orders import quantities, return_view
 from shared.clock import now_iso
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.ids import new_id
-from shared.orders import OrderRecord, event_item
+from shared.order.record import OrderRecord
+from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import resume_task
 

@@ -1,6 +1,6 @@
 """What returned units are worth to the customer (no writes).
 
-Returned units are a line's front positions again (shared/line_amounts.py): their
+Returned units are a line's front positions again (shared/order/amounts.py): their
 subtotal, discount share and tax always go back; their shipping share only when the
 policy or the reason says so; a restocking fee by reason comes off (waived when the
 return is an exchange). The part of a return's value promised to its exchange lines is
@@ -15,7 +15,7 @@ from typing import Any
 
 from functions.returns.logic.policy import ChangePolicy
 from shared.change_orders import change_line, change_totals
-from shared.line_amounts import returned_amounts
+from shared.order.amounts import returned_amounts
 from shared.table import Item
 
 

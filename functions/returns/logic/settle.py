@@ -16,7 +16,8 @@ from functions.returns.logic.store import line_buckets_op, load_return, versione
 from shared.change_orders import change_item, quantities
 from shared.clock import now_iso
 from shared.errors import RetryableError
-from shared.orders import OrderRecord, event_item
+from shared.order.record import OrderRecord
+from shared.order.timeline import event_item
 from shared.process_exceptions import record_exception
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import resume_task

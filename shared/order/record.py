@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import keys
 from shared.clock import now_iso
 from shared.errors import Conflict
-from shared.ids import new_id
+from shared.order import keys
 from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table, decode_cursor, encode_cursor
 
 
@@ -36,21 +35,6 @@ class OrderRecord:
     lines: list[Item] = field(default_factory=list)
     # Items of later domains, by their sk prefix (FO, SHP, PAY, ...).
     others: dict[str, list[Item]] = field(default_factory=dict)
-
-
-def event_item(order_id: str, kind: str, detail: dict[str, Any], *, at: str | None = None) -> Item:
-    at = at or now_iso()
-    event_id = new_id("evt")
-    return {
-        "pk": keys.order_pk(order_id),
-        "sk": keys.event_sk(at, event_id),
-        "type": "event",
-        "event_id": event_id,
-        "order_id": order_id,
-        "kind": kind,
-        "at": at,
-        "detail": detail,
-    }
 
 
 def create_order(header: Item, lines: list[Item], events: list[Item], table: Table | None = None) -> None:
@@ -113,24 +97,6 @@ def load_order(order_id: str, table: Table | None = None) -> OrderRecord | None:
 
 def get_header(order_id: str, table: Table | None = None) -> Item | None:
     return (table or Table()).get(keys.order_pk(order_id), keys.ORDER_HEADER)
-
-
-def append_event(order_id: str, kind: str, detail: dict[str, Any], table: Table | None = None) -> Item:
-    item = event_item(order_id, kind, detail)
-    (table or Table()).put(item)
-    return item
-
-
-def timeline(
-    order_id: str, *, limit: int, cursor: str | None, table: Table | None = None
-) -> tuple[list[Item], str | None]:
-    items, last = (table or Table()).query(
-        "pk = :pk AND begins_with(sk, :ev)",
-        {":pk": keys.order_pk(order_id), ":ev": "EVENT#"},
-        limit=limit,
-        start_key=decode_cursor(cursor),
-    )
-    return items, encode_cursor(last)
 
 
 @dataclass(frozen=True)

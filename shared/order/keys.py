@@ -1,4 +1,6 @@
-"""Key layout of the single table. Every access pattern is listed in docs/data-model.md."""
+"""Keys of an order's items and of the order indexes. Every access pattern is listed in docs/data-model.md.
+
+Each domain builds the keys of its own items in its ``store.py``."""
 
 from __future__ import annotations
 
@@ -29,10 +31,6 @@ def customer_pk(customer_id: str) -> str:
 
 def customer_email_pk(email: str) -> str:
     return f"CUSTOMEREMAIL#{email.strip().lower()}"
-
-
-def exception_pk(exc_id: str) -> str:
-    return f"EXCEPTION#{exc_id}"
 
 
 def created_sort_key(created_at: str, entity_id: str) -> str:
