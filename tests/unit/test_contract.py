@@ -1,4 +1,4 @@
-"""The routes the stack serves agree with the OpenAPI document and with API.md."""
+"""The routes the stack serves agree with the OpenAPI document and with the public contract, docs/api.md."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from functions.ops.handlers.api import ROUTERS
 from functions.ops.logic.openapi_doc import openapi_document
 from infra import manifest
 
-API_MD = manifest.ROOT.parent / "shared" / "API.md"
-# Served but absent from API.md, each with its reason.
+API_MD = manifest.ROOT / "docs" / "api.md"
+# Served but absent from the contract, each with its reason.
 ADDITIONS: set[tuple[str, str]] = {
     # The routing strategy, weights and rules are configuration that operators edit.
     ("GET", "/v1/config/routing"),
@@ -53,6 +53,6 @@ def test_every_documented_operation_is_served():
 
 def test_every_served_route_is_in_the_public_contract():
     contract = _contract_routes()
-    assert ("POST", "/v1/orders") in contract  # the parser still reads API.md
+    assert ("POST", "/v1/orders") in contract  # the parser still reads the contract
     for route in manifest.ROUTES:
         assert (route.method, route.path) in contract | ADDITIONS, route
