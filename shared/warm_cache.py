@@ -1,0 +1,68 @@
+"""Values a function keeps warm between invocations, in one registry with one reset.
+
+A Lambda execution environment serves many invocations; what it read once (a policy, a
+secret, the API keys) it keeps for a while instead of reading it on every request. Each
+such value is a ``WarmCache`` with its name and time to live; tests and the local stack
+clear them all at once with ``reset_all`` (a policy saved in one test is not seen by the
+next one through a stale copy).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+_registry: dict[str, WarmCache[object]] = {}
+
+
+class WarmCache(Generic[T]):
+    """``get(key)`` returns ``load(key)``, loading again once ``ttl_seconds`` have passed."""
+
+    def __init__(self, name: str, load: Callable[[Hashable], T], *, ttl_seconds: float | None = None) -> None:
+        if name in _registry:
+            raise ValueError(f"a warm cache named {name!r} exists already")
+        self.name = name
+        self._load = load
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._values: dict[Hashable, tuple[float, T]] = {}
+        _registry[name] = self  # type: ignore[assignment]
+
+    def get(self, key: Hashable = None) -> T:
+        hit = self._values.get(key)
+        if hit and (self._ttl is None or time.monotonic() - hit[0] < self._ttl):
+            return hit[1]
+        # Threads that miss together wait for the first load instead of each making its own.
+        with self._lock:
+            hit = self._values.get(key)
+            if hit and (self._ttl is None or time.monotonic() - hit[0] < self._ttl):
+                return hit[1]
+            value = self._load(key)
+            self._values[key] = (time.monotonic(), value)
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+def warm(name: str, *, ttl_seconds: float | None = None) -> Callable[[Callable[[], T]], WarmCache[T]]:
+    """Decorate a loader without arguments: ``@warm("routing_policy", ttl_seconds=60)``."""
+
+    def register(load: Callable[[], T]) -> WarmCache[T]:
+        return WarmCache(name, lambda _key: load(), ttl_seconds=ttl_seconds)
+
+    return register
+
+
+def reset_all() -> None:
+    for cache in _registry.values():
+        cache.clear()
+
+
+def names() -> list[str]:
+    return sorted(_registry)
