@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
+from functions.payments.gateways.sandbox import sign_sandbox_event
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
-from shared.payments.sandbox import sign_sandbox_event
 from tests.e2e.conftest import Api, get_order, put_location, put_stock, wait_for_order
 
 pytestmark = pytest.mark.e2e

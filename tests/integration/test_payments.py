@@ -11,7 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from functions.payments.gateways import registry
+from functions.payments.gateways.gateway import PaymentDeclined
+from functions.payments.gateways.sandbox import SandboxGateway, sign_sandbox_event
 from functions.payments.handlers import authorize_payment, capture_shipments, webhooks
+from functions.payments.logic import authorize, capture, refund, release, settle_refund
+from functions.payments.rules.ledger import refundable
+from functions.payments.rules.summary import payment_summary
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from infra.local.provision import LocalResources
 from infra.local.runtime import LambdaContext
@@ -22,11 +28,6 @@ from shared.integration_secrets import clear_cache
 from shared.order import keys
 from shared.order.amounts import shipped_amounts
 from shared.order.record import create_order, load_order
-from shared.payments import operations, registry
-from shared.payments.gateway import PaymentDeclined
-from shared.payments.ledger import refundable
-from shared.payments.sandbox import SandboxGateway, sign_sandbox_event
-from shared.payments.summary import payment_summary
 from shared.table import Table
 from tests.integration.conftest import api_event, call
 
@@ -197,7 +198,7 @@ def ship_all_and_capture(order_id: str, fo_id: str = "fo_a") -> int:
     record = load_order(order_id)
     assert record
     ship(order_id, fo_id, {int(line["position"]): int(line["quantity"]) for line in record.lines})
-    return int(operations.capture_shipments(order_id, fo_id)["captured"])
+    return int(capture.capture_shipments(order_id, fo_id)["captured"])
 
 
 # ---- authorization -------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_authorize_covers_the_order_and_a_second_run_changes_nothing(stack: Loca
     total = header(order_id)["totals"]["total"]
     first = authorize_payment.handler({"order_id": order_id}, CTX)
     assert first["authorized"] == total and first["status"] == "authorized"
-    again = operations.authorize_order(order_id)
+    again = authorize.authorize_order(order_id)
     assert again["payment_id"] == first["payment_id"]
     assert len(summary(order_id)["payments"]) == 1
     h = header(order_id)
@@ -222,7 +223,7 @@ def test_authorize_leaves_out_cancelled_units(stack: LocalResources) -> None:
     order_id = make_order(lines=[(4, 1000, 100, 0, 0)])
     line = load_order(order_id).lines[0]  # type: ignore[union-attr]
     Table().update(line["pk"], line["sk"], "SET quantities.cancelled = :c", values={":c": 1})
-    outcome = operations.authorize_order(order_id)
+    outcome = authorize.authorize_order(order_id)
     # the last unit is worth 1000 - 25 of the discount
     assert outcome["authorized"] == 3900 - 975
 
@@ -247,11 +248,11 @@ def test_transient_failures_surface_as_retryable_then_succeed(stack: LocalResour
         with pytest.raises(RetryableError) as caught:
             authorize_payment.handler({"order_id": order_id}, CTX)
         assert type(caught.value).__name__ == "RetryableError"  # the name the workflow retries on
-    assert operations.authorize_order(order_id)["status"] == "authorized"
+    assert authorize.authorize_order(order_id)["status"] == "authorized"
 
     unavailable = make_order("tok_unavailable")
     with pytest.raises(RetryableError):
-        operations.authorize_order(unavailable)
+        authorize.authorize_order(unavailable)
     assert header(unavailable)["payment_status"] == "pending"
 
 
@@ -260,7 +261,7 @@ def test_transient_failures_surface_as_retryable_then_succeed(stack: LocalResour
 
 def test_each_shipment_captures_exactly_its_part_with_one_invoice(stack: LocalResources) -> None:
     order_id = make_order()
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     record = load_order(order_id)
     assert record
     lines = {int(line["position"]): line for line in record.lines}
@@ -268,12 +269,12 @@ def test_each_shipment_captures_exactly_its_part_with_one_invoice(stack: LocalRe
     out = capture_shipments.handler({"order_id": order_id, "fo_id": "fo_a"}, CTX)
     assert out["captured"] == shipped_amounts(lines[1], 0, 1).total
     assert header(order_id)["payment_status"] == "partially_captured"
-    assert operations.capture_shipments(order_id, "fo_a") == {"invoices": [], "captured": 0}
+    assert capture.capture_shipments(order_id, "fo_a") == {"invoices": [], "captured": 0}
 
     ship(order_id, "fo_a", {1: 2})
     ship(order_id, "fo_b", {2: 2})
-    operations.capture_shipments(order_id, "fo_a")
-    operations.capture_shipments(order_id, "fo_b")
+    capture.capture_shipments(order_id, "fo_a")
+    capture.capture_shipments(order_id, "fo_b")
     s = summary(order_id)
     total = header(order_id)["totals"]["total"]
     assert len(s["invoices"]) == 3
@@ -297,7 +298,7 @@ def test_each_shipment_captures_exactly_its_part_with_one_invoice(stack: LocalRe
 
 def test_an_expired_authorization_is_authorized_again_before_capture(stack: LocalResources) -> None:
     order_id = make_order("tok_expire")
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     captured = ship_all_and_capture(order_id)
     s = summary(order_id)
     total = header(order_id)["totals"]["total"]
@@ -313,7 +314,7 @@ def test_an_expired_authorization_is_authorized_again_before_capture(stack: Loca
 
 def test_expiry_by_webhook_then_a_declined_reauthorization_raises(stack: LocalResources) -> None:
     order_id = make_order()
-    payment_id = operations.authorize_order(order_id)["payment_id"]
+    payment_id = authorize.authorize_order(order_id)["payment_id"]
     reference = summary(order_id)["payments"][0]["reference"]
     status, body = post_webhook(sandbox().expire_authorization(reference))
     assert status == 200 and body["outcome"] == "expired"
@@ -324,7 +325,7 @@ def test_expiry_by_webhook_then_a_declined_reauthorization_raises(stack: LocalRe
     Table().update(h["pk"], h["sk"], "SET payment.#t = :t", values={":t": "tok_decline"}, names={"#t": "token"})
     ship(order_id, "fo_a", {1: 1})
     with pytest.raises(PaymentDeclined):
-        operations.capture_shipments(order_id, "fo_a")
+        capture.capture_shipments(order_id, "fo_a")
     assert header(order_id)["status"] == "open"  # goods left: the workflow holds the order
     assert "payment.reauthorization_declined" in timeline_kinds(order_id)
     assert summary(order_id)["payments"][1]["replaces"] == payment_id
@@ -335,12 +336,12 @@ def test_expiry_by_webhook_then_a_declined_reauthorization_raises(stack: LocalRe
 
 def two_payments(order_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Line 2 captured on the first authorization; it expires; line 1 on a re-authorization."""
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     ship(order_id, "fo_a", {2: 2})
-    operations.capture_shipments(order_id, "fo_a")
+    capture.capture_shipments(order_id, "fo_a")
     post_webhook(sandbox().expire_authorization(summary(order_id)["payments"][0]["reference"]))
     ship(order_id, "fo_b", {1: 3})
-    operations.capture_shipments(order_id, "fo_b")
+    capture.capture_shipments(order_id, "fo_b")
     first, second = summary(order_id)["payments"]
     return first, second
 
@@ -349,11 +350,11 @@ def test_refund_takes_the_exact_match_first_then_the_largest(stack: LocalResourc
     order_id = make_order()
     first, second = two_payments(order_id)
     assert first["captured"] > second["captured"] > 0
-    memo = operations.refund(order_id, change_id="chg_a", amount=second["captured"], reason="return")
+    memo = refund.refund(order_id, change_id="chg_a", amount=second["captured"], reason="return")
     assert [r["payment_id"] for r in memo["refunds"]] == [second["payment_id"]]
     assert memo["status"] == "issued"
 
-    memo = operations.refund(order_id, change_id="chg_b", amount=first["captured"] - 100, reason="appeasement")
+    memo = refund.refund(order_id, change_id="chg_b", amount=first["captured"] - 100, reason="appeasement")
     assert [r["payment_id"] for r in memo["refunds"]] == [first["payment_id"]]
     s = summary(order_id)
     assert s["refunded"] == second["captured"] + first["captured"] - 100
@@ -361,8 +362,8 @@ def test_refund_takes_the_exact_match_first_then_the_largest(stack: LocalResourc
     assert header(order_id)["payment_status"] == "partially_refunded"
     assert len(s["credit_memos"]) == 2
     with pytest.raises(Conflict):
-        operations.refund(order_id, change_id="chg_c", amount=101, reason="too much")
-    memo = operations.refund(order_id, change_id="chg_d", amount=100, reason="rest")
+        refund.refund(order_id, change_id="chg_c", amount=101, reason="too much")
+    memo = refund.refund(order_id, change_id="chg_d", amount=100, reason="rest")
     assert header(order_id)["payment_status"] == "refunded"
     assert sandbox().ledger(memo["refunds"][0]["reference"])["amount"] == 100  # type: ignore[index]
 
@@ -371,7 +372,7 @@ def test_a_refund_over_two_payments_is_one_credit_memo(stack: LocalResources) ->
     order_id = make_order()
     first, second = two_payments(order_id)
     amount = first["captured"] + 10
-    memo = operations.refund(order_id, change_id="chg_all", amount=amount, reason="return")
+    memo = refund.refund(order_id, change_id="chg_all", amount=amount, reason="return")
     assert [(r["payment_id"], r["amount"]) for r in memo["refunds"]] == [
         (first["payment_id"], first["captured"]),
         (second["payment_id"], 10),
@@ -381,34 +382,34 @@ def test_a_refund_over_two_payments_is_one_credit_memo(stack: LocalResources) ->
 
 def test_a_pending_refund_blocks_the_double_refund(stack: LocalResources) -> None:
     order_id = make_order("tok_refund_pending")
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     total = ship_all_and_capture(order_id)
-    memo = operations.refund(order_id, change_id="chg_1", amount=total, reason="return")
+    memo = refund.refund(order_id, change_id="chg_1", amount=total, reason="return")
     assert memo["status"] == "pending"
     s = summary(order_id)
     assert (s["refund_pending"], s["refunded"], s["available_to_refund"]) == (total, 0, 0)
     with pytest.raises(Conflict) as caught:
-        operations.refund(order_id, change_id="chg_2", amount=1, reason="again")
+        refund.refund(order_id, change_id="chg_2", amount=1, reason="again")
     assert caught.value.extra["available_to_refund"] == 0
     # the same change again is the same credit memo, and no second provider refund
-    assert operations.refund(order_id, change_id="chg_1", amount=total, reason="return") == memo
+    assert refund.refund(order_id, change_id="chg_1", amount=total, reason="return") == memo
     assert len(summary(order_id)["credit_memos"]) == 1
 
-    status, body = post_webhook(sandbox().settle_refund(memo["refunds"][0]["reference"]))
+    status, body = post_webhook(sandbox().settle_pending_refund(memo["refunds"][0]["reference"]))
     assert status == 200 and body["outcome"] == "settled"
     s = summary(order_id)
     assert (s["refund_pending"], s["refunded"]) == (0, total)
     assert s["credit_memos"][0]["status"] == "issued"
     assert header(order_id)["payment_status"] == "refunded"
     with pytest.raises(Conflict):
-        operations.refund(order_id, change_id="chg_3", amount=1, reason="again")
+        refund.refund(order_id, change_id="chg_3", amount=1, reason="again")
 
 
 def test_a_failed_refund_is_refundable_again_with_an_exception(stack: LocalResources) -> None:
     order_id = make_order("tok_refund_fail")
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     total = ship_all_and_capture(order_id)
-    memo = operations.refund(order_id, change_id="chg_1", amount=500, reason="return")
+    memo = refund.refund(order_id, change_id="chg_1", amount=500, reason="return")
     assert memo["status"] == "failed" and memo["refunds"][0]["failure_reason"]
     s = summary(order_id)
     assert (s["refunded"], s["refund_pending"], s["available_to_refund"]) == (0, 0, total)
@@ -420,11 +421,11 @@ def test_a_failed_refund_is_refundable_again_with_an_exception(stack: LocalResou
 
 def test_release_voids_an_untouched_authorization(stack: LocalResources) -> None:
     order_id = make_order()
-    authorized = operations.authorize_order(order_id)["authorized"]
-    partial = operations.release_authorization(order_id, 1000, reason="line cancelled")
+    authorized = authorize.authorize_order(order_id)["authorized"]
+    partial = release.release_authorized_funds(order_id, 1000, reason="line cancelled")
     assert partial["released"] == 1000 and partial["voided"] == []
     assert summary(order_id)["available_to_capture"] == authorized - 1000
-    out = operations.release_authorization(order_id, authorized, reason="order cancelled")
+    out = release.release_authorized_funds(order_id, authorized, reason="order cancelled")
     assert out["released"] == authorized - 1000 and out["payment_status"] == "voided"
     payment = summary(order_id)["payments"][0]
     assert payment["status"] == "voided"
@@ -434,12 +435,12 @@ def test_release_voids_an_untouched_authorization(stack: LocalResources) -> None
 
 def test_a_release_keyed_by_its_change_happens_once(stack: LocalResources) -> None:
     order_id = make_order()
-    authorized = operations.authorize_order(order_id)["authorized"]
-    first = operations.release_authorization(order_id, 700, reason="line cancelled", change_id="chg_1")
-    again = operations.release_authorization(order_id, 700, reason="line cancelled", change_id="chg_1")
+    authorized = authorize.authorize_order(order_id)["authorized"]
+    first = release.release_authorized_funds(order_id, 700, reason="line cancelled", change_id="chg_1")
+    again = release.release_authorized_funds(order_id, 700, reason="line cancelled", change_id="chg_1")
     assert again == first and first["released"] == 700
     assert summary(order_id)["available_to_capture"] == authorized - 700
-    other = operations.release_authorization(order_id, 300, reason="another line", change_id="chg_2")
+    other = release.release_authorized_funds(order_id, 300, reason="another line", change_id="chg_2")
     assert other["released"] == 300
     assert summary(order_id)["available_to_capture"] == authorized - 1000
 
@@ -449,7 +450,7 @@ def test_a_release_keyed_by_its_change_happens_once(stack: LocalResources) -> No
 
 def test_forged_missing_and_unknown_provider_webhooks_are_refused(stack: LocalResources) -> None:
     order_id = make_order()
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     payload = sandbox().expire_authorization(summary(order_id)["payments"][0]["reference"])
     status, body = post_webhook(payload, secret="not-the-secret")
     assert status == 401 and body["status"] == 401
@@ -464,7 +465,7 @@ def test_forged_missing_and_unknown_provider_webhooks_are_refused(stack: LocalRe
 
 def test_a_duplicate_webhook_changes_nothing_and_unknown_references_are_ignored(stack: LocalResources) -> None:
     order_id = make_order()
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     payload = event_payload("capture.failed", "cap_x", payment_reference=summary(order_id)["payments"][0]["reference"])
     status, body = post_webhook(payload)
     assert (status, body["outcome"], body["duplicate"]) == (200, "exception", False)
@@ -480,9 +481,9 @@ def test_a_duplicate_webhook_changes_nothing_and_unknown_references_are_ignored(
 
 def test_refund_events_out_of_order_keep_the_later_and_never_double_count(stack: LocalResources) -> None:
     order_id = make_order("tok_refund_pending")
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     total = ship_all_and_capture(order_id)
-    memo = operations.refund(order_id, change_id="chg_1", amount=1000, reason="return")
+    memo = refund.refund(order_id, change_id="chg_1", amount=1000, reason="return")
     reference = memo["refunds"][0]["reference"]
     now = int(time.time())
     _, body = post_webhook(event_payload("refund.failed", reference, created=now, reason="expired_card"))
@@ -493,7 +494,7 @@ def test_refund_events_out_of_order_keep_the_later_and_never_double_count(stack:
     assert (s["refunded"], s["refund_pending"], s["available_to_refund"]) == (0, 0, total)
     assert s["credit_memos"][0]["status"] == "failed"
 
-    memo = operations.refund(order_id, change_id="chg_2", amount=700, reason="return")
+    memo = refund.refund(order_id, change_id="chg_2", amount=700, reason="return")
     reference = memo["refunds"][0]["reference"]
     post_webhook(event_payload("refund.succeeded", reference, created=now))
     _, body = post_webhook(event_payload("refund.succeeded", reference, created=now + 1))
@@ -509,7 +510,7 @@ def test_refund_events_out_of_order_keep_the_later_and_never_double_count(stack:
 
 def test_a_dispute_holds_the_order_until_it_closes(stack: LocalResources) -> None:
     order_id = make_order()
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     ship_all_and_capture(order_id)
     auth = summary(order_id)["payments"][0]["reference"]
     now = int(time.time())
@@ -536,7 +537,7 @@ def test_a_dispute_holds_the_order_until_it_closes(stack: LocalResources) -> Non
 
 def test_unknown_order_is_not_found(stack: LocalResources) -> None:
     with pytest.raises(NotFound):
-        operations.authorize_order("ord_missing")
+        authorize.authorize_order("ord_missing")
 
 
 # ---- property: any sequence of captures and refunds keeps the ledger whole ---------------------------
@@ -565,7 +566,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
 @given(scenario=scenarios())
 def test_ledger_invariants_hold_for_any_sequence(stack: LocalResources, scenario: dict[str, Any]) -> None:
     order_id = make_order(scenario["token"], scenario["lines"])
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     refused = 0
     for n, (kind, seed) in enumerate(scenario["steps"]):
         record = load_order(order_id)
@@ -578,12 +579,12 @@ def test_ledger_invariants_hold_for_any_sequence(stack: LocalResources, scenario
             units = {p: 1 + seed % q for p, q in left.items() if q > 0 and (seed >> p) % 2 == 0}
             if units:
                 ship(order_id, f"fo_{n}", units)
-                operations.capture_shipments(order_id, f"fo_{n}")
+                capture.capture_shipments(order_id, f"fo_{n}")
         elif kind == "refund":
             available = sum(max(0, refundable(p)) for p in record.others.get("PAY", []))
             amount = 1 + seed % (available + 5)
             try:
-                operations.refund(order_id, change_id=f"chg_{n}", amount=amount, reason="test")
+                refund.refund(order_id, change_id=f"chg_{n}", amount=amount, reason="test")
             except Conflict:
                 assert amount > available
                 refused += 1
@@ -593,7 +594,7 @@ def test_ledger_invariants_hold_for_any_sequence(stack: LocalResources, scenario
             for memo in record.others.get("CM", []):
                 for entry in memo["refunds"]:
                     if entry["status"] == "pending" and entry.get("reference"):
-                        operations.settle_refund(
+                        settle_refund.settle_provider_refund(
                             "sandbox",
                             entry["reference"],
                             status="succeeded" if seed % 3 else "failed",
@@ -619,7 +620,7 @@ def test_ledger_invariants_hold_for_any_sequence(stack: LocalResources, scenario
 
 def test_balance_counts_change_orders_and_refused_refunds(stack: LocalResources) -> None:
     order_id = make_order()
-    operations.authorize_order(order_id)
+    authorize.authorize_order(order_id)
     total = ship_all_and_capture(order_id)
     # a return of 1500 recorded as a change order, refunded against it: settled
     Table().put(
@@ -634,10 +635,10 @@ def test_balance_counts_change_orders_and_refused_refunds(stack: LocalResources)
             "created_at": now_iso(),
         }
     )
-    operations.refund(order_id, change_id="chg_ret", amount=1500, reason="return")
+    refund.refund(order_id, change_id="chg_ret", amount=1500, reason="return")
     s = summary(order_id)
     assert (s["amount_due"], s["balance"]) == (total - 1500, 0)
     # a refund without a change order lowers what is due by itself
-    operations.refund(order_id, change_id="chg_goodwill", amount=200, reason="goodwill")
+    refund.refund(order_id, change_id="chg_goodwill", amount=200, reason="goodwill")
     s = summary(order_id)
     assert (s["amount_due"], s["balance"], s["available_to_refund"]) == (total - 1700, 0, total - 1700)

@@ -1,4 +1,4 @@
-"""The payment ledger's arithmetic (shared/payments/ledger.py) under random sequences of
+"""The payment ledger's arithmetic (functions/payments/rules/ledger.py) under random sequences of
 captures and refunds: what the operations write is what these functions compute."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.order.amounts import COMPONENTS
-from shared.payments.ledger import (
+from functions.payments.rules.ledger import (
     allocate_over_invoices,
     allocate_refund,
     charge_amount,
@@ -25,6 +24,7 @@ from shared.payments.ledger import (
     units_to_ship,
     with_amounts,
 )
+from shared.order.amounts import COMPONENTS
 
 AT = "2024-05-01T10:00:00.000Z"
 

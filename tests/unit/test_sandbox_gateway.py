@@ -9,14 +9,8 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from infra import manifest
-from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
-from infra.local.provision import provision
-from shared.aws import reset_clients
-from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound, RetryableError
-from shared.integration_secrets import clear_cache
-from shared.payments import registry
-from shared.payments.gateway import (
+from functions.payments.gateways import registry
+from functions.payments.gateways.gateway import (
     AuthorizationExpired,
     CaptureFailed,
     GatewayUnavailable,
@@ -24,7 +18,13 @@ from shared.payments.gateway import (
     PaymentDeclined,
     RefundFailed,
 )
-from shared.payments.sandbox import SandboxGateway, sign_sandbox_event
+from functions.payments.gateways.sandbox import SandboxGateway, sign_sandbox_event
+from infra import manifest
+from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
+from infra.local.provision import provision
+from shared.aws import reset_clients
+from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound, RetryableError
+from shared.integration_secrets import clear_cache
 from shared.settings import get_settings
 from shared.table import Table
 
@@ -275,12 +275,12 @@ def test_refund_pending_token_settles_later_by_webhook(gateway):
     held = gateway.ledger(auth.reference)
     assert held is not None and held["refunded"] == 5_000  # pending refunds are reserved
 
-    settled = gateway.settle_refund(ok.reference)
-    replayed = gateway.settle_refund(ok.reference)  # settling twice changes nothing
+    settled = gateway.settle_pending_refund(ok.reference)
+    replayed = gateway.settle_pending_refund(ok.reference)  # settling twice changes nothing
     assert (replayed["id"], replayed["data"]) == (settled["id"], settled["data"])
-    failed = gateway.settle_refund(bad.reference, succeeded=False)
+    failed = gateway.settle_pending_refund(bad.reference, succeeded=False)
     with pytest.raises(Conflict):
-        gateway.settle_refund(bad.reference, succeeded=True)
+        gateway.settle_pending_refund(bad.reference, succeeded=True)
     held = gateway.ledger(auth.reference)
     assert held is not None and held["refunded"] == 4_000  # the failed one gave its 1,000 back
 

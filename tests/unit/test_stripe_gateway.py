@@ -12,8 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import stripe
 
-from shared.errors import Conflict, InvalidInput, NotFound, RetryableError
-from shared.payments.gateway import (
+from functions.payments.gateways.gateway import (
     AuthorizationExpired,
     CaptureFailed,
     GatewayMisconfigured,
@@ -22,7 +21,8 @@ from shared.payments.gateway import (
     PaymentDeclined,
     RefundFailed,
 )
-from shared.payments.stripe_gateway import StripeGateway
+from functions.payments.gateways.stripe_gateway import StripeGateway
+from shared.errors import Conflict, InvalidInput, NotFound, RetryableError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
 SECRET = "whsec_test_secret"

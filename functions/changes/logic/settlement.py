@@ -1,4 +1,4 @@
-"""Money moves of a change order, through the payment ledger (shared/payments).
+"""Money moves of a change order, through the payment ledger (functions/payments).
 
 A change computes what it takes off; this module reads what the ledger holds (captured,
 refunded, still authorized) and asks the ledger to refund or release. Both ledger calls
@@ -26,7 +26,7 @@ class PaymentPosition:
 
 
 def payment_position(record: OrderRecord) -> PaymentPosition:
-    from shared.payments.ledger import open_amount
+    from functions.payments.api import open_amount
 
     payments = [p for p in record.others.get("PAY", []) if p.get("status") != "failed"]
     return PaymentPosition(
@@ -42,7 +42,7 @@ def issue_refund(
     """Refund ``amount`` with a credit memo (once per change); None when there is nothing to refund."""
     if amount <= 0:
         return None
-    from shared.payments.operations import refund
+    from functions.payments.api import refund
 
     memo: dict[str, Any] = refund(order_id, change_id=change_id, amount=amount, reason=reason, lines=lines)
     return memo
@@ -52,7 +52,7 @@ def release_authorization(order_id: str, amount: int, *, reason: str, change_id:
     """Give back ``amount`` of the open authorization, once per change; None when there is nothing to release."""
     if amount <= 0:
         return None
-    from shared.payments.operations import release_authorization as release
+    from functions.payments.api import release_authorized_funds as release
 
     out: dict[str, Any] = release(order_id, amount, reason=reason, change_id=change_id)
     return out

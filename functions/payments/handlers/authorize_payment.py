@@ -10,8 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.payments.logic.authorize import authorize_order
 from shared.observability import logger
-from shared.payments.operations import authorize_order
 
 
 @logger.inject_lambda_context

@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.payments.logic.capture import capture_shipments
 from shared.observability import logger
-from shared.payments.operations import capture_shipments
 
 
 @logger.inject_lambda_context

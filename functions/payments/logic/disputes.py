@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.payments.gateways.gateway import WebhookEvent
 from shared.clock import now_iso
 from shared.errors import RetryableError
 from shared.order import keys
 from shared.order.timeline import event_item
-from shared.payments.gateway import WebhookEvent
 from shared.process_exceptions import record_exception
 from shared.table import ConditionFailed, Item, Table
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from functions.payments.gateways.gateway import WebhookEvent
 from shared.clock import now_iso
-from shared.payments.gateway import WebhookEvent
 from shared.table import ConditionFailed, Table
 
 _KEEP_SECONDS = 90 * 24 * 3600

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from functions.payments.gateways import registry
+from functions.payments.gateways.gateway import WebhookEvent
 from functions.payments.logic import receipts
+from functions.payments.logic.authorize import expire_authorization
 from functions.payments.logic.disputes import apply_dispute
+from functions.payments.logic.lookups import payment_by_reference
+from functions.payments.logic.settle_refund import settle_provider_refund
 from shared.errors import NotFound
 from shared.order.timeline import append_event
-from shared.payments import registry
-from shared.payments.gateway import WebhookEvent
-from shared.payments.operations import expire_authorization, payment_by_reference, settle_refund
 from shared.process_exceptions import record_exception
 
 
@@ -44,7 +46,7 @@ def apply_event(event: WebhookEvent) -> dict[str, Any]:
     """What the event did: ``{"outcome", "order_id"?}``."""
     if event.kind in ("refund.succeeded", "refund.failed"):
         status = event.kind.removeprefix("refund.")
-        result = settle_refund(
+        result = settle_provider_refund(
             event.provider, event.reference, status=status, occurred_at=event.occurred_at, reason=event.reason
         )
         return {"outcome": "ignored" if result == "unknown" else result}

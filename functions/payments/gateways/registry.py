@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
+from functions.payments.gateways.gateway import PaymentGateway
+from functions.payments.gateways.sandbox import SandboxGateway
 from shared.errors import InvalidInput
 from shared.integration_secrets import payment_credentials
-from shared.payments.gateway import PaymentGateway
-from shared.payments.sandbox import SandboxGateway
 
 PROVIDERS = ("sandbox", "stripe")
 
@@ -40,7 +40,7 @@ def _build(provider: str, credentials: dict[str, str]) -> PaymentGateway:
     secret = credentials.get("webhook_secret", "")
     if provider == "stripe":
         # Imported here: the stripe SDK is slow to import and sandbox-only stacks never need it.
-        from shared.payments.stripe_gateway import StripeGateway
+        from functions.payments.gateways.stripe_gateway import StripeGateway
 
         return StripeGateway(api_key=credentials.get("api_key"), webhook_secret=secret)
     return SandboxGateway(webhook_secret=secret)

@@ -22,7 +22,7 @@ Test tokens (any other token approves):
   (``AuthorizationExpired``); a new authorization with the token does not expire.
 - ``tok_refund_fail``: approves and captures; refunds come back ``failed``
   (``refund_declined``).
-- ``tok_refund_pending``: refunds come back ``pending``; ``settle_refund`` settles them
+- ``tok_refund_pending``: refunds come back ``pending``; ``settle_pending_refund`` settles them
   and returns the webhook that says so.
 
 Webhooks carry ``Sandbox-Signature: t=<unix>,v1=<hex>``, the HMAC-SHA256 of
@@ -39,9 +39,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.clock import iso, now
-from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound
-from shared.payments.gateway import (
+from functions.payments.gateways.gateway import (
     WEBHOOK_KINDS,
     Authorization,
     AuthorizationExpired,
@@ -56,6 +54,8 @@ from shared.payments.gateway import (
     WebhookEvent,
     header,
 )
+from shared.clock import iso, now
+from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound
 from shared.table import ConditionFailed, Item, Table
 
 SIGNATURE_HEADER = "Sandbox-Signature"
@@ -203,7 +203,7 @@ class SandboxGateway:
 
     # -- what a test or the demo does to the provider's side ---------------------------
 
-    def settle_refund(self, refund: str, *, succeeded: bool = True) -> dict[str, Any]:
+    def settle_pending_refund(self, refund: str, *, succeeded: bool = True) -> dict[str, Any]:
         """Settle a pending refund; returns the webhook payload the provider sends about it."""
         item = self._get(refund, "REFUND", "refund")
         outcome = "succeeded" if succeeded else "failed"

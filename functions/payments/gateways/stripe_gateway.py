@@ -16,9 +16,7 @@ from typing import Any, NoReturn
 
 import stripe
 
-from shared.clock import iso
-from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound
-from shared.payments.gateway import (
+from functions.payments.gateways.gateway import (
     Authorization,
     AuthorizationExpired,
     Capture,
@@ -34,6 +32,8 @@ from shared.payments.gateway import (
     WebhookKind,
     header,
 )
+from shared.clock import iso
+from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound
 
 SIGNATURE_HEADER = "Stripe-Signature"
 TOLERANCE_SECONDS = 300

@@ -14,6 +14,9 @@
 - ``balance`` = amount_due - captured + refunded + refund_pending: positive is still to
   be charged (units not shipped yet), zero is settled, negative is owed to the customer
   (a refund the provider refused).
+
+Pure derivations over the order record (no read, no write), hence among the rules: the
+order view composes them and tests check them without a table.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from functions.payments.rules.ledger import ACTIVE, charge_amount, ledger_totals, open_amount, refundable
 from shared.order.record import OrderRecord
-from shared.payments.ledger import ACTIVE, charge_amount, ledger_totals, open_amount, refundable
 
 
 def _sorted(record: OrderRecord, prefix: str) -> list[dict[str, Any]]:

@@ -1,20 +1,9 @@
-"""The payment ledger of an order: its items, their arithmetic, and conditional writes.
+"""The payment ledger's arithmetic: pure functions over the item dicts of payments,
+invoices and credit memos (their layout: functions/payments/store.py).
 
-Items under ``ORDER#<id>``:
-
-PAY#<pay_id>      one authorization and what was captured, refunded and released under it
-INV#<inv_id>      one capture: the shipped units it charged, line by line
-CM#<cm_id>        one refund: the change that caused it and the provider refunds it took
-CMCHG#<chg_id>    marker: at most one credit memo per change
-
-and pointers from a provider's references back to the order (webhooks carry only those):
-``PAYREF#<provider>#<reference>`` and ``REFUNDREF#<provider>#<reference>``.
-
-DynamoDB conditions cannot do arithmetic, so every write pins what it read: payments and
-credit memos carry a ``version``, the header a ``payment_version`` that every ledger
-transaction moves on. A writer that lost a race re-reads and computes again.
-
-The arithmetic is plain functions over item dicts, so it is tested without a table.
+What a payment can still capture and refund, its status, the header's totals and
+payment status, an invoice's lines, and how a refund is split over payments and their
+captures. No I/O: tested without a table.
 """
 
 from __future__ import annotations
@@ -22,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from shared.order import keys
 from shared.order.amounts import cancelled_amounts, shipped_amounts, units_amounts
 from shared.table import Item
 
@@ -31,30 +19,6 @@ CLOSED = frozenset({"expired", "voided", "failed"})
 TOTALS = ("authorized", "captured", "refunded", "refund_pending")
 # Where a provider refund's amount is counted, by its status (a failed one is refundable again).
 _REFUND_BUCKET = {"pending": "refund_pending", "succeeded": "refunded", "failed": None}
-
-
-def payment_sk(payment_id: str) -> str:
-    return f"PAY#{payment_id}"
-
-
-def invoice_sk(invoice_id: str) -> str:
-    return f"INV#{invoice_id}"
-
-
-def credit_memo_sk(credit_memo_id: str) -> str:
-    return f"CM#{credit_memo_id}"
-
-
-def change_marker_sk(change_id: str) -> str:
-    return f"CMCHG#{change_id}"
-
-
-def payment_ref_pk(provider: str, reference: str) -> str:
-    return f"PAYREF#{provider}#{reference}"
-
-
-def refund_ref_pk(provider: str, reference: str) -> str:
-    return f"REFUNDREF#{provider}#{reference}"
 
 
 # ---- amounts of one payment ------------------------------------------------------------
@@ -238,65 +202,3 @@ def credit_memo_status(entries: Sequence[Mapping[str, Any]]) -> str:
     if "failed" in statuses:
         return "failed" if statuses == {"failed"} else "partially_failed"
     return "pending"
-
-
-# ---- writes ----------------------------------------------------------------------------
-
-
-def versioned_put(item: Item, expected_version: int) -> dict[str, Any]:
-    """Put ``item`` as version ``expected_version + 1``, only over the version that was read."""
-    body: dict[str, Any] = {"Item": {**item, "version": expected_version + 1}}
-    if expected_version == 0:
-        body["ConditionExpression"] = "attribute_not_exists(pk)"
-    else:
-        body["ConditionExpression"] = "#v = :v"
-        body["ExpressionAttributeNames"] = {"#v": "version"}
-        body["ExpressionAttributeValues"] = {":v": expected_version}
-    return {"Put": body}
-
-
-def new_put(item: Item) -> dict[str, Any]:
-    return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
-
-
-def header_op(
-    order_id: str,
-    expected_version: int,
-    payments: Sequence[Mapping[str, Any]],
-    charge: int,
-    at: str,
-    *,
-    payment_status_override: str | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Totals and payment status of the header, on the ledger version that was read."""
-    sets = {
-        "payment_totals": ledger_totals(payments),
-        "payment_status": payment_status_override or order_payment_status(payments, charge),
-        "payment_version": expected_version + 1,
-        "updated_at": at,
-        **(extra or {}),
-    }
-    names = {f"#a{i}": name for i, name in enumerate(sets)}
-    values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(sets.values())}
-    expression = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(sets)))
-    names["#pv"] = "payment_version"
-    if expected_version == 0:
-        condition = "attribute_exists(pk) AND attribute_not_exists(#pv)"
-    else:
-        condition = "#pv = :pv"
-        values[":pv"] = expected_version
-    return {
-        "Update": {
-            "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
-            "UpdateExpression": expression,
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-    }
-
-
-def pointer_item(pk: str, order_id: str, **fields: Any) -> Item:
-    sk = pk.split("#", 1)[0]
-    return {"pk": pk, "sk": sk, "type": sk.lower(), "order_id": order_id, **fields}

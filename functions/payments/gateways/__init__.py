@@ -1,0 +1,1 @@
+"""Payment gateways: one interface (gateway.py) and its providers (sandbox, Stripe), by name (registry.py)."""

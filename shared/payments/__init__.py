@@ -1,1 +1,0 @@
-"""Payments: one gateway interface, its providers, and the order's payment records."""
