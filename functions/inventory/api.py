@@ -1,9 +1,12 @@
-"""What other domains use of the inventory domain (the only module they import from it)."""
+"""What other domains use of the inventory domain (the only module they import from it).
+
+Locations and their daily capacity (routing and reservation); stock: its keys, reads and
+the transaction operations that reserve, release and ship it.
+"""
 
 from functions.inventory.store import (
     Location,
     StockConflict,
-    StockRecord,
     capacity_op,
     capacity_release_op,
     capacity_used,
@@ -18,11 +21,8 @@ from functions.inventory.store import (
 )
 
 __all__ = [
-    # Locations and their daily capacity (routing and reservation).
     "Location",
-    # Stock: figures, keys, reads and the transaction operations that move it.
     "StockConflict",
-    "StockRecord",
     "capacity_op",
     "capacity_release_op",
     "capacity_used",
