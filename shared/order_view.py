@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from functions.fulfill.api import fulfillment_order_view, shipment_view
 from functions.payments.api import payment_summary
 from shared.change_orders import change_views, order_figures, return_views
-from shared.fulfillment import fulfillment_order_view, shipment_view
 from shared.order.record import OrderRecord
 from shared.table import Item
 

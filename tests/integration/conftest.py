@@ -152,9 +152,8 @@ def wait_for_state(arn: str, state: str, timeout: float = 10.0) -> list[str]:
 
 def stock_up(skus: dict[str, int], *, location_id: str = "wh-berlin", lat: float = 52.5, lon: float = 13.4) -> None:
     """A warehouse holding these units, so orders for them allocate."""
+    from functions.inventory.store import Location, put_location, set_stock
     from shared.clock import now_iso
-    from shared.inventory import set_stock
-    from shared.locations import Location, put_location
 
     put_location(Location(location_id=location_id, name=location_id, type="warehouse", lat=lat, lon=lon))
     for sku, units in skus.items():

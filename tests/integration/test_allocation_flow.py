@@ -8,9 +8,8 @@ import boto3
 
 from functions.allocate.logic.allocation import release_all
 from functions.allocate.logic.policy import ChannelRule, RoutingPolicy, save_policy
+from functions.inventory.store import capacity_used, get_stock
 from shared.clock import now_iso
-from shared.inventory import get_stock
-from shared.locations import capacity_used
 from shared.order.record import load_order
 from tests.integration.conftest import stock_up
 from tests.integration.test_capture_api import order_body, post
@@ -78,7 +77,7 @@ def test_an_order_past_one_transaction_allocates_in_parts(aws):
 
 def test_a_refused_later_part_releases_the_parts_already_written(aws):
     from functions.allocate.logic.reservation import StockMoved, commit, split_parts
-    from shared.allocations import Reservation
+    from functions.allocate.store import Reservation
     from shared.table import Table
 
     skus = {f"PART-{i:03d}": 5 for i in range(60)}

@@ -10,11 +10,12 @@ from functions.allocate.logic.allocation import allocate_order
 from functions.allocate.logic.policy import RoutingPolicy, save_policy
 from functions.fulfill.handlers import await_fulfillment, release_to_fulfillment, review_fulfillment
 from functions.fulfill.handlers.api import handler as api_handler
+from functions.fulfill.logic import resume as fulfillment_resume
+from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
 from functions.fulfill.logic.review import RerouteLimitReached
+from functions.fulfill.store import find_shipment_by_tracking, fulfillment_orders_of
+from functions.inventory.store import get_stock
 from infra.local.runtime import LambdaContext
-from shared import fulfillment
-from shared.fulfillment import cancel_fulfillment_lines, find_shipment_by_tracking, fulfillment_orders_of
-from shared.inventory import get_stock
 from shared.order.record import load_order
 from shared.order.timeline import timeline
 from tests.integration.conftest import api_event, call, stock_up
@@ -34,7 +35,7 @@ def resumed(aws, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, A
         return True
 
     monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
-    monkeypatch.setattr(fulfillment, "resume_task", record)
+    monkeypatch.setattr(fulfillment_resume, "resume_task", record)
     monkeypatch.setattr("functions.fulfill.logic.awaiting.resume_task", record)
     return calls
 

@@ -167,7 +167,7 @@ def test_adjustments_are_idempotent_with_a_key_and_never_take_on_hand_below_zero
 
 
 def test_availability_sums_active_locations_and_clamps_at_zero(network):
-    from shared.inventory import reserve
+    from functions.inventory.store import reserve
 
     put_stock("wh-east", "TEE", {"on_hand": 10, "safety_stock": 2, "as_of": T0})
     put_stock("wh-west", "TEE", {"on_hand": 5, "as_of": T0})

@@ -7,12 +7,12 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from functions.inventory import import_records
 from functions.inventory.handlers import stock_import
 from functions.inventory.logic.imports import CHUNK_ROWS, ImportChunk
+from functions.inventory.store import get_stock, set_stock
+from functions.inventory.store import imports as import_records
 from infra.local import moto_patches
 from infra.local.runtime import LambdaContext
-from shared.inventory import get_stock, set_stock
 from tests.integration.test_inventory_api import put_location, put_stock, request
 
 T0 = "2024-05-01T10:00:00Z"

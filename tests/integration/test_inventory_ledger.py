@@ -1,4 +1,4 @@
-"""Property: stock stored through shared/inventory.py equals a plain ledger replay of the
+"""Property: stock stored through functions/inventory/store/stock.py equals a plain ledger replay of the
 same events, and the events DynamoDB refused are exactly those the ledger refuses."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.inventory import StockConflict, adjust_stock, get_stock, release, reserve, set_stock, ship
+from functions.inventory.store import StockConflict, adjust_stock, get_stock, release, reserve, set_stock, ship
 
 LOCATION = "wh-ledger"
 

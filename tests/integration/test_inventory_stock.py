@@ -1,4 +1,4 @@
-"""shared/inventory.py against moto: the conditions that keep stock from being promised twice."""
+"""functions/inventory/store/stock.py against moto: the conditions that keep stock from being promised twice."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.inventory import (
+from functions.inventory.store import (
     StockConflict,
     adjust_stock,
     get_stock,

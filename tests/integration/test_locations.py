@@ -1,11 +1,11 @@
-"""shared/locations.py against moto: locations and the daily capacity counter."""
+"""functions/inventory/store/locations.py against moto: locations and the daily capacity counter."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.locations import (
-    CapacityExceeded,
+from functions.inventory.rules.capacity import CapacityExceeded
+from functions.inventory.store import (
     Location,
     ShipCost,
     capacity_op,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from functions.allocate.logic.allocation import allocate_order, release_all
-from shared.inventory import get_stock
+from functions.inventory.store import get_stock
 from shared.order.record import load_order
 from tests.integration.conftest import stock_up
 from tests.integration.test_capture_api import order_body, post
@@ -67,8 +67,8 @@ def test_a_cancellation_of_both_lines_releases_their_shared_stock(captured):
 def test_a_wait_parked_after_its_units_were_cancelled_resumes_at_once(aws, monkeypatch: pytest.MonkeyPatch):
     """The cancellation commits between the wait's read and its token write: it finds no
     waiter to wake, so the wait must notice by itself that nothing is left to wait for."""
+    from functions.allocate import store as backorders
     from functions.allocate.logic import backorders as logic
-    from shared import backorders
     from shared.order import keys
     from shared.table import Table
 
@@ -79,13 +79,13 @@ def test_a_wait_parked_after_its_units_were_cancelled_resumes_at_once(aws, monke
     assert status == 201
     order_id = order["order_id"]
     assert allocate_order(order_id).backordered_units == 2
-    park = backorders.park
+    park = backorders.park_backorder
 
     def park_then_cancelled(order_id: str, token: str, skus: list[str], table: Table | None = None) -> None:
         park(order_id, token, skus, table)
         Table().update(keys.order_pk(order_id), keys.line_sk(1), "SET quantities.cancelled = :c", values={":c": 2})
 
-    monkeypatch.setattr(backorders, "park", park_then_cancelled)
+    monkeypatch.setattr(backorders, "park_backorder", park_then_cancelled)
     assert logic.park_order(order_id, "token-late")["parked"] is False
     assert resumed == ["token-late"]
-    assert backorders.waiter(order_id) is None
+    assert backorders.backorder_waiter(order_id) is None

@@ -5,19 +5,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from functions.allocate.store import consume_allocations
 from functions.fulfill.logic.line_selection import selected_units, transaction_parts
 from functions.fulfill.logic.models import LineQuantity, RejectRequest, ShipRequest
 from functions.fulfill.logic.pick_list import pick_list, pick_list_html
+from functions.fulfill.rules.status import open_units, settled_status
+from functions.fulfill.rules.views import fulfillment_order_view
+from functions.fulfill.store import applied, fo_write_op, new_fulfillment_order
 from shared.errors import Conflict, InvalidInput
-from shared.fulfillment import (
-    applied,
-    consume_allocations,
-    fo_write_op,
-    fulfillment_order_view,
-    new_fulfillment_order,
-    open_units,
-    settled_status,
-)
 from shared.table import TRANSACTION_LIMIT
 
 

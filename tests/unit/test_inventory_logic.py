@@ -10,10 +10,18 @@ from pydantic import ValidationError
 from functions.inventory.logic.access import authorize_stock_write, may_see_location
 from functions.inventory.logic.availability import summarize
 from functions.inventory.logic.models import AdjustmentIn, ImportIn, StockIn, StockRow, StockView
+from functions.inventory.rules.stock import normalize_as_of
+from functions.inventory.store import (
+    Location,
+    LocationFields,
+    StockRecord,
+    capacity_op,
+    release_op,
+    reserve_op,
+    ship_op,
+)
 from shared.api.caller import Caller
 from shared.errors import Forbidden, InvalidInput
-from shared.inventory import StockRecord, normalize_as_of, release_op, reserve_op, ship_op
-from shared.locations import Location, LocationFields, capacity_op
 from shared.queues import BATCH_BYTES, _batches
 
 OPS = Caller(principal_id="o", role="ops")

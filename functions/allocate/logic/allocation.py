@@ -8,11 +8,10 @@ from typing import Any
 from functions.allocate.logic.planning import gather, make_plan, open_quantity
 from functions.allocate.logic.policy import load_policy
 from functions.allocate.logic.reservation import HeaderChange, RoundTaken, StockMoved, commit
-from shared.allocations import Reservation, held_allocations, line_allocated_op
+from functions.allocate.store import Reservation, consume_allocations, held, held_allocations, line_allocated_op
+from functions.inventory.api import release_op
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
-from shared.fulfillment import consume_allocations, held
-from shared.inventory import release_op
 from shared.order.record import OrderRecord, load_order
 from shared.order.timeline import append_event, event_item
 from shared.table import Table

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.allocate import store
 from functions.allocate.logic.planning import open_quantity
-from shared import backorders
+from functions.inventory.api import stock_for_skus
 from shared.clock import now_iso
 from shared.errors import NotFound
-from shared.inventory import stock_for_skus
 from shared.order import keys
 from shared.order.record import load_order
 from shared.order.timeline import event_item
@@ -27,7 +27,7 @@ def park_order(order_id: str, task_token: str, stock_seen: dict[str, int] | None
     if not skus:
         resume_task(task_token, {"reason": "nothing backordered"})
         return {"parked": False}
-    backorders.park(order_id, task_token, skus)
+    store.park_backorder(order_id, task_token, skus)
     # Token first, then look again: a cancellation that committed meanwhile found no
     # waiter to wake, so the wait must see for itself that nothing is left to wait for.
     again = load_order(order_id)
@@ -48,11 +48,11 @@ def wake_order(order_id: str, *, reason: str) -> bool:
     The waiter is removed only after the resume went through (or its token turned out
     spent), so a failure here leaves it for the next stock change to try again.
     """
-    parked = backorders.waiter(order_id)
+    parked = store.backorder_waiter(order_id)
     if parked is None:
         return False
     resumed = resume_task(parked["task_token"], {"reason": reason})
-    backorders.take(order_id)
+    store.take_backorder(order_id)
     return resumed
 
 
@@ -60,7 +60,7 @@ def wake_for_skus(skus: set[str], *, per_sku: int = 25) -> int:
     """Wake the oldest orders waiting for each SKU whose stock grew. Each wakes once."""
     woken = 0
     for sku in sorted(skus):
-        for order_id in backorders.waiting_for(sku, limit=per_sku):
+        for order_id in store.orders_waiting_for(sku, limit=per_sku):
             woken += wake_order(order_id, reason=f"stock arrived for {sku}")
     return woken
 
@@ -71,7 +71,7 @@ def cancel_backorders(order_id: str, *, workflow_status_when_done: str | None = 
     record = load_order(order_id)
     if record is None:
         raise NotFound(f"no order {order_id}")
-    backorders.take(order_id)
+    store.take_backorder(order_id)
     at = now_iso()
     cancelled = {line["line_id"]: open_quantity(line) for line in record.lines if open_quantity(line) > 0}
     ops: list[dict[str, Any]] = []

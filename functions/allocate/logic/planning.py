@@ -18,8 +18,7 @@ from functions.allocate.logic.routing import (
     Site,
     route,
 )
-from shared.inventory import stock_for_skus
-from shared.locations import Location, capacity_used, list_locations, locations_version
+from functions.inventory.api import Location, capacity_used, list_locations, locations_version, stock_for_skus
 from shared.table import Item
 
 

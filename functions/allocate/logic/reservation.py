@@ -14,10 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from shared.allocations import MAX_TRANSACTION_ITEMS, Reservation, alloc_sk, allocation_item, line_allocated_op
+from functions.allocate.store import MAX_TRANSACTION_ITEMS, Reservation, alloc_sk, allocation_item, line_allocated_op
+from functions.inventory.api import capacity_op, capacity_release_op, release_op, reserve_op
 from shared.errors import Conflict
-from shared.inventory import release_op, reserve_op
-from shared.locations import capacity_op, capacity_release_op
 from shared.order import keys
 from shared.table import ConditionFailed, Table
 

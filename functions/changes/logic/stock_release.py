@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from functions.allocate.logic.backorders import wake_order
-from functions.allocate.logic.planning import open_quantity
-from shared import backorders
-from shared.allocations import line_allocated_op
+from functions.allocate.api import (
+    backorder_waiter,
+    consume_allocations,
+    held,
+    line_allocated_op,
+    open_quantity,
+    wake_order,
+)
+from functions.inventory.api import release_op
 from shared.change_orders import change_sk
 from shared.clock import now_iso
-from shared.fulfillment import consume_allocations, held
-from shared.inventory import release_op
 from shared.order import keys
 from shared.order.record import load_order
 from shared.table import Item, Table
@@ -85,7 +88,7 @@ def release_cancelled_units(order_id: str, change_id: str, units: dict[str, int]
         if quantity - here:
             on_fulfillment[line_id] = quantity - here
     if on_fulfillment:
-        from shared.fulfillment import cancel_fulfillment_lines
+        from functions.fulfill.api import cancel_fulfillment_lines
 
         cancel_fulfillment_lines(order_id, on_fulfillment, reason)
         table.update(
@@ -96,7 +99,7 @@ def release_cancelled_units(order_id: str, change_id: str, units: dict[str, int]
 
 
 def wake_if_nothing_to_allocate(order_id: str) -> bool:
-    if backorders.waiter(order_id) is None:
+    if backorder_waiter(order_id) is None:
         return False
     record = load_order(order_id)
     if record is not None and any(open_quantity(line) > 0 for line in record.lines):

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.fulfill.logic.resume import clear_signal
+from functions.fulfill.rules.status import is_terminal
+from functions.fulfill.store import fo_sk, shipments_of
 from shared.clock import now_iso
 from shared.errors import NotFound
-from shared.fulfillment import clear_signal, fo_sk, is_terminal, shipments_of
 from shared.order import keys
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import resume_task

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from functions.fulfill.logic.access import workable
+from functions.fulfill.rules.views import fulfillment_order_view
+from functions.fulfill.store import applied, fo_write_op, load_fulfillment_order
 from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict, RetryableError
-from shared.fulfillment import applied, fo_write_op, fulfillment_order_view, load_fulfillment_order
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.allocate.api import held
 from functions.fulfill.logic.fulfillment_orders import wrong_status
 from functions.fulfill.logic.models import LineQuantity
+from functions.fulfill.rules.status import is_terminal, open_units
 from shared.errors import Conflict, InvalidInput
-from shared.fulfillment import held, is_terminal, open_units
 from shared.table import TRANSACTION_LIMIT, Item
 
 Selection = list[tuple[dict[str, Any], int]]

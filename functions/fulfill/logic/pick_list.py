@@ -8,8 +8,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from functions.fulfill.rules.status import open_units
 from shared.clock import now_iso
-from shared.fulfillment import open_units
 from shared.table import Item
 
 

@@ -8,15 +8,11 @@ from pydantic import BaseModel
 
 from functions.fulfill.logic.access import READ_ROLES, listable_location, visible
 from functions.fulfill.logic.pick_list import pick_list
+from functions.fulfill.rules.status import OPEN_STATUSES, TERMINAL_STATUSES
+from functions.fulfill.rules.views import fulfillment_order_view
+from functions.fulfill.store import list_fulfillment_orders, load_fulfillment_order
 from shared.api.caller import Caller
 from shared.errors import InvalidInput
-from shared.fulfillment import (
-    OPEN_STATUSES,
-    TERMINAL_STATUSES,
-    fulfillment_order_view,
-    list_fulfillment_orders,
-    load_fulfillment_order,
-)
 from shared.order.record import get_header
 
 STATUSES = (*OPEN_STATUSES, *TERMINAL_STATUSES)

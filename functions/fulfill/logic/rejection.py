@@ -13,25 +13,19 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from functions.allocate.api import allocations_of, consume_fo_allocations, line_allocated_op
 from functions.fulfill.logic.access import workable
 from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned
 from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
 from functions.fulfill.logic.models import RejectRequest
-from shared.allocations import line_allocated_op
+from functions.fulfill.logic.resume import resume_waiting
+from functions.fulfill.rules.status import settled_status
+from functions.fulfill.rules.views import fulfillment_order_view
+from functions.fulfill.store import applied, fo_write_op, load_fulfillment_order
+from functions.inventory.api import StockConflict, release_op
 from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict
-from shared.fulfillment import (
-    allocations_of,
-    applied,
-    consume_fo_allocations,
-    fo_write_op,
-    fulfillment_order_view,
-    load_fulfillment_order,
-    resume_waiting,
-    settled_status,
-)
-from shared.inventory import StockConflict, release_op
 from shared.order import keys
 from shared.order.timeline import event_item
 from shared.table import Item, Table

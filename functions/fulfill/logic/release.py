@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from functions.allocate.api import held
+from functions.fulfill.store import new_fulfillment_order, open_fulfillment_orders
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
-from shared.fulfillment import held, new_fulfillment_order, open_fulfillment_orders
 from shared.ids import new_id
 from shared.order.record import load_order
 from shared.order.timeline import event_item

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.allocate.logic.policy import load_policy
+from functions.allocate.api import load_policy, pinned
+from functions.fulfill.rules.status import is_terminal
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound, RetryableError
-from shared.fulfillment import is_terminal, pinned
 from shared.order import keys
 from shared.order.record import OrderRecord, get_header, load_order
 from shared.order.timeline import event_item

@@ -16,28 +16,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from functions.allocate.api import allocations_of, consume_fo_allocations, pinned
 from functions.fulfill.logic.access import workable
 from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned
 from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
 from functions.fulfill.logic.models import ShipRequest
+from functions.fulfill.logic.resume import resume_waiting
 from functions.fulfill.logic.tracking import adopt_orphans
+from functions.fulfill.rules.status import settled_status
+from functions.fulfill.rules.views import shipment_view
+from functions.fulfill.store import applied, fo_write_op, load_fulfillment_order, shipment_sk
+from functions.inventory.api import StockConflict, ship_op
 from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict
-from shared.fulfillment import (
-    allocations_of,
-    applied,
-    consume_fo_allocations,
-    fo_write_op,
-    load_fulfillment_order,
-    pinned,
-    resume_waiting,
-    settled_status,
-    shipment_sk,
-    shipment_view,
-)
 from shared.ids import new_id
-from shared.inventory import StockConflict, ship_op
 from shared.order import keys
 from shared.order.record import load_order
 from shared.order.timeline import event_item

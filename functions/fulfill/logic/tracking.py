@@ -27,9 +27,9 @@ from enum import StrEnum
 from typing import Any
 
 from functions.fulfill.logic.carriers.model import TrackingEvent
+from functions.fulfill.store import find_shipments_by_tracking
 from shared.clock import now, now_iso
 from shared.errors import RetryableError
-from shared.fulfillment import find_shipments_by_tracking
 from shared.order import keys
 from shared.order.timeline import event_item
 from shared.process_exceptions import record_exception

@@ -24,9 +24,9 @@ from functions.inventory.logic.models import (
     StockView,
 )
 from functions.inventory.logic.stock import adjust, put_stock
+from functions.inventory.store import Location, LocationFields
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
-from shared.locations import Location, LocationFields
 from shared.observability import logger
 from shared.tracing import tracer
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from functions.inventory.store import Location
 from shared.api.caller import Caller
 from shared.errors import Forbidden
-from shared.locations import Location
 
 
 def authorize_stock_write(caller: Caller, location_id: str) -> None:

@@ -12,10 +12,9 @@ from functions.inventory.logic.models import (
     SkuAvailability,
     StockFigures,
 )
+from functions.inventory.store import Location, StockRecord, list_locations, stock_for_skus
 from shared.api.caller import Caller
 from shared.errors import InvalidInput, NotFound
-from shared.inventory import StockRecord, stock_for_skus
-from shared.locations import Location, list_locations
 
 
 def _add(total: StockFigures, record: StockRecord) -> None:

@@ -14,14 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from functions.inventory import import_records
+from functions.inventory import store
 from functions.inventory.logic.models import FailedRow, ImportCounts, ImportIn, ImportView, StockRow
+from functions.inventory.rules.stock import normalize_as_of
+from functions.inventory.store import StockRecord, get_locations, set_stock
 from shared.api.caller import Caller
 from shared.clock import iso, now
 from shared.errors import NotFound
 from shared.ids import new_id
-from shared.inventory import StockRecord, normalize_as_of, set_stock
-from shared.locations import get_locations
 from shared.queues import send_messages
 from shared.settings import get_settings
 
@@ -61,7 +61,7 @@ def start_import(caller: Caller, body: ImportIn) -> ImportView:
     ]
     send_messages(get_settings().stock_import_queue_url, messages)
     # Written after the chunks are queued: an import that could not be queued never shows.
-    import_records.record_import(
+    store.record_import(
         import_id,
         rows=len(body.rows),
         chunks=len(messages),
@@ -88,7 +88,7 @@ def _identical(record: StockRecord, row: StockRow) -> bool:
 
 def apply_chunk(chunk: ImportChunk) -> bool:
     """Apply and count one chunk; False if it had been counted already."""
-    if import_records.chunk_counted(chunk.import_id, chunk.chunk):
+    if store.chunk_counted(chunk.import_id, chunk.chunk):
         return False
     parsed: list[tuple[int, StockRow]] = []
     failed: list[dict[str, Any]] = []
@@ -123,7 +123,7 @@ def apply_chunk(chunk: ImportChunk) -> bool:
         else:
             stale += 1
     failed.sort(key=lambda r: r["row"])
-    return import_records.count_chunk(
+    return store.count_chunk(
         chunk.import_id, chunk.chunk, applied=applied, ignored_stale=stale, failed_rows=failed, expires=chunk.expires
     )
 
@@ -135,10 +135,10 @@ def parse_chunk(body: str) -> ImportChunk:
 def import_status(caller: Caller, import_id: str, *, limit: int = 50, cursor: str | None = None) -> ImportView:
     """Operators and agents see every import, a WMS the imports it sent."""
     caller.require("wms", "agent", "ops")
-    item = import_records.get_import(import_id)
+    item = store.get_import(import_id)
     if item is None or (caller.role == "wms" and item.get("created_by") != caller.principal_id):
         raise NotFound(f"no import {import_id}")
-    rows, next_cursor = import_records.failed_rows(import_id, limit=limit, cursor=cursor)
+    rows, next_cursor = store.failed_rows(import_id, limit=limit, cursor=cursor)
     return ImportView(
         import_id=import_id,
         status="completed" if item.get("chunks_done", 0) >= item["chunks"] else "pending",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functions.inventory.logic.access import may_see_location
 from functions.inventory.logic.models import LocationPage
+from functions.inventory.store import Location, LocationFields, get_location, list_locations, put_location
 from shared.api.caller import Caller
 from shared.errors import InvalidInput, NotFound
-from shared.locations import Location, LocationFields, get_location, list_locations, put_location
 from shared.table import decode_cursor, encode_cursor
 
 # Static segments under /v1/inventory/: a location of that id could not take stock by PUT.

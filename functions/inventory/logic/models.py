@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from shared.inventory import StockRecord
-from shared.locations import Location, LocationId
+from functions.inventory.store import Location, LocationId, StockRecord
 
 # The SKU alphabet orders use (functions/capture/logic/models.py).
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]

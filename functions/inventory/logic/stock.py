@@ -5,8 +5,8 @@ from __future__ import annotations
 from functions.inventory.logic.access import authorize_stock_write
 from functions.inventory.logic.locations import visible_location
 from functions.inventory.logic.models import AdjustmentIn, StockIn, StockView
+from functions.inventory.store import adjust_stock, set_stock
 from shared.api.caller import Caller
-from shared.inventory import adjust_stock, set_stock
 
 
 def put_stock(caller: Caller, location_id: str, sku: str, body: StockIn) -> StockView:

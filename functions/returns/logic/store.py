@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.inventory.api import stock_pk, stock_sk
 from shared.change_orders import quantities, return_pointer_pk, return_sk
 from shared.errors import NotFound
-from shared.inventory import stock_pk, stock_sk
 from shared.order import keys
 from shared.order.record import OrderRecord, load_order
 from shared.table import Item, Table

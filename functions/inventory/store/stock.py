@@ -6,7 +6,8 @@ One item per pair: pk ``SKU#<sku>``, sk ``LOC#<location_id>``, with ``on_hand``,
 reservation is one conditional update (``available >= q``), and several of them go into
 one transaction, so no unit is ever promised twice. ``available`` may be negative when
 the warehouse reports less stock than is reserved; nothing can be reserved then, and
-readers show ``available_to_promise`` = max(0, available).
+readers show ``available_to_promise`` = max(0, available) (the arithmetic and checks are
+``functions/inventory/rules/stock.py``).
 
 The ``*_op`` functions return transaction operations for ``Table.transact``: the
 allocate, cancel and fulfil steps put them into their own transactions together with
@@ -22,8 +23,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.clock import iso, now_iso
-from shared.errors import Conflict, InvalidInput, RetryableError
+from functions.inventory.rules.stock import (
+    available_to_promise,
+    check_absolute,
+    check_delta,
+    check_quantity,
+    is_stale,
+    normalize_as_of,
+    unreserved_units,
+)
+from shared.clock import now_iso
+from shared.errors import Conflict, RetryableError
 from shared.table import ConditionFailed, Item, Table
 
 # Queries run at once by stock_for_skus (boto3 clients are thread-safe).
@@ -46,7 +56,7 @@ class StockRecord(BaseModel):
 
     @property
     def available_to_promise(self) -> int:
-        return max(0, self.available)
+        return available_to_promise(self.available)
 
 
 class StockConflict(Conflict):
@@ -69,27 +79,13 @@ def _record(item: Item) -> StockRecord:
     return StockRecord.model_validate({k: v for k, v in item.items() if k in StockRecord.model_fields})
 
 
-def normalize_as_of(value: str | datetime) -> str:
-    """``as_of`` as the table stores it (UTC, milliseconds, Z), so strings compare as instants."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as err:
-            raise InvalidInput(
-                "as_of is not an ISO 8601 timestamp", errors=[{"field": "as_of", "message": "ISO 8601 expected"}]
-            ) from err
-    if value.tzinfo is None:
-        raise InvalidInput("as_of needs a time zone", errors=[{"field": "as_of", "message": "add Z or an offset"}])
-    return iso(value)
-
-
 def get_stock(sku: str, location_id: str, table: Table | None = None) -> StockRecord | None:
     item = (table or Table()).get(stock_pk(sku), stock_sk(location_id))
     return _record(item) if item else None
 
 
 def _newer_or_same(current: StockRecord | None, stamp: str) -> bool:
-    return current is not None and current.as_of is not None and current.as_of >= stamp
+    return current is not None and is_stale(current.as_of, stamp)
 
 
 def _ignored(current: StockRecord | None) -> StockRecord:
@@ -112,8 +108,7 @@ def set_stock(
     record comes back with ``applied=False``. ``safety_stock=None`` keeps the stored one
     (0 for a new item). Reservations are untouched; ``available`` is recomputed from them.
     """
-    if on_hand < 0 or (safety_stock is not None and safety_stock < 0):
-        raise InvalidInput("stock figures cannot be negative")
+    check_absolute(on_hand, safety_stock)
     table = table or Table()
     stamp = normalize_as_of(as_of)
     newer = "(attribute_not_exists(as_of) OR as_of < :as_of)"
@@ -139,7 +134,7 @@ def set_stock(
                 values={
                     ":oh": on_hand,
                     ":ss": safety,
-                    ":free": on_hand - safety,
+                    ":free": unreserved_units(on_hand, safety),
                     ":zero": 0,
                     ":as_of": stamp,
                     ":at": at,
@@ -166,8 +161,7 @@ def adjust_stock(location_id: str, sku: str, delta: int, reason: str, table: Tab
 
     On hand never goes below 0: a negative delta larger than on hand is a ``StockConflict``.
     """
-    if delta == 0:
-        raise InvalidInput("delta cannot be 0", errors=[{"field": "delta", "message": "not 0"}])
+    check_delta(delta)
     table = table or Table()
     at = now_iso()
     try:
@@ -203,8 +197,7 @@ def adjust_stock(location_id: str, sku: str, delta: int, reason: str, table: Tab
 
 
 def _quantity_op(sku: str, location_id: str, quantity: int, expression: str, condition: str) -> dict[str, Any]:
-    if quantity < 1:
-        raise ValueError("quantity must be at least 1")
+    check_quantity(quantity)
     return {
         "Update": {
             "Key": _key(sku, location_id),

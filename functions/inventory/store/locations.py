@@ -9,18 +9,15 @@ query or two; locations change rarely, so that partition is never hot.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from functions.inventory.rules.capacity import check_day, check_shipments, counter_expires, room_before
 from shared.clock import now_iso
-from shared.errors import Conflict
 from shared.table import Item, Table
 
 ALL_LOCATIONS = "LOCATIONS"
-# Capacity counters outlive their day by this much, for operators looking back.
-CAPACITY_KEEP_DAYS = 3
 
 LocationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 GroupName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
@@ -61,10 +58,6 @@ class LocationFields(BaseModel):
 class Location(LocationFields):
     location_id: LocationId
     updated_at: str | None = None
-
-
-class CapacityExceeded(Conflict):
-    """More shipments than the location's daily capacity allows."""
 
 
 def location_pk(location_id: str) -> str:
@@ -144,13 +137,7 @@ def list_locations(table: Table | None = None) -> list[Location]:
 
 
 def _capacity_key(location_id: str, day: str) -> dict[str, str]:
-    date.fromisoformat(day)  # ValueError unless YYYY-MM-DD
-    return {"pk": capacity_pk(location_id), "sk": day}
-
-
-def _expires(day: str) -> int:
-    end = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
-    return int((end + timedelta(days=CAPACITY_KEEP_DAYS)).timestamp())
+    return {"pk": capacity_pk(location_id), "sk": check_day(day)}
 
 
 def capacity_op(location_id: str, day: str, shipments: int, daily_capacity: int | None) -> dict[str, Any]:
@@ -160,8 +147,7 @@ def capacity_op(location_id: str, day: str, shipments: int, daily_capacity: int 
     allocations cannot overbook a location; ``None`` counts without a limit. More
     shipments than the whole capacity raise ``CapacityExceeded`` before any write.
     """
-    if shipments < 1:
-        raise ValueError("shipments must be at least 1")
+    check_shipments(shipments)
     op: dict[str, Any] = {
         "Key": _capacity_key(location_id, day),
         "UpdateExpression": "SET used = if_not_exists(used, :zero) + :n, #type = :type, "
@@ -172,13 +158,11 @@ def capacity_op(location_id: str, day: str, shipments: int, daily_capacity: int 
             ":zero": 0,
             ":type": "capacity",
             ":loc": location_id,
-            ":ttl": _expires(day),
+            ":ttl": counter_expires(day),
         },
     }
     if daily_capacity is not None:
-        room = daily_capacity - shipments
-        if room < 0:
-            raise CapacityExceeded(f"{location_id} ships at most {daily_capacity} a day")
+        room = room_before(location_id, daily_capacity, shipments)
         op["ConditionExpression"] = "attribute_not_exists(used) OR used <= :room"
         op["ExpressionAttributeValues"][":room"] = room
     return {"Update": op}
@@ -186,8 +170,7 @@ def capacity_op(location_id: str, day: str, shipments: int, daily_capacity: int 
 
 def capacity_release_op(location_id: str, day: str, shipments: int) -> dict[str, Any]:
     """A transaction Update giving back ``shipments`` counted by ``capacity_op`` (compensation)."""
-    if shipments < 1:
-        raise ValueError("shipments must be at least 1")
+    check_shipments(shipments)
     return {
         "Update": {
             "Key": _capacity_key(location_id, day),
@@ -200,7 +183,7 @@ def capacity_release_op(location_id: str, day: str, shipments: int) -> dict[str,
 
 def capacity_used(location_ids: list[str] | set[str], day: str, table: Table | None = None) -> dict[str, int]:
     """Shipments counted for ``day`` per location; 0 for a location with none yet."""
-    date.fromisoformat(day)  # ValueError unless YYYY-MM-DD
+    check_day(day)
     keys = [(capacity_pk(i), day) for i in location_ids]
     found = {item["location_id"]: int(item["used"]) for item in (table or Table()).batch_get(keys, consistent=True)}
     return {i: found.get(i, 0) for i in location_ids}

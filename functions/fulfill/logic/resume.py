@@ -1,0 +1,46 @@
+"""Signalling the execution waiting on a fulfillment order (its AwaitFulfillment task token)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.errors import Throttled
+from shared.observability import logger
+from shared.table import ConditionFailed, Item, Table
+from shared.workflow import resume_task
+
+
+def resume_waiting(fo: Item, output: dict[str, Any], table: Table | None = None) -> bool:
+    """Resume the execution waiting on ``fo`` (from the write that changed it); on success
+    clear the signal that write left, unless the order moved on since."""
+    token = fo.get("task_token")
+    if not token:
+        return False
+    resumed = False
+    for _attempt in range(3):
+        try:
+            resumed = resume_task(token, output)
+            break
+        except (Throttled, ClientError) as err:  # the change is written; AwaitFulfillment catches up
+            logger.warning("could not resume the fulfillment wait", extra={"fo_id": fo["fo_id"], "error": str(err)})
+    if resumed:
+        clear_signal(fo, table)
+    return resumed
+
+
+def clear_signal(fo: Item, table: Table | None = None) -> None:
+    """The execution heard ``fo``'s signal: remove it, unless the order was written again since."""
+    if not fo.get("signal"):
+        return
+    with contextlib.suppress(ConditionFailed):
+        (table or Table()).update(
+            fo["pk"],
+            fo["sk"],
+            "REMOVE #signal",
+            names={"#signal": "signal"},
+            values={":ver": int(fo["version"])},
+            condition="version = :ver",
+        )

@@ -1,0 +1,1 @@
+"""The fulfill domain's pure rules: fulfillment order statuses and line units, views."""

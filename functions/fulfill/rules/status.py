@@ -1,0 +1,34 @@
+"""A fulfillment order's statuses and the units of its lines: what is open, what is settled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from shared.table import Item
+
+OPEN_STATUSES = ("allocated", "accepted", "picked", "packed")
+TERMINAL_STATUSES = ("fulfilled", "rejected", "cancelled")
+LINE_BUCKETS = ("shipped", "rejected", "cancelled")
+
+
+def is_terminal(fo: Item) -> bool:
+    return fo["status"] in TERMINAL_STATUSES
+
+
+def open_units(line: dict[str, Any]) -> int:
+    """Units of a fulfillment order line still to ship: not shipped, rejected or cancelled."""
+    return int(line["quantity"]) - sum(int(line.get(b, 0)) for b in LINE_BUCKETS)
+
+
+def settled_status(current: str, lines: Iterable[dict[str, Any]]) -> str:
+    """The status once lines moved: unchanged while any unit is open, else fulfilled when
+    something shipped, rejected when something was rejected, cancelled otherwise."""
+    lines = list(lines)
+    if current in TERMINAL_STATUSES or any(open_units(line) > 0 for line in lines):
+        return current
+    if any(int(line.get("shipped", 0)) for line in lines):
+        return "fulfilled"
+    if any(int(line.get("rejected", 0)) for line in lines):
+        return "rejected"
+    return "cancelled"

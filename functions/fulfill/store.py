@@ -1,0 +1,218 @@
+"""Fulfillment orders and shipments: items, keys, write operations and reads.
+
+``ORDER#<id>`` / ``FO#<fo_id>``   one fulfillment order per location and delivery group, with
+                                  its lines (quantity, shipped, rejected, cancelled), the
+                                  allocation items it was made from and the task token of the
+                                  execution waiting on it. ``version`` goes up with every write,
+                                  and every write is conditioned on it (DynamoDB conditions
+                                  cannot do arithmetic, so counts are pinned through it).
+                                  gsi1 ``FOLOC#<location>`` by ``<status>#<created_at>#<fo_id>``,
+                                  gsi2 ``FO#<fo_id>`` (lookup by id),
+                                  gsi3 ``FOSTATUS#<status>`` by ``<created_at>#<fo_id>``.
+``ORDER#<id>`` / ``SHP#<shp_id>`` one shipment: carrier, tracking number, lines with the first
+                                  unit position each ships (shared/order/amounts.py), capture and
+                                  tracking status; gsi2 ``TRACKING#<tracking number>``.
+
+Statuses and line units are ``functions/fulfill/rules/status.py``; the allocation items a
+fulfillment order consumes are the allocate domain's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.fulfill.rules.status import is_terminal
+from shared.errors import NotFound
+from shared.order import keys
+from shared.table import Item, Table, decode_cursor, encode_cursor
+
+
+def fo_sk(fo_id: str) -> str:
+    return f"FO#{fo_id}"
+
+
+def shipment_sk(shipment_id: str) -> str:
+    return f"SHP#{shipment_id}"
+
+
+def location_index_sk(status: str, created_at: str, fo_id: str) -> str:
+    return f"{status}#{created_at}#{fo_id}"
+
+
+def status_index_pk(status: str) -> str:
+    return f"FOSTATUS#{status}"
+
+
+def new_fulfillment_order(
+    order_id: str,
+    fo_id: str,
+    location_id: str,
+    delivery_group: str,
+    lines: list[dict[str, Any]],
+    allocations: list[str],
+    at: str,
+) -> Item:
+    return {
+        "pk": keys.order_pk(order_id),
+        "sk": fo_sk(fo_id),
+        "type": "fulfillment_order",
+        "fo_id": fo_id,
+        "order_id": order_id,
+        "location_id": location_id,
+        "delivery_group": delivery_group,
+        "status": "allocated",
+        "lines": lines,
+        "allocations": allocations,
+        "version": 1,
+        "created_at": at,
+        "updated_at": at,
+        "gsi1pk": f"FOLOC#{location_id}",
+        "gsi1sk": location_index_sk("allocated", at, fo_id),
+        "gsi2pk": f"FO#{fo_id}",
+        "gsi2sk": "FO",
+        "gsi3pk": status_index_pk("allocated"),
+        "gsi3sk": keys.created_sort_key(at, fo_id),
+    }
+
+
+def fo_write_op(
+    fo: Item,
+    *,
+    at: str,
+    status: str | None = None,
+    lines: list[dict[str, Any]] | None = None,
+    signal: str | None = None,
+) -> dict[str, Any]:
+    """Update a fulfillment order pinned on the version read: a concurrent write refuses it."""
+    status = status or fo["status"]
+    sets = ["version = :next", "updated_at = :at"]
+    values: dict[str, Any] = {":next": int(fo["version"]) + 1, ":at": at, ":ver": int(fo["version"])}
+    names: dict[str, str] = {}
+    if status != fo["status"]:
+        sets += ["#st = :st", f"{status}_at = :at", "gsi1sk = :g1", "gsi3pk = :g3"]
+        names["#st"] = "status"
+        values |= {
+            ":st": status,
+            ":g1": location_index_sk(status, fo["created_at"], fo["fo_id"]),
+            ":g3": status_index_pk(status),
+        }
+    if lines is not None:
+        sets.append("#lines = :lines")
+        names["#lines"] = "lines"
+        values[":lines"] = lines
+    if signal:
+        # What the waiting execution has not seen yet (shared with AwaitFulfillment).
+        sets.append("#signal = :signal")
+        names["#signal"] = "signal"
+        values[":signal"] = signal
+    update: dict[str, Any] = {
+        "Key": {"pk": fo["pk"], "sk": fo["sk"]},
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": "version = :ver",
+        "ExpressionAttributeValues": values,
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
+    return {"Update": update}
+
+
+def applied(fo: Item, op: dict[str, Any]) -> Item:
+    """The fulfillment order as ``op`` (from ``fo_write_op``) leaves it."""
+    values = op["Update"]["ExpressionAttributeValues"]
+    out = dict(fo, version=values[":next"], updated_at=values[":at"])
+    if ":st" in values:
+        out |= {"status": values[":st"], f"{values[':st']}_at": values[":at"], "gsi1sk": values[":g1"]}
+        out["gsi3pk"] = values[":g3"]
+    if ":lines" in values:
+        out["lines"] = values[":lines"]
+    if ":signal" in values:
+        out["signal"] = values[":signal"]
+    return out
+
+
+# --- reads -----------------------------------------------------------------------------
+
+
+def load_fulfillment_order(fo_id: str, table: Table | None = None) -> Item:
+    """A fulfillment order by id: the index names its order, a consistent read gets it."""
+    table = table or Table()
+    items, _ = table.query("gsi2pk = :pk AND gsi2sk = :sk", {":pk": f"FO#{fo_id}", ":sk": "FO"}, index="gsi2")
+    fo = table.get(items[0]["pk"], fo_sk(fo_id)) if items else None
+    if fo is None:
+        raise NotFound(f"no fulfillment order {fo_id}")
+    return fo
+
+
+def fulfillment_orders_of(order_id: str, table: Table | None = None) -> list[Item]:
+    items = (table or Table()).query_all(
+        "pk = :pk AND begins_with(sk, :fo)", {":pk": keys.order_pk(order_id), ":fo": "FO#"}, consistent=True
+    )
+    return sorted(items, key=lambda i: (i["created_at"], i["fo_id"]))
+
+
+def open_fulfillment_orders(order_id: str, table: Table | None = None) -> list[Item]:
+    return [fo for fo in fulfillment_orders_of(order_id, table) if not is_terminal(fo)]
+
+
+def shipments_of(order_id: str, *, fo_id: str | None = None, table: Table | None = None) -> list[Item]:
+    items = (table or Table()).query_all(
+        "pk = :pk AND begins_with(sk, :shp)", {":pk": keys.order_pk(order_id), ":shp": "SHP#"}, consistent=True
+    )
+    return sorted((i for i in items if fo_id is None or i["fo_id"] == fo_id), key=lambda i: i["created_at"])
+
+
+def find_shipments_by_tracking(tracking_number: str, table: Table | None = None) -> list[Item]:
+    """Every shipment with this tracking number (one, unless a shipment too large for one
+    transaction was written as several), each read consistently."""
+    table = table or Table()
+    index_items = table.query_all("gsi2pk = :pk", {":pk": f"TRACKING#{tracking_number}"}, index="gsi2")
+    found = [table.get(i["pk"], i["sk"]) for i in index_items]
+    return sorted((i for i in found if i), key=lambda i: i["shipment_id"])
+
+
+def find_shipment_by_tracking(tracking_number: str, table: Table | None = None) -> Item | None:
+    found = find_shipments_by_tracking(tracking_number, table)
+    return found[0] if found else None
+
+
+def list_fulfillment_orders(
+    *,
+    location_id: str | None,
+    status: str | None,
+    within: tuple[str, ...] | None,
+    limit: int,
+    cursor: str | None,
+    table: Table | None = None,
+) -> tuple[list[Item], str | None]:
+    """Oldest first within a status. A location's work is gsi1 (a status is a prefix of its sort key); all
+    locations' work in one status is gsi3, kept to the locations ``within`` when given."""
+    table = table or Table()
+    filter_expression = None
+    values: dict[str, Any]
+    if location_id:
+        index = "gsi1"
+        condition = "gsi1pk = :pk" + (" AND begins_with(gsi1sk, :st)" if status else "")
+        values = {":pk": f"FOLOC#{location_id}", **({":st": f"{status}#"} if status else {})}
+    elif status:
+        index, condition, values = "gsi3", "gsi3pk = :pk", {":pk": status_index_pk(status)}
+        if within is not None:
+            names = [f":loc{i}" for i in range(len(within))]
+            filter_expression = f"location_id IN ({', '.join(names)})"
+            values |= dict(zip(names, within, strict=True))
+    else:
+        raise ValueError("a location or a status is needed")
+    start = decode_cursor(cursor)
+    found: list[Item] = []
+    for _ in range(20):  # a filter can leave a page short: read on until it is full
+        items, start = table.query(
+            condition,
+            values,
+            index=index,
+            filter_expression=filter_expression,
+            limit=limit - len(found),
+            start_key=start,
+        )
+        found.extend(items)
+        if not start or len(found) >= limit:
+            break
+    return found, encode_cursor(start)

@@ -1,0 +1,1 @@
+"""The inventory domain's pure rules: stock arithmetic and checks, daily capacity."""
