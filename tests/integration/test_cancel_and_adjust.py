@@ -6,7 +6,7 @@ import time
 
 from functions.capture.handlers.api import handler as capture_handler
 from functions.changes.handlers.api import handler as changes_handler
-from shared.change_orders import order_figures
+from functions.changes.rules.figures import order_figures
 from shared.inventory import get_stock
 from shared.order.record import load_order
 from shared.table import Table

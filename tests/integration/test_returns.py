@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from functions.changes.rules.figures import order_figures
 from functions.fulfill.handlers.api import handler as fulfillment_handler
 from functions.returns.handlers.api import handler as returns_handler
-from shared.change_orders import order_figures
 from shared.inventory import get_stock
 from shared.order.record import load_order
 from tests.integration.conftest import api_event, call, stock_up

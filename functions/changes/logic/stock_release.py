@@ -14,9 +14,9 @@ from typing import Any
 
 from functions.allocate.logic.backorders import wake_order
 from functions.allocate.logic.planning import open_quantity
+from functions.changes.store import change_sk
 from shared import backorders
 from shared.allocations import line_allocated_op
-from shared.change_orders import change_sk
 from shared.clock import now_iso
 from shared.fulfillment import consume_allocations, held
 from shared.inventory import release_op
