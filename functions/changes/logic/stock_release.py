@@ -13,7 +13,6 @@ from collections import defaultdict
 from typing import Any
 
 from functions.allocate.logic.backorders import wake_order
-from functions.allocate.logic.planning import open_quantity
 from functions.changes.store import change_sk
 from shared import backorders
 from shared.allocations import line_allocated_op
@@ -21,6 +20,7 @@ from shared.clock import now_iso
 from shared.fulfillment import consume_allocations, held
 from shared.inventory import release_op
 from shared.order import keys
+from shared.order.quantities import LineQuantities
 from shared.order.record import load_order
 from shared.table import Item, Table
 
@@ -99,6 +99,6 @@ def wake_if_nothing_to_allocate(order_id: str) -> bool:
     if backorders.waiter(order_id) is None:
         return False
     record = load_order(order_id)
-    if record is not None and any(open_quantity(line) > 0 for line in record.lines):
+    if record is not None and any(LineQuantities.of(line).to_allocate > 0 for line in record.lines):
         return False
     return wake_order(order_id, reason="backordered units cancelled")
