@@ -29,9 +29,5 @@ def customer_pk(customer_id: str) -> str:
     return f"CUSTOMER#{customer_id}"
 
 
-def customer_email_pk(email: str) -> str:
-    return f"CUSTOMEREMAIL#{email.strip().lower()}"
-
-
 def created_sort_key(created_at: str, entity_id: str) -> str:
     return f"{created_at}#{entity_id}"

@@ -6,8 +6,8 @@ import time
 
 from functions.capture.handlers.api import handler as capture_handler
 from functions.changes.handlers.api import handler as changes_handler
+from functions.changes.rules.figures import order_figures
 from functions.inventory.store import get_stock
-from shared.change_orders import order_figures
 from shared.order.record import load_order
 from shared.table import Table
 from tests.integration.conftest import api_event, call, stock_up

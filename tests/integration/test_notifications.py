@@ -13,8 +13,8 @@ import pytest
 
 from functions.notify.handlers import notifications
 from functions.notify.logic.notifications import DomainEvent, Result, notify
-from functions.notify.logic.outbox import list_outbox
 from functions.notify.logic.templates import money, render, tracking_url
+from functions.notify.store import list_outbox
 from functions.ops.logic.domain_events import domain_events
 from infra.local import moto_patches
 from infra.local.runtime import LambdaContext

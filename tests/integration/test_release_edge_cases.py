@@ -44,7 +44,7 @@ def test_the_compensation_releases_both_lines_in_one_operation_per_stock_item(ca
 
 def test_a_cancellation_of_both_lines_releases_their_shared_stock(captured):
     from functions.changes.logic.stock_release import release_cancelled_units
-    from shared.change_orders import change_sk
+    from functions.changes.store import change_sk
     from shared.order import keys
     from shared.table import Table
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from functions.changes.api import order_figures
 from functions.fulfill.handlers.api import handler as fulfillment_handler
 from functions.inventory.store import get_stock
 from functions.returns.handlers.api import handler as returns_handler
-from shared.change_orders import order_figures
 from shared.order.record import load_order
 from tests.integration.conftest import api_event, call, stock_up
 from tests.integration.test_cancel_and_adjust import (

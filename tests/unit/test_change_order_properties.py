@@ -14,18 +14,19 @@ from hypothesis import strategies as st
 from functions.capture.logic.models import OrderRequest
 from functions.capture.logic.pricing import price_order
 from functions.changes.logic.cancel_plan import money_effect, plan_cancellation
+from functions.changes.rules.figures import change_totals, order_figures
+from functions.changes.rules.policy import ChangePolicy
 from functions.returns.logic.exchange_pricing import Replacement, price_replacements
-from functions.returns.logic.policy import ChangePolicy
 from functions.returns.logic.refunds import (
     ReturnedUnits,
     expected_refund,
     refund_lines,
     restock_quantities,
-    settle_refund,
+    settle_return_refund,
 )
-from shared.change_orders import buckets_consistent, change_totals, order_figures, quantities
 from shared.errors import Conflict, InvalidInput
 from shared.order.amounts import shipped_amounts
+from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
 
 REASONS = ("changed_mind", "too_small", "damaged_in_transit", "wrong_item")
@@ -119,14 +120,14 @@ class World:
     def ship(self, i: int, q: int) -> None:
         line = self.line(i)
         b = line["quantities"]
-        q = min(q, quantities(line)["ordered"] - quantities(line)["cancelled"] - quantities(line)["shipped"])
+        q = min(q, LineQuantities.of(line).cancellable)
         if q <= 0:
             return
         sku = line["sku"]
         if self.stock.get(sku, 0) < q:  # a stock receipt comes in first
             self.inbound[sku] = self.inbound.get(sku, 0) + q
             self.stock[sku] = self.stock.get(sku, 0) + q
-        amount = shipped_amounts(line, quantities(line)["shipped"], q).total
+        amount = shipped_amounts(line, LineQuantities.of(line).shipped, q).total
         self.captured += amount
         assert self.captured <= self.authorized + self._reauthorized(), "capture within what was authorized"
         b["shipped"] = b.get("shipped", 0) + q
@@ -143,7 +144,7 @@ class World:
         try:
             plan = plan_cancellation(self.record.lines, [(line["line_id"], q)], refund_shipping=True)
         except Conflict:
-            assert q > quantities(line)["ordered"] - quantities(line)["cancelled"] - quantities(line)["shipped"]
+            assert q > LineQuantities.of(line).cancellable
             return
         needed_after = order_figures(self.record)["total"] - plan.value
         effect = money_effect(
@@ -156,16 +157,16 @@ class World:
         assert effect.release + effect.refund <= plan.value
         self.refund(effect.refund)
         self.released += effect.release
-        line["quantities"]["cancelled"] = quantities(line)["cancelled"] + q
+        line["quantities"]["cancelled"] = LineQuantities.of(line).cancelled + q
         self.add_change("cancel", plan.change_lines, plan.totals)
 
     def authorize_return(self, i: int, q: int, reason: str, exchange: bool, price: int | None) -> None:
         line = self.line(i)
-        b = quantities(line)
-        if q > b["shipped"] - b["returned"] - b["return_initiated"] or q <= 0:
+        b = LineQuantities.of(line)
+        if q > b.returnable or q <= 0:
             return
-        units = [ReturnedUnits(line, q, reason, b["returned"] + b["return_initiated"])]
-        line["quantities"]["return_initiated"] = b["return_initiated"] + q
+        units = [ReturnedUnits(line, q, reason, b.returned + b.return_initiated)]
+        line["quantities"]["return_initiated"] = b.return_initiated + q
         ret = Return(units, {line["line_id"]: q}, waive_fees=exchange)
         if exchange:
             expected = expected_refund(units, self.policy, waive_fees=True)
@@ -192,16 +193,16 @@ class World:
         q = min(q, ret.outstanding[line["line_id"]])
         if q <= 0:
             return
-        b = quantities(line)
-        received = [ReturnedUnits(line, q, unit.reason, b["returned"])]
-        line["quantities"]["returned"] = b["returned"] + q
-        line["quantities"]["return_initiated"] = b["return_initiated"] - q
+        b = LineQuantities.of(line)
+        received = [ReturnedUnits(line, q, unit.reason, b.returned)]
+        line["quantities"]["returned"] = b.returned + q
+        line["quantities"]["return_initiated"] = b.return_initiated - q
         ret.outstanding[line["line_id"]] -= q
         receipt = [{"line_id": line["line_id"], "quantity": q, "condition": "resellable" if resellable else "damaged"}]
         for sku, units in restock_quantities(receipt, {line["line_id"]: line}).items():
             self.stock[sku] = self.stock.get(sku, 0) + units
             self.restocked[sku] = self.restocked.get(sku, 0) + units
-        settled = settle_refund(
+        settled = settle_return_refund(
             refund_lines(received, self.policy, waive_fees=ret.waive_fees),
             credit_left=ret.credit - ret.credit_used,
             refundable=self.captured - self.refunded,
@@ -228,7 +229,7 @@ class World:
 
 def _check(world: World) -> None:
     for line in world.record.lines:
-        assert buckets_consistent(quantities(line)), line["quantities"]
+        assert LineQuantities.of(line).consistent(), line["quantities"]
     figures = order_figures(world.record)
     changes = world.record.others["CHG"]
     assert figures["total"] == world.record.header["totals"]["total"] + sum(c["totals"]["total"] for c in changes)
@@ -350,5 +351,5 @@ def test_a_same_price_exchange_moves_no_money():
     expected = expected_refund(units, ChangePolicy(), waive_fees=True)
     new_lines, credit = price_replacements([Replacement("SKU-L", 1)], units, expected_refund=expected)
     assert new_lines[0]["total"] == 0 and credit == expected == 2999 + 285
-    settled = settle_refund(refund_lines(units, ChangePolicy(), waive_fees=True), credit_left=credit)
+    settled = settle_return_refund(refund_lines(units, ChangePolicy(), waive_fees=True), credit_left=credit)
     assert settled.refund == 0 and settled.totals["total"] == 0

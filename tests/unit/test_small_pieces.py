@@ -6,7 +6,7 @@ from shared.api.caller import caller_from_context
 from shared.clock import iso, now
 from shared.errors import MalformedInput, Unauthorized
 from shared.ids import new_id
-from shared.order_view import line_status
+from shared.order.quantities import LineQuantities, line_status
 from shared.table import decode_cursor, encode_cursor
 from shared.workflow import execution_arn
 
@@ -37,7 +37,7 @@ def test_iso_is_utc_with_milliseconds():
     ],
 )
 def test_line_status_follows_from_buckets(q, status):
-    assert line_status(q) == status
+    assert line_status(LineQuantities.from_buckets(q)) == status
 
 
 def test_cursor_round_trip_and_garbage():

@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.capture.logic.capture import capture_order
 from functions.capture.logic.models import OrderRequest
+from functions.capture.logic.order_view import OrderPage, OrderView, TimelinePage
 from functions.capture.logic.queries import find_orders, get_order, order_timeline
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
 from shared.observability import logger, metrics
-from shared.order_view import OrderPage, OrderView, TimelinePage
 from shared.tracing import tracer
 
 router = APIGatewayRouter()

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from functions.capture.logic.models import OrderRequest
+from functions.capture.logic.order_view import OrderView, order_view
 from functions.capture.logic.pricing import PricedLine, Totals, price_order
+from functions.customers.api import resolve_customer
 from shared.api.caller import Caller
 from shared.clock import now_iso
-from shared.customers import resolve_customer
 from shared.errors import Forbidden
 from shared.ids import new_id
 from shared.order import keys
 from shared.order.record import DuplicateOrder, OrderRecord, create_order
 from shared.order.timeline import event_item
-from shared.order_view import OrderView, order_view
 from shared.settings import get_settings
 from shared.table import Item
 from shared.workflow import execution_arn, start_order_lifecycle

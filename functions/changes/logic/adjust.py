@@ -13,8 +13,10 @@ from functions.changes.logic.access import load_for_change
 from functions.changes.logic.effects import after_commit
 from functions.changes.logic.models import AdjustmentRequest
 from functions.changes.logic.settlement import issue_refund, payment_position
+from functions.changes.logic.views import change_view
+from functions.changes.rules.figures import change_totals
+from functions.changes.store import change_item
 from shared.api.caller import Caller
-from shared.change_orders import change_item, change_totals, change_view
 from shared.clock import now_iso
 from shared.errors import Conflict, InvalidInput
 from shared.ids import new_id

@@ -20,13 +20,15 @@ from functions.changes.logic.effects import after_commit
 from functions.changes.logic.models import CancelRequest
 from functions.changes.logic.settlement import issue_refund, payment_position, release_authorization
 from functions.changes.logic.stock_release import release_cancelled_units
-from functions.returns.logic.policy import load_policy
+from functions.changes.logic.views import change_view
+from functions.changes.rules.figures import order_figures
+from functions.changes.store import change_item, load_change_policy
 from shared.api.caller import Caller
-from shared.change_orders import cancellable_units, change_item, change_view, order_figures, quantities
 from shared.clock import now_iso
 from shared.errors import Conflict
 from shared.ids import new_id
 from shared.order import keys
+from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
@@ -38,7 +40,7 @@ _ATTEMPTS = 3
 
 
 def _pinned_line_op(line: Item, cancelled_now: int, at: str) -> dict[str, Any]:
-    q = quantities(line)
+    q = LineQuantities.of(line).as_dict()
     values: dict[str, Any] = {":new": q["cancelled"] + cancelled_now, ":at": at}
     conditions = []
     for bucket in ("cancelled", "allocated", "shipped"):
@@ -57,10 +59,7 @@ def _pinned_line_op(line: Item, cancelled_now: int, at: str) -> dict[str, Any]:
 
 def _live_after(record: OrderRecord, plan: CancelPlan) -> int:
     cancelling = {p.line["line_id"]: p.quantity for p in plan.lines}
-    return sum(
-        quantities(line)["ordered"] - quantities(line)["cancelled"] - cancelling.get(line["line_id"], 0)
-        for line in record.lines
-    )
+    return sum(LineQuantities.of(line).live - cancelling.get(line["line_id"], 0) for line in record.lines)
 
 
 def _draft(record: OrderRecord, plan: CancelPlan, reason: str, change_id: str, at: str) -> Item:
@@ -126,7 +125,7 @@ def _settle(order_id: str, change: Item, plan: CancelPlan) -> None:
 def _cancel_part(
     caller: Caller, order_id: str, requested: list[tuple[str, int]] | None, reason: str, preview: bool
 ) -> dict[str, Any]:
-    policy = load_policy()
+    policy = load_change_policy()
     for _attempt in range(_ATTEMPTS):
         record = load_for_change(caller, order_id, roles=ROLES)
         plan = plan_cancellation(record.lines, requested, refund_shipping=policy.refund_shipping_on_cancel)
@@ -147,7 +146,7 @@ def cancel_order(caller: Caller, order_id: str, request: CancelRequest, *, previ
     """Cancel what the request names (everything not shipped when it names nothing)."""
     if request.lines is None:
         record = load_for_change(caller, order_id, roles=ROLES)
-        requested = [(line["line_id"], n) for line in record.lines if (n := cancellable_units(line)) > 0]
+        requested = [(line["line_id"], n) for line in record.lines if (n := LineQuantities.of(line).cancellable) > 0]
         if not requested:
             raise Conflict("nothing left to cancel: every unit is shipped or cancelled")
     else:

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.change_orders import cancellable_units, change_line, change_totals, quantities
+from functions.changes.rules.figures import change_line, change_totals
 from shared.errors import Conflict, InvalidInput
 from shared.order.amounts import Amounts, cancelled_amounts
+from shared.order.quantities import LineQuantities
 from shared.table import Item
 
 
@@ -40,13 +41,13 @@ class CancelPlan:
 
 
 def _split(line: Item, quantity: int) -> CancelLine:
-    q = quantities(line)
-    unallocated = max(0, q["ordered"] - q["allocated"] - q["cancelled"])
+    q = LineQuantities.of(line)
+    unallocated = max(0, q.to_allocate)
     first = min(quantity, unallocated)
     return CancelLine(
         line=line,
         quantity=quantity,
-        amounts=cancelled_amounts(line, q["cancelled"], quantity),
+        amounts=cancelled_amounts(line, q.cancelled, quantity),
         unallocated=first,
         allocated=quantity - first,
     )
@@ -68,9 +69,9 @@ def _requested(lines: Sequence[Item], requested: Sequence[tuple[str, int]]) -> l
             )
         seen.add(line_id)
         line = by_id[line_id]
-        open_units = cancellable_units(line)
+        open_units = LineQuantities.of(line).cancellable
         if quantity > open_units:
-            shipped = quantities(line)["shipped"]
+            shipped = LineQuantities.of(line).shipped
             why = f"{shipped} already shipped" if shipped else "already cancelled"
             raise Conflict(
                 f"line {line_id} has {max(0, open_units)} units left to cancel ({why})",
@@ -85,7 +86,7 @@ def plan_cancellation(
 ) -> CancelPlan:
     """The units to cancel: those named, or every unit not shipped when nothing is named."""
     if requested is None:
-        picked = [(line, cancellable_units(line)) for line in lines if cancellable_units(line) > 0]
+        picked = [(line, n) for line in lines if (n := LineQuantities.of(line).cancellable) > 0]
         if not picked:
             raise Conflict("nothing left to cancel: every unit is shipped or cancelled")
     else:

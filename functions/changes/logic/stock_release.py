@@ -17,13 +17,13 @@ from functions.allocate.api import (
     consume_allocations,
     held,
     line_allocated_op,
-    open_quantity,
     wake_order,
 )
+from functions.changes.store import change_sk
 from functions.inventory.api import release_op
-from shared.change_orders import change_sk
 from shared.clock import now_iso
 from shared.order import keys
+from shared.order.quantities import LineQuantities
 from shared.order.record import load_order
 from shared.table import Item, Table
 
@@ -102,6 +102,6 @@ def wake_if_nothing_to_allocate(order_id: str) -> bool:
     if backorder_waiter(order_id) is None:
         return False
     record = load_order(order_id)
-    if record is not None and any(open_quantity(line) > 0 for line in record.lines):
+    if record is not None and any(LineQuantities.of(line).to_allocate > 0 for line in record.lines):
         return False
     return wake_order(order_id, reason="backordered units cancelled")

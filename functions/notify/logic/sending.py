@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from functions.notify.logic.outbox import put_outbox_message
 from functions.notify.logic.templates import Message
+from functions.notify.store import put_outbox_message
 from shared.aws import client
 from shared.errors import RetryableError
 from shared.settings import get_settings

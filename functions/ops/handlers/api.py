@@ -11,8 +11,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.allocate.handlers.api import router as allocate_router
-from functions.capture.handlers.api import router as capture_router
-from functions.changes.handlers.api import router as changes_router
+from functions.capture import api as capture_api
+from functions.changes import api as changes_api
 from functions.fulfill.handlers.api import router as fulfillment_router
 from functions.fulfill.handlers.carrier_webhooks import router as carrier_router
 from functions.inventory.handlers.api import router as inventory_router
@@ -26,7 +26,7 @@ from functions.ops.logic.exceptions import (
 )
 from functions.ops.logic.openapi_doc import docs_page, openapi_document
 from functions.payments.handlers.webhooks import router as payment_webhooks_router
-from functions.returns.handlers.api import router as returns_router
+from functions.returns import api as returns_api
 from shared.api.app import build_app, current_caller
 from shared.observability import logger
 
@@ -68,9 +68,9 @@ def post_resolve(
 
 # Every domain's routes, for the OpenAPI document. Add each new domain's router here.
 ROUTERS = (
-    capture_router,
-    changes_router,
-    returns_router,
+    *capture_api.http_routers(),
+    *changes_api.http_routers(),
+    *returns_api.http_routers(),
     allocate_router,
     inventory_router,
     fulfillment_router,

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.changes.logic.access import load_for_change
+from functions.changes.api import ChangePolicy, change_item, change_totals, load_change_policy, load_for_change
 from functions.returns.logic.exchange_pricing import Replacement, price_replacements
 from functions.returns.logic.models import ReturnRequest
-from functions.returns.logic.policy import ChangePolicy, load_policy
 from functions.returns.logic.refunds import ReturnedUnits, expected_refund
 from functions.returns.logic.shipping_exchange import ship_exchange
-from functions.returns.logic.store import line_buckets_op, pointer_item, versioned_return_put
+from functions.returns.logic.views import return_view
+from functions.returns.store import line_buckets_op, pointer_item, return_sk, versioned_return_put
 from shared.api.caller import Caller
-from shared.change_orders import change_item, change_totals, quantities, return_sk, return_view, returnable_units
 from shared.clock import now_iso
 from shared.errors import Conflict, InvalidInput
 from shared.ids import new_id
 from shared.order import keys
+from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
@@ -43,14 +43,14 @@ def _units(record: OrderRecord, request: ReturnRequest) -> list[ReturnedUnits]:
             why = "unknown line" if line is None else "named twice"
             raise InvalidInput(f"line {asked.line_id}: {why}", errors=[{"field": f"{field}.line_id", "message": why}])
         seen.add(asked.line_id)
-        left = returnable_units(line)
+        q = LineQuantities.of(line)
+        left = q.returnable
         if asked.quantity > left:
             raise Conflict(
                 f"line {asked.line_id} has {max(0, left)} shipped units not yet returned or on a return",
                 errors=[{"field": f"{field}.quantity", "message": f"at most {max(0, left)}"}],
             )
-        q = quantities(line)
-        units.append(ReturnedUnits(line, asked.quantity, asked.reason, q["returned"] + q["return_initiated"]))
+        units.append(ReturnedUnits(line, asked.quantity, asked.reason, q.returned + q.return_initiated))
     return units
 
 
@@ -183,7 +183,7 @@ def _commit(order_id: str, draft: dict[str, Any]) -> None:
         {"Put": {"Item": pointer_item(ret["return_id"], order_id)}},
         *(
             line_buckets_op(
-                u.line, {"return_initiated": quantities(u.line)["return_initiated"] + u.quantity}, ret["created_at"]
+                u.line, {"return_initiated": LineQuantities.of(u.line).return_initiated + u.quantity}, ret["created_at"]
             )
             for u in draft["units"]
         ),
@@ -194,7 +194,7 @@ def _commit(order_id: str, draft: dict[str, Any]) -> None:
 
 
 def authorize_return(caller: Caller, order_id: str, request: ReturnRequest, *, preview: bool) -> dict[str, Any]:
-    policy = load_policy()
+    policy = load_change_policy()
     for _attempt in range(_ATTEMPTS):
         record = load_for_change(caller, order_id, roles=ROLES)
         draft = _draft(record, request, policy, preview)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.returns.logic.store import load_return
+from functions.returns.logic.views import return_view
+from functions.returns.store import load_return
 from shared.api.caller import Caller
-from shared.change_orders import return_view
 from shared.errors import NotFound
 from shared.table import Item
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.changes.api import load_change_policy
 from functions.returns.logic.models import ReceiptRequest
-from functions.returns.logic.policy import load_policy
 from functions.returns.logic.refunds import restock_quantities
 from functions.returns.logic.shipping_exchange import ship_exchange
-from functions.returns.logic.store import line_buckets_op, load_return, restock_op, versioned_return_put
+from functions.returns.logic.views import return_view
+from functions.returns.store import line_buckets_op, load_return, restock_op, versioned_return_put
 from shared.api.caller import Caller
-from shared.change_orders import quantities, return_view
 from shared.clock import now_iso
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.ids import new_id
+from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
@@ -61,7 +62,7 @@ def _receipt_lines(record: OrderRecord, ret: Item, request: ReceiptRequest) -> l
                 errors=[{"field": f"lines[{i}].quantity", "message": f"at most {max(0, left)}"}],
             )
         arriving[got.line_id] = before + got.quantity
-        returned = quantities(order_lines[got.line_id])["returned"] + before
+        returned = LineQuantities.of(order_lines[got.line_id]).returned + before
         out.append(
             {"line_id": got.line_id, "quantity": got.quantity, "condition": got.condition, "returned_before": returned}
         )
@@ -94,10 +95,10 @@ def _ops(record: OrderRecord, ret: Item, receipt: dict[str, Any], location_id: s
         per_line[r["line_id"]] = per_line.get(r["line_id"], 0) + int(r["quantity"])
     ops = [versioned_return_put(_after(ret, receipt, at), int(ret["version"]))]
     for line_id, q in per_line.items():
-        b = quantities(order_lines[line_id])
+        b = LineQuantities.of(order_lines[line_id])
         ops.append(
             line_buckets_op(
-                order_lines[line_id], {"returned": b["returned"] + q, "return_initiated": b["return_initiated"] - q}, at
+                order_lines[line_id], {"returned": b.returned + q, "return_initiated": b.return_initiated - q}, at
             )
         )
     restock = restock_quantities(receipt["lines"], order_lines)
@@ -134,7 +135,7 @@ def receive_return(caller: Caller, return_id: str, request: ReceiptRequest) -> d
             continue  # another receipt or a shipment got there first: read again
         if ret.get("task_token"):
             resume_task(ret["task_token"], {"receipt_id": receipt["receipt_id"]})
-        if ret.get("exchange_change_id") and load_policy().exchange_ships == "on_receipt":
+        if ret.get("exchange_change_id") and load_change_policy().exchange_ships == "on_receipt":
             ship_exchange(record.header["order_id"], return_id)
         return return_view(_after(ret, receipt, at) | {"version": int(ret["version"]) + 1})
     raise Conflict(f"return {return_id} kept changing while receiving; try again")

@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from functions.returns.logic.policy import ChangePolicy
-from shared.change_orders import change_line, change_totals
+from functions.changes.api import ChangePolicy, change_line, change_totals
 from shared.order.amounts import returned_amounts
 from shared.table import Item
 
@@ -62,7 +61,9 @@ class ReturnRefund:
         return -self.totals["total"]
 
 
-def settle_refund(lines: list[dict[str, Any]], *, credit_left: int, refundable: int | None = None) -> ReturnRefund:
+def settle_return_refund(
+    lines: list[dict[str, Any]], *, credit_left: int, refundable: int | None = None
+) -> ReturnRefund:
     """Totals of a receipt's refund, keeping up to ``credit_left`` for the exchange.
 
     Never more than ``refundable`` (captured and not yet refunded): what an earlier

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.changes.logic.settlement import issue_refund, payment_position
-from functions.returns.logic.policy import load_policy
-from functions.returns.logic.refunds import ReturnedUnits, refund_lines, settle_refund
-from functions.returns.logic.store import line_buckets_op, load_return, versioned_return_put
-from shared.change_orders import change_item, quantities
+from functions.changes.api import change_item, issue_refund, load_change_policy, payment_position
+from functions.returns.logic.refunds import ReturnedUnits, refund_lines, settle_return_refund
+from functions.returns.store import line_buckets_op, load_return, versioned_return_put
 from shared.clock import now_iso
 from shared.errors import RetryableError
+from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
 from shared.process_exceptions import record_exception
@@ -55,8 +54,8 @@ def _receipt_change(record: OrderRecord, ret: Item, receipt: dict[str, Any], cre
         ReturnedUnits(order_lines[r["line_id"]], int(r["quantity"]), reasons[r["line_id"]], int(r["returned_before"]))
         for r in receipt["lines"]
     ]
-    settled = settle_refund(
-        refund_lines(units, load_policy(), waive_fees=bool(ret.get("waive_fees"))),
+    settled = settle_return_refund(
+        refund_lines(units, load_change_policy(), waive_fees=bool(ret.get("waive_fees"))),
         credit_left=credit_left,
         refundable=payment_position(record).refundable,
     )
@@ -146,11 +145,9 @@ def _expire(return_id: str) -> str:
         for line in ret["lines"]:
             rest = int(line["quantity"]) - int(line["received"])
             if rest:
-                b = quantities(order_lines[line["line_id"]])
+                b = LineQuantities.of(order_lines[line["line_id"]])
                 ops.append(
-                    line_buckets_op(
-                        order_lines[line["line_id"]], {"return_initiated": b["return_initiated"] - rest}, at
-                    )
+                    line_buckets_op(order_lines[line["line_id"]], {"return_initiated": b.return_initiated - rest}, at)
                 )
         status = "expired" if not ret["receipts"] else "closed"
         ops.append(versioned_return_put(ret | {"status": status, "updated_at": at}, int(ret["version"])))

@@ -4,7 +4,7 @@ execution (named after the exchange) reserves, routes, authorizes, ships and cap
 
 from __future__ import annotations
 
-from functions.returns.logic.store import header_key, return_key
+from functions.returns.store import header_key, return_key
 from shared.clock import now_iso
 from shared.table import ConditionFailed, Table
 from shared.workflow import start_order_lifecycle

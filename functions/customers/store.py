@@ -1,4 +1,9 @@
-"""Customers: matched by email or created, one email marker item per customer."""
+"""Customers: matched by email or created, one email marker item per customer.
+
+``CUSTOMER#<id>`` / ``PROFILE`` is the profile (its key is the order kernel's, which the
+order header's customer index uses); ``CUSTOMEREMAIL#<email>`` / ``CUSTOMEREMAIL`` maps
+an email to its customer.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,10 @@ from shared.errors import InvalidInput
 from shared.ids import new_id
 from shared.order import keys
 from shared.table import ConditionFailed, Item, Table
+
+
+def customer_email_pk(email: str) -> str:
+    return f"CUSTOMEREMAIL#{email.strip().lower()}"
 
 
 def get_customer(customer_id: str, table: Table | None = None) -> Item | None:
@@ -33,7 +42,7 @@ def resolve_customer(
                 errors=[{"field": "customer.id", "message": f"no customer {customer_id}"}],
             )
         return customer_id
-    marker = table.get(keys.customer_email_pk(email), "CUSTOMEREMAIL")
+    marker = table.get(customer_email_pk(email), "CUSTOMEREMAIL")
     if marker:
         return str(marker["customer_id"])
     created_at = now_iso()
@@ -56,7 +65,7 @@ def resolve_customer(
                 {
                     "Put": {
                         "Item": {
-                            "pk": keys.customer_email_pk(email),
+                            "pk": customer_email_pk(email),
                             "sk": "CUSTOMEREMAIL",
                             "type": "customer_email",
                             "customer_id": new_customer_id,
@@ -68,7 +77,7 @@ def resolve_customer(
             ]
         )
     except ConditionFailed:
-        marker = table.get(keys.customer_email_pk(email), "CUSTOMEREMAIL")
+        marker = table.get(customer_email_pk(email), "CUSTOMEREMAIL")
         if not marker:
             raise
         return str(marker["customer_id"])

@@ -10,11 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from functions.inventory.api import stock_pk, stock_sk
-from shared.change_orders import quantities, return_pointer_pk, return_sk
 from shared.errors import NotFound
 from shared.order import keys
+from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord, load_order
 from shared.table import Item, Table
+
+
+def return_sk(return_id: str) -> str:
+    return f"RET#{return_id}"
+
+
+def return_pointer_pk(return_id: str) -> str:
+    return f"RETURN#{return_id}"
 
 
 def pointer_item(return_id: str, order_id: str) -> Item:
@@ -46,7 +54,7 @@ def versioned_return_put(item: Item, read_version: int) -> dict[str, Any]:
 
 def line_buckets_op(line: Item, new: dict[str, int], at: str) -> dict[str, Any]:
     """Set some buckets of a line, pinned on every bucket this change depends on."""
-    q = quantities(line)
+    q = LineQuantities.of(line).as_dict()
     values: dict[str, Any] = {":at": at}
     sets = ["updated_at = :at"]
     conditions = []

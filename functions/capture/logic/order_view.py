@@ -6,13 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from functions.changes.api import change_views, order_figures
 from functions.fulfill.api import fulfillment_order_view, shipment_view
 from functions.payments.api import payment_summary
-from shared.change_orders import change_views, order_figures, return_views
+from functions.returns.api import return_views
+from shared.order.quantities import LineQuantities, line_status
 from shared.order.record import OrderRecord
 from shared.table import Item
-
-BUCKETS = ("ordered", "allocated", "shipped", "cancelled", "return_initiated", "returned")
 
 
 class Quantities(BaseModel):
@@ -126,26 +126,8 @@ class TimelinePage(BaseModel):
     next_cursor: str | None
 
 
-def line_status(q: dict[str, int]) -> str:
-    """A line's status follows from its quantity buckets; it is never stored."""
-    live = q["ordered"] - q.get("cancelled", 0)
-    if live <= 0:
-        return "cancelled"
-    if q.get("returned", 0) >= live:
-        return "returned"
-    if q.get("shipped", 0) >= live:
-        return "shipped"
-    if q.get("shipped", 0) > 0:
-        return "partially_shipped"
-    if q.get("allocated", 0) >= live:
-        return "allocated"
-    if q.get("allocated", 0) > 0:
-        return "partially_allocated"
-    return "open"
-
-
 def _line(item: Item) -> LineView:
-    quantities = {b: int(item.get("quantities", {}).get(b, 0)) for b in BUCKETS}
+    quantities = LineQuantities.of(item)
     return LineView(
         line_id=item["line_id"],
         sku=item["sku"],
@@ -158,7 +140,7 @@ def _line(item: Item) -> LineView:
         shipping=item["shipping"],
         total=item["total"],
         status=line_status(quantities),
-        quantities=Quantities(**quantities),
+        quantities=Quantities(**quantities.as_dict()),
     )
 
 
