@@ -1,5 +1,9 @@
 """What other domains (and the order view) use of the fulfill domain (the only module they import from it)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
 from functions.fulfill.rules.views import fulfillment_order_view, shipment_view
 
@@ -8,5 +12,17 @@ __all__ = [
     "cancel_fulfillment_lines",
     # Fulfillment orders and shipments as GET /v1/orders/{id} shows them.
     "fulfillment_order_view",
+    "http_routers",
     "shipment_view",
 ]
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.router import Router
+
+
+def http_routers() -> tuple[Router, ...]:
+    """The domain's HTTP routers, for the OpenAPI document (imported on call: handler modules build an app)."""
+    from functions.fulfill.handlers.api import router as fulfillment_router
+    from functions.fulfill.handlers.carrier_webhooks import router as carrier_router
+
+    return (fulfillment_router, carrier_router)

@@ -4,6 +4,10 @@ Locations and their daily capacity (routing and reservation); stock: its keys, r
 the transaction operations that reserve, release and ship it.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from functions.inventory.store import (
     Location,
     StockConflict,
@@ -26,6 +30,7 @@ __all__ = [
     "capacity_op",
     "capacity_release_op",
     "capacity_used",
+    "http_routers",
     "list_locations",
     "locations_version",
     "release_op",
@@ -35,3 +40,13 @@ __all__ = [
     "stock_pk",
     "stock_sk",
 ]
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.router import Router
+
+
+def http_routers() -> tuple[Router, ...]:
+    """The domain's HTTP routers, for the OpenAPI document (imported on call: handler modules build an app)."""
+    from functions.inventory.handlers.api import router as inventory_router
+
+    return (inventory_router,)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 # Money moves a change order asks for, keyed by the change.
 from functions.payments.logic.refund import refund
 from functions.payments.logic.release import release_authorized_funds
@@ -13,8 +15,19 @@ from functions.payments.rules.ledger import open_amount
 from functions.payments.rules.summary import payment_summary
 
 __all__ = [
+    "http_routers",
     "open_amount",
     "payment_summary",
     "refund",
     "release_authorized_funds",
 ]
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.router import Router
+
+
+def http_routers() -> tuple[Router, ...]:
+    """The domain's HTTP routers, for the OpenAPI document (imported on call: handler modules build an app)."""
+    from functions.payments.handlers.webhooks import router as webhooks_router
+
+    return (webhooks_router,)

@@ -10,12 +10,11 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.allocate.handlers.api import router as allocate_router
+from functions.allocate import api as allocate_api
 from functions.capture import api as capture_api
 from functions.changes import api as changes_api
-from functions.fulfill.handlers.api import router as fulfillment_router
-from functions.fulfill.handlers.carrier_webhooks import router as carrier_router
-from functions.inventory.handlers.api import router as inventory_router
+from functions.fulfill import api as fulfill_api
+from functions.inventory import api as inventory_api
 from functions.ops.logic.exceptions import (
     ExceptionAction,
     ExceptionPage,
@@ -25,7 +24,7 @@ from functions.ops.logic.exceptions import (
     retry,
 )
 from functions.ops.logic.openapi_doc import docs_page, openapi_document
-from functions.payments.handlers.webhooks import router as payment_webhooks_router
+from functions.payments import api as payments_api
 from functions.returns import api as returns_api
 from shared.api.app import build_app, current_caller
 from shared.observability import logger
@@ -71,11 +70,10 @@ ROUTERS = (
     *capture_api.http_routers(),
     *changes_api.http_routers(),
     *returns_api.http_routers(),
-    allocate_router,
-    inventory_router,
-    fulfillment_router,
-    carrier_router,
-    payment_webhooks_router,
+    *allocate_api.http_routers(),
+    *inventory_api.http_routers(),
+    *fulfill_api.http_routers(),
+    *payments_api.http_routers(),
     router,
 )
 app = build_app(router)
