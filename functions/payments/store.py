@@ -6,6 +6,7 @@ PAY#<pay_id>      one authorization and what was captured, refunded and released
 INV#<inv_id>      one capture: the shipped units it charged, line by line
 CM#<cm_id>        one refund: the change that caused it and the provider refunds it took
 CMCHG#<chg_id>    marker: at most one credit memo per change
+RELEASE#<chg_id>  marker: at most one release of authorized funds per change, with its result
 
 and pointers from a provider's references back to the order (webhooks carry only those):
 ``PAYREF#<provider>#<reference>`` and ``REFUNDREF#<provider>#<reference>``.
