@@ -6,11 +6,12 @@ stack.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from shared.warm_cache import WarmCache
 
 _CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 5},
@@ -20,23 +21,15 @@ _CONFIG = Config(
 )
 
 
-_clients: dict[str, Any] = {}
 # Creating a client reads its service model from disk (tens of ms): threads that start
-# together wait for the first one instead of each building its own.
-_creating = threading.Lock()
+# together wait for the first one instead of each building its own (the cache's lock).
+_clients = WarmCache("aws_clients", lambda service: boto3.session.Session().client(service, config=_CONFIG))
 
 
 def client(service: str) -> Any:
-    found = _clients.get(service)
-    if found is None:
-        with _creating:
-            found = _clients.get(service)
-            if found is None:
-                found = _clients[service] = boto3.session.Session().client(service, config=_CONFIG)
-    return found
+    return _clients.get(service)
 
 
 def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints or mocks)."""
-    with _creating:
-        _clients.clear()
+    _clients.clear()

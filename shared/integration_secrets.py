@@ -8,28 +8,22 @@ environment, so a rotated secret takes effect without a deploy.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Any
 
 from shared.aws import client
 from shared.errors import NotFound
 from shared.settings import get_settings
+from shared.warm_cache import WarmCache
 
-_TTL_SECONDS = 300
-_lock = threading.Lock()
-_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_secret = WarmCache(
+    "integration_secrets",
+    lambda secret_id: json.loads(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]),
+    ttl_seconds=300,
+)
 
 
 def _secrets() -> dict[str, Any]:
-    secret_id = get_settings().integration_secrets_id
-    with _lock:
-        hit = _cache.get(secret_id)
-        if hit and time.monotonic() - hit[0] < _TTL_SECONDS:
-            return hit[1]
-        value = json.loads(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
-        _cache[secret_id] = (time.monotonic(), value)
-        return dict(value)
+    return dict(_secret.get(get_settings().integration_secrets_id))
 
 
 def carrier_secret(carrier: str) -> str:
@@ -46,8 +40,3 @@ def payment_credentials(provider: str) -> dict[str, str]:
     if not found:
         raise NotFound(f"no payment provider {provider!r}")
     return {str(k): str(v) for k, v in found.items()}
-
-
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()

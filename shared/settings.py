@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 from pydantic import BaseModel, Field
+
+from shared.warm_cache import WarmCache
 
 
 class Settings(BaseModel):
@@ -33,6 +34,8 @@ class Settings(BaseModel):
         return cls.model_validate(fields)
 
 
-@lru_cache(maxsize=1)
+_settings = WarmCache("settings", lambda _: Settings.from_env())
+
+
 def get_settings() -> Settings:
-    return Settings.from_env()
+    return _settings.get()

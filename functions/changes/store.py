@@ -7,19 +7,17 @@ function.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from functions.changes.rules.policy import ChangePolicy
 from shared.clock import now_iso
 from shared.order import keys
 from shared.table import Item, Table
+from shared.warm_cache import warm
 
 KINDS = ("cancel", "return", "appeasement", "exchange", "fee")
 
 _POLICY_KEY = ("CONFIG", "RETURNS")
-_CACHE_SECONDS = 60
-_cache: dict[str, object] = {}
 
 
 def change_sk(change_id: str) -> str:
@@ -60,14 +58,14 @@ def change_item(
     }
 
 
-def load_change_policy(table: Table | None = None) -> ChangePolicy:
-    cached = _cache.get("policy")
-    if isinstance(cached, ChangePolicy) and time.monotonic() - float(str(_cache["at"])) < _CACHE_SECONDS:
-        return cached
-    item = (table or Table()).get(*_POLICY_KEY, consistent=False) or {}
-    policy = ChangePolicy.model_validate({k: v for k, v in item.items() if k in ChangePolicy.model_fields})
-    _cache.update(policy=policy, at=time.monotonic())
-    return policy
+@warm("change_policy", ttl_seconds=60)
+def _change_policy() -> ChangePolicy:
+    item = Table().get(*_POLICY_KEY, consistent=False) or {}
+    return ChangePolicy.model_validate({k: v for k, v in item.items() if k in ChangePolicy.model_fields})
+
+
+def load_change_policy() -> ChangePolicy:
+    return _change_policy.get()
 
 
 def save_change_policy(policy: ChangePolicy, table: Table | None = None) -> ChangePolicy:
@@ -75,5 +73,5 @@ def save_change_policy(policy: ChangePolicy, table: Table | None = None) -> Chan
     (table or Table()).put(
         {"pk": _POLICY_KEY[0], "sk": _POLICY_KEY[1], "type": "config", **stored.model_dump(mode="json")}
     )
-    _cache.clear()
+    _change_policy.clear()
     return stored

@@ -160,11 +160,9 @@ def _ensure_free(port: int) -> None:
 
 
 def _reset_shared_caches() -> None:
-    """Cached clients and settings would still point at a previous stack's endpoint."""
+    """Cached clients, settings and policies would still belong to a previous stack."""
     try:
-        from shared import aws, settings
+        from shared import warm_cache
     except ImportError:
         return
-    for clear in (getattr(aws, "reset_clients", None), getattr(settings.get_settings, "cache_clear", None)):
-        if clear is not None:
-            clear()
+    warm_cache.reset_all()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from functools import cache, lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -26,12 +25,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from shared.aws import client
 from shared.errors import Conflict, MalformedInput
 from shared.settings import get_settings
+from shared.warm_cache import WarmCache
 
 MAX_KEY_LENGTH = 255
 
 
-@lru_cache(maxsize=1)
-def _persistence() -> DynamoDBPersistenceLayer:
+def _new_persistence() -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(
         table_name=get_settings().table_name,
         key_attr="pk",
@@ -44,7 +43,7 @@ def _persistence() -> DynamoDBPersistenceLayer:
 
 # The operation of the request being run: the idempotent wrapper is built once (the
 # operations are closures made per request, so wrapping each would build a new one every
-# time), and the operation's name is part of the key instead.
+# time), and the operation's explicit name is part of the key instead.
 _operation: ContextVar[Callable[[dict[str, Any]], dict[str, Any]]] = ContextVar("idempotent_operation")
 
 
@@ -52,25 +51,33 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
     return _operation.get()(request["body"])
 
 
-@cache
-def _wrapped() -> Callable[..., dict[str, Any]]:
+def _new_wrapped() -> Callable[..., dict[str, Any]]:
     config = IdempotencyConfig(
         event_key_jmespath="key",
         payload_validation_jmespath="body",
         expires_after_seconds=get_settings().idempotency_ttl_seconds,
         use_local_cache=False,
     )
-    return idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)(_run)
+    store = _persistence.get()
+    return idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)(_run)
+
+
+_persistence = WarmCache("idempotency_store", lambda _: _new_persistence())
+_wrapped = WarmCache("idempotent_wrapper", lambda _: _new_wrapped())
 
 
 def run_idempotent(
     operation: Callable[[dict[str, Any]], dict[str, Any]],
     *,
+    name: str,
     key: str | None,
     scope: str,
     body: dict[str, Any],
 ) -> dict[str, Any]:
-    """Run ``operation(body)`` once per (scope, key); without a key it simply runs."""
+    """Run ``operation(body)`` once per (name, scope, key); without a key it simply runs.
+
+    ``name`` is part of every stored record's key: a stable string per operation (renaming
+    it forgets the records kept under the old one)."""
     if key is None:
         return operation(body)
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
@@ -80,7 +87,7 @@ def run_idempotent(
         )
     token = _operation.set(operation)
     try:
-        return _wrapped()(request={"key": f"{operation.__qualname__}:{scope}:{key}", "body": body})
+        return _wrapped.get()(request={"key": f"{name}:{scope}:{key}", "body": body})
     except IdempotencyValidationError as err:
         raise Conflict(
             "this Idempotency-Key was used with a different body",

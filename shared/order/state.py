@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from shared.clock import now_iso
 from shared.order import keys
+from shared.table import ConditionFailed, Table
 
 
 class OrderStatus(StrEnum):
@@ -176,6 +178,13 @@ class HeaderUpdate:
             self._conditions.append(f"#st IN ({', '.join(placeholders)})")
         return self
 
+    def still(self, status: str) -> HeaderUpdate:
+        """Only if the order is still in the status read (the write moves it nowhere)."""
+        self._names["#st"] = "status"
+        self._values[":st_read"] = status
+        self._conditions.append("#st = :st_read")
+        return self
+
     def because(self, reason: Reason, *, expect: str | None = None) -> HeaderUpdate:
         return self.status(status_for(reason), expect=expect)
 
@@ -194,8 +203,10 @@ class HeaderUpdate:
     def workflow(self, value: WorkflowStatus | str, *, execution_arn: str | None = None) -> HeaderUpdate:
         self._names["#ws"] = "status"
         self._sets["workflow.#ws"] = WorkflowStatus(value).value
-        if execution_arn:
-            self._sets["workflow.execution_arn"] = execution_arn
+        return self.execution(execution_arn) if execution_arn else self
+
+    def execution(self, execution_arn: str) -> HeaderUpdate:
+        self._sets["workflow.execution_arn"] = execution_arn
         return self
 
     def set(self, attribute: str, value: Any) -> HeaderUpdate:
@@ -237,6 +248,18 @@ class HeaderUpdate:
             update["ExpressionAttributeNames"] = self._names
         return {"Update": update}
 
+    def apply(self, table: Table | None = None) -> None:
+        """The write on its own (one write unit, where a transaction would cost two)."""
+        update = self.op()["Update"]
+        (table or Table()).update(
+            update["Key"]["pk"],
+            update["Key"]["sk"],
+            update["UpdateExpression"],
+            values=update["ExpressionAttributeValues"],
+            names=update.get("ExpressionAttributeNames"),
+            condition=update["ConditionExpression"],
+        )
+
     def fields(self) -> dict[str, Any]:
         """What the header will hold after the write (for keeping a read copy current)."""
         out: dict[str, Any] = {}
@@ -252,3 +275,27 @@ class HeaderUpdate:
 
 def statuses(values: Iterable[StrEnum]) -> tuple[str, ...]:
     return tuple(v.value for v in values)
+
+
+def record_workflow(
+    order_id: str,
+    workflow_status: WorkflowStatus | str,
+    *,
+    reason: Reason | None = None,
+    execution_arn: str | None = None,
+    table: Table | None = None,
+) -> None:
+    """Record the execution's state on the header (reads need no Step Functions call), and the
+    order's status where the step says why it moves."""
+    table = table or Table()
+    header = HeaderUpdate(order_id, now_iso()).workflow(workflow_status)
+    if execution_arn:
+        header.execution(execution_arn)
+    if reason is None:
+        header.apply(table)
+        return
+    try:
+        header.because(reason).apply(table)
+    except ConditionFailed:
+        # Another writer closed the order meanwhile (a cancellation, say): it stays as it is.
+        record_workflow(order_id, workflow_status, execution_arn=execution_arn, table=table)

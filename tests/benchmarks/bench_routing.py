@@ -29,7 +29,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from functions.allocate.logic.routing import (
+from functions.allocate.rules.routing import (
     Destination,
     LineDemand,
     Plan,
@@ -40,7 +40,7 @@ from functions.allocate.logic.routing import (
     route,
     violations,
 )
-from functions.allocate.logic.routing.model import SiteType, Strategy
+from functions.allocate.rules.routing.model import SiteType, Strategy
 
 WAREHOUSES = {
     "wh-edison-nj": (40.52, -74.41),

@@ -12,14 +12,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.allocate.logic import planning, policy
 from infra.local import lambda_adapter, moto_patches
 from infra.local.dev_credentials import DEV_API_KEYS
 from infra.local.provision import LocalResources, provision
 from infra.local.runtime import LambdaContext
-from shared.api import idempotency
-from shared.aws import reset_clients
-from shared.settings import get_settings
+from shared import warm_cache
 
 
 @pytest.fixture
@@ -40,18 +37,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
         resources = provision()
         for name, value in resources.environment().items():
             monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        reset_clients()
-        policy._cache.clear()
-        planning._locations.clear()
-        idempotency._persistence.cache_clear()
-        idempotency._wrapped.cache_clear()
+        warm_cache.reset_all()
         yield resources
         _stop_executions(resources)
         moto_patches.wait_for_streams()
         lambda_adapter.uninstall()
-    get_settings.cache_clear()
-    reset_clients()
+    warm_cache.reset_all()
 
 
 def _stop_executions(resources: LocalResources) -> None:

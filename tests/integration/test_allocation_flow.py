@@ -89,8 +89,11 @@ def test_a_refused_later_part_releases_the_parts_already_written(aws):
     reservations[-1] = Reservation(60, "ln_59", "PART-059", "wh-berlin", quantity=6)  # more than on hand
     assert len(split_parts(reservations)) > 1
     Table().batch_put(
-        {"pk": "ORDER#ord_parts", "sk": f"LINE#{r.line_position:05d}", "type": "line", "quantities": {"ordered": 6}}
-        for r in reservations
+        [{"pk": "ORDER#ord_parts", "sk": "HEADER", "type": "order", "order_id": "ord_parts"}]
+        + [
+            {"pk": "ORDER#ord_parts", "sk": f"LINE#{r.line_position:05d}", "type": "line", "quantities": {"ordered": 6}}
+            for r in reservations
+        ]
     )
     try:
         commit(
@@ -100,7 +103,7 @@ def test_a_refused_later_part_releases_the_parts_already_written(aws):
             at="2026-01-01T00:00:00.000Z",
             day="2026-01-01",
             capacities={},
-            header_change=_no_change(),
+            header=_no_change(),
             closing_ops=[],
         )
     except StockMoved:
@@ -114,6 +117,6 @@ def test_a_refused_later_part_releases_the_parts_already_written(aws):
 
 
 def _no_change():
-    from functions.allocate.logic.reservation import HeaderChange
+    from shared.order.state import HeaderUpdate
 
-    return HeaderChange(", updated_at = :at", {":at": "2026-01-01T00:00:00.000Z"}, {})
+    return HeaderUpdate("ord_parts", "2026-01-01T00:00:00.000Z")

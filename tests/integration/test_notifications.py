@@ -13,15 +13,15 @@ import pytest
 
 from functions.notify.handlers import notifications
 from functions.notify.logic.notifications import DomainEvent, Result, notify
-from functions.notify.logic.templates import money, render, tracking_url
+from functions.notify.rules.templates import money, render, tracking_url
 from functions.notify.store import list_outbox
 from functions.ops.logic.domain_events import domain_events
 from infra.local import moto_patches
 from infra.local.runtime import LambdaContext
+from shared import warm_cache
 from shared.observability import logger
 from shared.order import keys
 from shared.order.timeline import append_event
-from shared.settings import get_settings
 from shared.table import Table
 from tests.integration.test_tracking import generic, post_webhook, seed_order
 
@@ -181,7 +181,7 @@ def test_ses_transport_sends_from_the_configured_sender(aws, monkeypatch):
 
     monkeypatch.setenv("NOTIFICATIONS_TRANSPORT", "ses")
     monkeypatch.setenv("NOTIFICATIONS_SENDER", "orders@shop.example")
-    get_settings.cache_clear()
+    warm_cache.reset_all()
     seed_order("ord_ses", {})
     detail = {"event_id": "evt_s1", "order_id": "ord_ses", "at": "2024-05-06T10:00:00.000Z"}
     event = DomainEvent.from_json(json.dumps(bridge_event("order.confirmed", detail)))

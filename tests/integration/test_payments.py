@@ -21,10 +21,10 @@ from functions.payments.rules.summary import payment_summary
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from infra.local.provision import LocalResources
 from infra.local.runtime import LambdaContext
+from shared import warm_cache
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound, RetryableError
 from shared.ids import new_id
-from shared.integration_secrets import clear_cache
 from shared.order import keys
 from shared.order.amounts import shipped_amounts
 from shared.order.record import create_order, load_order
@@ -37,7 +37,7 @@ CTX = LambdaContext(function_name="test")
 
 @pytest.fixture
 def stack(aws: LocalResources) -> LocalResources:
-    clear_cache()
+    warm_cache.reset_all()
     registry.reset()
     return aws
 

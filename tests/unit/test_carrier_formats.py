@@ -12,7 +12,7 @@ import pytest
 
 from functions.fulfill.logic.carriers import aftership, easypost, generic
 from functions.fulfill.logic.carriers.registry import FORMATS, carrier_format, sign
-from functions.fulfill.logic.tracking import RANKS, Outcome, Tracked, decide
+from functions.fulfill.rules.tracking import RANKS, Outcome, Tracked, decide
 from shared.errors import InvalidInput, MalformedInput
 
 SECRET = "dev-carrier-secret"

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.capture.logic.models import OrderRequest
-from functions.capture.logic.pricing import price_order
+from functions.capture.rules.pricing import price_order
 from functions.changes.logic.cancel_plan import money_effect, plan_cancellation
 from functions.changes.rules.figures import change_totals, order_figures
 from functions.changes.rules.policy import ChangePolicy
-from functions.returns.logic.exchange_pricing import Replacement, price_replacements
-from functions.returns.logic.refunds import (
+from functions.returns.rules.exchange_pricing import Replacement, price_replacements
+from functions.returns.rules.refunds import (
     ReturnedUnits,
     expected_refund,
     refund_lines,

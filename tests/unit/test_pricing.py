@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from functions.capture.logic.models import OrderRequest
-from functions.capture.logic.pricing import price_order
+from functions.capture.rules.pricing import price_order
 
 
 def order(lines, promotions=(), shipping=0, **over):

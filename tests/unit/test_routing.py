@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from functions.allocate.logic.routing import (
+from functions.allocate.rules.routing import (
     Assignment,
     Destination,
     LineDemand,
@@ -17,7 +17,7 @@ from functions.allocate.logic.routing import (
     route,
     violations,
 )
-from functions.allocate.logic.routing.geo import distance_km
+from functions.allocate.rules.routing.geo import distance_km
 
 # Around Berlin: 1 degree of latitude is ~111 km, so these sit at known distances north.
 HOME = Destination(52.52, 13.40)

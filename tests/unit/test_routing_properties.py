@@ -12,7 +12,7 @@ from itertools import combinations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.allocate.logic.routing import (
+from functions.allocate.rules.routing import (
     Assignment,
     Destination,
     LineDemand,
@@ -24,8 +24,8 @@ from functions.allocate.logic.routing import (
     route,
     violations,
 )
-from functions.allocate.logic.routing.geo import distance_km
-from functions.allocate.logic.routing.problem import is_eligible
+from functions.allocate.rules.routing.geo import distance_km
+from functions.allocate.rules.routing.problem import is_eligible
 
 SKUS = ["A", "B", "C"]
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -22,10 +22,8 @@ from functions.payments.gateways.sandbox import SandboxGateway, sign_sandbox_eve
 from infra import manifest
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from infra.local.provision import provision
-from shared.aws import reset_clients
+from shared import warm_cache
 from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound, RetryableError
-from shared.integration_secrets import clear_cache
-from shared.settings import get_settings
 from shared.table import Table
 
 SECRET = DEV_WEBHOOK_SECRETS["sandbox"]
@@ -48,14 +46,10 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Table]:
         resources = provision(m=bare)
         for name, value in resources.environment().items():
             monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        reset_clients()
-        clear_cache()
+        warm_cache.reset_all()
         registry.reset()
         yield Table()
-    get_settings.cache_clear()
-    reset_clients()
-    clear_cache()
+    warm_cache.reset_all()
     registry.reset()
 
 

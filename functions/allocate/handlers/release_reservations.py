@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.allocate.logic.allocation import release_all
 from shared.observability import logger
-from shared.order.record import update_workflow_status
+from shared.order.state import record_workflow
 
 
 @logger.inject_lambda_context
@@ -16,5 +16,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(order_id=event["order_id"])
     released = release_all(event["order_id"])
     if event.get("workflow_status_when_done"):  # the execution ends here (a declined payment)
-        update_workflow_status(event["order_id"], event["workflow_status_when_done"])
+        record_workflow(event["order_id"], event["workflow_status_when_done"])
     return released

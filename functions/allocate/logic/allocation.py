@@ -7,16 +7,16 @@ from typing import Any
 
 from functions.allocate.logic.planning import gather, make_plan, open_quantity
 from functions.allocate.logic.policy import load_policy
-from functions.allocate.logic.reservation import HeaderChange, RoundTaken, StockMoved, commit
+from functions.allocate.logic.reservation import RoundTaken, StockMoved, commit
 from functions.allocate.store import Reservation, consume_allocations, held, held_allocations, line_allocated_op
 from functions.inventory.api import release_op
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
 from shared.order.record import OrderRecord, load_order
+from shared.order.state import HeaderUpdate, after_allocation, is_closed
 from shared.order.timeline import append_event, event_item
 from shared.table import Table
 
-_CLOSED = ("cancelled", "failed", "completed")
 _EVENT_ASSIGNMENTS = 200  # keep the timeline item small for very large orders
 
 
@@ -35,15 +35,9 @@ class Outcome:
         return asdict(self)
 
 
-def _header_change(fulfillment_status: str, workflow_status: str | None, at: str) -> HeaderChange:
-    clause = ", fulfillment_status = :fs, updated_at = :at"
-    values: dict[str, Any] = {":fs": fulfillment_status, ":at": at}
-    names: dict[str, str] = {}
-    if workflow_status:
-        clause += ", workflow.#ws = :ws"
-        values[":ws"] = workflow_status
-        names["#ws"] = "status"
-    return HeaderChange(clause, values, names)
+def _header_change(order_id: str, backordered: int, workflow_status: str | None, at: str) -> HeaderUpdate:
+    header = HeaderUpdate(order_id, at).fulfillment(after_allocation(backordered))
+    return header.workflow(workflow_status) if workflow_status and not backordered else header
 
 
 def _reservations(record: OrderRecord, assignments: list[Any]) -> list[Reservation]:
@@ -74,7 +68,7 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
             raise NotFound(f"no order {order_id}")
         header = record.header
         open_units = sum(max(0, open_quantity(line)) for line in record.lines)
-        if header["status"] in _CLOSED or open_units == 0:
+        if is_closed(header) or open_units == 0:
             return Outcome(0, 0, policy.backorder_timeout_seconds, "nothing left to allocate")
         at = now_iso()
         day = at[:10]
@@ -83,7 +77,6 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
         reservations = _reservations(record, plan.assignments)
         allocated = sum(r.quantity for r in reservations)
         backordered = open_units - allocated
-        status = "backordered" if backordered else "allocated"
         detail = {
             "round": int(header.get("allocation_round", 0)) + 1,
             "strategy": plan.strategy,
@@ -99,7 +92,7 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
                 for r in reservations[:_EVENT_ASSIGNMENTS]
             ],
         }
-        change = _header_change(status, None if backordered else workflow_status_when_done, at)
+        change = _header_change(order_id, backordered, workflow_status_when_done, at)
         kind = "order.allocated" if allocated else "order.backordered"
         closing = [{"Put": {"Item": event_item(order_id, kind, detail, at=at)}}]
         try:
@@ -110,7 +103,7 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
                 at=at,
                 day=day,
                 capacities=inputs.daily_capacity,
-                header_change=change,
+                header=change,
                 closing_ops=closing,
             )
         except (StockMoved, RoundTaken):

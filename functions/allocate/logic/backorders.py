@@ -9,8 +9,8 @@ from functions.allocate.logic.planning import open_quantity
 from functions.inventory.api import stock_for_skus
 from shared.clock import now_iso
 from shared.errors import NotFound
-from shared.order import keys
 from shared.order.record import load_order
+from shared.order.state import HeaderUpdate, Reason, after_backorders_cancelled
 from shared.order.timeline import event_item
 from shared.table import Table
 from shared.workflow import resume_task
@@ -93,25 +93,12 @@ def cancel_backorders(order_id: str, *, workflow_status_when_done: str | None = 
                 }
             )
     allocated = sum(int(line.get("quantities", {}).get("allocated", 0)) for line in record.lines)
-    status = "cancelled" if allocated == 0 else record.header["status"]
-    fulfillment = "unallocated" if allocated == 0 else "allocated"
-    values: dict[str, Any] = {":st": status, ":fs": fulfillment, ":at": at}
-    expression = "SET #st = :st, fulfillment_status = :fs, updated_at = :at"
-    names = {"#st": "status"}
+    header = HeaderUpdate(order_id, at).fulfillment(after_backorders_cancelled(allocated))
+    if allocated == 0:
+        header.because(Reason.ALL_UNITS_CANCELLED)
     if workflow_status_when_done:
-        expression += ", workflow.#ws = :ws"
-        values[":ws"] = workflow_status_when_done
-        names["#ws"] = "status"
-    ops.append(
-        {
-            "Update": {
-                "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
-                "UpdateExpression": expression,
-                "ExpressionAttributeValues": values,
-                "ExpressionAttributeNames": names,
-            }
-        }
-    )
+        header.workflow(workflow_status_when_done)
+    ops.append(header.op())
     if cancelled:
         ops.append({"Put": {"Item": event_item(order_id, "order.backorder_cancelled", {"lines": cancelled}, at=at)}})
     for start in range(0, len(ops), 100):  # lines first, the header and event last

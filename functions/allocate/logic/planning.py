@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from functions.allocate.logic.policy import RoutingPolicy
-from functions.allocate.logic.routing import (
+from functions.allocate.rules.routing import (
     Destination,
     LineDemand,
     Plan,
@@ -19,13 +17,14 @@ from functions.allocate.logic.routing import (
     route,
 )
 from functions.inventory.api import Location, capacity_used, list_locations, locations_version, stock_for_skus
+from shared.order.quantities import LineQuantities
 from shared.table import Item
+from shared.warm_cache import WarmCache
 
 
 def open_quantity(line: Item) -> int:
     """Units of a line that still need a location: ordered, not allocated, not cancelled."""
-    q = line.get("quantities", {})
-    return int(q.get("ordered", 0)) - int(q.get("allocated", 0)) - int(q.get("cancelled", 0))
+    return LineQuantities.of(line).to_allocate
 
 
 @dataclass(frozen=True)
@@ -91,19 +90,13 @@ def _rules(header: Item, policy: RoutingPolicy, locations: list[Location]) -> Ro
     )
 
 
-_LOCATIONS_TTL_SECONDS = 300
-_locations: dict[str, Any] = {}
+# The location list, kept per warm function while its version stands (one read instead of
+# a query per order); stock and capacity are always read fresh.
+_locations = WarmCache("locations", lambda _version: list_locations(), ttl_seconds=300)
 
 
 def known_locations() -> list[Location]:
-    """The location list, kept per warm function while its version stands (one read
-    instead of a query per order); stock and capacity are always read fresh."""
-    version = locations_version()
-    fresh = time.monotonic() - _locations.get("at", float("-inf")) < _LOCATIONS_TTL_SECONDS
-    if not fresh or _locations.get("version") != version:
-        _locations.update(items=list_locations(), version=version, at=time.monotonic())
-    items: list[Location] = _locations["items"]
-    return items
+    return _locations.get(locations_version())
 
 
 def gather(header: Item, lines: list[Item], policy: RoutingPolicy, day: str) -> PlanningInput:

@@ -6,17 +6,15 @@ read by the allocate step (cached for a minute per warm function).
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.clock import now_iso
 from shared.table import Table
+from shared.warm_cache import warm
 
 _KEY = ("CONFIG", "ROUTING")
-_CACHE_SECONDS = 60
-_cache: dict[str, object] = {}
 
 
 class _Strict(BaseModel):
@@ -56,19 +54,18 @@ class RoutingPolicy(_Strict):
     updated_at: str | None = None
 
 
-def load_policy(table: Table | None = None) -> RoutingPolicy:
-    cached = _cache.get("policy")
-    if isinstance(cached, RoutingPolicy) and time.monotonic() - float(str(_cache["at"])) < _CACHE_SECONDS:
-        return cached
-    item = (table or Table()).get(*_KEY, consistent=False) or {}
-    body = {k: v for k, v in item.items() if k in RoutingPolicy.model_fields}
-    policy = RoutingPolicy.model_validate(body)
-    _cache.update(policy=policy, at=time.monotonic())
-    return policy
+@warm("routing_policy", ttl_seconds=60)
+def _policy() -> RoutingPolicy:
+    item = Table().get(*_KEY, consistent=False) or {}
+    return RoutingPolicy.model_validate({k: v for k, v in item.items() if k in RoutingPolicy.model_fields})
+
+
+def load_policy() -> RoutingPolicy:
+    return _policy.get()
 
 
 def save_policy(policy: RoutingPolicy, table: Table | None = None) -> RoutingPolicy:
     stored = policy.model_copy(update={"updated_at": now_iso()})
     (table or Table()).put({"pk": _KEY[0], "sk": _KEY[1], "type": "config", **stored.model_dump(mode="json")})
-    _cache.clear()
+    _policy.clear()
     return stored

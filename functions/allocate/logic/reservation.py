@@ -11,13 +11,13 @@ runs of the same step can never both allocate.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 from functions.allocate.store import MAX_TRANSACTION_ITEMS, Reservation, alloc_sk, allocation_item, line_allocated_op
 from functions.inventory.api import capacity_op, capacity_release_op, release_op, reserve_op
 from shared.errors import Conflict
 from shared.order import keys
+from shared.order.state import HeaderUpdate
 from shared.table import ConditionFailed, Table
 
 # Kept free in every transaction for the header update and the timeline event.
@@ -111,47 +111,12 @@ def split_parts(reservations: list[Reservation]) -> list[list[Reservation]]:
     return parts
 
 
-def round_op(
-    order_id: str,
-    current_round: int,
-    extra_set: str = "",
-    values: dict[str, Any] | None = None,
-    names: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    condition = "allocation_round = :cur" if current_round else "attribute_not_exists(allocation_round)"
-    update: dict[str, Any] = {
-        "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
-        "UpdateExpression": "SET allocation_round = :next" + extra_set,
-        "ConditionExpression": condition,
-        "ExpressionAttributeValues": {
-            ":next": current_round + 1,
-            **({":cur": current_round} if current_round else {}),
-            **(values or {}),
-        },
-    }
-    if names:
-        update["ExpressionAttributeNames"] = names
-    return {"Update": update}
-
-
-@dataclass(frozen=True)
-class HeaderChange:
-    """What the allocation sets on the order header, besides the round."""
-
-    set_clause: str  # ", a = :a, b = :b"
-    values: dict[str, Any]
-    names: dict[str, str]
-
-
-def _header_op(order_id: str, change: HeaderChange) -> dict[str, Any]:
-    update: dict[str, Any] = {
-        "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
-        "UpdateExpression": "SET " + change.set_clause.lstrip(", "),
-        "ExpressionAttributeValues": change.values,
-    }
-    if change.names:
-        update["ExpressionAttributeNames"] = change.names
-    return {"Update": update}
+def advance_round(header: HeaderUpdate, current_round: int) -> HeaderUpdate:
+    """The header write of an allocation round: taken only by the run that read the round before it."""
+    header.set("allocation_round", current_round + 1)
+    if current_round:
+        return header.condition("allocation_round = :cur", {":cur": current_round})
+    return header.condition("attribute_not_exists(allocation_round)")
 
 
 def commit(
@@ -162,7 +127,7 @@ def commit(
     at: str,
     day: str,
     capacities: dict[str, int | None],
-    header_change: HeaderChange,
+    header: HeaderUpdate,
     closing_ops: list[dict[str, Any]],
     table: Table | None = None,
 ) -> None:
@@ -180,11 +145,10 @@ def commit(
         ops, kinds = _ops_for(order_id, part, allocation_round, at, day, capacities, firsts[index])
         first, last = index == 0, index == len(parts) - 1
         if first:
-            extra = header_change if last else HeaderChange("", {}, {})
-            ops.append(round_op(order_id, current_round, extra.set_clause, extra.values, extra.names))
+            ops.append(advance_round(header if last else HeaderUpdate(order_id, at), current_round).op())
             kinds.append("round")
         elif last:
-            ops.append(_header_op(order_id, header_change))
+            ops.append(header.op())
             kinds.append("closing")
         if last:
             ops.extend(closing_ops)

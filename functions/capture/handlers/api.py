@@ -43,7 +43,13 @@ def post_order(
     def capture(body: dict[str, Any]) -> dict[str, Any]:
         return capture_order(OrderRequest.model_validate(body), caller).model_dump(mode="json")
 
-    view = run_idempotent(capture, key=idempotency_key, scope=caller.principal_id, body=order.model_dump(mode="json"))
+    view = run_idempotent(
+        capture,
+        name="capture_order",
+        key=idempotency_key,
+        scope=caller.principal_id,
+        body=order.model_dump(mode="json"),
+    )
     metrics.add_dimension(name="channel", value=order.channel)
     metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
     logger.info("order captured", extra={"order_id": view["order_id"], "lines": len(view["lines"])})

@@ -6,7 +6,7 @@ from typing import Any
 
 from functions.capture.logic.models import OrderRequest
 from functions.capture.logic.order_view import OrderView, order_view
-from functions.capture.logic.pricing import PricedLine, Totals, price_order
+from functions.capture.rules.pricing import PricedLine, Totals, price_order
 from functions.customers.api import resolve_customer
 from shared.api.caller import Caller
 from shared.clock import now_iso
@@ -14,6 +14,7 @@ from shared.errors import Forbidden
 from shared.ids import new_id
 from shared.order import keys
 from shared.order.record import DuplicateOrder, OrderRecord, create_order
+from shared.order.state import initial_header_state
 from shared.order.timeline import event_item
 from shared.settings import get_settings
 from shared.table import Item
@@ -67,18 +68,13 @@ def _header(order_id: str, request: OrderRequest, customer_id: str, totals: Tota
         "customer_id": customer_id,
         "customer": {"email": request.customer.email, "name": request.customer.name, "phone": request.customer.phone},
         "currency": request.currency,
-        "status": "open",
-        "fulfillment_status": "unallocated",
         "payment_status": "pending",
         "totals": totals.as_dict(),
         "shipping": request.shipping.model_dump(exclude_none=True),
         "promotions": [p.model_dump() for p in request.promotions],
         "payment": request.payment.model_dump(),
         "line_count": len(request.lines),
-        "workflow": {
-            "execution_arn": execution_arn(get_settings().order_lifecycle_arn, order_id),
-            "status": "RUNNING",
-        },
+        **initial_header_state(execution_arn(get_settings().order_lifecycle_arn, order_id)),
         "created_at": created_at,
         "updated_at": created_at,
         "gsi1pk": f"CHANNEL#{request.channel}",

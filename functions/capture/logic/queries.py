@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from functions.capture.logic.order_view import OrderPage, OrderView, TimelineEvent, TimelinePage, order_view, summary
+from functions.capture.store import OrderFilter, list_orders
 from shared.api.caller import Caller, Role
 from shared.clock import iso
 from shared.errors import Forbidden, InvalidInput, NotFound
-from shared.order.record import OrderFilter, get_header, list_orders, load_order
+from shared.order.record import get_header, load_order
 from shared.order.timeline import timeline
 from shared.table import Item
 

@@ -25,7 +25,7 @@ Preview = Annotated[bool, Query(description="true: return the financial effect, 
 
 
 def _change(
-    order_id: str, body: BaseModel, preview: bool, idempotency_key: str | None, operation: Any, message: str
+    order_id: str, body: BaseModel, preview: bool, idempotency_key: str | None, operation: Any, message: str, name: str
 ) -> Response[dict[str, Any]]:
     """Preview (200, nothing written) or submit (201) a change, once per Idempotency-Key."""
     caller = current_caller(router)
@@ -36,9 +36,12 @@ def _change(
     def submit(payload: dict[str, Any]) -> dict[str, Any]:
         return dict(operation(caller, order_id, type(body).model_validate(payload), preview=False))
 
-    submit.__qualname__ = operation.__name__  # the idempotency record names the operation
     view = run_idempotent(
-        submit, key=idempotency_key, scope=f"{caller.principal_id}:{order_id}", body=body.model_dump(mode="json")
+        submit,
+        name=name,
+        key=idempotency_key,
+        scope=f"{caller.principal_id}:{order_id}",
+        body=body.model_dump(mode="json"),
     )
     logger.info(message, extra={"order_id": order_id, "change_id": view["change_id"]})
     return Response(201, "application/json", view)
@@ -51,7 +54,7 @@ def post_cancel(
     preview: Preview = False,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[dict[str, Any]]:
-    return _change(order_id, body, preview, idempotency_key, cancel_order, "order cancelled")
+    return _change(order_id, body, preview, idempotency_key, cancel_order, "order cancelled", "cancel_order")
 
 
 @router.post("/v1/orders/<order_id>/adjustments", summary="An appeasement refunded to the customer", tags=["changes"])
@@ -61,7 +64,7 @@ def post_adjustment(
     preview: Preview = False,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[dict[str, Any]]:
-    return _change(order_id, body, preview, idempotency_key, adjust_order, "order appeased")
+    return _change(order_id, body, preview, idempotency_key, adjust_order, "order appeased", "adjust_order")
 
 
 app = build_app(router)

@@ -27,9 +27,9 @@ from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict
 from shared.ids import new_id
-from shared.order import keys
 from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
+from shared.order.state import HeaderUpdate, Reason
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 
@@ -85,10 +85,14 @@ def _draft(record: OrderRecord, plan: CancelPlan, reason: str, change_id: str, a
     )
 
 
+def _header_op(order_id: str, whole: bool, at: str) -> dict[str, Any]:
+    header = HeaderUpdate(order_id, at)
+    return (header.because(Reason.ALL_UNITS_CANCELLED) if whole else header).op()
+
+
 def _commit(record: OrderRecord, plan: CancelPlan, change: Item, at: str) -> str:
     order_id = record.header["order_id"]
     whole = _live_after(record, plan) == 0
-    status = "cancelled" if whole else record.header["status"]
     kind = "order.cancelled" if whole else "order.lines_cancelled"
     detail = {
         "change_id": change["change_id"],
@@ -99,15 +103,7 @@ def _commit(record: OrderRecord, plan: CancelPlan, change: Item, at: str) -> str
     ops: list[dict[str, Any]] = [
         {"Put": {"Item": change, "ConditionExpression": "attribute_not_exists(pk)"}},
         *(_pinned_line_op(p.line, p.quantity, at) for p in plan.lines),
-        {
-            "Update": {
-                "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
-                "UpdateExpression": "SET #st = :st, updated_at = :at",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeNames": {"#st": "status"},
-                "ExpressionAttributeValues": {":st": status, ":at": at},
-            }
-        },
+        _header_op(order_id, whole, at),
         {"Put": {"Item": event_item(order_id, kind, detail, at=at)}},
     ]
     Table().transact(ops)

@@ -63,8 +63,9 @@ def _step(action: str, fo_id: str, key: str | None) -> dict[str, Any]:
     def run(_: dict[str, Any]) -> dict[str, Any]:
         return advance(caller, fo_id, action)
 
-    run.__qualname__ = f"fulfillment_{action}"  # part of the idempotency key
-    return run_idempotent(run, key=key, scope=caller.principal_id, body={"fo_id": fo_id, "action": action})
+    return run_idempotent(
+        run, name=f"fulfillment_{action}", key=key, scope=caller.principal_id, body={"fo_id": fo_id, "action": action}
+    )
 
 
 @router.post("/v1/fulfillment-orders/<fo_id>/accept", summary="The location takes the work", tags=_TAGS)
@@ -95,7 +96,9 @@ def post_reject(
         return reject(caller, body["fo_id"], RejectRequest.model_validate(body["request"]))
 
     body = {"fo_id": fo_id, "request": request.model_dump(mode="json")}
-    view = run_idempotent(fulfillment_reject, key=idempotency_key, scope=caller.principal_id, body=body)
+    view = run_idempotent(
+        fulfillment_reject, name="fulfillment_reject", key=idempotency_key, scope=caller.principal_id, body=body
+    )
     logger.info("fulfillment rejected", extra={"fo_id": fo_id, "status": view["status"]})
     return view
 
@@ -116,7 +119,9 @@ def post_ship(
         return ship(caller, body["fo_id"], ShipRequest.model_validate(body["request"]))
 
     body = {"fo_id": fo_id, "request": request.model_dump(mode="json")}
-    shipment = run_idempotent(fulfillment_ship, key=idempotency_key, scope=caller.principal_id, body=body)
+    shipment = run_idempotent(
+        fulfillment_ship, name="fulfillment_ship", key=idempotency_key, scope=caller.principal_id, body=body
+    )
     logger.info("shipment shipped", extra={"fo_id": fo_id, "shipment_id": shipment["shipment_id"]})
     return Response(status_code=201, content_type="application/json", body=shipment)
 

@@ -16,12 +16,11 @@ from functions.fulfill.rules.status import is_terminal
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound, RetryableError
 from shared.order import keys
+from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord, get_header, load_order
+from shared.order.state import ACTIVE, HeaderUpdate, OrderStatus, WorkflowStatus, at_completion, is_done
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
-
-_DONE = ("completed", "cancelled")
-_COMPLETE = "SET #st = :st, fulfillment_status = :fs, workflow.#ws = :ws, updated_at = :at, completed_at = :at"
 
 
 class RerouteLimitReached(Conflict):
@@ -37,7 +36,7 @@ def _count(line: Item, bucket: str) -> int:
 
 
 def _unallocated(lines: list[Item]) -> int:
-    return sum(max(0, _count(li, "ordered") - _count(li, "allocated") - _count(li, "cancelled")) for li in lines)
+    return sum(max(0, LineQuantities.of(li).to_allocate) for li in lines)
 
 
 def _header_key(order_id: str) -> dict[str, str]:
@@ -83,34 +82,30 @@ def _complete(table: Table, record: OrderRecord) -> dict[str, Any]:
             f"order {order_id}: lines {unfinished[:10]} are allocated but on no open fulfillment order"
         )
     shipped = sum(_count(li, "shipped") for li in record.lines)
-    status = "completed" if shipped else "cancelled"
-    fulfillment = (
-        "shipped" if shipped and header.get("fulfillment_status") != "delivered" else header["fulfillment_status"]
-    )
+    status, fulfillment = at_completion(shipped, header["fulfillment_status"])
     at = now_iso()
     detail = {
-        "status": status,
+        "status": status.value,
         "shipped_units": shipped,
         "cancelled_units": sum(_count(li, "cancelled") for li in record.lines),
     }
-    update = {
-        "Key": _header_key(order_id),
-        "UpdateExpression": _COMPLETE,
-        # Pinned: a carrier's "delivered" landing meanwhile must not be overwritten with "shipped".
-        "ConditionExpression": "#st IN (:open, :hold) AND fulfillment_status = :fs_read",
-        "ExpressionAttributeNames": {"#st": "status", "#ws": "status"},
-        "ExpressionAttributeValues": {":st": status, ":fs": fulfillment, ":ws": "SUCCEEDED", ":at": at}
-        | {":open": "open", ":hold": "on_hold", ":fs_read": header["fulfillment_status"]},
-    }
+    # Pinned: a carrier's "delivered" landing meanwhile must not be overwritten with "shipped".
+    update = (
+        HeaderUpdate(order_id, at)
+        .status(status)
+        .fulfillment(fulfillment, expect=header["fulfillment_status"])
+        .workflow(WorkflowStatus.SUCCEEDED)
+        .set("completed_at", at)
+        .condition("#st IN (:open, :hold)", {":open": OrderStatus.OPEN.value, ":hold": OrderStatus.ON_HOLD.value})
+        .op()
+    )
     try:
-        table.transact([{"Update": update}, {"Put": {"Item": event_item(order_id, "order.completed", detail, at=at)}}])
+        table.transact([update, {"Put": {"Item": event_item(order_id, "order.completed", detail, at=at)}}])
     except ConditionFailed as err:
         current = get_header(order_id, table) or {}
-        if current.get("status") in ("open", "on_hold") and current.get("fulfillment_status") != header.get(
-            "fulfillment_status"
-        ):
+        if current.get("status") in ACTIVE and current.get("fulfillment_status") != header.get("fulfillment_status"):
             return _complete(table, OrderRecord(header=current, lines=record.lines, others=record.others))
-        if current.get("status") not in _DONE:
+        if not is_done(current):
             raise Conflict(f"order {order_id} is {current.get('status')}; it cannot complete") from err
     return {"next": "done", "open": []}
 
@@ -120,7 +115,7 @@ def review_fulfillment(order_id: str) -> dict[str, Any]:
     record = load_order(order_id, table)
     if record is None:
         raise NotFound(f"no order {order_id}")
-    if record.header["status"] in _DONE:
+    if is_done(record.header):
         return {"next": "done", "open": []}
     fos = sorted(record.others.get("FO", []), key=lambda fo: (fo["created_at"], fo["fo_id"]))
     open_ids = [{"fo_id": fo["fo_id"]} for fo in fos if not is_terminal(fo)]

@@ -32,7 +32,9 @@ from shared.clock import now_iso
 from shared.errors import Conflict
 from shared.ids import new_id
 from shared.order import keys
+from shared.order.quantities import LineQuantities
 from shared.order.record import load_order
+from shared.order.state import FulfillmentStatus, HeaderUpdate, after_shipment
 from shared.order.timeline import event_item
 from shared.table import Item, Table
 
@@ -50,7 +52,7 @@ class _State:
 
 
 def _live_units(lines: dict[str, Item]) -> int:
-    return sum(int(q.get("ordered", 0)) - int(q.get("cancelled", 0)) for q in (i["quantities"] for i in lines.values()))
+    return sum(LineQuantities.of(line).live for line in lines.values())
 
 
 def _line_op(line: Item, old: int, new: int) -> dict[str, Any]:
@@ -64,15 +66,14 @@ def _line_op(line: Item, old: int, new: int) -> dict[str, Any]:
     }
 
 
-def _header_op(header: Item, old: int, new: int, status: str, at: str) -> dict[str, Any]:
-    return {
-        "Update": {
-            "Key": {"pk": header["pk"], "sk": header["sk"]},
-            "UpdateExpression": "SET shipped_units = :new, fulfillment_status = :fs, updated_at = :at",
-            "ConditionExpression": pinned("shipped_units", ":old", old),
-            "ExpressionAttributeValues": {":new": new, ":old": old, ":fs": status, ":at": at},
-        }
-    }
+def _header_op(header: Item, old: int, new: int, status: FulfillmentStatus, at: str) -> dict[str, Any]:
+    return (
+        HeaderUpdate(header["order_id"], at)
+        .set("shipped_units", new)
+        .fulfillment(status)
+        .condition(pinned("shipped_units", ":old", old), {":old": old})
+        .op()
+    )
 
 
 def _write_part(
@@ -107,7 +108,7 @@ def _write_part(
     fo_op = fo_write_op(fo, at=at, status=settled_status(fo["status"], new_lines), lines=new_lines, signal="shipped")
     units_total = sum(units for _, units in part)
     old_total = int(state.header.get("shipped_units", 0))
-    status = "shipped" if old_total + units_total >= _live_units(state.lines) else "partially_shipped"
+    status = after_shipment(old_total + units_total, _live_units(state.lines))
     shipment: Item = {
         "pk": keys.order_pk(order_id),
         "sk": shipment_sk(shipment_id),

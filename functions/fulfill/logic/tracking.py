@@ -21,23 +21,20 @@ the first later event of that number, or by ``adopt_orphans`` when the shipment 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 from functions.fulfill.logic.carriers.model import TrackingEvent
+from functions.fulfill.rules.tracking import EXCEPTION_STATUSES, RANKS, Outcome, Tracked, decide
 from functions.fulfill.store import find_shipments_by_tracking
 from shared.clock import now, now_iso
 from shared.errors import RetryableError
 from shared.order import keys
+from shared.order.state import FulfillmentStatus, HeaderUpdate
 from shared.order.timeline import event_item
 from shared.process_exceptions import record_exception
 from shared.table import ConditionFailed, Item, Table
 
-RANKS = {"label_created": 1, "in_transit": 2, "out_for_delivery": 3, "delivered": 4, "returned_to_sender": 5}
-TERMINAL = frozenset({"delivered", "returned_to_sender"})
-EXCEPTION_STATUSES = frozenset({"exception", "returned_to_sender"})
 # The timeline kind of each status a shipment moves to (the customer hears of a delay).
 TIMELINE_KINDS = {
     "label_created": "shipment.label_created",
@@ -51,45 +48,6 @@ STEP = "CarrierTracking"
 MARKER_TTL = timedelta(days=30)
 ORPHAN_TTL = timedelta(days=30)
 _ATTEMPTS = 5
-
-
-class Outcome(StrEnum):
-    APPLIED = "applied"  # the shipment has a new status
-    REFRESHED = "refreshed"  # same status, a later scan: time and place updated
-    STALE = "stale"  # older or behind what the shipment already has: history only
-    DUPLICATE = "duplicate"  # seen before: nothing changed
-    ORPHANED = "orphaned"  # no shipment has this tracking number (yet)
-
-
-@dataclass(frozen=True)
-class Tracked:
-    """A shipment's tracking state: status, the carrier's time of it, the highest rank reached."""
-
-    status: str | None
-    at: str | None
-    progress: int
-
-    @classmethod
-    def of(cls, shipment: Item) -> Tracked:
-        status = shipment.get("tracking_status")
-        rank = shipment.get("tracking_rank") or RANKS.get(str(status), 0)
-        return cls(status=status, at=shipment.get("tracking_status_at"), progress=int(rank))
-
-
-def decide(current: Tracked, status: str, at: str) -> Outcome:
-    """What an event of ``status`` at ``at`` does to a shipment in state ``current``."""
-    newer = current.at is None or at > current.at
-    if current.status == "returned_to_sender":
-        return Outcome.STALE
-    if current.status == "delivered":
-        return Outcome.APPLIED if status == "returned_to_sender" and newer else Outcome.STALE
-    if status in TERMINAL:
-        return Outcome.APPLIED
-    if not newer:
-        return Outcome.STALE
-    if status != "exception" and RANKS[status] < current.progress:
-        return Outcome.STALE
-    return Outcome.REFRESHED if status == current.status else Outcome.APPLIED
 
 
 def apply_tracking_event(event: TrackingEvent, table: Table | None = None) -> Outcome:
@@ -253,14 +211,11 @@ def complete_delivery(order_id: str, table: Table | None = None) -> bool:
     try:
         table.transact(
             [
-                {
-                    "Update": {
-                        "Key": {"pk": pk, "sk": keys.ORDER_HEADER},
-                        "UpdateExpression": "SET fulfillment_status = :d, delivered_at = :dat, updated_at = :at",
-                        "ConditionExpression": "attribute_exists(pk) AND fulfillment_status <> :d",
-                        "ExpressionAttributeValues": {":d": "delivered", ":dat": delivered_at, ":at": at},
-                    }
-                },
+                HeaderUpdate(order_id, at)
+                .fulfillment(FulfillmentStatus.DELIVERED)
+                .unless_fulfillment(FulfillmentStatus.DELIVERED)
+                .set("delivered_at", delivered_at)
+                .op(),
                 {
                     "Put": {
                         "Item": event_item(

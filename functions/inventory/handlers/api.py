@@ -70,7 +70,9 @@ def post_adjustment(
         return adjust(caller, AdjustmentIn.model_validate(body)).model_dump(mode="json")
 
     body = adjustment.model_dump(mode="json")
-    return StockView.model_validate(run_idempotent(run, key=idempotency_key, scope=caller.principal_id, body=body))
+    return StockView.model_validate(
+        run_idempotent(run, name="stock_adjustment", key=idempotency_key, scope=caller.principal_id, body=body)
+    )
 
 
 @router.get("/v1/availability", summary="Available to promise per SKU, location and group", tags=["inventory"])

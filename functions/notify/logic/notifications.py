@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from functions.notify.logic.sending import Rejected, send
-from functions.notify.logic.templates import TEMPLATES, render
+from functions.notify.rules.templates import TEMPLATES, render
 from shared.clock import iso, now, now_iso
 from shared.errors import MalformedInput
 from shared.order.record import get_header

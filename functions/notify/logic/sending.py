@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from functions.notify.logic.templates import Message
+from functions.notify.rules.templates import Message
 from functions.notify.store import put_outbox_message
 from shared.aws import client
 from shared.errors import RetryableError

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.observability import logger
-from shared.order.record import update_workflow_status
+from shared.order.state import Reason, WorkflowStatus, record_workflow
 from shared.process_exceptions import record_exception
 
 
@@ -25,6 +25,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     # Before release to fulfillment the order failed; after it, stock and fulfillment
     # orders stand and the order waits on hold for the operator's retry.
-    update_workflow_status(order_id, "FAILED", status=event.get("order_status", "failed"))
+    record_workflow(order_id, WorkflowStatus.FAILED, reason=Reason(event.get("reason", Reason.STEP_FAILED)))
     logger.warning("process exception", extra={"order_id": order_id, "exc_id": item["exc_id"]})
     return {"exc_id": item["exc_id"], "error": json.dumps(error)[:200]}

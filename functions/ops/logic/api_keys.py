@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from shared.aws import client
 from shared.settings import get_settings
+from shared.warm_cache import warm
 
 _CACHE_SECONDS = 300
 
@@ -33,10 +32,8 @@ class Principal(BaseModel):
         }
 
 
-_cache: dict[str, Any] = {"at": 0.0, "keys": {}}
-
-
-def _load() -> dict[str, Principal]:
+@warm("api_keys", ttl_seconds=_CACHE_SECONDS)
+def _principals() -> dict[str, Principal]:
     raw = client("secretsmanager").get_secret_value(SecretId=get_settings().api_keys_secret_id)["SecretString"]
     records = json.loads(raw).get("keys", [])
     principals = {}
@@ -53,12 +50,8 @@ def principal_for(api_key: str | None) -> Principal | None:
     """The principal of a key, or None. Keys are compared by hash, in constant time."""
     if not api_key:
         return None
-    now = time.monotonic()
-    if now - _cache["at"] > _CACHE_SECONDS or not _cache["keys"]:
-        _cache["keys"] = _load()
-        _cache["at"] = now
     digest = hashlib.sha256(api_key.encode()).hexdigest()
-    for known, principal in _cache["keys"].items():
+    for known, principal in _principals.get().items():
         if hmac.compare_digest(known, digest):
             return principal
     return None

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from shared.api.caller import Caller
 from shared.errors import InvalidInput
-from shared.order.record import update_workflow_status
+from shared.order.state import Reason, WorkflowStatus, record_workflow
 from shared.process_exceptions import STATUSES, close_exception, get_exception, list_exceptions
 from shared.table import Item
 from shared.workflow import start_order_lifecycle
@@ -53,7 +53,7 @@ def retry(caller: Caller, exc_id: str, *, note: str) -> ExceptionView:
     closed = close_exception(exc_id, status="retried", note=note)
     if item["retry"].get("action") == "restart_lifecycle":
         arn = start_order_lifecycle(item["order_id"], name=f"{item['order_id']}-{exc_id[-8:]}")
-        update_workflow_status(item["order_id"], "RUNNING", status="open", execution_arn=arn)
+        record_workflow(item["order_id"], WorkflowStatus.RUNNING, reason=Reason.RETRIED, execution_arn=arn)
     return _view(closed)
 
 

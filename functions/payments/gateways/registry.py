@@ -8,12 +8,11 @@ from functions.payments.gateways.gateway import PaymentGateway
 from functions.payments.gateways.sandbox import SandboxGateway
 from shared.errors import InvalidInput
 from shared.integration_secrets import payment_credentials
+from shared.warm_cache import WarmCache
 
 PROVIDERS = ("sandbox", "stripe")
 
 _lock = threading.Lock()
-# provider -> (the credentials it was built with, the gateway): a rotated secret rebuilds it.
-_built: dict[str, tuple[dict[str, str], PaymentGateway]] = {}
 _overrides: dict[str, PaymentGateway] = {}
 
 
@@ -26,17 +25,12 @@ def gateway_for(provider: str) -> PaymentGateway:
             f"unknown payment provider {provider!r}",
             errors=[{"field": "provider", "message": f"one of {', '.join(PROVIDERS)}"}],
         )
-    credentials = payment_credentials(provider)
-    with _lock:
-        hit = _built.get(provider)
-        if hit and hit[0] == credentials:
-            return hit[1]
-        gateway = _build(provider, credentials)
-        _built[provider] = (credentials, gateway)
-        return gateway
+    # Keyed by the credentials too: a rotated secret builds a new gateway.
+    return _gateways.get((provider, tuple(sorted(payment_credentials(provider).items()))))
 
 
-def _build(provider: str, credentials: dict[str, str]) -> PaymentGateway:
+def _build(key: tuple[str, tuple[tuple[str, str], ...]]) -> PaymentGateway:
+    provider, credentials = key[0], dict(key[1])
     secret = credentials.get("webhook_secret", "")
     if provider == "stripe":
         # Imported here: the stripe SDK is slow to import and sandbox-only stacks never need it.
@@ -44,6 +38,9 @@ def _build(provider: str, credentials: dict[str, str]) -> PaymentGateway:
 
         return StripeGateway(api_key=credentials.get("api_key"), webhook_secret=secret)
     return SandboxGateway(webhook_secret=secret)
+
+
+_gateways = WarmCache("payment_gateways", _build)  # type: ignore[arg-type]
 
 
 def use_gateway(provider: str, gateway: PaymentGateway | None) -> None:
@@ -56,7 +53,6 @@ def use_gateway(provider: str, gateway: PaymentGateway | None) -> None:
 
 
 def reset() -> None:
-    """Forget built gateways and overrides."""
+    """Forget the test doubles (built gateways go with ``shared.warm_cache.reset_all``)."""
     with _lock:
-        _built.clear()
         _overrides.clear()

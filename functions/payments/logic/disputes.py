@@ -14,6 +14,7 @@ from functions.payments.gateways.gateway import WebhookEvent
 from shared.clock import now_iso
 from shared.errors import RetryableError
 from shared.order import keys
+from shared.order.state import HeaderUpdate, OrderStatus, Reason
 from shared.order.timeline import event_item
 from shared.process_exceptions import record_exception
 from shared.table import ConditionFailed, Item, Table
@@ -52,18 +53,6 @@ def _put_if_newer(item: Item) -> dict[str, Any]:
     }
 
 
-def _header_update(order_id: str, read_status: str, expression: str, values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Update": {
-            "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
-            "UpdateExpression": expression,
-            "ConditionExpression": "#st = :read",
-            "ExpressionAttributeNames": {"#st": "status", "#hold": "hold"},
-            "ExpressionAttributeValues": {**values, ":read": read_status},
-        }
-    }
-
-
 def apply_dispute(order_id: str, payment_id: str, event: WebhookEvent) -> str:
     """``held``, ``released``, ``recorded`` (nothing to move) or ``stale``."""
     table = Table()
@@ -85,24 +74,16 @@ def apply_dispute(order_id: str, payment_id: str, event: WebhookEvent) -> str:
         outcome = "recorded"
         if opened and hold.get("dispute") != event.reference:
             hold = {"reason": "payment_dispute", "dispute": event.reference, "previous_status": header["status"]}
-            ops.append(
-                _header_update(
-                    order_id,
-                    header["status"],
-                    "SET #st = :hold, #hold = :h, updated_at = :at",
-                    {":hold": "on_hold", ":h": hold, ":at": at},
-                )
-            )
+            held = HeaderUpdate(order_id, at).because(Reason.DISPUTE_OPENED, expect=header["status"])
+            ops.append(held.set("hold", hold).op())
             outcome = "held"
         elif not opened and hold.get("dispute") == event.reference:
-            ops.append(
-                _header_update(
-                    order_id,
-                    header["status"],
-                    "SET #st = :prev, updated_at = :at REMOVE #hold",
-                    {":prev": hold.get("previous_status", "open"), ":at": at},
-                )
-            )
+            released = HeaderUpdate(order_id, at).remove("hold")
+            if header["status"] == OrderStatus.ON_HOLD:  # else the order moved on meanwhile: it stays there
+                released.status(OrderStatus(hold.get("previous_status", OrderStatus.OPEN)), expect=header["status"])
+            else:
+                released.still(header["status"])
+            ops.append(released.op())
             outcome = "released"
         try:
             table.transact(ops)

@@ -40,7 +40,11 @@ def post_return(
         return authorize_return(caller, order_id, ReturnRequest.model_validate(payload), preview=False)
 
     view = run_idempotent(
-        authorize, key=idempotency_key, scope=f"{caller.principal_id}:{order_id}", body=body.model_dump(mode="json")
+        authorize,
+        name="authorize_return",
+        key=idempotency_key,
+        scope=f"{caller.principal_id}:{order_id}",
+        body=body.model_dump(mode="json"),
     )
     logger.info("return authorized", extra={"order_id": order_id, "return_id": view["return_id"]})
     return Response(status_code=201, content_type="application/json", body=view)
@@ -59,7 +63,11 @@ def post_receipt(
         return receive_return(caller, return_id, ReceiptRequest.model_validate(payload))
 
     view = run_idempotent(
-        receive, key=idempotency_key, scope=f"{caller.principal_id}:{return_id}", body=body.model_dump(mode="json")
+        receive,
+        name="receive_return",
+        key=idempotency_key,
+        scope=f"{caller.principal_id}:{return_id}",
+        body=body.model_dump(mode="json"),
     )
     logger.info("return received", extra={"return_id": return_id, "order_id": view["order_id"]})
     return view

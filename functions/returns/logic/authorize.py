@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from functions.changes.api import ChangePolicy, change_item, change_totals, load_change_policy, load_for_change
-from functions.returns.logic.exchange_pricing import Replacement, price_replacements
 from functions.returns.logic.models import ReturnRequest
-from functions.returns.logic.refunds import ReturnedUnits, expected_refund
 from functions.returns.logic.shipping_exchange import ship_exchange
 from functions.returns.logic.views import return_view
+from functions.returns.rules.exchange_pricing import Replacement, price_replacements
+from functions.returns.rules.refunds import ReturnedUnits, expected_refund
 from functions.returns.store import line_buckets_op, pointer_item, return_sk, versioned_return_put
 from shared.api.caller import Caller
 from shared.clock import now_iso

@@ -13,9 +13,9 @@ from typing import Any
 
 from functions.changes.api import load_change_policy
 from functions.returns.logic.models import ReceiptRequest
-from functions.returns.logic.refunds import restock_quantities
 from functions.returns.logic.shipping_exchange import ship_exchange
 from functions.returns.logic.views import return_view
+from functions.returns.rules.refunds import restock_quantities
 from functions.returns.store import line_buckets_op, load_return, restock_op, versioned_return_put
 from shared.api.caller import Caller
 from shared.clock import now_iso

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.changes.api import change_item, issue_refund, load_change_policy, payment_position
-from functions.returns.logic.refunds import ReturnedUnits, refund_lines, settle_return_refund
+from functions.returns.rules.refunds import ReturnedUnits, refund_lines, settle_return_refund
 from functions.returns.store import line_buckets_op, load_return, versioned_return_put
 from shared.clock import now_iso
 from shared.errors import RetryableError

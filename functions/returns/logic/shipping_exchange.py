@@ -4,8 +4,9 @@ execution (named after the exchange) reserves, routes, authorizes, ships and cap
 
 from __future__ import annotations
 
-from functions.returns.store import header_key, return_key
+from functions.returns.store import return_key
 from shared.clock import now_iso
+from shared.order.state import HeaderUpdate, Reason, WorkflowStatus
 from shared.table import ConditionFailed, Table
 from shared.workflow import start_order_lifecycle
 
@@ -29,24 +30,12 @@ def ship_exchange(order_id: str, return_id: str) -> bool:
                         "ExpressionAttributeValues": {":t": True, ":f": False, ":at": at},
                     }
                 },
-                {
-                    "Update": {
-                        "Key": header_key(order_id),
-                        "UpdateExpression": "SET #st = :open, workflow.#ws = :running, updated_at = :at",
-                        "ExpressionAttributeNames": {"#st": "status", "#ws": "status"},
-                        "ExpressionAttributeValues": {":open": "open", ":running": "RUNNING", ":at": at},
-                    }
-                },
+                HeaderUpdate(order_id, at).because(Reason.EXCHANGE_SHIPPING).workflow(WorkflowStatus.RUNNING).op(),
             ]
         )
     except ConditionFailed:
         start_order_lifecycle(order_id, name=name)  # a retry: make sure it runs
         return False
     arn = start_order_lifecycle(order_id, name=name)
-    table.update(
-        header_key(order_id)["pk"],
-        header_key(order_id)["sk"],
-        "SET workflow.execution_arn = :arn",
-        values={":arn": arn},
-    )
+    HeaderUpdate(order_id, now_iso()).execution(arn).apply(table)
     return True

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from functions.allocate.logic.routing.model import Assignment
-from functions.allocate.logic.routing.problem import Problem, fill_lines
+from functions.allocate.rules.routing.model import Assignment
+from functions.allocate.rules.routing.problem import Problem, fill_lines
 
 EVALUATIONS = 600  # sets costed per order, at most
 

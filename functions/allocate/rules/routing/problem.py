@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from functions.allocate.logic.routing.costs import SiteTerms, plan_cost, site_terms
-from functions.allocate.logic.routing.model import (
+from functions.allocate.rules.routing.costs import SiteTerms, plan_cost, site_terms
+from functions.allocate.rules.routing.model import (
     Assignment,
     Destination,
     LineDemand,

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from functions.allocate.logic.routing.model import Assignment
-from functions.allocate.logic.routing.problem import Problem
+from functions.allocate.rules.routing.model import Assignment
+from functions.allocate.rules.routing.problem import Problem
 
 INF = float("inf")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from functions.allocate.logic.routing.model import Plan
-from functions.allocate.logic.routing.problem import IntArray, Problem, fill_lines, make_plan
+from functions.allocate.rules.routing.model import Plan
+from functions.allocate.rules.routing.problem import IntArray, Problem, fill_lines, make_plan
 
 ENUMERATE_UP_TO = 3  # locations per set; beyond, greedy
 

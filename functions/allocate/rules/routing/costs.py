@@ -20,8 +20,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from functions.allocate.logic.routing.geo import distance_km
-from functions.allocate.logic.routing.model import Assignment, Destination, RoutingConfig, RoutingRules, Site
+from functions.allocate.rules.routing.geo import distance_km
+from functions.allocate.rules.routing.model import Assignment, Destination, RoutingConfig, RoutingRules, Site
 
 
 @dataclass(frozen=True, slots=True)

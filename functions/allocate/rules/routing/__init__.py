@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from functions.allocate.logic.routing.baseline import route_baseline
-from functions.allocate.logic.routing.channels import resolve_allowed
-from functions.allocate.logic.routing.checks import violations
-from functions.allocate.logic.routing.costs import plan_cost
-from functions.allocate.logic.routing.model import (
+from functions.allocate.rules.routing.baseline import route_baseline
+from functions.allocate.rules.routing.channels import resolve_allowed
+from functions.allocate.rules.routing.checks import violations
+from functions.allocate.rules.routing.costs import plan_cost
+from functions.allocate.rules.routing.model import (
     Assignment,
     Destination,
     LineDemand,
@@ -31,8 +31,8 @@ from functions.allocate.logic.routing.model import (
     ShipCost,
     Site,
 )
-from functions.allocate.logic.routing.optimizer import route_optimizer
-from functions.allocate.logic.routing.problem import prepare
+from functions.allocate.rules.routing.optimizer import route_optimizer
+from functions.allocate.rules.routing.problem import prepare
 
 __all__ = [
     "Assignment",

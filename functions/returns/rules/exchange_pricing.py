@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from functions.returns.logic.refunds import ReturnedUnits
+from functions.returns.rules.refunds import ReturnedUnits
 from shared.money import split_largest_remainder
 from shared.order.amounts import Amounts, returned_amounts
 

@@ -20,12 +20,12 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from functions.allocate.logic.routing.baseline import baseline_sites
-from functions.allocate.logic.routing.checks import allocation_violations
-from functions.allocate.logic.routing.heuristic import EVALUATIONS, SetCost, greedy_sites, heuristic_assignments
-from functions.allocate.logic.routing.milp import solve_milp
-from functions.allocate.logic.routing.model import Assignment, Plan
-from functions.allocate.logic.routing.problem import IntArray, Problem, backorders, cost_of, fill_lines, make_plan
+from functions.allocate.rules.routing.baseline import baseline_sites
+from functions.allocate.rules.routing.checks import allocation_violations
+from functions.allocate.rules.routing.heuristic import EVALUATIONS, SetCost, greedy_sites, heuristic_assignments
+from functions.allocate.rules.routing.milp import solve_milp
+from functions.allocate.rules.routing.model import Assignment, Plan
+from functions.allocate.rules.routing.problem import IntArray, Problem, backorders, cost_of, fill_lines, make_plan
 
 Option = tuple[list[Assignment], bool, str]  # assignments, proven optimal, how it was found
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from functions.allocate.logic.routing.model import Assignment, LineDemand, Plan, RoutingRules, Site
-from functions.allocate.logic.routing.problem import is_eligible
+from functions.allocate.rules.routing.model import Assignment, LineDemand, Plan, RoutingRules, Site
+from functions.allocate.rules.routing.problem import is_eligible
 
 
 def violations(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from functions.allocate.logic.routing.model import Site
+from functions.allocate.rules.routing.model import Site
 
 
 def resolve_allowed(
