@@ -100,7 +100,12 @@ class StateMachineSpec:
 
 # Lambda layers of third-party packages the Powertools layer lacks: name -> requirements
 # (names only; the pinned versions are read from pyproject.toml).
-LAYERS: dict[str, tuple[str, ...]] = {"routing": ("highspy", "numpy"), "payments": ("stripe",)}
+LAYERS: dict[str, tuple[str, ...]] = {
+    "routing": ("highspy", "numpy"),
+    "payments": ("stripe",),
+    # Demand forecasts (docs/decisions.md, Demand forecasting: size and cold start).
+    "forecast": ("numpy",),
+}
 
 TABLE = TableSpec(
     name="Table",
@@ -306,6 +311,29 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=("table:read", "table:write", "lifecycle:start"),
     ),
     FunctionSpec(
+        name="ReadModels",
+        handler="functions.customers.handlers.projection.handler",
+        description="Table stream -> each changed order's facts, its customer's lifetime figures, demand per SKU",
+        grants=("table:read", "table:write"),
+        timeout_seconds=60,
+    ),
+    FunctionSpec(
+        name="CustomersApi",
+        handler="functions.customers.handlers.api.handler",
+        description="Customers (profile, 360 view, erase) and search (/v1/customers..., /v1/search)",
+        grants=("table:read", "table:write"),
+        timeout_seconds=29,
+    ),
+    FunctionSpec(
+        name="ReportsApi",
+        handler="functions.reports.handlers.api.handler",
+        description="Reports, CSV exports and demand forecasts (/v1/reports..., /v1/forecast)",
+        grants=("table:read",),
+        timeout_seconds=29,
+        memory_mb=1024,
+        layers=("forecast",),
+    ),
+    FunctionSpec(
         name="Authorizer",
         handler="functions.ops.handlers.authorizer.handler",
         description="API key authorizer (keys from Secrets Manager)",
@@ -343,6 +371,15 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/orders/{order_id}/returns", "ReturnsApi"),
     Route("GET", "/v1/returns/{return_id}", "ReturnsApi"),
     Route("POST", "/v1/returns/{return_id}/receive", "ReturnsApi"),
+    Route("PUT", "/v1/customers/{customer_id}", "CustomersApi"),
+    Route("GET", "/v1/customers", "CustomersApi"),
+    Route("GET", "/v1/customers/{customer_id}", "CustomersApi"),
+    Route("POST", "/v1/customers/{customer_id}/erase", "CustomersApi"),
+    Route("GET", "/v1/search", "CustomersApi"),
+    Route("GET", "/v1/reports/summary", "ReportsApi"),
+    Route("GET", "/v1/reports/daily", "ReportsApi"),
+    Route("GET", "/v1/reports/export", "ReportsApi"),
+    Route("GET", "/v1/forecast", "ReportsApi"),
     Route("GET", "/v1/openapi.json", "OpsApi", authorized=False),
     Route("GET", "/v1/docs", "OpsApi", authorized=False),
     Route("GET", "/v1/exceptions", "OpsApi"),
@@ -386,6 +423,12 @@ STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
     StreamConsumer(function="Projector", event_names=("INSERT",), item_types=("event",)),
     # Stock that grew may wake backorders.
     StreamConsumer(function="StockArrivals", event_names=("INSERT", "MODIFY"), item_types=("inventory",)),
+    # Changes to what an order's facts are made of keep the read models (customers, reports, demand).
+    StreamConsumer(
+        function="ReadModels",
+        event_names=("INSERT", "MODIFY"),
+        item_types=("order", "line", "allocation", "shipment", "change_order", "return", "payment"),
+    ),
 )
 
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (

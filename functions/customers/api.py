@@ -1,7 +1,21 @@
-"""What other domains (capture) use of customers."""
+"""What other domains use of customers: matching at capture, the read models for reports, the routers."""
 
 from __future__ import annotations
 
-from functions.customers.store import get_customer, resolve_customer
+from typing import TYPE_CHECKING
 
-__all__ = ["get_customer", "resolve_customer"]
+# Orders' facts and demand per SKU and day, kept from the stream (reports, forecasts).
+from functions.customers.rules.facts import placed_at
+from functions.customers.store import demand_history, facts_of_day, get_customer, resolve_customer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.router import Router
+
+__all__ = ["demand_history", "facts_of_day", "get_customer", "http_routers", "placed_at", "resolve_customer"]
+
+
+def http_routers() -> tuple[Router, ...]:
+    """The domain's HTTP routers (imported on call: the handler module builds an app)."""
+    from functions.customers.handlers.api import router
+
+    return (router,)

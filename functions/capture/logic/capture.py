@@ -9,7 +9,7 @@ from functions.capture.logic.order_view import OrderView, order_view
 from functions.capture.rules.pricing import PricedLine, Totals, price_order
 from functions.customers.api import resolve_customer
 from shared.api.caller import Caller
-from shared.clock import now_iso
+from shared.clock import iso, now_iso
 from shared.errors import Forbidden
 from shared.ids import new_id
 from shared.order import keys
@@ -67,6 +67,12 @@ def _header(order_id: str, request: OrderRequest, customer_id: str, totals: Tota
         "external_id": request.external_id,
         "customer_id": customer_id,
         "customer": {"email": request.customer.email, "name": request.customer.name, "phone": request.customer.phone},
+        **(
+            {"channel_customer_id": request.customer.channel_customer_id}
+            if request.customer.channel_customer_id
+            else {}
+        ),
+        "placed_at": iso(request.placed_at) if request.placed_at else created_at,
         "currency": request.currency,
         "payment_status": "pending",
         "totals": totals.as_dict(),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.money import CURRENCY_EXPONENTS
 
@@ -45,6 +46,10 @@ class CustomerIn(_Model):
     ]
     name: Text
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()./-]{4,32}$")] | None = None
+    # The channel's own id of its customer, kept on the order (matching stays by e-mail).
+    channel_customer_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None
+    ) = None
 
 
 class LineIn(_Model):
@@ -95,6 +100,16 @@ class OrderRequest(_Model):
     shipping: ShippingIn
     promotions: Annotated[list[PromotionIn], Field(max_length=20)] = []
     payment: PaymentIn
+    # When the customer placed it, for orders imported from a channel's history (ISO 8601
+    # with a zone, not in the future); absent: the capture time.
+    placed_at: AwareDatetime | None = None
+
+    @field_validator("placed_at")
+    @classmethod
+    def _not_in_future(cls, value: AwareDatetime | None) -> AwareDatetime | None:
+        if value is not None and value > datetime.now(UTC) + timedelta(minutes=5):
+            raise ValueError("placed_at is in the future")
+        return value
 
     @field_validator("currency")
     @classmethod

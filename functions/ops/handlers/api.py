@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.allocate import api as allocate_api
 from functions.capture import api as capture_api
 from functions.changes import api as changes_api
+from functions.customers import api as customers_api
 from functions.fulfill import api as fulfill_api
 from functions.inventory import api as inventory_api
 from functions.ops.logic.exceptions import (
@@ -25,6 +26,7 @@ from functions.ops.logic.exceptions import (
 )
 from functions.ops.logic.openapi_doc import docs_page, openapi_document
 from functions.payments import api as payments_api
+from functions.reports import api as reports_api
 from functions.returns import api as returns_api
 from shared.api.app import build_app, current_caller
 from shared.observability import logger
@@ -74,6 +76,8 @@ ROUTERS = (
     *inventory_api.http_routers(),
     *fulfill_api.http_routers(),
     *payments_api.http_routers(),
+    *customers_api.http_routers(),
+    *reports_api.http_routers(),
     router,
 )
 app = build_app(router)

@@ -1,0 +1,117 @@
+"""An order's facts: what one order contributes to the customer, report and demand read models.
+
+Pure: recomputed from the order's own items every time any of them changes, so a
+redelivered or out-of-order stream record yields the same facts, and the read models
+(sums of these facts) stay exact. docs/reports.md defines every figure built from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.order.quantities import LineQuantities
+from shared.order.record import OrderRecord
+
+# Figures of one order that the customer's lifetime counters add up.
+LIFETIME_FIELDS = (
+    "orders",
+    "units",
+    "units_cancelled",
+    "units_shipped",
+    "units_returned",
+    "ordered",
+    "cancelled",
+    "captured",
+    "refunded",
+    "returns",
+)
+
+
+def placed_at(header: Mapping[str, Any]) -> str:
+    """When the customer placed the order: the channel's time for imported history, else capture."""
+    return str(header.get("placed_at") or header["created_at"])
+
+
+def order_facts(record: OrderRecord) -> dict[str, Any]:
+    header = record.header
+    original_lines = [line for line in record.lines if not line.get("change_id")]
+    quantities = [LineQuantities.of(line) for line in original_lines]
+    allocations = record.others.get("ALLOC", [])
+    shipments = sorted(record.others.get("SHP", []), key=lambda s: str(s.get("shipped_at", "")))
+    changes = record.others.get("CHG", [])
+    returns = record.others.get("RET", [])
+    payment_totals = header.get("payment_totals") or {}
+
+    ordered_units = sum(q.ordered for q in quantities)
+    first_round = sum(int(a["quantity"]) for a in allocations if int(a.get("round", 0)) == 1)
+    allocated_once = bool(allocations)
+    # Units the first allocation round could not place: they waited for stock or were cancelled unfilled.
+    backordered_skus = sorted(
+        {
+            str(line["sku"])
+            for line in original_lines
+            if allocated_once
+            and sum(
+                int(a["quantity"])
+                for a in allocations
+                if int(a.get("round", 0)) == 1 and a["line_id"] == line["line_id"]
+            )
+            < int(line["quantity"])
+        }
+    )
+    if not allocated_once and header.get("fulfillment_status") == "backordered":
+        backordered_skus = sorted({str(line["sku"]) for line in original_lines})
+    demand: dict[str, int] = {}
+    for line in original_lines:
+        demand[str(line["sku"])] = demand.get(str(line["sku"]), 0) + int(line["quantity"])
+    locations = sorted(
+        {str(a["location_id"]) for a in allocations} | {str(s["location_id"]) for s in shipments if "location_id" in s}
+    )
+    cancelled_money = -sum(int(c["totals"]["total"]) for c in changes if c.get("kind") == "cancel")
+    units_cancelled = sum(q.cancelled for q in quantities)
+    at = placed_at(header)
+    facts = {
+        "order_id": header["order_id"],
+        "customer_id": header.get("customer_id"),
+        "channel": header["channel"],
+        "currency": header["currency"],
+        "placed_at": at,
+        "day": at[:10],
+        "status": header["status"],
+        "orders": 1,
+        "units": ordered_units,
+        "units_cancelled": units_cancelled,
+        "units_shipped": sum(q.shipped for q in quantities),
+        "units_returned": sum(q.returned for q in quantities),
+        "ordered": int(header["totals"]["total"]),
+        "cancelled": cancelled_money,
+        "captured": int(payment_totals.get("captured", 0)),
+        "refunded": int(payment_totals.get("refunded", 0)),
+        "returns": len(returns),
+        "shipments": len(shipments),
+        "first_shipped_at": shipments[0]["shipped_at"] if shipments else None,
+        "delivered_at": header.get("delivered_at"),
+        "locations": locations,
+        "allocated": int(allocated_once),
+        "first_time_fill": int(
+            allocated_once and first_round >= ordered_units and not header.get("rejected_locations")
+        ),
+        "backordered": int(bool(backordered_skus)),
+        "backordered_skus": backordered_skus,
+        "demand": demand,
+    }
+    # Absent rather than null: the table keeps no null attributes here, and facts compare equal to what is stored.
+    return {name: value for name, value in facts.items() if value is not None}
+
+
+def lifetime_delta(new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> dict[str, int]:
+    """What the customer's counters must add to go from ``old`` facts to ``new`` facts."""
+    return {f: int((new or {}).get(f, 0)) - int((old or {}).get(f, 0)) for f in LIFETIME_FIELDS}
+
+
+def demand_delta(new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> dict[str, int]:
+    before = dict((old or {}).get("demand") or {})
+    after = dict((new or {}).get("demand") or {})
+    deltas = {sku: int(after.get(sku, 0)) - int(before.get(sku, 0)) for sku in set(before) | set(after)}
+    return {sku: d for sku, d in deltas.items() if d}

@@ -1,0 +1,179 @@
+"""Customer 360, search, reports and erasure on the read models the stream keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.customers.handlers.api import handler as customers_handler
+from functions.customers.logic.projection import project_order, rebuild
+from functions.customers.store import facts_of_day, lifetimes
+from functions.reports.handlers.api import handler as reports_handler
+from infra.local import moto_patches
+from shared.clock import now_iso
+from shared.order.record import load_order
+from shared.table import Table
+from tests.integration.conftest import api_event, call, stock_up
+from tests.integration.test_cancel_and_adjust import (
+    LOCATION,
+    capture,
+    line_id,
+    order_body,
+    post_change,
+    released_to_fulfillment,
+    wait_for,
+)
+from tests.integration.test_returns import ship_everything
+
+
+def get(handler: Any, path: str, resource: str, key: str = "dev-agent-key", query=None, path_parameters=None):
+    return call(
+        handler, api_event("GET", path, resource=resource, key=key, query=query, path_parameters=path_parameters)
+    )
+
+
+def settled(order_ids: list[str]) -> None:
+    """Every stream record is delivered, so the read models caught up with these orders."""
+    moto_patches.wait_for_streams()
+    for order_id in order_ids:
+        assert project_order(order_id) is False, "the stream left an order's read models behind"
+
+
+def place_mix() -> tuple[str, list[str]]:
+    stock_up({"SHIRT-A": 50, "SHOES-B": 50, "SOCKS-C": 50}, location_id=LOCATION)
+    shipped = capture(order_body("MIX-1"))
+    cancelled = capture(order_body("MIX-2"))
+    third = capture(order_body("MIX-3", promotions=[]))
+    ship_everything(shipped["order_id"])
+    record = released_to_fulfillment(cancelled["order_id"])
+    body = {"lines": [{"line_id": line_id(record, "SHOES-B"), "quantity": 1}], "reason": "changed mind"}
+    status, _, change = post_change(cancelled["order_id"], "cancel", body, key="dev-agent-key")
+    assert status in (200, 201), change
+    status, _, change = post_change(
+        shipped["order_id"], "adjustments", {"amount": 500, "reason": "late"}, key="dev-agent-key"
+    )
+    assert status in (200, 201), change
+    wait_for(lambda: load_order(shipped["order_id"]).header.get("payment_totals", {}).get("refunded") == 500)
+    released_to_fulfillment(third["order_id"])
+    ids = [shipped["order_id"], cancelled["order_id"], third["order_id"]]
+    settled(ids)
+    return shipped["customer_id"], ids
+
+
+def expected_lifetime(order_ids: list[str]) -> dict[str, int]:
+    records = [load_order(i) for i in order_ids]
+    captured = sum(r.header.get("payment_totals", {}).get("captured", 0) for r in records)
+    refunded = sum(r.header.get("payment_totals", {}).get("refunded", 0) for r in records)
+    cancelled = -sum(c["totals"]["total"] for r in records for c in r.others.get("CHG", []) if c["kind"] == "cancel")
+    return {
+        "orders": len(records),
+        "units": sum(line["quantity"] for r in records for line in r.lines),
+        "ordered": sum(r.header["totals"]["total"] for r in records),
+        "cancelled": cancelled,
+        "captured": captured,
+        "refunded": refunded,
+        "net": captured - refunded,
+    }
+
+
+def test_the_360_view_search_reports_and_rebuild_agree_with_the_orders(aws):
+    customer_id, order_ids = place_mix()
+    status, _, view = get(
+        customers_handler,
+        f"/v1/customers/{customer_id}",
+        "/v1/customers/{customer_id}",
+        path_parameters={"customer_id": customer_id},
+    )
+    assert status == 200, view
+    expected = expected_lifetime(order_ids)
+    assert expected["cancelled"] > 0 and expected["refunded"] == 500 and expected["captured"] > 0
+    assert {k: view["lifetime"][k] for k in expected} == expected
+    assert view["lifetime"]["average_order_value"] == round((expected["ordered"] - expected["cancelled"]) / 3)
+    assert view["segment"] == "loyal"
+    assert {o["order_id"] for o in view["open_orders"]} >= {order_ids[1], order_ids[2]}
+    assert any(s["tracking_number"] for s in view["recent_shipments"])
+    assert view["recent_events"] and view["recent_payments"]
+
+    # A redelivered record changes nothing; a rebuild from the orders gives the same figures.
+    live_facts = {f["order_id"]: f for f in facts_of_day(now_iso()[:10])}
+    live_lifetime = lifetimes(customer_id)
+    assert project_order(order_ids[0]) is False
+    Table().update(
+        f"CUSTOMER#{customer_id}", "LIFETIME#EUR", "SET captured = :wrong", values={":wrong": 1}
+    )  # a counter gone wrong is repaired by the rebuild
+    rebuild()
+    # A counter never moved is absent from the live item and 0 in the rebuilt one.
+    assert [{k: v for k, v in c.items() if v != 0} for c in lifetimes(customer_id)] == live_lifetime
+    rebuilt = {f["order_id"]: f for f in facts_of_day(now_iso()[:10])}
+    assert {k: {n: v for n, v in f.items() if n != "revision"} for k, f in rebuilt.items()} == {
+        k: {n: v for n, v in f.items() if n != "revision"} for k, f in live_facts.items()
+    }
+
+    # Search: e-mail, external id and tracking number, one read each; a channel key sees its own only.
+    def search(q: str, key: str = "dev-agent-key") -> list[dict[str, Any]]:
+        status, _, page = get(customers_handler, "/v1/search", "/v1/search", key=key, query={"q": q})
+        assert status == 200, page
+        return list(page["items"])
+
+    by_email = search("grace@example.com")
+    assert {h["order_id"] for h in by_email if h["kind"] == "order"} == set(order_ids)
+    assert [h["customer_id"] for h in by_email if h["kind"] == "customer"] == [customer_id]
+    assert [h["order_id"] for h in search("MIX-2")] == [order_ids[1]]
+    tracking = load_order(order_ids[0]).others["SHP"][0]["tracking_number"]
+    assert [h["order_id"] for h in search(tracking)] == [order_ids[0]]
+    assert [h["order_id"] for h in search("MIX-2", key="dev-web-key")] == [order_ids[1]]
+    assert search("grace@example.com", key="dev-pos-key") == []
+    assert [h["customer_id"] for h in search("Grace")] == [customer_id]
+
+    # Reports: every summary figure recomputed from the orders themselves.
+    day = now_iso()[:10]
+    status, _, report = get(
+        reports_handler, "/v1/reports/summary", "/v1/reports/summary", query={"from": day, "to": day}
+    )
+    assert status == 200, report
+    records = [load_order(i) for i in order_ids]
+    assert report["orders"] == 3
+    assert report["units"] == sum(line["quantity"] for r in records for line in r.lines)
+    assert report["gmv"] == {"EUR": sum(r.header["totals"]["total"] for r in records)}
+    assert report["aov"] == {"EUR": round(report["gmv"]["EUR"] / 3)}
+    assert report["cancel_rate"] == round(1 / 3, 4)
+    assert report["fill_rate"] == 1.0 and report["backorder_rate"] == 0.0 and report["stock_outs"] == 0
+    assert report["split_rate"] == 0.0 and report["return_rate"] == 0.0
+    first_ship = [r.others["SHP"][0]["shipped_at"] for r in records if r.others.get("SHP")]
+    assert len(first_ship) == 1 and report["time_to_ship"]["p50"] == report["time_to_ship"]["p90"] >= 0
+    status, _, daily = get(reports_handler, "/v1/reports/daily", "/v1/reports/daily", query={"from": day, "to": day})
+    assert status == 200 and daily["items"][0]["orders"] == 3
+    status, headers, csv_text = get(
+        reports_handler, "/v1/reports/export", "/v1/reports/export", query={"kind": "lines", "from": day, "to": day}
+    )
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    assert len(csv_text.strip().splitlines()) == 1 + sum(len(r.lines) for r in records)
+
+
+def test_erasure_removes_personal_data_and_keeps_the_money(aws):
+    customer_id, order_ids = place_mix()
+    before = lifetimes(customer_id)
+    path = f"/v1/customers/{customer_id}/erase"
+    event = api_event(
+        "POST",
+        path,
+        resource="/v1/customers/{customer_id}/erase",
+        key="dev-ops-key",
+        path_parameters={"customer_id": customer_id},
+    )
+    status, _, out = call(customers_handler, event)
+    assert status == 200 and out["orders"] == 3, out
+    moto_patches.wait_for_streams()
+    for order_id in order_ids:
+        header = load_order(order_id).header
+        text = repr(header)
+        assert "grace" not in text.lower() and "Main St" not in text
+        assert header["totals"]["total"] > 0
+        outbox = list(Table().query_all("pk = :pk", {":pk": f"OUTBOX#{order_id}"}))
+        assert all("grace" not in repr(m).lower() for m in outbox)
+    assert any(Table().query_all("pk = :pk", {":pk": f"OUTBOX#{order_ids[0]}"})), "messages were kept to erase"
+    profile = Table().get(f"CUSTOMER#{customer_id}", "PROFILE")
+    assert profile.get("email") is None and "gsi1pk" not in profile
+    assert Table().get("CUSTOMEREMAIL#grace@example.com", "CUSTOMEREMAIL") is None
+    assert lifetimes(customer_id) == before
+    status, _, page = get(customers_handler, "/v1/search", "/v1/search", query={"q": "grace@example.com"})
+    assert status == 200 and page["items"] == []
