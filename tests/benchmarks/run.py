@@ -16,6 +16,8 @@ from typing import Any
 from infra.manifest import ROOT
 from tests.benchmarks.aws_meter import AwsMeter
 from tests.benchmarks.bench_capture import bench_capture
+from tests.benchmarks.bench_forecast import bench_forecast
+from tests.benchmarks.bench_forecast import print_table as print_forecast_table
 from tests.benchmarks.bench_imports import bench_imports
 from tests.benchmarks.bench_lifecycle import bench_lifecycle
 from tests.benchmarks.bench_routing import bench_routing, print_table
@@ -33,7 +35,7 @@ def _table(title: str, rows: list[tuple[str, str]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, help="orders per run (default: capture 300, routing 10,000)")
-    parser.add_argument("--only", choices=["capture", "lifecycle", "routing"], help="run one benchmark")
+    parser.add_argument("--only", choices=["capture", "lifecycle", "routing", "forecast"], help="run one benchmark")
     args = parser.parse_args()
     if args.only in (None, "capture"):
         run_capture(args.orders or 300)
@@ -41,6 +43,18 @@ def main() -> None:
         run_lifecycle(args.orders or 200)
     if args.only in (None, "routing"):
         run_routing(args.orders or 10_000)
+    if args.only in (None, "forecast"):
+        run_forecast()
+
+
+def run_forecast() -> None:
+    result = bench_forecast()
+    result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    print_forecast_table(result)
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "forecast.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"\nwritten: {path.relative_to(ROOT)}")
 
 
 def run_routing(orders: int) -> None:

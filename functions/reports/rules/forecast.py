@@ -100,7 +100,11 @@ def tsb(y: np.ndarray, horizon: int) -> Forecast:
     assert best is not None
     _, probability, size = best
     recent = y[-90:]
-    low, high = np.percentile(recent, INTERVAL)
+    low = float(np.percentile(recent, INTERVAL[0], method="inverted_cdf"))
+    # Demand comes in whole units and most days are zero: from a lower bound of 0 the
+    # interval needs only the 80th percentile above it to hold 80 % of the days.
+    upper_share = INTERVAL[1] - INTERVAL[0] if low == 0 else INTERVAL[1]
+    high = float(np.percentile(recent, upper_share, method="inverted_cdf"))
     daily = probability * size
     return Forecast(
         method="tsb",

@@ -1,0 +1,85 @@
+"""Forecast and report rules without a table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from functions.reports.rules.forecast import forecast, reorder
+from functions.reports.rules.metrics import percentile, summarize
+
+
+def test_weekly_demand_is_forecast_with_its_season_and_an_interval_around_it():
+    rng = np.random.default_rng(1)
+    weekly = np.array([10, 10, 10, 10, 10, 30, 5])
+    history = [int(v) for v in rng.poisson(np.tile(weekly, 20))]
+    fc = forecast(history, 14)
+    assert fc.method == "holt_winters"
+    saturday = fc.mean[(140 + 5 - 140) % 7]  # day 140 is a Monday of the pattern
+    assert saturday > 2 * fc.mean[0]
+    assert all(lo <= m <= hi for lo, m, hi in zip(fc.lower, fc.mean, fc.upper, strict=True))
+
+
+def test_intermittent_demand_uses_tsb_and_the_reorder_point_covers_lead_time_demand():
+    history = [0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 0, 4, 0, 0] * 10
+    fc = forecast(history, 28)
+    assert fc.method == "tsb"
+    assert abs(sum(fc.mean[:14]) - sum(history[-14:])) <= 4
+    r = reorder(fc, lead_time_days=7, service_level=0.95, on_hand=2, reserved=1, cover_days=14)
+    assert r.reorder_point >= r.lead_time_demand + r.safety_stock - 1 and r.safety_stock > 0
+    assert r.suggested_quantity >= r.reorder_point - r.position
+    plenty = reorder(fc, lead_time_days=7, service_level=0.95, on_hand=1000, reserved=0, cover_days=14)
+    assert plenty.suggested_quantity == 0
+
+
+def test_percentiles_are_nearest_rank():
+    assert percentile([5, 1, 3, 2, 4], 50) == 3
+    assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == 9
+    assert percentile([], 50) is None
+
+
+def facts(order_id, **extra):
+    base = {
+        "order_id": order_id,
+        "channel": "web",
+        "currency": "EUR",
+        "placed_at": "2026-03-01T10:00:00.000Z",
+        "units": 2,
+        "units_cancelled": 0,
+        "units_shipped": 2,
+        "units_returned": 0,
+        "ordered": 1000,
+        "shipments": 1,
+        "first_shipped_at": "2026-03-01T22:00:00.000Z",
+        "allocated": 1,
+        "first_time_fill": 1,
+        "backordered": 0,
+        "backordered_skus": [],
+        "locations": ["wh-a"],
+    }
+    return base | extra
+
+
+def test_summary_figures_follow_their_definitions():
+    rows = [
+        facts("o1"),
+        facts("o2", ordered=3001, shipments=2, units_returned=1, delivered_at="2026-03-03T10:00:00.000Z"),
+        facts(
+            "o3",
+            units_cancelled=2,
+            units_shipped=0,
+            shipments=0,
+            first_shipped_at=None,
+            first_time_fill=0,
+            backordered=1,
+            backordered_skus=["X", "Y"],
+        ),
+        facts("o4", currency="USD", ordered=500, first_shipped_at="2026-03-04T10:00:00.000Z"),
+    ]
+    s = summarize(rows)
+    assert s["orders"] == 4 and s["units"] == 8
+    assert s["gmv"] == {"EUR": 5001, "USD": 500} and s["aov"] == {"EUR": 1667, "USD": 500}
+    assert s["fill_rate"] == 0.75 and s["backorder_rate"] == 0.25 and s["cancel_rate"] == 0.25
+    assert s["split_rate"] == round(1 / 3, 4) and s["return_rate"] == round(1 / 6, 4)
+    assert s["time_to_ship"] == {"p50": 12 * 3600, "p90": 72 * 3600}
+    assert s["time_to_delivery"] == {"p50": 48 * 3600, "p90": 48 * 3600}
+    assert s["on_time_ship_rate"] == round(2 / 3, 4) and s["stock_outs"] == 2
