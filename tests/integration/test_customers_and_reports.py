@@ -177,3 +177,27 @@ def test_erasure_removes_personal_data_and_keeps_the_money(aws):
     assert lifetimes(customer_id) == before
     status, _, page = get(customers_handler, "/v1/search", "/v1/search", query={"q": "grace@example.com"})
     assert status == 200 and page["items"] == []
+
+
+def test_a_projection_that_read_stale_facts_loses_its_condition_and_counts_nothing_twice(aws, monkeypatch):
+    """Two projections of one order: the one that read before the other wrote must not add its delta again."""
+    from functions.customers.logic import projection
+
+    stock_up({"SHIRT-A": 5}, location_id=LOCATION)
+    order = capture(order_body("RACE-1", lines=[{"sku": "SHIRT-A", "quantity": 1, "unit_price": 1000}], promotions=[]))
+    released_to_fulfillment(order["order_id"])
+    settled([order["order_id"]])
+    before = lifetimes(order["customer_id"])
+    assert before[0]["orders"] == 1
+
+    real_get_facts = projection.store.get_facts
+    reads = {"n": 0}
+
+    def stale_then_real(day, order_id, table=None):
+        reads["n"] += 1
+        return None if reads["n"] == 1 else real_get_facts(day, order_id, table)
+
+    monkeypatch.setattr(projection.store, "get_facts", stale_then_real)
+    assert project_order(order["order_id"]) is False  # refused once, then nothing left to write
+    assert reads["n"] == 2
+    assert lifetimes(order["customer_id"]) == before
