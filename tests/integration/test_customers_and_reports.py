@@ -8,8 +8,8 @@ from functions.customers.handlers.api import handler as customers_handler
 from functions.customers.logic.projection import project_order, rebuild
 from functions.customers.store import facts_of_day, lifetimes
 from functions.reports.handlers.api import handler as reports_handler
+from functions.reports.rules.metrics import seconds_between
 from infra.local import moto_patches
-from shared.clock import now_iso
 from shared.order.record import load_order
 from shared.table import Table
 from tests.integration.conftest import api_event, call, stock_up
@@ -94,7 +94,8 @@ def test_the_360_view_search_reports_and_rebuild_agree_with_the_orders(aws):
     assert view["recent_events"] and view["recent_payments"]
 
     # A redelivered record changes nothing; a rebuild from the orders gives the same figures.
-    live_facts = {f["order_id"]: f for f in facts_of_day(now_iso()[:10])}
+    days = sorted({load_order(i).header["placed_at"][:10] for i in order_ids})  # two if placed across midnight
+    live_facts = {f["order_id"]: f for d in days for f in facts_of_day(d)}
     live_lifetime = lifetimes(customer_id)
     assert project_order(order_ids[0]) is False
     Table().update(
@@ -103,7 +104,7 @@ def test_the_360_view_search_reports_and_rebuild_agree_with_the_orders(aws):
     rebuild()
     # A counter never moved is absent from the live item and 0 in the rebuilt one.
     assert [{k: v for k, v in c.items() if v != 0} for c in lifetimes(customer_id)] == live_lifetime
-    rebuilt = {f["order_id"]: f for f in facts_of_day(now_iso()[:10])}
+    rebuilt = {f["order_id"]: f for d in days for f in facts_of_day(d)}
     assert {k: {n: v for n, v in f.items() if n != "revision"} for k, f in rebuilt.items()} == {
         k: {n: v for n, v in f.items() if n != "revision"} for k, f in live_facts.items()
     }
@@ -125,9 +126,9 @@ def test_the_360_view_search_reports_and_rebuild_agree_with_the_orders(aws):
     assert [h["customer_id"] for h in search("Grace")] == [customer_id]
 
     # Reports: every summary figure recomputed from the orders themselves.
-    day = now_iso()[:10]
+    first, last = days[0], days[-1]
     status, _, report = get(
-        reports_handler, "/v1/reports/summary", "/v1/reports/summary", query={"from": day, "to": day}
+        reports_handler, "/v1/reports/summary", "/v1/reports/summary", query={"from": first, "to": last}
     )
     assert status == 200, report
     records = [load_order(i) for i in order_ids]
@@ -138,12 +139,14 @@ def test_the_360_view_search_reports_and_rebuild_agree_with_the_orders(aws):
     assert report["cancel_rate"] == round(1 / 3, 4)
     assert report["fill_rate"] == 1.0 and report["backorder_rate"] == 0.0 and report["stock_outs"] == 0
     assert report["split_rate"] == 0.0 and report["return_rate"] == 0.0
-    first_ship = [r.others["SHP"][0]["shipped_at"] for r in records if r.others.get("SHP")]
-    assert len(first_ship) == 1 and report["time_to_ship"]["p50"] == report["time_to_ship"]["p90"] >= 0
-    status, _, daily = get(reports_handler, "/v1/reports/daily", "/v1/reports/daily", query={"from": day, "to": day})
-    assert status == 200 and daily["items"][0]["orders"] == 3
+    (shipped,) = [r for r in records if r.others.get("SHP")]
+    seconds = seconds_between(shipped.header["placed_at"], shipped.others["SHP"][0]["shipped_at"])
+    assert report["time_to_ship"] == {"p50": seconds, "p90": seconds} and report["on_time_ship_rate"] == 1.0
+    assert report["time_to_delivery"] == {"p50": None, "p90": None}
+    status, _, daily = get(reports_handler, "/v1/reports/daily", "/v1/reports/daily", query={"from": first, "to": last})
+    assert status == 200 and sum(d["orders"] for d in daily["items"]) == 3
     status, headers, csv_text = get(
-        reports_handler, "/v1/reports/export", "/v1/reports/export", query={"kind": "lines", "from": day, "to": day}
+        reports_handler, "/v1/reports/export", "/v1/reports/export", query={"kind": "lines", "from": first, "to": last}
     )
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert len(csv_text.strip().splitlines()) == 1 + sum(len(r.lines) for r in records)
@@ -201,3 +204,29 @@ def test_a_projection_that_read_stale_facts_loses_its_condition_and_counts_nothi
     assert project_order(order["order_id"]) is False  # refused once, then nothing left to write
     assert reads["n"] == 2
     assert lifetimes(order["customer_id"]) == before
+
+
+def test_redelivered_and_reordered_stream_records_leave_the_figures_exact(aws):
+    from functions.customers.handlers.projection import handler as projection_handler
+    from infra.local.runtime import LambdaContext
+
+    stock_up({"SHIRT-A": 5}, location_id=LOCATION)
+    order = capture(order_body("REDELIVER-1", lines=[{"sku": "SHIRT-A", "quantity": 2, "unit_price": 700}]))
+    released_to_fulfillment(order["order_id"])
+    settled([order["order_id"]])
+    before = lifetimes(order["customer_id"])
+    day = load_order(order["order_id"]).header["placed_at"][:10]
+    day_facts = facts_of_day(day)
+
+    def record(sk: str, sequence: str) -> dict[str, Any]:
+        keys = {"pk": {"S": f"ORDER#{order['order_id']}"}, "sk": {"S": sk}}
+        return {"eventName": "MODIFY", "dynamodb": {"Keys": keys, "SequenceNumber": sequence}}
+
+    # The same batch twice, then its records in the reverse order.
+    batch = [record("HEADER", "1"), record("LINE#00001", "2"), record("HEADER", "3")]
+    for records in (batch, batch, list(reversed(batch))):
+        out = projection_handler({"Records": records}, LambdaContext(function_name="ReadModels"))
+        assert out == {"batchItemFailures": []}
+    assert lifetimes(order["customer_id"]) == before
+    assert facts_of_day(day) == day_facts
+    assert before[0]["ordered"] == order["totals"]["total"] and before[0]["units"] == 2
