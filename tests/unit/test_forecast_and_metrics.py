@@ -50,7 +50,7 @@ def facts(order_id, **extra):
         "ordered": 1000,
         "shipments": 1,
         "first_shipped_at": "2026-03-01T22:00:00.000Z",
-        "allocated": 1,
+        "allocation_ran": 1,
         "first_time_fill": 1,
         "backordered": 0,
         "backordered_skus": [],

@@ -46,6 +46,8 @@ def order_facts(record: OrderRecord) -> dict[str, Any]:
     ordered_units = sum(q.ordered for q in quantities)
     first_round = sum(int(a["quantity"]) for a in allocations if int(a.get("round", 0)) == 1)
     allocated_once = bool(allocations)
+    # The allocation step ran: it reserved units, or found none and parked the order.
+    allocation_ran = allocated_once or header.get("fulfillment_status") == "backordered"
     # Units the first allocation round could not place: they waited for stock or were cancelled unfilled.
     backordered_skus = sorted(
         {
@@ -93,7 +95,7 @@ def order_facts(record: OrderRecord) -> dict[str, Any]:
         "first_shipped_at": shipments[0]["shipped_at"] if shipments else None,
         "delivered_at": header.get("delivered_at"),
         "locations": locations,
-        "allocated": int(allocated_once),
+        "allocation_ran": int(allocation_ran),
         "first_time_fill": int(
             allocated_once and first_round >= ordered_units and not header.get("rejected_locations")
         ),

@@ -51,7 +51,7 @@ def summarize(facts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     for f in rows:
         gmv[f["currency"]] = gmv.get(f["currency"], 0) + int(f["ordered"])
         per_currency[f["currency"]] = per_currency.get(f["currency"], 0) + 1
-    allocated = [f for f in rows if int(f.get("allocated", 0))]
+    allocated = [f for f in rows if int(f.get("allocation_ran", 0))]
     shipped = [f for f in rows if f.get("first_shipped_at")]
     delivered = [f for f in rows if f.get("delivered_at")]
     to_ship = [seconds_between(f["placed_at"], f["first_shipped_at"]) for f in shipped]
