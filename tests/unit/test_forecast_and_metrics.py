@@ -83,3 +83,27 @@ def test_summary_figures_follow_their_definitions():
     assert s["time_to_ship"] == {"p50": 12 * 3600, "p90": 72 * 3600}
     assert s["time_to_delivery"] == {"p50": 48 * 3600, "p90": 48 * 3600}
     assert s["on_time_ship_rate"] == round(2 / 3, 4) and s["stock_outs"] == 2
+
+
+def test_an_orders_facts_keep_demand_of_at_most_one_transactions_worth_of_skus():
+    from functions.customers.rules.facts import MAX_DEMAND_SKUS, order_facts
+    from shared.order.record import OrderRecord
+
+    header = {
+        "order_id": "ord_1",
+        "customer_id": "cus_1",
+        "channel": "web",
+        "currency": "EUR",
+        "status": "open",
+        "created_at": "2026-03-01T10:00:00.000Z",
+        "placed_at": "2026-02-27T09:00:00.000Z",
+        "totals": {"total": 9500},
+    }
+    lines = [
+        {"line_id": f"ln_{i}", "sku": f"SKU-{i:03d}", "quantity": 1, "quantities": {"ordered": 1}} for i in range(95)
+    ]
+    cancel = {"kind": "cancel", "totals": {"total": -300}}
+    facts = order_facts(OrderRecord(header=header, lines=lines, others={"CHG": [cancel]}))
+    assert len(facts["demand"]) == MAX_DEMAND_SKUS and "SKU-000" in facts["demand"] and "SKU-094" not in facts["demand"]
+    assert facts["day"] == "2026-02-27" and facts["units"] == 95 and facts["cancelled"] == 300
+    assert "first_shipped_at" not in facts  # absent, never null

@@ -15,9 +15,8 @@ from typing import Any
 
 from functions.customers import store
 from functions.customers.rules.facts import LIFETIME_FIELDS, demand_delta, lifetime_delta, order_facts
-from shared.observability import logger
 from shared.order.record import load_order
-from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table
+from shared.table import ConditionFailed, Item, Table
 
 BOOKKEEPING = ("pk", "sk", "type", "revision")
 MAX_ATTEMPTS = 5
@@ -45,12 +44,10 @@ def project_order(order_id: str, table: Table | None = None) -> bool:
                 ops.append(lifetime)
         if previous is None:
             ops.append(store.external_id_entry(facts, str(record.header["external_id"])))
-        demand = sorted(demand_delta(facts, previous).items())
-        room = TRANSACTION_LIMIT - len(ops)
-        if len(demand) > room:
-            # One order of more SKUs than a transaction holds: demand of the rest is not counted.
-            logger.warning("demand of an order truncated", extra={"order_id": order_id, "skus": len(demand)})
-        ops.extend(store.demand_add_op(sku, facts["day"], d) for sku, d in demand[:room])
+        # At most MAX_DEMAND_SKUS counters (the facts hold no more), so this fits one transaction.
+        ops.extend(
+            store.demand_add_op(sku, facts["day"], d) for sku, d in sorted(demand_delta(facts, previous).items())
+        )
         try:
             table.transact(ops)
             return True

@@ -13,6 +13,8 @@ from typing import Any
 from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
 
+MAX_DEMAND_SKUS = 90
+
 # Figures of one order that the customer's lifetime counters add up.
 LIFETIME_FIELDS = (
     "orders",
@@ -67,6 +69,9 @@ def order_facts(record: OrderRecord) -> dict[str, Any]:
     demand: dict[str, int] = {}
     for line in original_lines:
         demand[str(line["sku"])] = demand.get(str(line["sku"]), 0) + int(line["quantity"])
+    # One transaction carries an order's demand counters: past that many SKUs the rest
+    # is left out of the facts too, so counters stay the sums of the stored facts.
+    demand = dict(sorted(demand.items())[:MAX_DEMAND_SKUS])
     locations = sorted(
         {str(a["location_id"]) for a in allocations} | {str(s["location_id"]) for s in shipments if "location_id" in s}
     )
