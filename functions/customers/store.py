@@ -366,6 +366,8 @@ def latest_events(order_id: str, *, limit: int, table: Table | None = None) -> l
 
 
 def outbox_items(order_id: str, table: Table | None = None) -> list[Item]:
+    """The order's kept customer messages. Their key is notify's (``OUTBOX#<ord_id>``), which
+    sits above customers and cannot be imported here; erasure is the only reader."""
     return list((table or Table()).query_all("pk = :pk", {":pk": f"OUTBOX#{order_id}"}, consistent=True))
 
 
