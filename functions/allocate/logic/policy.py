@@ -10,11 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.clock import now_iso
+from shared.operator_config import OperatorConfig
 from shared.table import Table
-from shared.warm_cache import warm
-
-_KEY = ("CONFIG", "ROUTING")
 
 
 class _Strict(BaseModel):
@@ -54,18 +51,12 @@ class RoutingPolicy(_Strict):
     updated_at: str | None = None
 
 
-@warm("routing_policy", ttl_seconds=60)
-def _policy() -> RoutingPolicy:
-    item = Table().get(*_KEY, consistent=False) or {}
-    return RoutingPolicy.model_validate({k: v for k, v in item.items() if k in RoutingPolicy.model_fields})
+_config = OperatorConfig("routing_policy", "ROUTING", RoutingPolicy)
 
 
 def load_policy() -> RoutingPolicy:
-    return _policy.get()
+    return _config.load()
 
 
 def save_policy(policy: RoutingPolicy, table: Table | None = None) -> RoutingPolicy:
-    stored = policy.model_copy(update={"updated_at": now_iso()})
-    (table or Table()).put({"pk": _KEY[0], "sk": _KEY[1], "type": "config", **stored.model_dump(mode="json")})
-    _policy.clear()
-    return stored
+    return _config.save(policy, table)
