@@ -16,14 +16,25 @@ import time
 from typing import Any
 
 import moto
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction, lambda_backends
 
 from infra.local import runtime
+from infra.local.environments import Throttled, TimedOut
 
 log = logging.getLogger(__name__)
 
 _ORIGINAL = LambdaFunction._invoke_lambda
 TESTED_MOTO = "5.2.5"
+
+
+class TooManyRequests(LambdaClientError):
+    """What Lambda answers a synchronous invocation beyond the function's concurrency."""
+
+    code = 429
+
+    def __init__(self, message: str):
+        super().__init__("TooManyRequestsException", message)
 
 
 def assert_moto_compatible() -> None:
@@ -77,30 +88,35 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
     )
     request_id = context.aws_request_id
     started = time.monotonic()
+    records = event.get("Records") if isinstance(event, dict) else None
+    # Event source pollers never run a function past its concurrency: they wait for a
+    # free environment. Synchronous callers (Invoke, Step Functions tasks) are throttled.
+    polled = bool(records) and isinstance(records[0], dict) and "eventSource" in records[0]
+    limit = getattr(fn, "reserved_concurrency", None)
     try:
-        result = runtime.call(fn.handler, event, context)
-        error = None
-    except Exception as exc:  # the runtime turns any exception into an error payload
-        error = runtime.error_payload(exc, request_id)
+        ok, payload = runtime.invoke(
+            fn.handler,
+            event,
+            context,
+            function_env=dict(getattr(fn, "environment_vars", None) or {}),
+            limit=int(limit) if limit not in (None, "") else None,
+            wait=polled,
+        )
+        error = None if ok else json.loads(payload)
+    except Throttled as exc:
+        log.warning("%s throttled: %s", fn.function_name, exc)
+        raise TooManyRequests(str(exc)) from exc
+    except TimedOut as exc:
+        error = {"errorMessage": f"{request_id} {exc}", "errorType": TimedOut.error_type, "requestId": request_id}
     logs = (
         f"START RequestId: {request_id} Version: {fn.version}\n"
         f"END RequestId: {request_id}\n"
         f"REPORT RequestId: {request_id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms"
     )
-    if error is None:
-        try:
-            payload = json.dumps(result)
-        except (TypeError, ValueError) as exc:
-            error = {
-                "errorMessage": f"Unable to marshal response: {exc}",
-                "errorType": "Runtime.MarshalError",
-                "requestId": request_id,
-                "stackTrace": [],
-            }
     if error is not None:
         log.warning("%s failed: %s: %s", fn.function_name, error["errorType"], error["errorMessage"])
         return json.dumps(error), True, logs
-    if _failed_partial_batch(fn, event, result):
+    if _failed_partial_batch(fn, event, json.loads(payload)):
         # moto hands SQS records over one per invocation and only knows errored or not:
         # a reported item failure is that record failing, as with ReportBatchItemFailures.
         log.warning("%s reported failed batch items: %s", fn.function_name, payload)

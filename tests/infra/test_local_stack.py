@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,20 +35,23 @@ from infra.manifest import FunctionSpec, Route
 from shared.errors import RetryableError
 
 HERE = __name__
-CALLS: list[tuple[str, Any]] = []
-TOKENS: list[str] = []
-_lock = threading.Lock()
 logger = Logger(service="local-stack-test")
+# The handlers run in the stack's worker processes: they record their calls in files
+# (the environment variable reaches every environment the stack starts).
+RECORDS = Path(os.environ.setdefault("OMS_TEST_RECORDS", tempfile.mkdtemp(prefix="oms-test-records-")))
 
 
 def record(name: str, event: Any) -> None:
-    with _lock:
-        CALLS.append((name, event))
+    with (RECORDS / f"{name}.jsonl").open("a") as out:  # one small append: atomic
+        out.write(json.dumps(event) + "\n")
 
 
 def calls(name: str) -> list[Any]:
-    with _lock:
-        return [event for n, event in CALLS if n == name]
+    try:
+        lines = (RECORDS / f"{name}.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines if line]
 
 
 # --- handlers -------------------------------------------------------------------------
@@ -76,8 +81,7 @@ def not_json(event: Any, context: Any) -> Any:
 
 
 def keep_token(event: Any, context: Any) -> dict[str, Any]:
-    with _lock:
-        TOKENS.append(event["token"])
+    record("token", event["token"])
     return {}
 
 
@@ -562,9 +566,9 @@ def test_step_functions_wait_for_task_token(stack: LocalStack) -> None:
     machine = sfn.create_state_machine(
         name="test-token", definition=json.dumps(definition), roleArn=stack.resources.role_arn
     )["stateMachineArn"]
-    TOKENS.clear()
+    seen = len(calls("token"))
     execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-    token = wait_for(lambda: TOKENS and TOKENS[0])
+    token = wait_for(lambda: calls("token")[seen:] and calls("token")[seen])
     assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
     sfn.send_task_success(taskToken=token, output='{"shipped": true}')
     result = _finished(stack, execution)
