@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Lambda's default account concurrency is 1,000; one machine carries far fewer processes.
 DEFAULT_ACCOUNT_LIMIT = int(os.environ.get("OMS_LOCAL_CONCURRENCY", "96"))
+# Lambda's limit for a function's init phase (imports), stretched for a busy machine.
+INIT_SECONDS = 30.0
 # Environments idle this long are shut down (Lambda reclaims idle ones after minutes).
 IDLE_SECONDS = 300.0
 
@@ -42,6 +44,7 @@ _PRELOAD = [
     "aws_lambda_powertools.event_handler",
     "aws_lambda_powertools.utilities.idempotency",
     "pydantic",
+    "infra.local.warm",
 ]
 
 
@@ -97,11 +100,20 @@ def _serve(conn: Connection, env: dict[str, str]) -> None:
         if request is None:
             return
         handler, event_json, context_fields = request
-        started, cpu = time.perf_counter(), time.process_time()
         context = runtime.LambdaContext(**context_fields)
+        function: Any = None
         try:
+            # The init phase (importing the handler) has its own limit, as in Lambda.
             function = handler_cache.get(handler) or runtime.resolve(handler)
             handler_cache[handler] = function
+        except Exception as exc:  # the runtime reports an import failure as the invocation's error
+            init_error = json.dumps(runtime.error_payload(exc, context.aws_request_id))
+        conn.send(("started",))
+        started, cpu = time.perf_counter(), time.process_time()
+        if function is None:
+            conn.send((False, init_error, time.process_time() - cpu, time.perf_counter() - started))
+            continue
+        try:
             result = function(json.loads(event_json), context)
             try:
                 reply = (True, json.dumps(result))
@@ -264,6 +276,10 @@ class Environments:
         started = time.perf_counter()
         try:
             environment.conn.send((handler, json.dumps(event), context_fields))
+            if not environment.conn.poll(INIT_SECONDS) or environment.conn.recv() != ("started",):
+                environment.close(kill=True)
+                keep = None
+                raise TimedOut(f"Init timed out after {INIT_SECONDS:.2f} seconds")
             if not environment.conn.poll(timeout):
                 environment.close(kill=True)
                 keep = None

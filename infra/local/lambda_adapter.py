@@ -18,6 +18,7 @@ from typing import Any
 import moto
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.utilities.docker_utilities import DockerModel
 
 from infra.local import runtime
 from infra.local.environments import Throttled, TimedOut
@@ -58,14 +59,33 @@ def assert_moto_compatible() -> None:
         raise AssertionError(f"{where}: _invoke_lambda now returns {returns}, not (payload, errored, logs)")
 
 
+# Every attempt moto makes to reach Docker (it never should: every invocation path goes
+# through the adapter). Tests assert it stays empty.
+docker_attempts: list[str] = []
+
+
+def _no_docker(self: Any) -> Any:
+    where = getattr(self, "function_name", type(self).__name__)
+    docker_attempts.append(where)
+    raise RuntimeError(f"{where}: moto tried to run Docker; the local stack runs handlers in its own environments")
+
+
 def install() -> None:
     """Patch moto (idempotent)."""
     assert_moto_compatible()
     LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
+    # Whatever path moto takes (including after the stack stopped), never Docker.
+    DockerModel.docker_client = property(_no_docker)  # type: ignore[assignment,method-assign]
 
 
 def uninstall() -> None:
-    LambdaFunction._invoke_lambda = _ORIGINAL  # type: ignore[method-assign]
+    # Executions and pollers may still invoke after the stack stopped: they get an error.
+    LambdaFunction._invoke_lambda = _stopped  # type: ignore[method-assign]
+
+
+def _stopped(self: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:
+    error = {"errorType": "Runtime.Unavailable", "errorMessage": "the local stack has stopped"}
+    return json.dumps(error), True, ""
 
 
 def installed() -> bool:

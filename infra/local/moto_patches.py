@@ -23,8 +23,8 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
 7. The Step Functions interpreter parses a definition with ANTLR once, not once per
    execution (about 0.3 s of CPU each for OrderLifecycle). Each execution still builds
    its own evaluation components from the cached syntax tree, so no state is shared.
-8. The interpreter's AWS clients (every Lambda task calls Lambda through one) are created
-   once per service and region instead of once per call (a client costs tens of ms).
+8. The interpreter's Lambda client (every Lambda task calls Lambda through it) is created
+   once per region instead of once per call (a client costs tens of ms).
 """
 
 from __future__ import annotations
@@ -258,9 +258,6 @@ _sfn_clients_lock = threading.Lock()
 
 def _patch_step_functions() -> None:
     global _ORIGINAL_PARSE
-    import importlib
-    import pkgutil
-
     from moto.stepfunctions.parser.asl.parse import asl_parser
     from moto.stepfunctions.parser.asl.utils import boto_client
 
@@ -278,18 +275,12 @@ def _patch_step_functions() -> None:
                 _sfn_clients[key] = found
         return found
 
-    # Modules import the function by name: replace it where it is used.
-    import moto.stepfunctions.parser.asl as asl
+    # Modules import the function by name: replace it where Lambda tasks use it.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-    for info in pkgutil.walk_packages(asl.__path__, asl.__name__ + "."):
-        if "test_state" in info.name or "antlr" in info.name:
-            continue
-        try:
-            module = importlib.import_module(info.name)
-        except ImportError:  # parts moto ships but does not use (LocalStack leftovers)
-            continue
-        if getattr(module, "boto_client_for", None) is original_client:
-            module.boto_client_for = client_for  # type: ignore[attr-defined]
+    if lambda_eval_utils.boto_client_for is not original_client:
+        raise AssertionError("moto's Step Functions no longer calls Lambda through boto_client_for")
+    lambda_eval_utils.boto_client_for = client_for  # type: ignore[attr-defined]
 
 
 def install() -> None:
