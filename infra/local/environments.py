@@ -177,6 +177,11 @@ class Pool:
                         return found
                     self.size -= 1
                     self.manager.total -= 1
+                if self.size < self.limit and self.manager.total >= self.manager.account_limit:
+                    # Idle environments of other functions give way, as Lambda reclaims them.
+                    spare = self.manager.evict_idle(self)
+                    if spare is not None:
+                        threading.Thread(target=spare.close, daemon=True).start()
                 if self.size < self.limit and self.manager.total < self.manager.account_limit:
                     self.size += 1
                     self.manager.total += 1
@@ -230,6 +235,17 @@ class Environments:
         self._closed = False
         threading.Thread(target=self._reaper, name="environment-reaper", daemon=True).start()
         atexit.register(self.close)
+
+    def evict_idle(self, wanting: Pool) -> _Environment | None:
+        """Take the least recently used idle environment of another function (lock held)."""
+        candidates = [(e.last_used, p, e) for p in self.pools.values() if p is not wanting for e in p.idle]
+        if not candidates:
+            return None
+        _, pool, environment = min(candidates, key=lambda c: c[0])
+        pool.idle.remove(environment)
+        pool.size -= 1
+        self.total -= 1
+        return environment
 
     def notify_all(self) -> None:
         for pool in self.pools.values():

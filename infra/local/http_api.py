@@ -407,6 +407,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Clients connect all at once (5, the default, resets the rest of a burst of 30).
+    request_queue_size = 256
     api: Api
 
 
