@@ -30,7 +30,7 @@ def _load_service_model(self: Any, service_name: str, type_name: str, api_versio
     return found
 
 
-loaders.Loader.load_service_model = _load_service_model  # type: ignore[method-assign]
+loaders.Loader.load_service_model = _load_service_model
 
 _data = loaders.Loader.load_data
 
@@ -44,7 +44,7 @@ def _load_data(self: Any, name: str) -> Any:
     return found
 
 
-loaders.Loader.load_data = _load_data  # type: ignore[method-assign]
+loaders.Loader.load_data = _load_data
 
 
 def _warm() -> None:
