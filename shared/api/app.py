@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.router import Router
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ValidationError
 
 from shared.api.caller import Caller, caller_from_context
@@ -44,8 +47,26 @@ def _with_request_id(app: APIGatewayRestResolver, next_middleware: Callable[...,
     return response
 
 
+class _ProxyEvent(APIGatewayProxyEvent):
+    @cached_property
+    def json_body(self) -> Any:
+        """A body the JSON parser chokes on (not UTF-8, bad base64, nested past the
+        parser's recursion limit) is malformed JSON, a 400, like any other bad JSON."""
+        try:
+            return super().json_body
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, binascii.Error are ValueErrors
+            raise json.JSONDecodeError(f"unreadable body ({type(exc).__name__})", "", 0) from exc
+
+
+class _Resolver(APIGatewayRestResolver):
+    def _to_proxy_event(self, event: dict[str, Any]) -> APIGatewayProxyEvent:
+        return _ProxyEvent(event, self._json_body_deserializer)
+
+
 def build_app(*routers: Router) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = _Resolver(enable_validation=True)
     app.use([_with_request_id])
     for router in routers:
         app.include_router(router)
@@ -59,6 +80,11 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid(err: RequestValidationError) -> Response[Any]:
         return from_validation_error(err, request_id(app))
+
+    @app.exception_handler(json.JSONDecodeError)
+    def _unreadable(_: json.JSONDecodeError) -> Response[Any]:
+        # Reached where a handler reads the body itself (no body model to validate).
+        return from_validation_error(RequestValidationError([{"type": "json_invalid"}]), request_id(app))
 
     @app.exception_handler(ValidationError)
     def _model_invalid(err: ValidationError) -> Response[Any]:
