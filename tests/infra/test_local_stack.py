@@ -410,8 +410,8 @@ def override() -> Iterator[Callable[[str, Callable[..., Any]], None]]:
         runtime.override(handler, None)
 
 
-def test_stack_starts_fast_on_free_ports(stack: LocalStack) -> None:
-    assert stack.startup_seconds < 10
+def test_stack_starts_on_free_ports(stack: LocalStack) -> None:
+    # How fast it starts is a benchmark figure (make bench: local_stack_startup_s), not a test.
     assert stack.moto_port != 4566 and stack.api_port != 3000
     assert stack.resources is not None
     import os
