@@ -16,6 +16,7 @@ from functions.changes.logic.cancel import cancel_order
 from functions.changes.logic.models import AdjustmentRequest, CancelRequest
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
+from shared.api.validation import path_id
 from shared.observability import logger
 
 router = APIGatewayRouter()
@@ -29,6 +30,7 @@ def _change(
 ) -> Response[dict[str, Any]]:
     """Preview (200, nothing written) or submit (201) a change, once per Idempotency-Key."""
     caller = current_caller(router)
+    order_id = path_id("order_id", order_id)
     require_json_object(router)
     if preview:
         return Response(200, "application/json", operation(caller, order_id, body, preview=True))
