@@ -23,6 +23,10 @@ router = APIGatewayRouter()
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Preview = Annotated[bool, Query(description="true: return the financial effect, change nothing")]
+_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {"description": "The preview: the financial effect, nothing written"},
+    201: {"description": "The change order, submitted"},
+}
 
 
 def _change(
@@ -49,7 +53,12 @@ def _change(
     return Response(201, "application/json", view)
 
 
-@router.post("/v1/orders/<order_id>/cancel", summary="Cancel an order or some of its units", tags=["changes"])
+@router.post(
+    "/v1/orders/<order_id>/cancel",
+    summary="Cancel an order or some of its units",
+    tags=["changes"],
+    responses=_RESPONSES,
+)
 def post_cancel(
     order_id: Annotated[str, Path()],
     body: Annotated[CancelRequest, Body()],
@@ -59,7 +68,12 @@ def post_cancel(
     return _change(order_id, body, preview, idempotency_key, cancel_order, "order cancelled", "cancel_order")
 
 
-@router.post("/v1/orders/<order_id>/adjustments", summary="An appeasement refunded to the customer", tags=["changes"])
+@router.post(
+    "/v1/orders/<order_id>/adjustments",
+    summary="An appeasement refunded to the customer",
+    tags=["changes"],
+    responses=_RESPONSES,
+)
 def post_adjustment(
     order_id: Annotated[str, Path()],
     body: Annotated[AdjustmentRequest, Body()],

@@ -50,7 +50,20 @@ def get_one(fo_id: FoId) -> dict[str, Any]:
     return get_fulfillment_order(current_caller(router), path_id("fo_id", fo_id))
 
 
-@router.get("/v1/fulfillment-orders/<fo_id>/pick-list", summary="Pick list (JSON, or ?format=html)", tags=_TAGS)
+@router.get(
+    "/v1/fulfillment-orders/<fo_id>/pick-list",
+    summary="Pick list (JSON, or ?format=html)",
+    tags=_TAGS,
+    responses={
+        200: {
+            "description": "The pick list",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def get_pick(fo_id: FoId, format: Annotated[Literal["json", "html"], Query()] = "json") -> Response[Any]:
     pick = get_pick_list(current_caller(router), path_id("fo_id", fo_id))
     if format == "html":

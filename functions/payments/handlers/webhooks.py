@@ -33,7 +33,11 @@ def _raw_body() -> bytes:
     "/v1/webhooks/payments/<provider>",
     summary="Payment provider events (signed by the provider)",
     tags=["payments"],
-    responses={401: {"description": "Missing or invalid signature"}, 404: {"description": "Unknown provider"}},
+    responses={
+        200: {"description": "Processed (or ignored: an event of no concern, or one seen before)"},
+        401: {"description": "Missing or invalid signature"},
+        404: {"description": "Unknown provider"},
+    },
 )
 def post_payment_event(provider: Annotated[str, Path()]) -> dict[str, Any]:
     provider = path_id("provider", provider)

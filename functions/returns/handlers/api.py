@@ -24,7 +24,15 @@ router = APIGatewayRouter()
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-@router.post("/v1/orders/<order_id>/returns", summary="Authorize a return (RMA), or an exchange", tags=["returns"])
+@router.post(
+    "/v1/orders/<order_id>/returns",
+    summary="Authorize a return (RMA), or an exchange",
+    tags=["returns"],
+    responses={
+        200: {"description": "The preview: the expected refund, nothing written"},
+        201: {"description": "The return authorization"},
+    },
+)
 def post_return(
     order_id: Annotated[str, Path()],
     body: Annotated[ReturnRequest, Body()],
