@@ -33,11 +33,12 @@ def _clean(value: str) -> str:
     return value
 
 
-# Any text a person reads (names, reasons, notes, codes): no control or bidi characters.
-# Bound it where it is used: ``Annotated[SafeStr, StringConstraints(max_length=200)]``.
-SafeStr = Annotated[str, AfterValidator(_clean)]
+# Any text a person reads (names, reasons, notes, codes): no control or bidi characters. It goes
+# after the bounds (``Annotated[str, StringConstraints(...), NoControlChars]``), which then apply
+# to the trimmed text.
+NoControlChars = AfterValidator(_clean)
 # The usual free-text field: trimmed, 1 to 200 characters.
-Text = Annotated[SafeStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControlChars]
 
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from shared.api.validation import SafeStr, Text, distinct
+from shared.api.validation import NoControlChars, Text, distinct
 
 Reason = Text
-LineId = Annotated[SafeStr, StringConstraints(min_length=1, max_length=64)]
+LineId = Annotated[str, StringConstraints(min_length=1, max_length=64), NoControlChars]
 
 
 class _Model(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared.api.caller import Caller
-from shared.api.validation import SafeStr
+from shared.api.validation import NoControlChars
 from shared.errors import InvalidInput
 from shared.order.state import Reason, WorkflowStatus, record_workflow
 from shared.process_exceptions import STATUSES, close_exception, get_exception, list_exceptions
@@ -18,7 +18,7 @@ from shared.workflow import start_order_lifecycle
 class ExceptionAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Annotated[SafeStr, StringConstraints(max_length=1000)] = ""
+    note: Annotated[str, StringConstraints(max_length=1000), NoControlChars] = ""
 
 
 class ExceptionView(BaseModel):

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from shared.api.validation import Id, SafeStr, Sku, distinct
+from shared.api.validation import Id, NoControlChars, Sku, distinct
 
-LineId = Annotated[SafeStr, StringConstraints(min_length=1, max_length=64)]
+LineId = Annotated[str, StringConstraints(min_length=1, max_length=64), NoControlChars]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000)]
 
 
@@ -19,7 +19,7 @@ class _Model(BaseModel):
 class ReturnLineIn(_Model):
     line_id: LineId
     quantity: Quantity
-    reason: Annotated[SafeStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoControlChars]
 
 
 class ExchangeLineIn(_Model):
