@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,7 +24,7 @@ router = APIGatewayRouter()
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Preview = Annotated[bool, Query(description="true: return the financial effect, change nothing")]
-_RESPONSES: dict[int, dict[str, Any]] = {
+_RESPONSES: dict[int, OpenAPIResponse] = {
     200: {"description": "The preview: the financial effect, nothing written"},
     201: {"description": "The change order, submitted"},
 }
