@@ -6,16 +6,23 @@ read by the allocate step (cached for a minute per warm function).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shared.api.validation import GroupName, Id, distinct
 from shared.operator_config import OperatorConfig
 from shared.table import Table
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "5" is not 5 and true is not 1 (numbers come back from the table as int or float).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# Lists that stand for sets: each value at most once.
+LocationSet = Annotated[list[Id], AfterValidator(distinct)]
+GroupSet = Annotated[list[GroupName], AfterValidator(distinct)]
 
 
 class ShipCostIn(_Strict):
@@ -27,9 +34,9 @@ class ShipCostIn(_Strict):
 class ChannelRule(_Strict):
     """Where a channel's orders may ship from: listed locations and groups (empty = all)."""
 
-    locations: list[str] = []
-    groups: list[str] = []
-    excluded: list[str] = []
+    locations: LocationSet = []
+    groups: GroupSet = []
+    excluded: LocationSet = []
 
 
 class RoutingPolicy(_Strict):
@@ -42,7 +49,7 @@ class RoutingPolicy(_Strict):
     backorder_penalty: int = Field(100_000, ge=1, description="cents per unit left unallocated")
     max_splits: int | None = Field(3, ge=1)
     prefer: Literal["store", "warehouse"] | None = None
-    excluded_locations: list[str] = []
+    excluded_locations: LocationSet = []
     channels: dict[str, ChannelRule] = {}
     backorder_timeout_seconds: int = Field(7 * 24 * 3600, ge=1, le=365 * 24 * 3600)
     max_allocation_attempts: int = Field(3, ge=1, le=10)
