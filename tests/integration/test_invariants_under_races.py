@@ -1,22 +1,35 @@
 """Cross-domain invariants when two domains write the same order at the same instant.
 
 Each trial runs the real OrderLifecycle on moto and releases two threads with a barrier,
-so the two requests read the same state and race to commit.
+so the two requests read the same state and race to commit. The threads call the use
+cases the HTTP handlers call, answered as the handlers answer (201, or the problem of the
+domain error): Powertools keeps the current event of a resolver in a class attribute, so
+two handlers on threads of one process would read each other's request, which Lambda
+(one invocation per process at a time) never does.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from functions.changes.logic.adjust import adjust_order
+from functions.changes.logic.cancel import cancel_order
+from functions.changes.logic.models import AdjustmentRequest, CancelRequest
 from functions.changes.rules.figures import order_figures
-from functions.fulfill.handlers.api import handler as fulfillment_handler
+from functions.fulfill.logic.models import ShipRequest
+from functions.fulfill.logic.shipping import ship
+from shared.api.caller import Caller, caller_from_context
+from shared.api.problems import from_domain_error
+from shared.errors import DomainError
 from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord, load_order
-from tests.integration.conftest import api_event, call, stock_up
-from tests.integration.test_cancel_and_adjust import capture, order_body, post_change, released_to_fulfillment, wait_for
+from tests.integration.conftest import caller_context, stock_up
+from tests.integration.test_cancel_and_adjust import capture, order_body, released_to_fulfillment, wait_for
 
 LOCATION = "wh-east"
 TRIALS = 5
@@ -25,17 +38,34 @@ AGENT = "dev-agent-key"
 LINE = {"sku": "MUG-RACE", "quantity": 3, "unit_price": 999, "tax": 498}
 
 
+def as_caller(key: str) -> Caller:
+    return caller_from_context(caller_context(key))
+
+
+def answered(action: Callable[[], Any]) -> tuple[int, dict[str, str], Any]:
+    """What the HTTP handler answers for a use case: 201 with its result, or the problem
+    (problem+json) of the domain error it raised."""
+    try:
+        return 201, {"Content-Type": "application/json"}, action()
+    except DomainError as err:
+        response = from_domain_error(err, None)
+        body = response.body if isinstance(response.body, str) else json.dumps(response.body)
+        return err.status, {"Content-Type": str(response.content_type)}, json.loads(body)
+
+
 def _ship(fo_id: str, tracking: str) -> tuple[int, dict[str, str], Any]:
-    path = f"/v1/fulfillment-orders/{fo_id}/ship"
-    event = api_event(
-        "POST",
-        path,
-        resource="/v1/fulfillment-orders/{fo_id}/ship",
-        body={"carrier": "dhl", "tracking_number": tracking},
-        key="dev-wms-key",
-        path_parameters={"fo_id": fo_id},
-    )
-    return call(fulfillment_handler, event)
+    request = ShipRequest(carrier="dhl", tracking_number=tracking)
+    return answered(lambda: ship(as_caller("dev-wms-key"), fo_id, request))
+
+
+def _cancel(order_id: str) -> tuple[int, dict[str, str], Any]:
+    request = CancelRequest(reason="changed mind")
+    return answered(lambda: cancel_order(as_caller(AGENT), order_id, request, preview=False))
+
+
+def _appease(order_id: str, amount: int) -> tuple[int, dict[str, str], Any]:
+    request = AdjustmentRequest(amount=amount, reason="late delivery")
+    return answered(lambda: adjust_order(as_caller(AGENT), order_id, request, preview=False))
 
 
 def _race(*actions: Any) -> list[tuple[int, dict[str, str], Any]]:
@@ -89,7 +119,7 @@ def test_a_cancel_and_a_shipment_of_the_same_units_never_both_win(aws):
         fo_id = record.others["FO"][0]["fo_id"]
 
         cancelled, shipped = _race(
-            lambda order_id=order_id: post_change(order_id, "cancel", {"reason": "changed mind"}, key=AGENT),
+            lambda order_id=order_id: _cancel(order_id),
             lambda fo_id=fo_id, trial=trial: _ship(fo_id, f"TRK-RACE-{trial}"),
         )
         statuses = (cancelled[0], shipped[0])
@@ -135,11 +165,8 @@ def test_appeasements_cannot_take_the_refund_a_received_return_is_owed(aws, monk
     status, _, received = receive(rma["return_id"], [{"line_id": line, "quantity": 1, "condition": "resellable"}])
     assert status == 200, received
 
-    appeasement = {"amount": 4000, "reason": "late delivery"}  # 40 % of the order, twice
-    answers = _race(
-        lambda: post_change(order_id, "adjustments", appeasement, key=AGENT),
-        lambda: post_change(order_id, "adjustments", appeasement, key=AGENT),
-    )
+    # 40 % of the order, twice, at once
+    answers = _race(lambda: _appease(order_id, 4000), lambda: _appease(order_id, 4000))
     statuses = sorted(a[0] for a in answers)
     left = 10000 - owed  # what the received return leaves to give away
     assert 4000 <= left < 8000
