@@ -4,8 +4,8 @@ The cancellation itself took the units out of the line's ``allocated`` bucket (w
 ``cancelled``, in one write). Allocations not yet on a fulfillment order are released
 here (allocation items and stock item in one transaction, each pinned); units already on
 a fulfillment order are cancelled there, which releases them and resumes the execution
-waiting on it; neither touches the line's buckets again. A parked backorder wait is woken when nothing is left to
-allocate, so the execution moves on.
+waiting on it; neither touches the line's buckets again. A parked backorder wait is woken
+when nothing is left to allocate, so the execution moves on.
 """
 
 from __future__ import annotations
