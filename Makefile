@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test serve layers synth lint bench clean
+.PHONY: setup demo test serve layers synth lint bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks.run
+
+# Thousands of operations at once on a few orders, every invariant checked after each round.
+SOAK_OPERATIONS ?= 3000
+SOAK_SEED ?= 20261202
+soak: $(STAMP)
+	SOAK_OPERATIONS=$(SOAK_OPERATIONS) SOAK_SEED=$(SOAK_SEED) SOAK_ORDERS=6 \
+		$(PY) -m pytest -p no:xdist -s -q tests/integration/test_soak.py
 
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .hypothesis bench-results

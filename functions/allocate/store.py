@@ -20,6 +20,7 @@ from typing import Any
 from shared.clock import now_iso
 from shared.errors import Conflict
 from shared.order import keys
+from shared.order.quantities import allocated_release, bucket_write
 from shared.table import Item, Table
 
 MAX_TRANSACTION_ITEMS = 100
@@ -55,14 +56,15 @@ def allocation_item(order_id: str, r: Reservation, allocation_round: int, at: st
     }
 
 
-def line_allocated_op(order_id: str, position: int, delta: int) -> dict[str, Any]:
-    """Move a line's ``allocated`` bucket; never past what is ordered and not cancelled."""
-    update: dict[str, Any] = {
-        "Key": {"pk": keys.order_pk(order_id), "sk": keys.line_sk(position)},
-        "UpdateExpression": "SET quantities.allocated = if_not_exists(quantities.allocated, :zero) + :d",
-        "ExpressionAttributeValues": {":d": delta, ":zero": 0},
-    }
-    return {"Update": update}
+def line_allocated_op(order_id: str, position: int, delta: int, line: Item | None = None) -> dict[str, Any]:
+    """Move a line's ``allocated`` bucket through the order kernel: a release only needs the
+    units still there; an allocation needs the line as read (``allocated + cancelled <=
+    ordered`` is checked and its buckets pinned at commit)."""
+    if delta < 0:
+        return allocated_release({"pk": keys.order_pk(order_id), "sk": keys.line_sk(position)}, -delta)
+    if line is None:
+        raise ValueError("allocating units needs the line as read")
+    return bucket_write(line, allocated=delta)
 
 
 def held_allocations(order_id: str, table: Table | None = None) -> list[Item]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 # Who may change an order, and the money a change moves.
 from functions.changes.logic.access import load_for_change
-from functions.changes.logic.settlement import PaymentPosition, issue_refund, payment_position
+from functions.changes.logic.settlement import PaymentPosition, issue_refund, payment_position, reserve_refund_op
 
 # Change orders as the API shows them, and the order's current figures.
 from functions.changes.logic.views import change_views
@@ -34,6 +34,7 @@ __all__ = [
     "load_for_change",
     "order_figures",
     "payment_position",
+    "reserve_refund_op",
 ]
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from functions.changes.rules.policy import ChangePolicy
-from shared.clock import now_iso
+from shared.operator_config import OperatorConfig
 from shared.order import keys
 from shared.table import Item, Table
-from shared.warm_cache import warm
 
 KINDS = ("cancel", "return", "appeasement", "exchange", "fee")
-
-_POLICY_KEY = ("CONFIG", "RETURNS")
 
 
 def change_sk(change_id: str) -> str:
@@ -58,20 +55,12 @@ def change_item(
     }
 
 
-@warm("change_policy", ttl_seconds=60)
-def _change_policy() -> ChangePolicy:
-    item = Table().get(*_POLICY_KEY, consistent=False) or {}
-    return ChangePolicy.model_validate({k: v for k, v in item.items() if k in ChangePolicy.model_fields})
+_policy = OperatorConfig("change_policy", "RETURNS", ChangePolicy)
 
 
 def load_change_policy() -> ChangePolicy:
-    return _change_policy.get()
+    return _policy.load()
 
 
 def save_change_policy(policy: ChangePolicy, table: Table | None = None) -> ChangePolicy:
-    stored = policy.model_copy(update={"updated_at": now_iso()})
-    (table or Table()).put(
-        {"pk": _POLICY_KEY[0], "sk": _POLICY_KEY[1], "type": "config", **stored.model_dump(mode="json")}
-    )
-    _change_policy.clear()
-    return stored
+    return _policy.save(policy, table)

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 from functions.payments.logic.refund import refund
 from functions.payments.logic.release import release_authorized_funds
 
+# Refunds a change owes, reserved in the change's own transaction.
+from functions.payments.logic.reservations import available_to_refund, drop_refund_reservation, reserve_refund_op
+
 # Ledger figures of one payment.
 from functions.payments.rules.ledger import open_amount
 
@@ -15,11 +18,14 @@ from functions.payments.rules.ledger import open_amount
 from functions.payments.rules.summary import payment_summary
 
 __all__ = [
+    "available_to_refund",
+    "drop_refund_reservation",
     "http_routers",
     "open_amount",
     "payment_summary",
     "refund",
     "release_authorized_funds",
+    "reserve_refund_op",
 ]
 
 if TYPE_CHECKING:

@@ -100,6 +100,7 @@ def payment_item(
         "failure_reason": failure_reason,
         "expires_at": authorization.expires_at if authorization else None,
         "multicapture": authorization.multicapture if authorization else False,
+        "charge_reference": authorization.charge_reference if authorization else None,
         "replaces": replaces,
         "created_at": at,
         "updated_at": at,
@@ -163,6 +164,26 @@ def header_op(
             "UpdateExpression": expression,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def reservation_op(order_id: str, expected_version: int, reserved: Mapping[str, int], at: str) -> dict[str, Any]:
+    """Set the header's ``refund_reserved`` on the ledger version that was read (and move it
+    on, so a refund set aside from the version before is refused and computes again)."""
+    values: dict[str, Any] = {":r": dict(reserved), ":next": expected_version + 1, ":at": at}
+    if expected_version == 0:
+        condition = "attribute_exists(pk) AND attribute_not_exists(#pv)"
+    else:
+        condition = "#pv = :pv"
+        values[":pv"] = expected_version
+    return {
+        "Update": {
+            "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
+            "UpdateExpression": "SET refund_reserved = :r, #pv = :next, updated_at = :at",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#pv": "payment_version"},
             "ExpressionAttributeValues": values,
         }
     }

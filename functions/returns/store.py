@@ -12,7 +12,7 @@ from typing import Any
 from functions.inventory.api import stock_pk, stock_sk
 from shared.errors import NotFound
 from shared.order import keys
-from shared.order.quantities import LineQuantities
+from shared.order.quantities import LineQuantities, bucket_write
 from shared.order.record import OrderRecord, load_order
 from shared.table import Item, Table
 
@@ -53,26 +53,10 @@ def versioned_return_put(item: Item, read_version: int) -> dict[str, Any]:
 
 
 def line_buckets_op(line: Item, new: dict[str, int], at: str) -> dict[str, Any]:
-    """Set some buckets of a line, pinned on every bucket this change depends on."""
-    q = LineQuantities.of(line).as_dict()
-    values: dict[str, Any] = {":at": at}
-    sets = ["updated_at = :at"]
-    conditions = []
-    for bucket in sorted({*new, "shipped", "returned", "return_initiated"}):
-        values[f":old_{bucket}"] = q[bucket]
-        same = f"quantities.{bucket} = :old_{bucket}"
-        conditions.append(f"(attribute_not_exists(quantities.{bucket}) OR {same})" if q[bucket] == 0 else same)
-        if bucket in new:
-            sets.append(f"quantities.{bucket} = :new_{bucket}")
-            values[f":new_{bucket}"] = new[bucket]
-    return {
-        "Update": {
-            "Key": {"pk": line["pk"], "sk": line["sk"]},
-            "UpdateExpression": "SET " + ", ".join(sets),
-            "ConditionExpression": " AND ".join(conditions),
-            "ExpressionAttributeValues": values,
-        }
-    }
+    """Set some buckets of a line through the order kernel (checked, and pinned on every
+    bucket sharing an invariant with a moved one)."""
+    old = LineQuantities.of(line).as_dict()
+    return bucket_write(line, at=at, **{bucket: value - old[bucket] for bucket, value in new.items()})
 
 
 def restock_op(sku: str, location_id: str, quantity: int, at: str) -> dict[str, Any]:

@@ -14,8 +14,6 @@ import re
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra import manifest
 from infra.local import runtime
+from infra.local.environments import Throttled, TimedOut
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,6 @@ class Api:
         self.authorizer = next((f for f in functions if f.name == authorizer), None)
         self.region = region
         self.prefix = prefix
-        self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="api-handler")
         self._authorizer_cache: dict[str, tuple[float, Any]] = {}
 
     def match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]]:
@@ -227,8 +225,9 @@ class Api:
         except Exception as exc:  # the authorizer's own way to say 401 is this message
             if str(exc) == "Unauthorized":
                 raise ApiError(401, "Unauthorized", "Invalid credentials") from exc
-            log.warning("authorizer failed: %s: %s", type(exc).__name__, exc)
-            raise ApiError(500, "Internal error", f"Authorizer failed: {type(exc).__name__}") from exc
+            kind = exc.payload.get("errorType") if isinstance(exc, FunctionError) else type(exc).__name__
+            log.warning("authorizer failed: %s: %s", kind, exc)
+            raise ApiError(500, "Internal error", f"Authorizer failed: {kind}") from exc
         # API Gateway caches an allowed policy by identity source for the authorizer's TTL.
         self._authorizer_cache[key] = (time.monotonic() + AUTHORIZER_CACHE_SECONDS, result)
         return authorizer_context(result, method_arn)
@@ -239,26 +238,59 @@ class Api:
         except ApiError:
             raise
         except Exception as exc:
-            log.warning("%s failed: %s: %s", route.spec.name, type(exc).__name__, exc)
+            kind = exc.payload.get("errorType") if isinstance(exc, FunctionError) else type(exc).__name__
+            log.warning("%s failed: %s: %s", route.spec.name, kind, exc)
             raise ApiError(502, "Bad gateway", "Internal server error") from exc
         return proxy_response(route.spec.name, response)
 
     def run(self, spec: Any, event: dict[str, Any]) -> Any:
-        """Call the handler in a worker so a stuck handler still gets a 504, never a hang."""
+        """Invoke the function synchronously, as API Gateway's Lambda integration does."""
+        name = self.prefix + spec.name
         context = runtime.LambdaContext(
-            function_name=self.prefix + spec.name,
+            function_name=name,
             memory_limit_in_mb=spec.memory_mb,
-            timeout_seconds=float(spec.timeout_seconds),
+            timeout_seconds=float(min(INTEGRATION_TIMEOUT_SECONDS, spec.timeout_seconds)),
             region=self.region,
         )
-        future = self.pool.submit(runtime.call, spec.handler, event, context)
+        function_env, limit = self._function_config(name, spec)
         try:
-            return future.result(timeout=min(INTEGRATION_TIMEOUT_SECONDS, spec.timeout_seconds))
-        except FutureTimeout as exc:
+            ok, payload = runtime.invoke(
+                spec.handler,
+                event,
+                context,
+                function_env=function_env,
+                limit=limit,
+                max_seconds=INTEGRATION_TIMEOUT_SECONDS,
+            )
+        except Throttled as exc:
+            raise ApiError(429, "Too many requests", f"{spec.name} is at its concurrency limit") from exc
+        except TimedOut as exc:
             raise ApiError(504, "Upstream timeout", f"{spec.name} did not answer in time") from exc
+        if not ok:
+            raise FunctionError(json.loads(payload))
+        return json.loads(payload)
+
+    def _function_config(self, name: str, spec: Any) -> tuple[dict[str, str], int | None]:
+        """The provisioned function's environment variables and reserved concurrency."""
+        try:
+            from moto.awslambda.models import lambda_backends
+
+            fn = lambda_backends[runtime.ACCOUNT_ID][self.region].get_function(name)
+        except Exception:  # not provisioned (an API with test routes only)
+            return {}, getattr(spec, "reserved_concurrency", None)
+        limit = getattr(fn, "reserved_concurrency", None)
+        return dict(fn.environment_vars or {}), int(limit) if limit not in (None, "") else None
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        pass
+
+
+class FunctionError(Exception):
+    """The function failed; ``payload`` is the runtime's error payload."""
+
+    def __init__(self, payload: dict[str, Any]):
+        super().__init__(payload.get("errorMessage", ""))
+        self.payload = payload
 
 
 _AUTHORIZER_EVENT_KEYS = (
@@ -375,6 +407,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Clients connect all at once (5, the default, resets the rest of a burst of 30).
+    request_queue_size = 256
     api: Api
 
 

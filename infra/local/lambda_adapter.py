@@ -16,14 +16,26 @@ import time
 from typing import Any
 
 import moto
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.utilities.docker_utilities import DockerModel
 
 from infra.local import runtime
+from infra.local.environments import Throttled, TimedOut
 
 log = logging.getLogger(__name__)
 
 _ORIGINAL = LambdaFunction._invoke_lambda
 TESTED_MOTO = "5.2.5"
+
+
+class TooManyRequests(LambdaClientError):
+    """What Lambda answers a synchronous invocation beyond the function's concurrency."""
+
+    code = 429
+
+    def __init__(self, message: str):
+        super().__init__("TooManyRequestsException", message)
 
 
 def assert_moto_compatible() -> None:
@@ -47,14 +59,33 @@ def assert_moto_compatible() -> None:
         raise AssertionError(f"{where}: _invoke_lambda now returns {returns}, not (payload, errored, logs)")
 
 
+# Every attempt moto makes to reach Docker (it never should: every invocation path goes
+# through the adapter). Tests assert it stays empty.
+docker_attempts: list[str] = []
+
+
+def _no_docker(self: Any) -> Any:
+    where = getattr(self, "function_name", type(self).__name__)
+    docker_attempts.append(where)
+    raise RuntimeError(f"{where}: moto tried to run Docker; the local stack runs handlers in its own environments")
+
+
 def install() -> None:
     """Patch moto (idempotent)."""
     assert_moto_compatible()
     LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
+    # Whatever path moto takes (including after the stack stopped), never Docker.
+    DockerModel.docker_client = property(_no_docker)  # type: ignore[assignment,method-assign]
 
 
 def uninstall() -> None:
-    LambdaFunction._invoke_lambda = _ORIGINAL  # type: ignore[method-assign]
+    # Executions and pollers may still invoke after the stack stopped: they get an error.
+    LambdaFunction._invoke_lambda = _stopped  # type: ignore[method-assign]
+
+
+def _stopped(self: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:
+    error = {"errorType": "Runtime.Unavailable", "errorMessage": "the local stack has stopped"}
+    return json.dumps(error), True, ""
 
 
 def installed() -> bool:
@@ -77,30 +108,37 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
     )
     request_id = context.aws_request_id
     started = time.monotonic()
+    records = event.get("Records") if isinstance(event, dict) else None
+    # Event source pollers never run a function past its concurrency: they wait for a
+    # free environment. Synchronous callers (Invoke, Step Functions tasks) are throttled.
+    polled = (
+        isinstance(records, list) and bool(records) and isinstance(records[0], dict) and "eventSource" in records[0]
+    )
+    limit = getattr(fn, "reserved_concurrency", None)
     try:
-        result = runtime.call(fn.handler, event, context)
-        error = None
-    except Exception as exc:  # the runtime turns any exception into an error payload
-        error = runtime.error_payload(exc, request_id)
+        ok, payload = runtime.invoke(
+            fn.handler,
+            event,
+            context,
+            function_env=dict(getattr(fn, "environment_vars", None) or {}),
+            limit=int(limit) if limit not in (None, "") else None,
+            wait=polled,
+        )
+        error = None if ok else json.loads(payload)
+    except Throttled as exc:
+        log.warning("%s throttled: %s", fn.function_name, exc)
+        raise TooManyRequests(str(exc)) from exc
+    except TimedOut as exc:
+        error = {"errorMessage": f"{request_id} {exc}", "errorType": TimedOut.error_type, "requestId": request_id}
     logs = (
         f"START RequestId: {request_id} Version: {fn.version}\n"
         f"END RequestId: {request_id}\n"
         f"REPORT RequestId: {request_id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms"
     )
-    if error is None:
-        try:
-            payload = json.dumps(result)
-        except (TypeError, ValueError) as exc:
-            error = {
-                "errorMessage": f"Unable to marshal response: {exc}",
-                "errorType": "Runtime.MarshalError",
-                "requestId": request_id,
-                "stackTrace": [],
-            }
     if error is not None:
         log.warning("%s failed: %s: %s", fn.function_name, error["errorType"], error["errorMessage"])
         return json.dumps(error), True, logs
-    if _failed_partial_batch(fn, event, result):
+    if _failed_partial_batch(fn, event, json.loads(payload)):
         # moto hands SQS records over one per invocation and only knows errored or not:
         # a reported item failure is that record failing, as with ReportBatchItemFailures.
         log.warning("%s reported failed batch items: %s", fn.function_name, payload)

@@ -12,13 +12,17 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from infra.local import lambda_adapter, moto_patches
+from infra import manifest
+from infra.local import lambda_adapter, moto_patches, runtime
+from infra.local.environments import Environments
 from infra.local.http_api import Api, HttpApi
 from infra.local.provision import LocalResources, provision
 
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+# How much longer than its configured timeout a function may run here (see runtime).
+TIMEOUT_SCALE = float(os.environ.get("OMS_LOCAL_TIMEOUT_SCALE", "3"))
 REGION = "us-east-1"
 
 # Always set: handlers in this process must reach the local endpoint with fake credentials.
@@ -55,6 +59,7 @@ class LocalStack:
         self._moto: ThreadedMotoServer | None = None
         self._api: HttpApi | None = None
         self._saved_env: dict[str, str | None] = {}
+        self.environments: Environments | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -83,6 +88,8 @@ class LocalStack:
             self.resources = provision(self.endpoint_url, self.region)
             self._set_env(self.resources.environment())
             _reset_shared_caches()
+            self.environments = Environments(preload=_handler_modules())
+            runtime.use_environments(self.environments, dict(os.environ), TIMEOUT_SCALE)
             self._api = HttpApi(Api(region=self.region), host=HOST, port=self.api_port).start()
             self.api_port = self._api.port
         except BaseException:
@@ -102,6 +109,11 @@ class LocalStack:
         if self._moto:
             self._moto.stop()
             self._moto = None
+        moto_patches.wait_for_queues()
+        runtime.use_environments(None)
+        if self.environments is not None:
+            self.environments.close()
+            self.environments = None
         lambda_adapter.uninstall()
         for key, value in self._saved_env.items():
             if value is None:
@@ -157,6 +169,11 @@ def _ensure_free(port: int) -> None:
             probe.bind((HOST, port))
         except OSError as exc:
             raise OSError(f"port {port} on {HOST} is in use: {exc}") from exc
+
+
+def _handler_modules() -> list[str]:
+    """What every environment imports at init, imported once in the process they fork from."""
+    return sorted({spec.handler.rpartition(".")[0] for spec in manifest.FUNCTIONS})
 
 
 def _reset_shared_caches() -> None:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.router import Router
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ValidationError
 
 from shared.api.caller import Caller, caller_from_context
-from shared.api.problems import from_domain_error, from_validation_error, problem
+from shared.api.problems import PROBLEM_JSON, from_domain_error, from_validation_error, problem
 from shared.errors import DomainError, MalformedInput
 from shared.observability import logger
 
@@ -44,8 +52,88 @@ def _with_request_id(app: APIGatewayRestResolver, next_middleware: Callable[...,
     return response
 
 
-def build_app(*routers: Router) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+class _ProxyEvent(APIGatewayProxyEvent):
+    @cached_property
+    def json_body(self) -> Any:
+        """A body the JSON parser chokes on (not UTF-8, bad base64, nested past the
+        parser's recursion limit) is malformed JSON, a 400, like any other bad JSON."""
+        try:
+            return super().json_body
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, binascii.Error are ValueErrors
+            raise json.JSONDecodeError(f"unreadable body ({type(exc).__name__})", "", 0) from exc
+
+
+class _Resolver(APIGatewayRestResolver):
+    def _to_proxy_event(self, event: dict[str, Any]) -> APIGatewayProxyEvent:
+        return _ProxyEvent(event, self._json_body_deserializer)
+
+
+# Deeper than any request body of this API; far below what would exhaust the parser's recursion.
+MAX_JSON_DEPTH = 32
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _json_depth(value: Any) -> int:
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        level = [
+            child
+            for node in level
+            if isinstance(node, dict | list)
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+    return depth - 1
+
+
+def _body_problem(event: dict[str, Any]) -> tuple[int, str, str] | None:
+    """What is wrong with a request body before any route sees it: (status, title, detail), or None.
+
+    Only JSON is spoken (415 otherwise); the bytes must be UTF-8 JSON of a sane depth (400)."""
+    if str(event.get("httpMethod") or "").upper() not in _BODY_METHODS or not event.get("body"):
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media, *params = [part.strip().lower() for part in headers.get("content-type", "").split(";")]
+    if media not in ("", "application/json"):
+        return 415, "Unsupported media type", f"send application/json, not {media}"
+    charset = next((p.split("=", 1)[1].strip('"') for p in params if p.startswith("charset=")), "utf-8")
+    if charset not in ("utf-8", "utf8"):
+        return 415, "Unsupported media type", "send the body in UTF-8"
+    try:
+        raw = base64.b64decode(event["body"], validate=True) if event.get("isBase64Encoded") else None
+        text = raw.decode("utf-8") if raw is not None else str(event["body"])
+    except (binascii.Error, UnicodeDecodeError):
+        return 400, "Malformed request", "the body is not UTF-8 text"
+    try:
+        parsed = json.loads(text)
+    except RecursionError:
+        return 400, "Malformed request", f"the body is nested deeper than {MAX_JSON_DEPTH} levels"
+    except ValueError:
+        return 400, "Malformed request", "the body is not valid JSON"
+    if _json_depth(parsed) > MAX_JSON_DEPTH:
+        return 400, "Malformed request", f"the body is nested deeper than {MAX_JSON_DEPTH} levels"
+    return None
+
+
+class _JsonResolver(_Resolver):
+    """Refuses a body no route could read before routing, as problem+json (never a crash, a 502)."""
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        found = _body_problem(event) if isinstance(event, dict) else None
+        if found is None:
+            return super().resolve(event, context)
+        status, title, detail = found
+        rid = (event.get("requestContext") or {}).get("requestId")
+        response = problem(status, title, detail, errors=[{"field": "body", "message": detail}], request_id=rid)
+        headers = {"Content-Type": PROBLEM_JSON, **({"x-request-id": rid} if rid else {})}
+        return {"statusCode": status, "headers": headers, "body": response.body, "isBase64Encoded": False}
+
+
+def build_app(*routers: Router, json_bodies: bool = True) -> APIGatewayRestResolver:
+    """The resolver of an HTTP function; ``json_bodies=False`` for webhooks, whose raw bytes are signed."""
+    app = (_JsonResolver if json_bodies else _Resolver)(enable_validation=True)
     app.use([_with_request_id])
     for router in routers:
         app.include_router(router)
@@ -56,9 +144,18 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
             logger.warning("request failed", extra={"error": type(err).__name__})
         return from_domain_error(err, request_id(app))
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(_: RequestUnsupportedContentType) -> Response[Any]:
+        return problem(415, "Unsupported media type", "send application/json", request_id=request_id(app))
+
     @app.exception_handler(RequestValidationError)
     def _invalid(err: RequestValidationError) -> Response[Any]:
         return from_validation_error(err, request_id(app))
+
+    @app.exception_handler(json.JSONDecodeError)
+    def _unreadable(_: json.JSONDecodeError) -> Response[Any]:
+        # Reached where a handler reads the body itself (no body model to validate).
+        return from_validation_error(RequestValidationError([{"type": "json_invalid"}]), request_id(app))
 
     @app.exception_handler(ValidationError)
     def _model_invalid(err: ValidationError) -> Response[Any]:

@@ -79,6 +79,13 @@ class Warehouse:
         return response.json()
 
     def _work(self, fo: dict[str, Any]) -> None:
+        cpu = time.thread_time()
+        try:
+            self._work_one(fo)
+        finally:
+            _client_cpu(cpu)
+
+    def _work_one(self, fo: dict[str, Any]) -> None:
         fo_id = fo["fo_id"]
         for step in ("accept", "pick", "pack"):
             self._post(f"/v1/fulfillment-orders/{fo_id}/{step}")
@@ -100,28 +107,49 @@ class Warehouse:
             timeout=60,
         ).json()
         items = page.get("items", [])
-        with ThreadPoolExecutor(self.pickers) as pool:  # more pickers only queue longer on one process
+        with ThreadPoolExecutor(self.pickers) as pool:
             list(pool.map(self._work, items))
         return len(items)
 
     def run(self) -> None:
         while not self.stop.is_set():
-            if not self.work_once():
+            cpu = time.thread_time()
+            found = self.work_once()
+            _client_cpu(cpu)
+            if not found:
                 time.sleep(1.0)  # an idle WMS polls its work list once a second
 
 
-def _capture(api_url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, float]:
+# CPU the benchmark's own client threads spend (HTTP clients, the WMS, polling): it runs
+# in the emulator's process and is not emulation.
+CLIENT_CPU = [0.0]
+_client_cpu_lock = threading.Lock()
+
+
+def _client_cpu(started: float) -> None:
+    with _client_cpu_lock:
+        CLIENT_CPU[0] += time.thread_time() - started
+
+
+def _capture(
+    api_url: str, bodies: list[dict[str, Any]], clients: int, latencies: list[float] | None = None
+) -> dict[str, float]:
     local: dict[int, requests.Session] = {}
     created: dict[str, float] = {}
 
     def post(body: dict[str, Any]) -> None:
+        cpu = time.thread_time()
         http = local.setdefault(threading.get_ident(), requests.Session())
+        started = time.perf_counter()
         response = http.post(
             f"{api_url}/v1/orders", json=body, headers={"x-api-key": CHANNEL_KEYS[body["channel"]]}, timeout=60
         )
+        if latencies is not None:
+            latencies.append(time.perf_counter() - started)
         if response.status_code != 201:
             raise RuntimeError(f"capture failed: {response.status_code} {response.text[:200]}")
         created[response.json()["order_id"]] = time.perf_counter()
+        _client_cpu(cpu)
 
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(post, bodies))
@@ -139,6 +167,7 @@ def _finished(stack: Any, order_ids: list[str], timeout: float) -> set[str]:
     done: set[str] = set()
     deadline = time.monotonic() + timeout
     while len(done) < len(order_ids) and time.monotonic() < deadline:
+        cpu = time.thread_time()
         for order_id in order_ids:
             if order_id in done:
                 continue
@@ -146,6 +175,7 @@ def _finished(stack: Any, order_ids: list[str], timeout: float) -> set[str]:
             workflow = item["workflow"]["M"]["status"]["S"]
             if workflow in ("SUCCEEDED", "FAILED") and item["fulfillment_status"]["S"] == "delivered":
                 done.add(order_id)
+        _client_cpu(cpu)
         time.sleep(0.5)
     return done
 
@@ -177,20 +207,26 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
             out.append(body)
         return out
 
-    warehouse = Warehouse(api_url)
+    warehouse = Warehouse(api_url, pickers=clients)
     worker = threading.Thread(target=warehouse.run, daemon=True)
     worker.start()
-    warm = _capture(api_url, bodies("LCWARM", 5), 1)
+    warm = _capture(api_url, bodies(f"LCWARM{clients}", min(clients, 8)), min(clients, 8))
     _finished(stack, list(warm), 120)
 
     meter.reset()
     invocations, busy = Counter(runtime.invocations), dict(runtime.busy_seconds)
+    handler_cpu = sum(runtime.cpu_seconds.values())
+    process_cpu, client_cpu = time.process_time(), CLIENT_CPU[0]
+    latencies: list[float] = []
     started = time.perf_counter()
-    created = _capture(api_url, bodies("LC", orders), clients)
+    created = _capture(api_url, bodies(f"LC{clients}", orders), clients, latencies)
     done = _finished(stack, list(created), timeout=max(300.0, orders * 3.0))
     wall = time.perf_counter() - started
     warehouse.stop.set()
     worker.join(timeout=30)
+    handler_cpu = sum(runtime.cpu_seconds.values()) - handler_cpu
+    emulation_cpu = (time.process_time() - process_cpu) - (CLIENT_CPU[0] - client_cpu)
+    latencies.sort()
 
     memory = {spec.handler: spec.memory_mb for spec in manifest.FUNCTIONS}
     calls = runtime.invocations - invocations
@@ -214,6 +250,11 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     }
     return {
         "orders": orders,
+        "cpu_per_order_s": {"handlers": handler_cpu / n, "emulation": emulation_cpu / n},
+        "capture_latency_ms": {
+            "p50": latencies[len(latencies) // 2] * 1000 if latencies else None,
+            "p99": latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))] * 1000 if latencies else None,
+        },
         "completed": len(done),
         "clients": clients,
         "wall_seconds": wall,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -63,6 +65,39 @@ def test_sixty_concurrent_orders_for_the_last_ten_units(api):
     stock = api.get("/v1/availability", params={"sku": "LAST-UNITS"}).json()
     (row,) = [loc for item in stock["items"] for loc in item["locations"] if loc["location_id"] == "wh-last"]
     assert (row["on_hand"], row["reserved"], row["available"]) == (10, 10, 0)
+
+
+def test_thirty_concurrent_clients_get_no_5xx_and_exactly_ten_units(api):
+    """Concurrent requests run at once in their own environments: none waits past the
+    gateway's timeout, and the oversell guard holds with them truly in parallel."""
+    put_location(api, "wh-rush", lat=52.37, lon=9.73)
+    put_stock(api, "wh-rush", "RUSH-UNITS", 10)
+    start = threading.Barrier(30)
+
+    def client(n: int) -> list[tuple[int, str]]:
+        answers = []
+        with requests.Session() as http:
+            start.wait()
+            for i in range(n, 60, 30):
+                response = http.post(
+                    f"{api.base}/v1/orders",
+                    json=_one_unit_order(f"RUSH-{i}", "RUSH-UNITS"),
+                    headers={"x-api-key": "dev-web-key"},
+                    timeout=120,
+                )
+                answers.append((response.status_code, response.text))
+        return answers
+
+    with ThreadPoolExecutor(30) as pool:
+        answers = [a for batch in pool.map(client, range(30)) for a in batch]
+    assert [a for a in answers if a[0] >= 500] == []
+    assert [status for status, _ in answers] == [201] * 60, answers
+    order_ids = [json.loads(text)["order_id"] for _, text in answers]
+    orders = _settled(api, order_ids, {"allocated", "backordered"})
+    statuses = [o["fulfillment_status"] for o in orders.values()]
+    assert statuses.count("allocated") == 10, statuses
+    assert statuses.count("backordered") == 50
+    assert sum(o["lines"][0]["quantities"]["allocated"] for o in orders.values()) == 10
 
 
 def test_a_backorder_resumes_when_stock_arrives_and_times_out_otherwise(api):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import copy
 import json
 
@@ -195,3 +196,39 @@ def test_malformed_json_is_400_problem(aws):
     assert problem["status"] == 400 and problem["title"]
     status, _, problem = call(handler, api_event("POST", "/v1/orders", resource="/v1/orders", body=json.dumps([1])))
     assert status == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "encoded"),
+    [
+        (base64.b64encode(b"\xff\xfe").decode(), True),  # not UTF-8, as API Gateway passes binary
+        ("!!not base64!!", True),
+        ("[" * 2000 + "]" * 2000, False),  # past the JSON parser's recursion limit
+        ('{"a":' * 2000 + "1" + "}" * 2000, False),
+        ("\ud800", False),  # a lone surrogate
+    ],
+)
+def test_a_body_the_json_parser_chokes_on_is_a_400_problem(aws, body, encoded):
+    event = api_event("POST", "/v1/orders", resource="/v1/orders", body=body)
+    event["isBase64Encoded"] = encoded
+    status, headers, problem = call(handler, event)
+    assert status == 400, problem
+    assert headers["Content-Type"] == "application/problem+json"
+    assert problem["status"] == 400 and problem["errors"][0]["field"] == "body"
+
+
+def test_an_unreadable_body_is_a_400_where_the_handler_reads_it_itself(aws):
+    from functions.fulfill.handlers.api import handler as fulfillment
+
+    event = api_event(
+        "POST",
+        "/v1/fulfillment-orders/fo_x/reject",
+        resource="/v1/fulfillment-orders/{fo_id}/reject",
+        body=base64.b64encode(b"\xff\xfe").decode(),
+        key="dev-wms-key",
+        path_parameters={"fo_id": "fo_x"},
+    )
+    event["isBase64Encoded"] = True
+    status, headers, problem = call(fulfillment, event)
+    assert status == 400, problem
+    assert headers["Content-Type"] == "application/problem+json"

@@ -642,3 +642,68 @@ def test_balance_counts_change_orders_and_refused_refunds(stack: LocalResources)
     refund.refund(order_id, change_id="chg_goodwill", amount=200, reason="goodwill")
     s = summary(order_id)
     assert (s["amount_due"], s["balance"], s["available_to_refund"]) == (total - 1700, 0, total - 1700)
+
+
+# ---- provider events the OMS did not cause, and disputes in one second --------------------------
+
+
+def test_a_dispute_closed_in_the_second_it_opened_releases_the_order(stack: LocalResources) -> None:
+    order_id = make_order()
+    authorize.authorize_order(order_id)
+    ship_all_and_capture(order_id)
+    auth = summary(order_id)["payments"][0]["reference"]
+    now = int(time.time())
+    opened = event_payload("dispute.opened", "dp_fast", payment_reference=auth, created=now, reason="fraudulent")
+    closed = event_payload("dispute.closed", "dp_fast", payment_reference=auth, created=now, reason="won")
+    assert post_webhook(opened)[1]["outcome"] == "held"
+    assert post_webhook(closed)[1]["outcome"] == "released"
+    assert header(order_id)["status"] == "open" and "hold" not in header(order_id)
+    # and the other way round: the close first, then its open of the same second, is stale
+    post_webhook(event_payload("dispute.closed", "dp_late", payment_reference=auth, created=now))
+    reopened = event_payload("dispute.opened", "dp_late", payment_reference=auth, created=now)
+    assert post_webhook(reopened)[1]["outcome"] == "stale"
+    assert header(order_id)["status"] == "open"
+
+
+def test_an_event_naming_only_the_charge_finds_the_payment(stack: LocalResources, monkeypatch) -> None:
+    import dataclasses
+
+    gateway = sandbox()
+    authorize_at_sandbox = gateway.authorize
+
+    def with_charge(**kw: Any) -> Any:
+        return dataclasses.replace(authorize_at_sandbox(**kw), charge_reference="ch_only_the_charge")
+
+    monkeypatch.setattr(gateway, "authorize", with_charge)
+    order_id = make_order()
+    authorize.authorize_order(order_id)
+    ship_all_and_capture(order_id)
+    opened = event_payload("dispute.opened", "dp_charge", payment_reference="ch_only_the_charge")
+    status, body = post_webhook(opened)
+    assert (status, body["outcome"], body["order_id"]) == (200, "held", order_id)
+
+
+def test_a_refund_made_at_the_provider_is_recorded_with_a_credit_memo_once(stack: LocalResources) -> None:
+    order_id = make_order()
+    authorize.authorize_order(order_id)
+    total = ship_all_and_capture(order_id)
+    auth = summary(order_id)["payments"][0]["reference"]
+    now = int(time.time())
+    # The provider reports its running total refunded on the payment (Stripe charge.refunded).
+    first = event_payload("refund.external", "ch_1", payment_reference=auth, created=now, amount=700)
+    assert post_webhook(first)[1]["outcome"] == "recorded"
+    s = summary(order_id)
+    assert (s["refunded"], s["available_to_refund"]) == (700, total - 700)
+    memos = load_order(order_id).others["CM"]
+    assert [(m["amount"], m["status"]) for m in memos] == [(700, "issued")]
+    assert "payment.refunded_at_provider" in timeline_kinds(order_id)
+    # the same total again (another event id), or an older, smaller total: nothing more
+    again = event_payload("refund.external", "ch_1", payment_reference=auth, created=now, amount=700)
+    assert post_webhook(again)[1]["outcome"] == "unchanged"
+    # a second Dashboard refund raises the total: only the difference is recorded
+    later = event_payload("refund.external", "ch_1", payment_reference=auth, created=now + 5, amount=1000)
+    assert post_webhook(later)[1]["outcome"] == "recorded"
+    older = event_payload("refund.external", "ch_1", payment_reference=auth, created=now - 5, amount=700)
+    assert post_webhook(older)[1]["outcome"] == "unchanged"
+    assert summary(order_id)["refunded"] == 1000
+    assert sorted(m["amount"] for m in load_order(order_id).others["CM"]) == [300, 700]

@@ -85,3 +85,50 @@ def test_the_status_follows_from_the_buckets(q: LineQuantities):
     else:
         assert status in ("allocated", "partially_allocated", "open")
         assert (status == "open") == (q.allocated == 0)
+
+
+# -- the write builder every bucket move goes through --------------------------------------
+
+
+def _line(**buckets: int) -> dict:
+    return {"pk": "ORDER#o", "sk": "LINE#00001", "line_id": "ln_1", "quantities": {"ordered": 3, **buckets}}
+
+
+def test_a_shipment_is_pinned_on_the_cancelled_bucket_and_a_cancel_on_the_shipped_one():
+    from shared.order.quantities import bucket_write
+
+    ship = bucket_write(_line(allocated=3), shipped=3)["Update"]
+    assert ship["UpdateExpression"] == "SET quantities.shipped = :new_shipped"
+    assert "quantities.cancelled = :old_cancelled" in ship["ConditionExpression"]
+    assert ship["ExpressionAttributeValues"][":old_cancelled"] == 0
+    cancel = bucket_write(_line(allocated=3), cancelled=3, allocated=-3)["Update"]
+    assert "quantities.shipped = :old_shipped" in cancel["ConditionExpression"]
+    assert cancel["ExpressionAttributeValues"][":new_cancelled"] == 3
+
+
+def test_a_move_that_breaks_an_invariant_is_refused_before_any_write():
+    from shared.errors import Conflict
+    from shared.order.quantities import bucket_write
+
+    with pytest.raises(Conflict, match="shipped \\+ cancelled > ordered"):
+        bucket_write(_line(allocated=3, cancelled=3), shipped=3)
+    with pytest.raises(Conflict, match="allocated \\+ cancelled > ordered"):
+        bucket_write(_line(allocated=3), cancelled=1)  # cancelled units must leave allocated too
+    with pytest.raises(Conflict, match="return_initiated \\+ returned > shipped"):
+        bucket_write(_line(allocated=3, shipped=1), return_initiated=2)
+
+
+@given(consistent_buckets(), st.sampled_from(["allocated", "cancelled", "shipped", "return_initiated"]), counts)
+def test_every_write_it_builds_keeps_the_invariants(q: LineQuantities, bucket: str, units: int):
+    from shared.errors import Conflict
+    from shared.order.quantities import INVARIANT_PARTNERS, bucket_write
+
+    line = {"pk": "p", "sk": "s", "quantities": q.as_dict()}
+    try:
+        op = bucket_write(line, **{bucket: units + 1})["Update"]
+    except Conflict:
+        assert not q.moved(**{bucket: units + 1}).consistent()
+        return
+    assert q.moved(**{bucket: units + 1}).consistent()
+    for partner in INVARIANT_PARTNERS[bucket]:
+        assert f"quantities.{partner}" in op["ConditionExpression"]

@@ -27,6 +27,8 @@ from shared.errors import Conflict, InvalidInput, NotFound, RetryableError
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
 SECRET = "whsec_test_secret"
 PI = "pi_3PmVtR2eZvKYlo2C0qJ8xYzA"
+DISPUTE = "dp_1PmVtR2eZvKYlo2C9dIsPuTe"
+CHARGE = "ch_3PmVtR2eZvKYlo2C0hG4kLmN"
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -297,8 +299,9 @@ def signed(name: str, *, secret: str = SECRET, timestamp: int | None = None) -> 
             "expired_or_canceled_card",
         ),
         ("event_refund_updated_succeeded", "refund.succeeded", "re_3PmVtR2eZvKYlo2C0aBcDeFg", PI, 2_500, None),
-        ("event_charge_dispute_created", "dispute.opened", PI, PI, 10_000, "fraudulent"),
-        ("event_charge_dispute_closed", "dispute.closed", PI, PI, 10_000, "lost"),
+        # A dispute is its own thing (its id), about the payment of its intent.
+        ("event_charge_dispute_created", "dispute.opened", DISPUTE, PI, 10_000, "fraudulent"),
+        ("event_charge_dispute_closed", "dispute.closed", DISPUTE, PI, 10_000, "lost"),
         ("event_charge_succeeded", "other", "ch_3PmVtR2eZvKYlo2C0hG4kLmN", PI, 10_000, None),
     ],
 )
@@ -349,3 +352,32 @@ def test_webhooks_verify_without_an_api_key():
     gw = StripeGateway(api_key=None, webhook_secret=SECRET)
     body, headers = signed("event_charge_dispute_created")
     assert gw.verify_webhook(body=body, headers=headers).kind == "dispute.opened"
+
+
+def test_a_dispute_without_a_payment_intent_is_about_the_charge_and_its_stage_orders_it():
+    from functions.payments.gateways.stripe_gateway import parse_event
+
+    created, closed = fixture("event_charge_dispute_created"), fixture("event_charge_dispute_closed")
+    assert (parse_event(created).sequence, parse_event(closed).sequence) == (0, 2)
+    for payload in (created, closed):
+        payload["data"]["object"]["payment_intent"] = None  # a charge made without an intent
+        event = parse_event(payload)
+        assert (event.reference, event.payment_reference) == (DISPUTE, CHARGE)
+
+
+def test_charge_refunded_reports_the_running_total_refunded_on_the_payment():
+    """Hand-made: Stripe publishes no ``charge.refunded`` event sample (stripe/openapi's
+    fixtures hold one event, ``plan.created``); this is the ``charge.succeeded`` sample
+    above with the fields a refund in the Dashboard changes."""
+    from functions.payments.gateways.stripe_gateway import parse_event
+
+    payload = fixture("event_charge_succeeded")
+    payload["type"] = "charge.refunded"
+    payload["data"]["object"] |= {"amount_refunded": 2500, "refunded": False}
+    event = parse_event(payload)
+    assert (event.kind, event.reference, event.payment_reference, event.amount) == (
+        "refund.external",
+        CHARGE,
+        PI,
+        2500,
+    )

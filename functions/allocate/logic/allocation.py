@@ -105,6 +105,7 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
                 capacities=inputs.daily_capacity,
                 header=change,
                 closing_ops=closing,
+                lines=record.lines,
             )
         except (StockMoved, RoundTaken):
             continue

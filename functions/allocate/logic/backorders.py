@@ -9,13 +9,12 @@ from functions.allocate.logic.planning import open_quantity
 from functions.inventory.api import stock_for_skus
 from shared.clock import now_iso
 from shared.errors import NotFound
+from shared.order.quantities import bucket_write
 from shared.order.record import load_order
 from shared.order.state import HeaderUpdate, Reason, after_backorders_cancelled
 from shared.order.timeline import event_item
 from shared.table import Table
 from shared.workflow import resume_task
-
-_UNCHANGED_CANCELLED = "attribute_not_exists(quantities.cancelled) OR quantities.cancelled = :old"
 
 
 def park_order(order_id: str, task_token: str, stock_seen: dict[str, int] | None = None) -> dict[str, Any]:
@@ -78,20 +77,7 @@ def cancel_backorders(order_id: str, *, workflow_status_when_done: str | None = 
     for line in record.lines:
         quantity = cancelled.get(line["line_id"], 0)
         if quantity:
-            ops.append(
-                {
-                    "Update": {
-                        "Key": {"pk": line["pk"], "sk": line["sk"]},
-                        # Conditions cannot add: pin the bucket to the value this plan read.
-                        "UpdateExpression": "SET quantities.cancelled = :new",
-                        "ConditionExpression": _UNCHANGED_CANCELLED,
-                        "ExpressionAttributeValues": {
-                            ":new": int(line["quantities"].get("cancelled", 0)) + quantity,
-                            ":old": int(line["quantities"].get("cancelled", 0)),
-                        },
-                    }
-                }
-            )
+            ops.append(bucket_write(line, cancelled=quantity, at=at))
     allocated = sum(int(line.get("quantities", {}).get("allocated", 0)) for line in record.lines)
     header = HeaderUpdate(order_id, at).fulfillment(after_backorders_cancelled(allocated))
     if allocated == 0:

@@ -6,19 +6,23 @@ read by the allocate step (cached for a minute per warm function).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shared.clock import now_iso
+from shared.api.validation import GroupName, Id, distinct
+from shared.operator_config import OperatorConfig
 from shared.table import Table
-from shared.warm_cache import warm
-
-_KEY = ("CONFIG", "ROUTING")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "5" is not 5 and true is not 1 (numbers come back from the table as int or float).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# Lists that stand for sets: each value at most once.
+LocationSet = Annotated[list[Id], AfterValidator(distinct)]
+GroupSet = Annotated[list[GroupName], AfterValidator(distinct)]
 
 
 class ShipCostIn(_Strict):
@@ -30,9 +34,9 @@ class ShipCostIn(_Strict):
 class ChannelRule(_Strict):
     """Where a channel's orders may ship from: listed locations and groups (empty = all)."""
 
-    locations: list[str] = []
-    groups: list[str] = []
-    excluded: list[str] = []
+    locations: LocationSet = []
+    groups: GroupSet = []
+    excluded: LocationSet = []
 
 
 class RoutingPolicy(_Strict):
@@ -45,7 +49,7 @@ class RoutingPolicy(_Strict):
     backorder_penalty: int = Field(100_000, ge=1, description="cents per unit left unallocated")
     max_splits: int | None = Field(3, ge=1)
     prefer: Literal["store", "warehouse"] | None = None
-    excluded_locations: list[str] = []
+    excluded_locations: LocationSet = []
     channels: dict[str, ChannelRule] = {}
     backorder_timeout_seconds: int = Field(7 * 24 * 3600, ge=1, le=365 * 24 * 3600)
     max_allocation_attempts: int = Field(3, ge=1, le=10)
@@ -54,18 +58,12 @@ class RoutingPolicy(_Strict):
     updated_at: str | None = None
 
 
-@warm("routing_policy", ttl_seconds=60)
-def _policy() -> RoutingPolicy:
-    item = Table().get(*_KEY, consistent=False) or {}
-    return RoutingPolicy.model_validate({k: v for k, v in item.items() if k in RoutingPolicy.model_fields})
+_config = OperatorConfig("routing_policy", "ROUTING", RoutingPolicy)
 
 
 def load_policy() -> RoutingPolicy:
-    return _policy.get()
+    return _config.load()
 
 
 def save_policy(policy: RoutingPolicy, table: Table | None = None) -> RoutingPolicy:
-    stored = policy.model_copy(update={"updated_at": now_iso()})
-    (table or Table()).put({"pk": _KEY[0], "sk": _KEY[1], "type": "config", **stored.model_dump(mode="json")})
-    _policy.clear()
-    return stored
+    return _config.save(policy, table)

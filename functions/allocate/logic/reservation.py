@@ -18,7 +18,7 @@ from functions.inventory.api import capacity_op, capacity_release_op, release_op
 from shared.errors import Conflict
 from shared.order import keys
 from shared.order.state import HeaderUpdate
-from shared.table import ConditionFailed, Table
+from shared.table import ConditionFailed, Item, Table
 
 # Kept free in every transaction for the header update and the timeline event.
 _RESERVED_SLOTS = 2
@@ -40,6 +40,7 @@ def _ops_for(
     day: str,
     capacities: dict[str, int | None],
     new_locations: list[str],
+    lines: dict[int, Item],
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Operations of one part and, in the same order, what each one is (for refusals)."""
     ops: list[dict[str, Any]] = []
@@ -63,7 +64,7 @@ def _ops_for(
         )
         kinds.append("allocation")
     for position, quantity in sorted(per_line.items()):
-        ops.append(line_allocated_op(order_id, position, quantity))
+        ops.append(line_allocated_op(order_id, position, quantity, lines[position]))
         kinds.append("line")
     for location_id in new_locations:
         ops.append(capacity_op(location_id, day, 1, capacities.get(location_id)))
@@ -119,6 +120,15 @@ def advance_round(header: HeaderUpdate, current_round: int) -> HeaderUpdate:
     return header.condition("attribute_not_exists(allocation_round)")
 
 
+def _lines_by_position(
+    order_id: str, reservations: list[Reservation], lines: list[Item] | None, table: Table
+) -> dict[int, Item]:
+    if lines is None:
+        positions = sorted({r.line_position for r in reservations})
+        lines = table.batch_get(((keys.order_pk(order_id), keys.line_sk(p)) for p in positions), consistent=True)
+    return {int(line["sk"].split("#")[1]): line for line in lines}
+
+
 def commit(
     order_id: str,
     reservations: list[Reservation],
@@ -129,20 +139,25 @@ def commit(
     capacities: dict[str, int | None],
     header: HeaderUpdate,
     closing_ops: list[dict[str, Any]],
+    lines: list[Item] | None = None,
     table: Table | None = None,
 ) -> None:
     """Write every part; the first advances the round, the last changes the header and
     carries ``closing_ops`` (one operation per item: a single part does both at once).
 
+    ``lines`` are the order lines as the plan read them (read here when not given): each
+    line's ``allocated`` move is checked against them and pinned on their buckets.
+
     Raises StockMoved or RoundTaken after undoing whatever parts were written.
     """
     table = table or Table()
+    by_position = _lines_by_position(order_id, reservations, lines, table)
     allocation_round = current_round + 1
     parts = split_parts(reservations) or [[]]
     firsts = first_appearances(parts)
     done: list[list[Reservation]] = []
     for index, part in enumerate(parts):
-        ops, kinds = _ops_for(order_id, part, allocation_round, at, day, capacities, firsts[index])
+        ops, kinds = _ops_for(order_id, part, allocation_round, at, day, capacities, firsts[index], by_position)
         first, last = index == 0, index == len(parts) - 1
         if first:
             ops.append(advance_round(header if last else HeaderUpdate(order_id, at), current_round).op())

@@ -17,6 +17,7 @@ from functions.capture.logic.order_view import OrderPage, OrderView, TimelinePag
 from functions.capture.logic.queries import find_orders, get_order, order_timeline
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
+from shared.api.validation import path_id
 from shared.observability import logger, metrics
 from shared.tracing import tracer
 
@@ -80,7 +81,7 @@ def list_orders(
 
 @router.get("/v1/orders/<order_id>", summary="Get an order", tags=["orders"])
 def get_one(order_id: Annotated[str, Path()]) -> OrderView:
-    return get_order(current_caller(router), order_id)
+    return get_order(current_caller(router), path_id("order_id", order_id))
 
 
 @router.get("/v1/orders/<order_id>/timeline", summary="Every change to an order, oldest first", tags=["orders"])
@@ -89,7 +90,7 @@ def get_timeline(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> TimelinePage:
-    return order_timeline(current_caller(router), order_id, limit=limit, cursor=cursor)
+    return order_timeline(current_caller(router), path_id("order_id", order_id), limit=limit, cursor=cursor)
 
 
 app = build_app(router)

@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from shared.api.validation import Id, NoControlChars, Sku, StrictFloat, Text
 from shared.money import CURRENCY_EXPONENTS
 
 # Strict: "3" or 3.0 is not a quantity, and true is not 1.
 Quantity = Annotated[int, Field(strict=True, ge=1, le=100_000)]
 Amount = Annotated[int, Field(strict=True, ge=0, le=100_000_000_000)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 MAX_LINES = 2000
 
@@ -26,10 +26,10 @@ class Address(_Model):
     line2: Text | None = None
     city: Text
     region: Text | None = None
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), NoControlChars]
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(description="ISO 3166-1 alpha-2")
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    lat: Annotated[StrictFloat, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[StrictFloat, Field(ge=-180, le=180)] | None = None
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> Address:
@@ -53,7 +53,7 @@ class CustomerIn(_Model):
 
 
 class LineIn(_Model):
-    sku: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]
+    sku: Sku
     quantity: Quantity
     unit_price: Amount
     discount: Amount = 0
@@ -70,7 +70,7 @@ class ShippingIn(_Model):
     address: Address
     method: Literal["standard", "express", "pickup"]
     amount: Amount
-    pickup_location_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    pickup_location_id: Id | None = None
 
     @model_validator(mode="after")
     def _pickup_needs_location(self) -> ShippingIn:
@@ -82,18 +82,18 @@ class ShippingIn(_Model):
 
 
 class PromotionIn(_Model):
-    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoControlChars]
     amount: Annotated[int, Field(strict=True, ge=1, le=100_000_000_000)]
 
 
 class PaymentIn(_Model):
     provider: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
-    token: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=255), NoControlChars]
 
 
 class OrderRequest(_Model):
     channel: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
-    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), NoControlChars]
     customer: CustomerIn
     currency: str = Field(description="ISO 4217 code")
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]

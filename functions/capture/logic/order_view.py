@@ -56,6 +56,7 @@ class PaymentSummary(BaseModel):
     refund_pending: int
     available_to_capture: int
     available_to_refund: int
+    refund_reserved: int = 0
     amount_due: int
     balance: int
 

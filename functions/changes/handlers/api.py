@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,12 +17,17 @@ from functions.changes.logic.cancel import cancel_order
 from functions.changes.logic.models import AdjustmentRequest, CancelRequest
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
+from shared.api.validation import path_id
 from shared.observability import logger
 
 router = APIGatewayRouter()
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Preview = Annotated[bool, Query(description="true: return the financial effect, change nothing")]
+_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: {"description": "The preview: the financial effect, nothing written"},
+    201: {"description": "The change order, submitted"},
+}
 
 
 def _change(
@@ -29,6 +35,7 @@ def _change(
 ) -> Response[dict[str, Any]]:
     """Preview (200, nothing written) or submit (201) a change, once per Idempotency-Key."""
     caller = current_caller(router)
+    order_id = path_id("order_id", order_id)
     require_json_object(router)
     if preview:
         return Response(200, "application/json", operation(caller, order_id, body, preview=True))
@@ -47,7 +54,12 @@ def _change(
     return Response(201, "application/json", view)
 
 
-@router.post("/v1/orders/<order_id>/cancel", summary="Cancel an order or some of its units", tags=["changes"])
+@router.post(
+    "/v1/orders/<order_id>/cancel",
+    summary="Cancel an order or some of its units",
+    tags=["changes"],
+    responses=_RESPONSES,
+)
 def post_cancel(
     order_id: Annotated[str, Path()],
     body: Annotated[CancelRequest, Body()],
@@ -57,7 +69,12 @@ def post_cancel(
     return _change(order_id, body, preview, idempotency_key, cancel_order, "order cancelled", "cancel_order")
 
 
-@router.post("/v1/orders/<order_id>/adjustments", summary="An appeasement refunded to the customer", tags=["changes"])
+@router.post(
+    "/v1/orders/<order_id>/adjustments",
+    summary="An appeasement refunded to the customer",
+    tags=["changes"],
+    responses=_RESPONSES,
+)
 def post_adjustment(
     order_id: Annotated[str, Path()],
     body: Annotated[AdjustmentRequest, Body()],

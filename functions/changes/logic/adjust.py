@@ -2,7 +2,8 @@
 
 The change order adds a discount (``discount`` +amount, ``total`` -amount), spread over
 the named lines (their own amounts, or by largest remainder over their totals), or on
-the order as a whole when no line is named. Never more than is refundable (409).
+the order as a whole when no line is named. Never more than is refundable (409): the
+change reserves its refund on the ledger in its own transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from functions.changes.logic.access import load_for_change
 from functions.changes.logic.effects import after_commit
 from functions.changes.logic.models import AdjustmentRequest
-from functions.changes.logic.settlement import issue_refund, payment_position
+from functions.changes.logic.settlement import issue_refund, payment_position, reserve_refund_op
 from functions.changes.logic.views import change_view
 from functions.changes.rules.figures import change_totals
 from functions.changes.store import change_item
@@ -23,7 +24,9 @@ from shared.ids import new_id
 from shared.money import split_largest_remainder
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
-from shared.table import Table
+from shared.table import ConditionFailed, Table
+
+_ATTEMPTS = 3
 
 
 def _adjustment_lines(record: OrderRecord, request: AdjustmentRequest) -> list[dict[str, Any]]:
@@ -57,38 +60,53 @@ def _adjustment_lines(record: OrderRecord, request: AdjustmentRequest) -> list[d
 
 
 def adjust_order(caller: Caller, order_id: str, request: AdjustmentRequest, *, preview: bool) -> dict[str, Any]:
-    record = load_for_change(caller, order_id, roles=("agent", "ops"))
-    lines = _adjustment_lines(record, request)
-    refundable = payment_position(record).refundable
-    if request.amount > refundable:
-        raise Conflict(
-            f"an appeasement of {request.amount} exceeds the {refundable} refundable",
-            errors=[{"field": "amount", "message": f"at most {refundable}"}],
-            available_to_refund=refundable,
+    """The appeasement's change order and its refund reserved on the ledger commit together,
+    on the ledger version read: two appeasements (or an appeasement and a received return)
+    cannot both take the same money; the one that would exceed what is left gets 409."""
+    for _attempt in range(_ATTEMPTS):
+        record = load_for_change(caller, order_id, roles=("agent", "ops"))
+        lines = _adjustment_lines(record, request)
+        refundable = payment_position(record).refundable
+        if request.amount > refundable:
+            raise Conflict(
+                f"an appeasement of {request.amount} exceeds the {refundable} refundable",
+                errors=[{"field": "amount", "message": f"at most {refundable}"}],
+                available_to_refund=refundable,
+            )
+        totals = change_totals(lines) if lines else change_totals([], discount=request.amount)
+        at = now_iso()
+        change_id = "preview" if preview else new_id("chg")
+        change = change_item(
+            order_id,
+            change_id,
+            kind="appeasement",
+            reason=request.reason,
+            lines=lines,
+            totals=totals,
+            refund=request.amount,
+            release=0,
+            at=at,
         )
-    totals = change_totals(lines) if lines else change_totals([], discount=request.amount)
-    at = now_iso()
-    change_id = "preview" if preview else new_id("chg")
-    change = change_item(
-        order_id,
-        change_id,
-        kind="appeasement",
-        reason=request.reason,
-        lines=lines,
-        totals=totals,
-        refund=request.amount,
-        release=0,
-        at=at,
-    )
-    if preview:
-        return change_view(change) | {"change_id": None, "preview": True}
-    detail = {"change_id": change_id, "reason": request.reason, "amount": request.amount}
-    Table().transact(
-        [
-            {"Put": {"Item": change, "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"Item": event_item(order_id, "order.appeased", detail, at=at)}},
-        ]
-    )
+        if preview:
+            return change_view(change) | {"change_id": None, "preview": True}
+        detail = {"change_id": change_id, "reason": request.reason, "amount": request.amount}
+        try:
+            Table().transact(
+                [
+                    {"Put": {"Item": change, "ConditionExpression": "attribute_not_exists(pk)"}},
+                    reserve_refund_op(record, change_id, request.amount, at),
+                    {"Put": {"Item": event_item(order_id, "order.appeased", detail, at=at)}},
+                ]
+            )
+        except ConditionFailed:
+            continue  # the ledger moved (a refund, a capture, another reservation): decide again
+        return _settle(order_id, change_id, change, request, lines)
+    raise Conflict(f"order {order_id} kept changing while appeasing; try again")
+
+
+def _settle(
+    order_id: str, change_id: str, change: dict[str, Any], request: AdjustmentRequest, lines: list[dict[str, Any]]
+) -> dict[str, Any]:
     memo: dict[str, Any] = {}
 
     def settle() -> None:

@@ -1,7 +1,8 @@
 """Cancelling units of an order: preview, or write the change and release what it held.
 
-One transaction writes the change order, the lines' ``cancelled`` buckets (pinned on the
-buckets the plan read, so a concurrent shipment or allocation makes it plan again), the
+One transaction writes the change order, the lines' ``cancelled`` and ``allocated`` buckets (the order
+kernel's ``bucket_write``: pinned on the buckets the plan read, so a concurrent shipment
+or allocation makes it plan again), the
 header and the timeline event. After it: stock held for the cancelled units is released
 (allocations not yet on a fulfillment order here, the rest by cancelling fulfillment-order
 lines, which resumes the waiting execution), a parked backorder wait is woken when
@@ -27,7 +28,7 @@ from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict
 from shared.ids import new_id
-from shared.order.quantities import LineQuantities
+from shared.order.quantities import LineQuantities, bucket_write
 from shared.order.record import OrderRecord
 from shared.order.state import HeaderUpdate, Reason
 from shared.order.timeline import event_item
@@ -37,24 +38,6 @@ ROLES = ("channel", "agent", "ops")
 # A change order is one transaction: its item, the header, the event and its lines.
 LINES_PER_CHANGE = 90
 _ATTEMPTS = 3
-
-
-def _pinned_line_op(line: Item, cancelled_now: int, at: str) -> dict[str, Any]:
-    q = LineQuantities.of(line).as_dict()
-    values: dict[str, Any] = {":new": q["cancelled"] + cancelled_now, ":at": at}
-    conditions = []
-    for bucket in ("cancelled", "allocated", "shipped"):
-        values[f":{bucket}"] = q[bucket]
-        same = f"quantities.{bucket} = :{bucket}"
-        conditions.append(f"(attribute_not_exists(quantities.{bucket}) OR {same})" if q[bucket] == 0 else same)
-    return {
-        "Update": {
-            "Key": {"pk": line["pk"], "sk": line["sk"]},
-            "UpdateExpression": "SET quantities.cancelled = :new, updated_at = :at",
-            "ConditionExpression": " AND ".join(conditions),
-            "ExpressionAttributeValues": values,
-        }
-    }
 
 
 def _live_after(record: OrderRecord, plan: CancelPlan) -> int:
@@ -102,7 +85,9 @@ def _commit(record: OrderRecord, plan: CancelPlan, change: Item, at: str) -> str
     }
     ops: list[dict[str, Any]] = [
         {"Put": {"Item": change, "ConditionExpression": "attribute_not_exists(pk)"}},
-        *(_pinned_line_op(p.line, p.quantity, at) for p in plan.lines),
+        # Units that held stock leave ``allocated`` in the same write (allocated + cancelled
+        # <= ordered); the stock and allocation items behind them are released after it.
+        *(bucket_write(p.line, cancelled=p.quantity, allocated=-p.allocated, at=at) for p in plan.lines),
         _header_op(order_id, whole, at),
         {"Put": {"Item": event_item(order_id, kind, detail, at=at)}},
     ]

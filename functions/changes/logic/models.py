@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LineId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+from shared.api.validation import NoControlChars, Text, distinct
+
+Reason = Text
+LineId = Annotated[str, StringConstraints(min_length=1, max_length=64), NoControlChars]
 
 
 class _Model(BaseModel):
@@ -19,9 +21,22 @@ class CancelLineIn(_Model):
     quantity: Annotated[int, Field(ge=1, le=1_000_000)]
 
 
+def _distinct_lines(lines: list[CancelLineIn] | list[AdjustmentLineIn] | None) -> None:
+    if lines is not None:
+        distinct([line.line_id for line in lines])
+
+
 class CancelRequest(_Model):
-    lines: Annotated[list[CancelLineIn], Field(min_length=1, max_length=2000)] | None = None
+    lines: Annotated[list[CancelLineIn], Field(min_length=1, max_length=2000)] | None = Field(
+        default=None, description="each line_id at most once"
+    )
     reason: Reason
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_distinct(cls, lines: list[CancelLineIn] | None) -> list[CancelLineIn] | None:
+        _distinct_lines(lines)
+        return lines
 
 
 class AdjustmentLineIn(_Model):
@@ -30,6 +45,14 @@ class AdjustmentLineIn(_Model):
 
 
 class AdjustmentRequest(_Model):
-    lines: Annotated[list[AdjustmentLineIn], Field(min_length=1, max_length=2000)] | None = None
+    lines: Annotated[list[AdjustmentLineIn], Field(min_length=1, max_length=2000)] | None = Field(
+        default=None, description="each line_id at most once"
+    )
     amount: Annotated[int, Field(ge=1, le=100_000_000_000)]
     reason: Reason
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_distinct(cls, lines: list[AdjustmentLineIn] | None) -> list[AdjustmentLineIn] | None:
+        _distinct_lines(lines)
+        return lines

@@ -1,10 +1,11 @@
 """Giving back the stock held for cancelled units.
 
-Allocations not yet on a fulfillment order are released here (allocation item, stock
-item and the line's ``allocated`` bucket in one transaction, each pinned); units already
-on a fulfillment order are cancelled there, which releases them and resumes the
-execution waiting on it. A parked backorder wait is woken when nothing is left to
-allocate, so the execution moves on.
+The cancellation itself took the units out of the line's ``allocated`` bucket (with
+``cancelled``, in one write). Allocations not yet on a fulfillment order are released
+here (allocation items and stock item in one transaction, each pinned); units already on
+a fulfillment order are cancelled there, which releases them and resumes the execution
+waiting on it; neither touches the line's buckets again. A parked backorder wait is woken
+when nothing is left to allocate, so the execution moves on.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from functions.allocate.api import (
     backorder_waiter,
     consume_allocations,
     held,
-    line_allocated_op,
     wake_order,
 )
 from functions.changes.store import change_sk
@@ -45,7 +45,6 @@ def _release_ops(order_id: str, line: Item, allocations: list[Item], quantity: i
     for a in after:
         per_stock[(a["sku"], a["location_id"])] += int(a.get("released", 0)) - before.get(a["sk"], 0)
     ops += [release_op(sku, location, q) for (sku, location), q in sorted(per_stock.items()) if q]
-    ops.append(line_allocated_op(order_id, int(line["position"]), -quantity))
     return ops
 
 
@@ -90,7 +89,7 @@ def release_cancelled_units(order_id: str, change_id: str, units: dict[str, int]
     if on_fulfillment:
         from functions.fulfill.api import cancel_fulfillment_lines
 
-        cancel_fulfillment_lines(order_id, on_fulfillment, reason)
+        cancel_fulfillment_lines(order_id, on_fulfillment, reason, line_ops=False)
         table.update(
             keys.order_pk(order_id), change_sk(change_id), "SET fulfillment_cancelled = :t", values={":t": True}
         )

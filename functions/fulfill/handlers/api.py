@@ -23,6 +23,7 @@ from functions.fulfill.logic.rejection import reject
 from functions.fulfill.logic.shipping import ship
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
+from shared.api.validation import path_id
 from shared.observability import logger
 from shared.tracing import tracer
 
@@ -46,12 +47,25 @@ def list_fulfillment_orders(
 
 @router.get("/v1/fulfillment-orders/<fo_id>", summary="Get a fulfillment order", tags=_TAGS)
 def get_one(fo_id: FoId) -> dict[str, Any]:
-    return get_fulfillment_order(current_caller(router), fo_id)
+    return get_fulfillment_order(current_caller(router), path_id("fo_id", fo_id))
 
 
-@router.get("/v1/fulfillment-orders/<fo_id>/pick-list", summary="Pick list (JSON, or ?format=html)", tags=_TAGS)
+@router.get(
+    "/v1/fulfillment-orders/<fo_id>/pick-list",
+    summary="Pick list (JSON, or ?format=html)",
+    tags=_TAGS,
+    responses={
+        200: {
+            "description": "The pick list",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def get_pick(fo_id: FoId, format: Annotated[Literal["json", "html"], Query()] = "json") -> Response[Any]:
-    pick = get_pick_list(current_caller(router), fo_id)
+    pick = get_pick_list(current_caller(router), path_id("fo_id", fo_id))
     if format == "html":
         return Response(status_code=200, content_type="text/html; charset=utf-8", body=pick_list_html(pick))
     return Response(status_code=200, content_type="application/json", body=pick)
@@ -59,6 +73,7 @@ def get_pick(fo_id: FoId, format: Annotated[Literal["json", "html"], Query()] = 
 
 def _step(action: str, fo_id: str, key: str | None) -> dict[str, Any]:
     caller = current_caller(router)
+    fo_id = path_id("fo_id", fo_id)
 
     def run(_: dict[str, Any]) -> dict[str, Any]:
         return advance(caller, fo_id, action)
@@ -90,6 +105,7 @@ def post_reject(
     fo_id: FoId, request: Annotated[RejectRequest, Body()], idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     caller = current_caller(router)
+    fo_id = path_id("fo_id", fo_id)
     require_json_object(router)
 
     def fulfillment_reject(body: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +129,7 @@ def post_ship(
     fo_id: FoId, request: Annotated[ShipRequest, Body()], idempotency_key: IdempotencyKey = None
 ) -> Response[dict[str, Any]]:
     caller = current_caller(router)
+    fo_id = path_id("fo_id", fo_id)
     require_json_object(router)
 
     def fulfillment_ship(body: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.fulfill.logic.carriers.intake import WebhookAccepted, receive_webhook
 from shared.api.app import build_app
+from shared.api.validation import path_id
 from shared.observability import logger
 from shared.tracing import tracer
 
@@ -44,12 +45,13 @@ def _raw_body() -> bytes:
     },
 )
 def post_carrier_webhook(carrier: Annotated[str, Path()]) -> Response[dict[str, Any]]:
+    carrier = path_id("carrier", carrier)
     accepted = receive_webhook(carrier, _raw_body(), dict(router.current_event.headers or {}))
     logger.info("carrier webhook queued", extra={"carrier": carrier, "events": accepted.accepted})
     return Response(status_code=202, content_type="application/json", body=accepted.model_dump(mode="json"))
 
 
-app = build_app(router)
+app = build_app(router, json_bodies=False)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

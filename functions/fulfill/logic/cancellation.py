@@ -84,12 +84,15 @@ def plan_fulfillment_cancellation(
     return plan
 
 
-def cancel_fulfillment_lines(order_id: str, cancellations: dict[str, int], reason: str) -> FulfillmentCancellation:
+def cancel_fulfillment_lines(
+    order_id: str, cancellations: dict[str, int], reason: str, *, line_ops: bool = True
+) -> FulfillmentCancellation:
     """Cancel units held by fulfillment orders on their own (one transaction with a timeline
     event), then resume the executions waiting on them. Callers that write more in the same
-    transaction use ``plan_fulfillment_cancellation`` instead."""
+    transaction use ``plan_fulfillment_cancellation`` instead; a change order that already
+    took the units out of the lines' ``allocated`` bucket passes ``line_ops=False``."""
     table = Table()
-    plan = plan_fulfillment_cancellation(order_id, cancellations, table=table)
+    plan = plan_fulfillment_cancellation(order_id, cancellations, line_ops=line_ops, table=table)
     if not plan.changed:
         return plan
     detail = {

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.api.validation import NoControlChars
+
 MAX_LINES = 2000
 
 Quantity = Annotated[int, Field(strict=True, ge=1, le=100_000)]
@@ -16,7 +18,7 @@ class _Model(BaseModel):
 
 
 class LineQuantity(_Model):
-    line_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    line_id: Annotated[str, StringConstraints(min_length=1, max_length=64), NoControlChars]
     quantity: Quantity
 
 
@@ -26,7 +28,7 @@ def _distinct(lines: list[LineQuantity] | None) -> None:
 
 
 class ShipRequest(_Model):
-    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoControlChars]
     tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     lines: Annotated[list[LineQuantity], Field(min_length=1, max_length=MAX_LINES)] | None = Field(
         default=None, description="what ships; none ships every open unit"
@@ -39,7 +41,7 @@ class ShipRequest(_Model):
 
 
 class RejectRequest(_Model):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoControlChars]
     lines: Annotated[list[LineQuantity], Field(min_length=1, max_length=MAX_LINES)] | None = Field(
         default=None, description="what the location cannot ship; none rejects every open unit"
     )

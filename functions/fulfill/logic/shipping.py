@@ -1,8 +1,11 @@
 """Shipping a fulfillment order, whole or in part.
 
 One transaction writes the shipment, moves the fulfillment order's lines (pinned on its
-version), the order lines' ``shipped`` bucket (pinned on its old value, which is also the
-shipment's ``first_unit``: shared/order/amounts.py values units by position), takes the
+version), the order lines' ``shipped`` bucket through the order kernel's ``bucket_write``
+(refused when ``shipped + cancelled`` would pass ``ordered``, and pinned on ``shipped``,
+``cancelled`` and the return buckets, so a cancellation committing first makes this
+transaction fail and re-read; the old ``shipped`` is also the shipment's ``first_unit``:
+shared/order/amounts.py values units by position), takes the
 units out of stock (on hand and reserved), marks the allocations shipped, and sets the
 order's fulfillment status from a shipped-units counter on the header (pinned too, so two
 locations shipping at once cannot both miss that the order is now complete). A shipment
@@ -32,7 +35,7 @@ from shared.clock import now_iso
 from shared.errors import Conflict
 from shared.ids import new_id
 from shared.order import keys
-from shared.order.quantities import LineQuantities
+from shared.order.quantities import LineQuantities, bucket_write
 from shared.order.record import load_order
 from shared.order.state import FulfillmentStatus, HeaderUpdate, after_shipment
 from shared.order.timeline import event_item
@@ -53,17 +56,6 @@ class _State:
 
 def _live_units(lines: dict[str, Item]) -> int:
     return sum(LineQuantities.of(line).live for line in lines.values())
-
-
-def _line_op(line: Item, old: int, new: int) -> dict[str, Any]:
-    return {
-        "Update": {
-            "Key": {"pk": line["pk"], "sk": line["sk"]},
-            "UpdateExpression": "SET quantities.shipped = :new",
-            "ConditionExpression": pinned("quantities.shipped", ":old", old),
-            "ExpressionAttributeValues": {":new": new, ":old": old},
-        }
-    }
 
 
 def _header_op(header: Item, old: int, new: int, status: FulfillmentStatus, at: str) -> dict[str, Any]:
@@ -96,7 +88,9 @@ def _write_part(
         )
         fo_lines[line["line_id"]]["shipped"] = int(fo_line.get("shipped", 0)) + units
         stock[line["sku"]] += units
-        ops.append(_line_op(line, before, before + units))
+        # Checked by the order kernel and pinned on the buckets read: a cancellation of
+        # these units committed first refuses this write (and vice versa).
+        ops.append(bucket_write(line, shipped=units, at=at))
         kinds.append("line")
         alloc_ops, allocations = consume_fo_allocations(fo, allocations, line["line_id"], units, "shipped", at)
         ops += alloc_ops

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -27,6 +26,7 @@ from functions.inventory.logic.stock import adjust, put_stock
 from functions.inventory.store import Location, LocationFields
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
+from shared.api.validation import SKU_PATTERN, GroupName, Id, Sku, path_id
 from shared.observability import logger
 from shared.tracing import tracer
 
@@ -38,7 +38,7 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 @router.put("/v1/locations/<location_id>", summary="Create or replace a location", tags=["inventory"])
 def put_location(location_id: Annotated[str, Path()], fields: Annotated[LocationFields, Body()]) -> Location:
     require_json_object(router)
-    return save_location(current_caller(router), unquote(location_id), fields)
+    return save_location(current_caller(router), path_id("location_id", location_id), fields)
 
 
 @router.get("/v1/locations", summary="Locations this caller may see", tags=["inventory"])
@@ -55,7 +55,8 @@ def put_stock_level(
     location_id: Annotated[str, Path()], sku: Annotated[str, Path()], stock: Annotated[StockIn, Body()]
 ) -> StockView:
     require_json_object(router)
-    return put_stock(current_caller(router), unquote(location_id), unquote(sku), stock)
+    location = path_id("location_id", location_id)
+    return put_stock(current_caller(router), location, path_id("sku", sku, SKU_PATTERN), stock)
 
 
 @router.post("/v1/inventory/adjustments", summary="Add or remove units", tags=["inventory"])
@@ -77,9 +78,9 @@ def post_adjustment(
 
 @router.get("/v1/availability", summary="Available to promise per SKU, location and group", tags=["inventory"])
 def get_availability(
-    sku: Annotated[list[str], Query(description="repeat for several SKUs, up to 100")],
-    location_id: Annotated[list[str] | None, Query()] = None,
-    group: Annotated[list[str] | None, Query()] = None,
+    sku: Annotated[list[Sku], Query(description="repeat for several SKUs, up to 100")],
+    location_id: Annotated[list[Id] | None, Query()] = None,
+    group: Annotated[list[GroupName] | None, Query()] = None,
 ) -> AvailabilityView:
     return availability(current_caller(router), sku, location_ids=location_id, groups=group)
 
@@ -104,7 +105,7 @@ def post_import(rows: Annotated[ImportIn, Body()]) -> Response[dict[str, Any]]:
 def get_import(
     import_id: Annotated[str, Path()], limit: Limit = 50, cursor: Annotated[str | None, Query()] = None
 ) -> ImportView:
-    return import_status(current_caller(router), import_id, limit=limit, cursor=cursor)
+    return import_status(current_caller(router), path_id("import_id", import_id), limit=limit, cursor=cursor)
 
 
 app = build_app(router)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.inventory.store import Location, LocationId, StockRecord
+from shared.api.validation import PastTime, Sku, Text
 
-# The SKU alphabet orders use (functions/capture/logic/models.py).
-Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]
 Units = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
 Delta = Annotated[int, Field(strict=True, ge=-1_000_000_000, le=1_000_000_000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Text
 
 MAX_AVAILABILITY_SKUS = 100
 MAX_IMPORT_ROWS = 10_000
@@ -30,7 +29,7 @@ class StockIn(_Model):
 
     on_hand: Units
     safety_stock: Units | None = Field(default=None, description="omitted: the stored one is kept")
-    as_of: AwareDatetime
+    as_of: PastTime = Field(description="when counted, with its offset; not ahead of the server's clock")
 
 
 class AdjustmentIn(_Model):
@@ -115,7 +114,7 @@ class StockRow(_Model):
     sku: Sku
     on_hand: Units
     safety_stock: Units | None = None
-    as_of: AwareDatetime
+    as_of: PastTime
 
 
 class ImportCounts(BaseModel):

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.inventory.rules.capacity import check_day, check_shipments, counter_expires, room_before
+from shared.api.validation import GroupName, Id, StrictBool, StrictFloat, Text, distinct
 from shared.clock import now_iso
 from shared.table import Item, Table
 
 ALL_LOCATIONS = "LOCATIONS"
 
-LocationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-GroupName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+LocationId = Id
 Cents = Annotated[int, Field(strict=True, ge=0, le=100_000_000)]
 LocationType = Literal["warehouse", "store", "dropship"]
 
@@ -40,19 +40,26 @@ class LocationFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Text
     type: LocationType
-    lat: Annotated[float, Field(ge=-90, le=90)]
-    lon: Annotated[float, Field(ge=-180, le=180)]
-    active: bool = True
+    lat: Annotated[StrictFloat, Field(ge=-90, le=90)]
+    lon: Annotated[StrictFloat, Field(ge=-180, le=180)]
+    active: StrictBool = True
     ship_cost: ShipCost | None = None
     handling: Cents | None = Field(default=None, description="cents per shipment")
     daily_capacity: Annotated[int, Field(strict=True, ge=0, le=10_000_000)] | None = Field(
         default=None, description="shipments per day; none means unlimited"
     )
     groups: Annotated[list[GroupName], Field(max_length=20)] = Field(
-        default_factory=list, description='e.g. "eu-warehouses", "stores-that-ship"'
+        default_factory=list, description='e.g. "eu-warehouses", "stores-that-ship"; each at most once'
     )
+
+    @field_validator("groups")
+    @classmethod
+    def _groups_are_a_set(cls, groups: list[str]) -> list[str]:
+        # A group named twice would count the location's stock twice in the group's totals.
+        distinct(groups)
+        return groups
 
 
 class Location(LocationFields):

@@ -29,6 +29,7 @@ from functions.payments import api as payments_api
 from functions.reports import api as reports_api
 from functions.returns import api as returns_api
 from shared.api.app import build_app, current_caller
+from shared.api.validation import path_id
 from shared.observability import logger
 
 router = APIGatewayRouter()
@@ -57,14 +58,14 @@ def list_exceptions(
 def post_retry(
     exc_id: Annotated[str, Path()], action: Annotated[ExceptionAction | None, Body()] = None
 ) -> ExceptionView:
-    return retry(current_caller(router), exc_id, note=action.note if action else "")
+    return retry(current_caller(router), path_id("exc_id", exc_id), note=action.note if action else "")
 
 
 @router.post("/v1/exceptions/<exc_id>/resolve", summary="Resolve by hand", tags=["operations"])
 def post_resolve(
     exc_id: Annotated[str, Path()], action: Annotated[ExceptionAction | None, Body()] = None
 ) -> ExceptionView:
-    return resolve(current_caller(router), exc_id, note=action.note if action else "")
+    return resolve(current_caller(router), path_id("exc_id", exc_id), note=action.note if action else "")
 
 
 # Every domain's routes, for the OpenAPI document. Add each new domain's router here.

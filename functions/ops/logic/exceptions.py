@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared.api.caller import Caller
+from shared.api.validation import NoControlChars
 from shared.errors import InvalidInput
 from shared.order.state import Reason, WorkflowStatus, record_workflow
 from shared.process_exceptions import STATUSES, close_exception, get_exception, list_exceptions
@@ -13,7 +16,9 @@ from shared.workflow import start_order_lifecycle
 
 
 class ExceptionAction(BaseModel):
-    note: str = Field(default="", max_length=1000)
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, StringConstraints(max_length=1000), NoControlChars] = ""
 
 
 class ExceptionView(BaseModel):

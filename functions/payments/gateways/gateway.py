@@ -18,6 +18,7 @@ WebhookKind = Literal[
     "capture.failed",
     "refund.succeeded",
     "refund.failed",
+    "refund.external",  # the provider's running total refunded on a payment (refunds made outside the OMS count)
     "dispute.opened",
     "dispute.closed",
     "other",
@@ -75,6 +76,9 @@ class Authorization:
     currency: str
     expires_at: str | None  # ISO 8601 UTC; None when the provider does not say
     multicapture: bool  # several partial captures allowed, not only one
+    # The provider's charge behind the authorization, when it has one apart from it
+    # (Stripe: the PaymentIntent's charge; some events name only the charge).
+    charge_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ class WebhookEvent:
     amount: int | None
     reason: str | None
     raw_type: str  # the provider's own event type
+    # Orders events about one thing that carry the same second: a later stage has a higher
+    # number (a dispute: opened 0, under review 1, closed 2).
+    sequence: int = 0
 
 
 class PaymentGateway(Protocol):

@@ -111,6 +111,7 @@ class StripeGateway:
             currency=str(intent["currency"]).upper(),
             expires_at=_iso(capture_before) if capture_before else None,
             multicapture=(card.get("multicapture") or {}).get("status") == "available",
+            charge_reference=_charge_id(intent),
         )
 
     def capture(self, *, authorization: str, amount: int, currency: str, idempotency_key: str, final: bool) -> Capture:
@@ -190,7 +191,7 @@ def parse_event(payload: Any) -> WebhookEvent:
         raise MalformedInput("the Stripe event has no created time")
     raw_type: str = payload["type"]
     kind, reference, payment, reason = _classify(raw_type, obj)
-    amount = obj.get("amount")
+    amount = obj.get("amount_refunded") if kind == "refund.external" else obj.get("amount")
     return WebhookEvent(
         provider="stripe",
         event_id=payload["id"],
@@ -201,7 +202,27 @@ def parse_event(payload: Any) -> WebhookEvent:
         amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
         reason=reason,
         raw_type=raw_type,
+        sequence=_DISPUTE_STAGE.get(str(obj.get("status")), 0) if obj.get("object") == "dispute" else 0,
     )
+
+
+# A dispute's stages in the order Stripe moves it through them (its ``status``).
+_DISPUTE_STAGE = {
+    "warning_needs_response": 0,
+    "needs_response": 0,
+    "warning_under_review": 1,
+    "under_review": 1,
+    "won": 2,
+    "lost": 2,
+    "warning_closed": 2,
+}
+
+
+def _charge_id(intent: Any) -> str | None:
+    charge = intent.get("latest_charge")
+    if isinstance(charge, Mapping):
+        charge = charge.get("id")
+    return charge if isinstance(charge, str) and charge else None
 
 
 def _classify(raw_type: str, obj: dict[str, Any]) -> tuple[WebhookKind, str | None, str | None, str | None]:
@@ -221,11 +242,16 @@ def _classify(raw_type: str, obj: dict[str, Any]) -> tuple[WebhookKind, str | No
             return "refund.failed", obj.get("id"), obj.get("payment_intent"), obj.get("failure_reason") or status
         if status == "succeeded":
             return "refund.succeeded", obj.get("id"), obj.get("payment_intent"), None
+    if raw_type == "charge.refunded" and obj.get("object") == "charge":
+        # ``amount_refunded`` is the charge's running total, Dashboard refunds included.
+        return "refund.external", obj.get("id"), obj.get("payment_intent") or obj.get("id"), None
     if raw_type in ("charge.dispute.created", "charge.dispute.closed"):
-        intent = obj.get("payment_intent") or obj.get("charge")
+        # The dispute is its own thing; its payment is the intent, or the charge when a
+        # dispute names no intent (a charge made without one).
+        payment = obj.get("payment_intent") or obj.get("charge")
         if raw_type == "charge.dispute.created":
-            return "dispute.opened", intent, intent, obj.get("reason")
-        return "dispute.closed", intent, intent, obj.get("status")  # won, lost, warning_closed
+            return "dispute.opened", obj.get("id"), payment, obj.get("reason")
+        return "dispute.closed", obj.get("id"), payment, obj.get("status")  # won, lost, warning_closed
     return "other", obj.get("id"), obj.get("payment_intent"), None
 
 

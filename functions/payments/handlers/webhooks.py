@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.payments.logic.webhook_events import process_webhook
 from shared.api.app import build_app
+from shared.api.validation import path_id
 from shared.observability import logger
 from shared.tracing import tracer
 
@@ -32,15 +33,20 @@ def _raw_body() -> bytes:
     "/v1/webhooks/payments/<provider>",
     summary="Payment provider events (signed by the provider)",
     tags=["payments"],
-    responses={401: {"description": "Missing or invalid signature"}, 404: {"description": "Unknown provider"}},
+    responses={
+        200: {"description": "Processed (or ignored: an event of no concern, or one seen before)"},
+        401: {"description": "Missing or invalid signature"},
+        404: {"description": "Unknown provider"},
+    },
 )
 def post_payment_event(provider: Annotated[str, Path()]) -> dict[str, Any]:
+    provider = path_id("provider", provider)
     outcome = process_webhook(provider, _raw_body(), dict(router.current_event.headers or {}))
     logger.info("payment webhook", extra={"provider": provider, **outcome})
     return outcome
 
 
-app = build_app(router)
+app = build_app(router, json_bodies=False)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -62,6 +62,11 @@ def authorize_amount(snap: Snapshot, amount: int, *, replaces: str | None, first
         payment_ref_pk(provider, authorization.reference), snap.order_id, payment_id=payment["payment_id"]
     )
     batch.ops.append({"Put": {"Item": pointer}})
+    if authorization.charge_reference:  # events that name only the charge find the payment too
+        charge = pointer_item(
+            payment_ref_pk(provider, authorization.charge_reference), snap.order_id, payment_id=payment["payment_id"]
+        )
+        batch.ops.append({"Put": {"Item": charge}})
     for old in snap.payments:
         if old["status"] in ACTIVE and open_amount(old) > 0:
             void_quietly(gateway, snap.order_id, old)

@@ -1,8 +1,12 @@
 """Disputes (chargebacks): the order waits on hold for an operator until the dispute closes.
 
 Item ``ORDER#<id>`` / ``DISPUTE#<provider>#<reference>``: the dispute's latest known state
-and when the provider said so. An event older than that is recorded but moves nothing,
-so a ``dispute.closed`` delivered before its ``dispute.opened`` leaves the order as it is.
+and its place in the dispute's own sequence (``order_key``: the dispute's stage, opened
+before closed, then the provider's finer stage number, then when the provider said so),
+so two events of the same second are ordered too and a dispute once closed stays closed.
+An event earlier in that sequence is recorded but moves nothing: a ``dispute.closed``
+delivered before its ``dispute.opened`` leaves the order as it is, and a close in the
+same second as the open still applies.
 The header keeps ``hold`` {reason, dispute, previous_status} to restore on closing.
 """
 
@@ -26,6 +30,21 @@ def _dispute_sk(event: WebhookEvent) -> str:
     return f"DISPUTE#{event.provider}#{event.reference}"
 
 
+# A dispute's stages: a close always comes after the open, whatever the clock says.
+_STAGE = {"dispute.opened": 0, "dispute.closed": 2}
+
+
+def order_key(event: WebhookEvent) -> str:
+    """The event's place in its dispute's sequence, comparable as a string."""
+    return f"{_STAGE[event.kind]}#{event.sequence:04d}#{event.occurred_at}"
+
+
+def _known_key(known: Item) -> str:
+    if known.get("order_key"):
+        return str(known["order_key"])
+    return f"{2 if known.get('status') == 'closed' else 0}#0000#{known['occurred_at']}"  # written before the key
+
+
 def _dispute_item(order_id: str, payment_id: str, event: WebhookEvent, status: str) -> Item:
     return {
         "pk": keys.order_pk(order_id),
@@ -39,16 +58,27 @@ def _dispute_item(order_id: str, payment_id: str, event: WebhookEvent, status: s
         "amount": event.amount,
         "reason": event.reason,
         "occurred_at": event.occurred_at,
+        "order_key": order_key(event),
         "updated_at": now_iso(),
     }
 
 
-def _put_if_newer(item: Item) -> dict[str, Any]:
+def _put_if_newer(item: Item, known: Item | None) -> dict[str, Any]:
+    """Put the dispute's state over the one read (or none): a later event of the same
+    dispute committing meanwhile refuses this one."""
+    if known is None:
+        return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
     return {
         "Put": {
             "Item": item,
-            "ConditionExpression": "attribute_not_exists(pk) OR occurred_at < :t",
-            "ExpressionAttributeValues": {":t": item["occurred_at"]},
+            "ConditionExpression": "occurred_at = :t AND #s = :s AND "
+            + ("order_key = :k" if known.get("order_key") else "attribute_not_exists(order_key)"),
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {
+                ":t": known["occurred_at"],
+                ":s": known["status"],
+                **({":k": known["order_key"]} if known.get("order_key") else {}),
+            },
         }
     }
 
@@ -59,7 +89,7 @@ def apply_dispute(order_id: str, payment_id: str, event: WebhookEvent) -> str:
     opened = event.kind == "dispute.opened"
     for _ in range(_ATTEMPTS):
         known = table.get(keys.order_pk(order_id), _dispute_sk(event))
-        if known and str(known["occurred_at"]) >= event.occurred_at:
+        if known and _known_key(known) >= order_key(event):
             return "stale"
         header = table.get(keys.order_pk(order_id), keys.ORDER_HEADER)
         if header is None:
@@ -67,7 +97,7 @@ def apply_dispute(order_id: str, payment_id: str, event: WebhookEvent) -> str:
         at = now_iso()
         detail = {"payment_id": payment_id, "dispute": event.reference, "amount": event.amount, "reason": event.reason}
         ops: list[dict[str, Any]] = [
-            _put_if_newer(_dispute_item(order_id, payment_id, event, "open" if opened else "closed")),
+            _put_if_newer(_dispute_item(order_id, payment_id, event, "open" if opened else "closed"), known),
             {"Put": {"Item": event_item(order_id, event.kind.replace("dispute.", "payment.dispute_"), detail, at=at)}},
         ]
         hold = header.get("hold") or {}

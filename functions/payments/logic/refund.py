@@ -17,8 +17,9 @@ from functions.payments.rules.ledger import (
     allocate_refund,
     credit_memo_status,
     move_refund,
-    refundable,
+    refundable_for,
     refunded_by_invoice,
+    reserved_refunds,
 )
 from functions.payments.rules.summary import credit_memo_view
 from functions.payments.store import (
@@ -45,7 +46,9 @@ def refund(
     Never more than captured and not yet refunded, pending refunds included (the double
     refund). The amount is set aside on the ledger before the provider is asked, so two
     refunds at once cannot both take the same money. The same change twice returns its
-    credit memo; a refund interrupted after setting the amount aside resumes.
+    credit memo; a refund interrupted after setting the amount aside resumes. What the
+    change reserved (functions/payments/logic/reservations.py) is its own to take, and
+    setting the refund aside consumes the reservation in the same transaction.
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidInput("a refund amount is a positive integer", errors=[{"field": "amount", "message": "> 0"}])
@@ -56,10 +59,11 @@ def refund(
         existing = next((m for m in snap.credit_memos if m["change_id"] == change_id), None)
         if existing is not None:
             return credit_memo_view(_submit(order_id, existing["credit_memo_id"]))
-        available = sum(max(0, refundable(p)) for p in snap.payments)
+        # Reserved refunds of other changes (a received return) are not this change's to take.
+        available = max(0, refundable_for(snap.payments, snap.header, change_id))
         if amount > available:
             raise Conflict(
-                f"refund of {amount} exceeds the {available} captured and not yet refunded or pending",
+                f"refund of {amount} exceeds the {available} captured and not yet refunded, pending or reserved",
                 errors=[{"field": "amount", "message": f"at most {available}"}],
                 available_to_refund=available,
             )
@@ -116,7 +120,12 @@ def _set_aside(snap: Snapshot, change_id: str, amount: int, reason: str, lines: 
     batch.ops.append(versioned_put(memo, 0))
     marker = {"pk": memo["pk"], "sk": change_marker_sk(change_id), "type": "refund_change", "credit_memo_id": memo_id}
     batch.put(marker)
-    batch.commit()
+    reserved = reserved_refunds(snap.header)
+    if change_id in reserved:
+        del reserved[change_id]
+        batch.commit(extra={"refund_reserved": reserved})
+    else:
+        batch.commit()
     return memo_id
 
 

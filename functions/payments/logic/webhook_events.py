@@ -1,8 +1,10 @@
 """Provider webhooks: verify, process each event once, and apply it to the order it is about.
 
 Events find their order through the pointers written with each authorization
-(``PAYREF#``) and refund (``REFUNDREF#``). An event about a reference the OMS does not
-know is recorded and answered 200 (``ignored``), so the provider stops retrying it.
+(``PAYREF#``: the authorization and, when the provider has one, its charge) and refund
+(``REFUNDREF#``). A provider's running total refunded (Stripe ``charge.refunded``) records
+what was refunded outside the OMS (functions/payments/logic/external_refund.py). An event
+about a reference the OMS does not know is recorded and answered 200 (``ignored``), so the provider stops retrying it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from functions.payments.gateways.gateway import WebhookEvent
 from functions.payments.logic import receipts
 from functions.payments.logic.authorize import expire_authorization
 from functions.payments.logic.disputes import apply_dispute
+from functions.payments.logic.external_refund import record_external_refund
 from functions.payments.logic.lookups import payment_by_reference
 from functions.payments.logic.settle_refund import settle_provider_refund
 from shared.errors import NotFound
@@ -59,6 +62,11 @@ def apply_event(event: WebhookEvent) -> dict[str, Any]:
     if event.kind == "authorization.expired":
         expired = expire_authorization(order_id, payment_id, source="webhook")
         return {"outcome": "expired" if expired else "unchanged", "order_id": order_id}
+    if event.kind == "refund.external":
+        outcome = record_external_refund(
+            order_id, payment_id, charge=event.reference, total_refunded=event.amount, occurred_at=event.occurred_at
+        )
+        return {"outcome": outcome, "order_id": order_id}
     if event.kind == "capture.failed":
         detail = {"payment_id": payment_id, "capture_reference": event.reference, "reason": event.reason}
         append_event(order_id, "payment.capture_failed", detail)

@@ -36,6 +36,20 @@ def refundable(payment: Mapping[str, Any]) -> int:
     return int(payment["captured"]) - int(payment["refunded"]) - int(payment["refund_pending"])
 
 
+def reserved_refunds(header: Mapping[str, Any]) -> dict[str, int]:
+    """Refunds promised but not yet set aside, by change (a received return, an appeasement):
+    the header's ``refund_reserved``. Nothing else may take that money."""
+    return {change_id: int(amount) for change_id, amount in (header.get("refund_reserved") or {}).items()}
+
+
+def refundable_for(payments: Iterable[Mapping[str, Any]], header: Mapping[str, Any], change_id: str | None) -> int:
+    """What the change ``change_id`` may refund: captured, neither refunded nor pending, less
+    what other changes reserved (its own reservation is its to take)."""
+    reserved = reserved_refunds(header)
+    others = sum(reserved.values()) - reserved.get(change_id or "", 0)
+    return sum(max(0, refundable(p)) for p in payments if p["status"] != "failed") - others
+
+
 def payment_status(payment: Mapping[str, Any]) -> str:
     """A payment's status follows from its amounts, once it is neither expired, voided nor failed."""
     if payment["status"] in CLOSED:

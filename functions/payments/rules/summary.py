@@ -5,7 +5,7 @@
 - ``captured``: the sum of the invoices; ``refunded``: what the providers confirmed;
   ``refund_pending``: refunds asked for and not settled yet.
 - ``available_to_capture``: authorized, uncaptured and not released on open
-  authorizations; ``available_to_refund``: captured less refunded less pending.
+  authorizations; ``available_to_refund``: captured less refunded, pending and reserved.
 - ``amount_due``: what the order charges: its lines' totals less what cancelled units
   were worth, plus the totals of its other change orders (returns, appeasements,
   exchanges, fees: negative when they take value off), less credit memos that no change
@@ -24,7 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from functions.payments.rules.ledger import ACTIVE, charge_amount, ledger_totals, open_amount, refundable
+from functions.payments.rules.ledger import (
+    ACTIVE,
+    charge_amount,
+    ledger_totals,
+    open_amount,
+    refundable,
+    refundable_for,
+    reserved_refunds,
+)
 from shared.order.record import OrderRecord
 
 
@@ -108,7 +116,9 @@ def payment_summary(record: OrderRecord) -> dict[str, Any]:
     return {
         **totals,
         "available_to_capture": sum(open_amount(p) for p in payments if p["status"] in ACTIVE),
-        "available_to_refund": sum(max(0, refundable(p)) for p in payments if p["status"] != "failed"),
+        # Refunds reserved by received returns and appeasements are not available to others.
+        "available_to_refund": max(0, refundable_for(payments, record.header, None)),
+        "refund_reserved": sum(reserved_refunds(record.header).values()),
         "amount_due": amount_due,
         "balance": amount_due - net_paid,
         "payments": [payment_view(p) for p in payments],

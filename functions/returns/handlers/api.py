@@ -16,6 +16,7 @@ from functions.returns.logic.queries import get_return
 from functions.returns.logic.receive import receive_return
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
+from shared.api.validation import path_id
 from shared.observability import logger
 
 router = APIGatewayRouter()
@@ -23,7 +24,15 @@ router = APIGatewayRouter()
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-@router.post("/v1/orders/<order_id>/returns", summary="Authorize a return (RMA), or an exchange", tags=["returns"])
+@router.post(
+    "/v1/orders/<order_id>/returns",
+    summary="Authorize a return (RMA), or an exchange",
+    tags=["returns"],
+    responses={
+        200: {"description": "The preview: the expected refund, nothing written"},
+        201: {"description": "The return authorization"},
+    },
+)
 def post_return(
     order_id: Annotated[str, Path()],
     body: Annotated[ReturnRequest, Body()],
@@ -31,6 +40,7 @@ def post_return(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[dict[str, Any]]:
     caller = current_caller(router)
+    order_id = path_id("order_id", order_id)
     require_json_object(router)
     if preview:
         view = authorize_return(caller, order_id, body, preview=True)
@@ -57,6 +67,7 @@ def post_receipt(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     caller = current_caller(router)
+    return_id = path_id("return_id", return_id)
     require_json_object(router)
 
     def receive(payload: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +86,7 @@ def post_receipt(
 
 @router.get("/v1/returns/<return_id>", summary="A return authorization", tags=["returns"])
 def get_one(return_id: Annotated[str, Path()]) -> dict[str, Any]:
-    return get_return(current_caller(router), return_id)
+    return get_return(current_caller(router), path_id("return_id", return_id))
 
 
 app = build_app(router)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-LineId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+from shared.api.validation import Id, NoControlChars, Sku, distinct
+
+LineId = Annotated[str, StringConstraints(min_length=1, max_length=64), NoControlChars]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000)]
 
 
@@ -17,18 +19,24 @@ class _Model(BaseModel):
 class ReturnLineIn(_Model):
     line_id: LineId
     quantity: Quantity
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoControlChars]
 
 
 class ExchangeLineIn(_Model):
-    sku: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]
+    sku: Sku
     quantity: Quantity
     unit_price: Annotated[int, Field(ge=0, le=100_000_000_000)] | None = None
 
 
 class ReturnRequest(_Model):
-    lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=500)]
+    lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=500, description="each line_id once")]
     exchange: Annotated[list[ExchangeLineIn], Field(max_length=50)] = []
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_distinct(cls, lines: list[ReturnLineIn]) -> list[ReturnLineIn]:
+        distinct([line.line_id for line in lines])
+        return lines
 
 
 class ReceiptLineIn(_Model):
@@ -38,5 +46,11 @@ class ReceiptLineIn(_Model):
 
 
 class ReceiptRequest(_Model):
-    location_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    lines: Annotated[list[ReceiptLineIn], Field(min_length=1, max_length=500)]
+    location_id: Id
+    lines: Annotated[list[ReceiptLineIn], Field(min_length=1, max_length=500, description="each line_id once")]
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_distinct(cls, lines: list[ReceiptLineIn]) -> list[ReceiptLineIn]:
+        distinct([line.line_id for line in lines])
+        return lines

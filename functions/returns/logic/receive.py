@@ -2,7 +2,9 @@
 
 One transaction appends the receipt to the return (pinned on its version), moves the
 lines' ``returned`` / ``return_initiated`` buckets (pinned), puts resellable units back on
-hand at the receiving location (damaged ones are not) and writes the timeline event.
+hand at the receiving location (damaged ones are not), reserves the refund the units are
+owed on the payment ledger (pinned on its version, so an appeasement cannot take it
+meanwhile) and writes the timeline event.
 Then the return's waiting execution is resumed to refund what arrived, and an exchange
 that ships on receipt starts shipping.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.changes.api import load_change_policy
+from functions.changes.api import load_change_policy, reserve_refund_op
 from functions.returns.logic.models import ReceiptRequest
+from functions.returns.logic.settle import receipt_change
 from functions.returns.logic.shipping_exchange import ship_exchange
 from functions.returns.logic.views import return_view
 from functions.returns.rules.refunds import restock_quantities
@@ -88,6 +91,14 @@ def _after(ret: Item, receipt: dict[str, Any], at: str) -> Item:
     return ret | {"lines": lines, "receipts": [*ret["receipts"], receipt], "status": status, "updated_at": at}
 
 
+def _reservation(record: OrderRecord, ret: Item, receipt: dict[str, Any], at: str) -> list[dict[str, Any]]:
+    """The refund these units are owed, reserved on the ledger before anything else (an
+    appeasement) can take it; settling the receipt refunds it."""
+    credit_left = int(ret.get("exchange_credit", 0)) - int(ret.get("credit_used", 0))
+    amount = int(receipt_change(record, ret, receipt, credit_left)["refund"]["amount"])
+    return [reserve_refund_op(record, receipt["change_id"], amount, at)] if amount > 0 else []
+
+
 def _ops(record: OrderRecord, ret: Item, receipt: dict[str, Any], location_id: str, at: str) -> list[dict[str, Any]]:
     order_lines = {line["line_id"]: line for line in record.lines}
     per_line: dict[str, int] = {}
@@ -101,6 +112,7 @@ def _ops(record: OrderRecord, ret: Item, receipt: dict[str, Any], location_id: s
                 order_lines[line_id], {"returned": b.returned + q, "return_initiated": b.return_initiated - q}, at
             )
         )
+    ops += _reservation(record, ret, receipt, at)
     restock = restock_quantities(receipt["lines"], order_lines)
     ops += [restock_op(sku, location_id, q, at) for sku, q in sorted(restock.items())]
     detail = {"return_id": ret["return_id"], "receipt_id": receipt["receipt_id"], "location_id": location_id}

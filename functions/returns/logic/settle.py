@@ -47,7 +47,7 @@ def await_receipt(return_id: str, task_token: str) -> dict[str, Any]:
     raise RetryableError(f"return {return_id} kept changing while parking")
 
 
-def _receipt_change(record: OrderRecord, ret: Item, receipt: dict[str, Any], credit_left: int) -> Item:
+def receipt_change(record: OrderRecord, ret: Item, receipt: dict[str, Any], credit_left: int) -> Item:
     order_lines = {line["line_id"]: line for line in record.lines}
     reasons = {line["line_id"]: line["reason"] for line in ret["lines"]}
     units = [
@@ -57,7 +57,8 @@ def _receipt_change(record: OrderRecord, ret: Item, receipt: dict[str, Any], cre
     settled = settle_return_refund(
         refund_lines(units, load_change_policy(), waive_fees=bool(ret.get("waive_fees"))),
         credit_left=credit_left,
-        refundable=payment_position(record).refundable,
+        # What the receipt reserved when it was received is its own to refund.
+        refundable=payment_position(record, receipt["change_id"]).refundable,
     )
     return change_item(
         ret["order_id"],
@@ -83,7 +84,7 @@ def _settle_receipt(return_id: str, receipt_id: str) -> None:
             return
         existing = [c for c in record.others.get("CHG", []) if c["change_id"] == receipt["change_id"]]
         credit_left = int(ret.get("exchange_credit", 0)) - int(ret.get("credit_used", 0))
-        change = existing[0] if existing else _receipt_change(record, ret, receipt, credit_left)
+        change = existing[0] if existing else receipt_change(record, ret, receipt, credit_left)
         if not existing:
             try:
                 table.put(change, condition="attribute_not_exists(pk)")

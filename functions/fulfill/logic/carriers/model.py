@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.api.validation import max_future
 from shared.clock import iso
 from shared.errors import InvalidInput, MalformedInput
 
@@ -103,6 +104,9 @@ def normalize_time(value: Any, field: str) -> str:
         raise invalid(field, "an ISO 8601 time is required") from err
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    if moment > max_future():
+        # Statuses never go backwards in time: a scan dated ahead would outrank every real one.
+        raise invalid(field, "must not be in the future")
     return iso(moment)
 
 

@@ -1,0 +1,342 @@
+"""Lambda execution environments as worker processes.
+
+Each function has a pool of environments. An environment is a process that serves one
+invocation at a time with its own module state, as Lambda's do; the pool grows with
+concurrent demand up to the function's concurrency limit, and an invocation beyond it
+is throttled (synchronous callers) or waits for a free environment (event source
+pollers, which never exceed a function's concurrency in the cloud either).
+
+Environments are forked from one zygote process (multiprocessing's forkserver) that
+has already imported boto3, Powertools, pydantic and every handler module, so a new
+environment costs a fork instead of a second of imports on a busy core. Module-level
+state created at import is copied into each environment and diverges from there, as
+the project's handlers create no client or connection at import time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import multiprocessing
+import multiprocessing.spawn
+import os
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Lambda's default account concurrency is 1,000; one machine carries far fewer processes.
+DEFAULT_ACCOUNT_LIMIT = int(os.environ.get("OMS_LOCAL_CONCURRENCY", "96"))
+# Lambda's limit for a function's init phase (imports), stretched for a busy machine.
+INIT_SECONDS = 30.0
+# Environments idle this long are shut down (Lambda reclaims idle ones after minutes).
+IDLE_SECONDS = 300.0
+
+_PRELOAD = [
+    "boto3",
+    "botocore.session",
+    "aws_lambda_powertools",
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.idempotency",
+    "pydantic",
+    "infra.local.warm",
+]
+
+
+_ENV_PROCESS = "lambda-environment"
+_original_preparation_data = multiprocessing.spawn.get_preparation_data
+
+
+def _preparation_data(name: str) -> dict[str, Any]:
+    """An environment does not import the parent's main module (the emulator, a test
+    runner or a script): that would cost seconds per environment and is not its code."""
+    data: dict[str, Any] = _original_preparation_data(name)
+    if name == _ENV_PROCESS:
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+    return data
+
+
+multiprocessing.spawn.get_preparation_data = _preparation_data
+
+
+class Throttled(Exception):
+    """The function's environments are all busy and it may not have more (429)."""
+
+    error_type = "TooManyRequestsException"
+
+
+class TimedOut(Exception):
+    """The invocation ran past the function's timeout; its environment was shut down."""
+
+    error_type = "Sandbox.Timedout"
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    payload: str  # the result (ok) or the runtime's error payload, JSON
+    cpu_seconds: float
+    wall_seconds: float
+
+
+def _serve(conn: Connection, env: dict[str, str]) -> None:
+    """The environment's main loop (runs in the worker process)."""
+    os.environ.clear()
+    os.environ.update(env)
+    from infra.local import runtime
+
+    handler_cache: dict[str, Any] = {}
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        handler, event_json, context_fields = request
+        context = runtime.LambdaContext(**context_fields)
+        function: Any = None
+        try:
+            # The init phase (importing the handler) has its own limit, as in Lambda.
+            function = handler_cache.get(handler) or runtime.resolve(handler)
+            handler_cache[handler] = function
+        except Exception as exc:  # the runtime reports an import failure as the invocation's error
+            init_error = json.dumps(runtime.error_payload(exc, context.aws_request_id))
+        conn.send(("started",))
+        started, cpu = time.perf_counter(), time.process_time()
+        if function is None:
+            conn.send((False, init_error, time.process_time() - cpu, time.perf_counter() - started))
+            continue
+        try:
+            result = function(json.loads(event_json), context)
+            try:
+                reply = (True, json.dumps(result))
+            except (TypeError, ValueError) as exc:
+                error = {
+                    "errorMessage": f"Unable to marshal response: {exc}",
+                    "errorType": "Runtime.MarshalError",
+                    "requestId": context.aws_request_id,
+                    "stackTrace": [],
+                }
+                reply = (False, json.dumps(error))
+        except Exception as exc:  # the runtime turns any exception into an error payload
+            reply = (False, json.dumps(runtime.error_payload(exc, context.aws_request_id)))
+        finally:
+            runtime.drop_disabled_metrics()
+        conn.send((*reply, time.process_time() - cpu, time.perf_counter() - started))
+
+
+@dataclass
+class _Environment:
+    process: Any
+    conn: Connection
+    last_used: float = field(default_factory=time.monotonic)
+
+    def alive(self) -> bool:
+        return bool(self.process.is_alive())
+
+    def close(self, kill: bool = False) -> None:
+        try:
+            if kill:
+                self.process.kill()
+            else:
+                self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.conn.close()
+        self.process.join(timeout=5 if not kill else 1)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=1)
+
+
+class Pool:
+    """The environments of one function (one handler and environment variables)."""
+
+    def __init__(self, manager: Environments, key: str, env: dict[str, str], limit: int):
+        self.manager = manager
+        self.key = key
+        self.env = env
+        self.limit = limit
+        self.idle: list[_Environment] = []
+        self.size = 0  # idle + busy + being created
+        self.ready = threading.Condition(manager.lock)
+
+    def acquire(self, wait: bool) -> _Environment:
+        with self.ready:
+            while True:
+                while self.idle:
+                    found = self.idle.pop()  # the most recently used: the warmest
+                    if found.alive():
+                        return found
+                    self.size -= 1
+                    self.manager.total -= 1
+                if self.size < self.limit and self.manager.total >= self.manager.account_limit:
+                    # Idle environments of other functions give way, as Lambda reclaims them.
+                    spare = self.manager.evict_idle(self)
+                    if spare is not None:
+                        threading.Thread(target=spare.close, daemon=True).start()
+                if self.size < self.limit and self.manager.total < self.manager.account_limit:
+                    self.size += 1
+                    self.manager.total += 1
+                    break
+                if not wait:
+                    raise Throttled(f"Rate Exceeded: {self.key} is at its concurrency limit of {self.limit}")
+                self.ready.wait(timeout=1.0)
+        try:
+            return self.manager.spawn(self.env)
+        except BaseException:
+            with self.ready:
+                self.size -= 1
+                self.manager.total -= 1
+                self.ready.notify_all()
+            raise
+
+    def release(self, environment: _Environment | None) -> None:
+        with self.ready:
+            if environment is not None and environment.alive():
+                environment.last_used = time.monotonic()
+                self.idle.append(environment)
+            else:
+                self.size -= 1
+                self.manager.total -= 1
+            # Any pool may be waiting on the account limit.
+            self.manager.notify_all()
+
+    def reap(self, older_than: float) -> list[_Environment]:
+        stale = [e for e in self.idle if e.last_used < older_than]
+        self.idle = [e for e in self.idle if e.last_used >= older_than]
+        self.size -= len(stale)
+        self.manager.total -= len(stale)
+        return stale
+
+
+class Environments:
+    """Every function's pool; one per local stack."""
+
+    def __init__(self, account_limit: int = DEFAULT_ACCOUNT_LIMIT, preload: list[str] | None = None):
+        self.account_limit = account_limit
+        self.lock = threading.RLock()
+        self.pools: dict[str, Pool] = {}
+        self.total = 0
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload([*_PRELOAD, *(preload or [])])
+        self.invocations: Counter[str] = Counter()
+        self.cpu_seconds: defaultdict[str, float] = defaultdict(float)
+        self.busy_seconds: defaultdict[str, float] = defaultdict(float)
+        self.throttled: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self._closed = False
+        threading.Thread(target=self._reaper, name="environment-reaper", daemon=True).start()
+        atexit.register(self.close)
+
+    def evict_idle(self, wanting: Pool) -> _Environment | None:
+        """Take the least recently used idle environment of another function (lock held)."""
+        candidates = [(e.last_used, p, e) for p in self.pools.values() if p is not wanting for e in p.idle]
+        if not candidates:
+            return None
+        _, pool, environment = min(candidates, key=lambda c: c[0])
+        pool.idle.remove(environment)
+        pool.size -= 1
+        self.total -= 1
+        return environment
+
+    def notify_all(self) -> None:
+        for pool in self.pools.values():
+            pool.ready.notify_all()
+
+    def spawn(self, env: dict[str, str]) -> _Environment:
+        parent, child = self.context.Pipe()
+        process = self.context.Process(target=_serve, args=(child, env), daemon=True, name=_ENV_PROCESS)
+        process.start()
+        child.close()
+        return _Environment(process, parent)
+
+    def pool(self, key: str, env: dict[str, str], limit: int | None) -> Pool:
+        with self.lock:
+            found = self.pools.get(key)
+            if found is None:
+                found = self.pools[key] = Pool(self, key, env, min(limit or self.account_limit, self.account_limit))
+            return found
+
+    def invoke(
+        self,
+        key: str,
+        handler: str,
+        event: Any,
+        context_fields: dict[str, Any],
+        env: dict[str, str],
+        *,
+        limit: int | None = None,
+        wait: bool = False,
+        timeout: float = 10.0,
+    ) -> Outcome:
+        pool = self.pool(key, env, limit)
+        try:
+            environment = pool.acquire(wait)
+        except Throttled:
+            with self.lock:
+                self.throttled[handler] += 1
+            raise
+        with self.lock:
+            self.invocations[handler] += 1
+            busy = pool.size - len(pool.idle)
+            self.peak[handler] = max(self.peak[handler], busy)
+        keep: _Environment | None = environment
+        started = time.perf_counter()
+        try:
+            environment.conn.send((handler, json.dumps(event), context_fields))
+            if not environment.conn.poll(INIT_SECONDS) or environment.conn.recv() != ("started",):
+                environment.close(kill=True)
+                keep = None
+                raise TimedOut(f"Init timed out after {INIT_SECONDS:.2f} seconds")
+            if not environment.conn.poll(timeout):
+                environment.close(kill=True)
+                keep = None
+                raise TimedOut(f"Task timed out after {timeout:.2f} seconds")
+            ok, payload, cpu, wall = environment.conn.recv()
+        except (EOFError, OSError) as exc:  # the process died (e.g. killed, out of memory)
+            environment.close(kill=True)
+            keep = None
+            error = {"errorType": "Runtime.ExitError", "errorMessage": f"the environment exited: {exc}"}
+            return Outcome(False, json.dumps(error), 0.0, time.perf_counter() - started)
+        finally:
+            pool.release(keep)
+        with self.lock:
+            self.cpu_seconds[handler] += cpu
+            self.busy_seconds[handler] += wall
+        return Outcome(bool(ok), payload, cpu, wall)
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "invocations": dict(self.invocations),
+                "cpu_seconds": dict(self.cpu_seconds),
+                "busy_seconds": dict(self.busy_seconds),
+                "throttled": dict(self.throttled),
+                "peak_concurrency": dict(self.peak),
+                "environments": {p.key: p.size for p in self.pools.values()},
+            }
+
+    def _reaper(self) -> None:
+        while not self._closed:
+            time.sleep(IDLE_SECONDS / 4)
+            with self.lock:
+                stale = [e for p in self.pools.values() for e in p.reap(time.monotonic() - IDLE_SECONDS)]
+            for environment in stale:
+                environment.close()
+
+    def close(self) -> None:
+        with self.lock:
+            self._closed = True
+            environments = [e for p in self.pools.values() for e in p.idle]
+            self.pools.clear()
+            self.total = 0
+        for environment in environments:
+            environment.close()
