@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,7 +17,7 @@ from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 
 # Attempts of a change whose pinned version moved under it (a concurrent write).
-ATTEMPTS = 4
+ATTEMPTS = 6
 
 # action -> (the status it starts from, the status it leads to)
 STEPS = {"accept": ("allocated", "accepted"), "pick": ("accepted", "picked"), "pack": ("picked", "packed")}
@@ -38,11 +40,13 @@ def wrong_status(fo: Item, action: str) -> Conflict:
 
 def retry_on_race(attempt: Callable[[], T]) -> T:
     """Run ``attempt`` (which reads fresh state) until no pinned condition refuses it."""
-    for _ in range(ATTEMPTS):
+    for tried in range(ATTEMPTS):
         try:
             return attempt()
         except VersionMoved:
-            continue
+            # Writers that collided retry at once and collide again: wait a random while,
+            # longer each time, so one of them gets through.
+            time.sleep(random.uniform(0, 0.02 * 2**tried))
     raise RetryableError("the fulfillment order kept changing; try again")
 
 
