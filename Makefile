@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m infra.local.demo
+	$(PY) -m demo
 
 test: $(STAMP)
 	$(PY) -m ruff check .
