@@ -10,10 +10,12 @@ import time
 import urllib.request
 from typing import Any
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 from infra import manifest
-from infra.local import lambda_adapter, moto_patches, runtime
+from infra.local import lambda_adapter, moto_patches, requests_meter, runtime
 from infra.local.environments import Environments
 from infra.local.http_api import Api, HttpApi
 from infra.local.provision import LocalResources, provision
@@ -77,11 +79,12 @@ class LocalStack:
             raise RuntimeError(f"a LocalStack already runs in this process ({LocalStack._active.endpoint_url})")
         LocalStack._active = self
         try:
-            self._moto = ThreadedMotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
+            self._moto = _MotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
             self._moto.start()
             self.moto_port = self._moto.get_host_and_port()[1]
             self._configure_env()
             self._post("/moto-api/reset", None)  # backends are process-wide: start clean
+            requests_meter.reset()
             self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
             lambda_adapter.install()
             moto_patches.install()  # DynamoDB atomicity and asynchronous stream delivery
@@ -158,6 +161,16 @@ class LocalStack:
         request = urllib.request.Request(self.endpoint_url + path, data=data, method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
+
+
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server with every request counted (``requests_meter``)."""
+
+    def _server_entry(self) -> None:
+        app = requests_meter.Middleware(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 def _ensure_free(port: int) -> None:

@@ -30,7 +30,7 @@ from aws_lambda_powertools import Logger
 from moto import mock_aws
 
 from infra import manifest
-from infra.local import lambda_adapter, moto_patches, provision, runtime
+from infra.local import lambda_adapter, moto_patches, provision, requests_meter, runtime
 from infra.local.http_api import Api, HttpApi
 from infra.local.stack import LocalStack
 from infra.manifest import FunctionSpec, Route
@@ -105,6 +105,14 @@ def not_json(event: Any, context: Any) -> Any:
 def keep_token(event: Any, context: Any) -> dict[str, Any]:
     record("token", event["token"])
     return {}
+
+
+def read_table(event: Any, context: Any) -> dict[str, Any]:
+    """Two DynamoDB requests from a worker environment, with the SDK as handlers use it."""
+    ddb = boto3.client("dynamodb")
+    for _ in range(2):
+        ddb.get_item(TableName=event["table"], Key={"pk": {"S": "NOPE"}, "sk": {"S": "NOPE"}}, ConsistentRead=True)
+    return {"ok": True}
 
 
 def api_echo(event: Any, context: Any) -> dict[str, Any]:
@@ -434,6 +442,27 @@ def test_only_one_stack_per_process(stack: LocalStack) -> None:
     with pytest.raises(RuntimeError, match="already runs"):
         LocalStack(moto_port=0, api_port=0).start()
     assert lambda_adapter.installed()  # the running stack is untouched
+
+
+def test_emulator_counts_each_request_by_the_function_that_made_it(stack: LocalStack) -> None:
+    # Handlers run in worker processes: the count is taken where their requests arrive.
+    assert stack.resources is not None
+    arn = _function(stack, "test-read-table", "read_table")
+    counts = f"{stack.endpoint_url}{requests_meter.PATH}"
+    requests.delete(counts, timeout=5).raise_for_status()
+    seen: list[tuple[str, str, str, Any]] = []
+    requests_meter.listen(lambda service, op, caller, params, answer: seen.append((service, op, caller, params)))
+    try:
+        payload = {"table": stack.resources.table_name}
+        response = stack.client("lambda").invoke(FunctionName=arn, Payload=json.dumps(payload).encode())
+        assert json.loads(response["Payload"].read()) == {"ok": True}
+    finally:
+        requests_meter._listeners.clear()
+    by_caller = requests.get(counts, timeout=5).json()["by_caller"]
+    assert by_caller["test-read-table dynamodb.GetItem"] == 2
+    assert by_caller[f"{requests_meter.OUTSIDE} lambda.Invoke"] == 1  # this test's own call
+    gets = [s for s in seen if s[:3] == ("dynamodb", "GetItem", "test-read-table")]
+    assert len(gets) == 2 and gets[0][3]["TableName"] == stack.resources.table_name
 
 
 def test_stack_api_unknown_route_and_method(stack: LocalStack) -> None:
