@@ -25,6 +25,12 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    its own evaluation components from the cached syntax tree, so no state is shared.
 8. The interpreter's Lambda client (every Lambda task calls Lambda through it) is created
    once per region instead of once per call (a client costs tens of ms).
+9. A query reads only its partition. moto's query starts from every item of the table,
+   sorted (``all_items``), and then keeps those of the partition: O(n log n) comparisons
+   of typed values per query, the emulator's largest cost once the table holds a few
+   thousand items. A table query now starts from its partition's items; an index query
+   from the table's items unsorted (its results are sorted by the index's keys and the
+   table's keys after matching, so their order is the same).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import StreamRecord, StreamShard
+from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.sqs.models import Queue as SqsQueue
 
@@ -225,6 +231,35 @@ def _fast_result(self: DynamoResult, context: Any) -> tuple[int, dict[str, str],
     return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
 
+_query_scope = threading.local()
+_ORIGINAL_QUERY: Any = None
+_ORIGINAL_ALL_ITEMS: Any = None
+
+
+def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+    _query_scope.table, _query_scope.partition = self, None if index_name else hash_key
+    try:
+        return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
+    finally:
+        _query_scope.table = None
+
+
+def _all_items(self: Table) -> list[Any]:
+    if getattr(_query_scope, "table", None) is not self:
+        return list(_ORIGINAL_ALL_ITEMS(self))
+    _query_scope.table = None  # the query's own call only
+    partition = _query_scope.partition
+    if partition is not None:
+        found = self.items.get(partition)
+        if found is None:
+            return []
+        return list(found.values()) if self.range_key_attr else [found]
+    if self.range_key_attr:
+        return [item for bucket in self.items.values() for item in bucket.values()]
+    return list(self.items.values())
+
+
 def _speed_up_server() -> None:
     from moto import backends
     from werkzeug.serving import WSGIRequestHandler
@@ -287,8 +322,12 @@ def install() -> None:
     global _installed, _delivery
     if _installed:
         return
+    global _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS
     _speed_up_server()
     _patch_step_functions()
+    _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS = Table.query, Table.all_items
+    Table.query = _query  # type: ignore[method-assign]
+    Table.all_items = _all_items  # type: ignore[method-assign]
     _delivery = _StreamDelivery()
     DynamoHandler.call_action = _serialized(DynamoHandler.call_action)  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]

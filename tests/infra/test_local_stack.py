@@ -465,6 +465,41 @@ def test_emulator_counts_each_request_by_the_function_that_made_it(stack: LocalS
     assert len(gets) == 2 and gets[0][3]["TableName"] == stack.resources.table_name
 
 
+def test_queries_read_their_partition_and_indexes_keep_their_order(stack: LocalStack) -> None:
+    # The emulator's query starts from the partition (moto_patches 9): same answers as DynamoDB.
+    assert stack.resources is not None
+    ddb, table = stack.client("dynamodb"), stack.resources.table_name
+    for pk in ("QTEST#a", "QTEST#b"):
+        for n in (3, 1, 2):
+            item = {"pk": {"S": pk}, "sk": {"S": f"LINE#{n}"}, "gsi1pk": {"S": "QTEST#index"}}
+            ddb.put_item(TableName=table, Item={**item, "gsi1sk": {"S": f"{n}#{pk}"}})
+
+    def keys(**query: Any) -> list[tuple[str, str]]:
+        items = ddb.query(TableName=table, **query)["Items"]
+        return [(i["pk"]["S"], i["sk"]["S"]) for i in items]
+
+    partition = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "QTEST#a"}}}
+    assert keys(**partition) == [("QTEST#a", f"LINE#{n}") for n in (1, 2, 3)]
+    assert keys(**partition, ScanIndexForward=False, Limit=2) == [("QTEST#a", "LINE#3"), ("QTEST#a", "LINE#2")]
+    ranged = {
+        "KeyConditionExpression": "pk = :pk AND sk > :sk",
+        "ExpressionAttributeValues": {":pk": {"S": "QTEST#b"}, ":sk": {"S": "LINE#1"}},
+    }
+    assert keys(**ranged) == [("QTEST#b", "LINE#2"), ("QTEST#b", "LINE#3")]
+    nothing = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "QTEST#none"}}}
+    assert keys(**nothing) == []
+    index = {
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "QTEST#index"}},
+    }
+    assert keys(**index) == [(pk, f"LINE#{n}") for n in (1, 2, 3) for pk in ("QTEST#a", "QTEST#b")]
+    scanned = ddb.scan(
+        TableName=table, FilterExpression="begins_with(pk, :p)", ExpressionAttributeValues={":p": {"S": "QTEST#"}}
+    )["Items"]
+    assert len(scanned) == 6
+
+
 def test_stack_api_unknown_route_and_method(stack: LocalStack) -> None:
     problem(requests.get(f"{stack.api_url}/v1/nowhere", timeout=5), 404)
     problem(requests.delete(f"{stack.api_url}/v1/orders", timeout=5), 405)
