@@ -31,11 +31,15 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    thousand items. A table query now starts from its partition's items; an index query
    from the table's items unsorted (its results are sorted by the index's keys and the
    table's keys after matching, so their order is the same).
+10. An update expression's syntax tree is copied node by node before it is validated
+   (the validation rewrites the copy), not with ``copy.deepcopy``: the generic deep copy
+   of a tree of a few dozen nodes was 40 % of the emulator's CPU while orders shipped.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import json
 import logging
@@ -61,6 +65,11 @@ from moto.sqs.models import Queue as SqsQueue
 log = logging.getLogger(__name__)
 _LOCK = threading.RLock()
 _installed = False
+
+
+def dynamodb_lock() -> threading.RLock:
+    """Held while a DynamoDB request runs: whoever reads or writes the tables directly takes it."""
+    return _LOCK
 
 
 def _serialized(method: Any) -> Any:
@@ -260,6 +269,44 @@ def _all_items(self: Table) -> list[Any]:
     return list(self.items.values())
 
 
+_NODE: Any = None
+_PRIMITIVE = (str, int, float, bool, type(None))
+# Node classes whose attributes, apart from children and parent, hold only plain values.
+_plain_nodes: dict[type, bool] = {}
+
+
+def _copy_tree(node: Any, parent: Any = None) -> Any:
+    """A copy of an expression's syntax tree: each node's plain attributes shared, its children copied."""
+    clone = object.__new__(type(node))
+    attributes = clone.__dict__
+    attributes.update(node.__dict__)
+    attributes["parent"] = parent
+    children = node.children
+    if isinstance(children, list):
+        attributes["children"] = [
+            child if isinstance(child, _PRIMITIVE) else _copy_tree(child, clone) for child in children
+        ]
+    return clone
+
+
+def _copyable(node: Any) -> bool:
+    """Every node of the tree is of a plain kind (a class seen once is remembered)."""
+    plain = _plain_nodes.get(type(node))
+    if plain is None:
+        plain = _plain_nodes[type(node)] = all(
+            isinstance(v, _PRIMITIVE) for k, v in node.__dict__.items() if k not in ("children", "parent")
+        )
+    if not plain or not isinstance(node.children, (list, type(None))):
+        return False
+    return all(isinstance(c, _PRIMITIVE) or (isinstance(c, _NODE) and _copyable(c)) for c in node.children or ())
+
+
+def _fast_deepcopy(value: Any, memo: Any = None) -> Any:
+    if memo is None and isinstance(value, _NODE) and _copyable(value):
+        return _copy_tree(value)
+    return copy.deepcopy(value, memo)
+
+
 def _speed_up_server() -> None:
     from moto import backends
     from werkzeug.serving import WSGIRequestHandler
@@ -325,6 +372,12 @@ def install() -> None:
     global _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS
     _speed_up_server()
     _patch_step_functions()
+    global _NODE
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    _NODE = Node
+    validators.deepcopy = _fast_deepcopy  # type: ignore[attr-defined]
     _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS = Table.query, Table.all_items
     Table.query = _query  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]

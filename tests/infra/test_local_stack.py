@@ -500,6 +500,28 @@ def test_queries_read_their_partition_and_indexes_keep_their_order(stack: LocalS
     assert len(scanned) == 6
 
 
+def test_update_expressions_apply_on_the_copied_syntax_tree(stack: LocalStack) -> None:
+    # moto_patches 10 copies the expression's tree itself: every kind of action still applies.
+    assert stack.resources is not None
+    ddb, table = stack.client("dynamodb"), stack.resources.table_name
+    key = {"pk": {"S": "UPDTEST"}, "sk": {"S": "ONE"}}
+    start = {"n": {"N": "1"}, "gone": {"S": "x"}, "tags": {"SS": ["a", "b"]}, "m": {"M": {"l": {"L": [{"N": "1"}]}}}}
+    ddb.put_item(TableName=table, Item={**key, **start})
+    for _ in range(2):  # the same expression twice: the first run must not have changed the parsed tree
+        ddb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET n = n + :one, #m.l[0] = if_not_exists(absent, :z), fresh = :z "
+            "REMOVE gone ADD #c :one DELETE tags :a",
+            ExpressionAttributeNames={"#m": "m", "#c": "counter"},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":z": {"S": "z"}, ":a": {"SS": ["a"]}},
+        )
+    item = ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert item["n"] == {"N": "3"} and item["counter"] == {"N": "2"}
+    assert item["m"] == {"M": {"l": {"L": [{"S": "z"}]}}} and item["fresh"] == {"S": "z"}
+    assert "gone" not in item and item["tags"] == {"SS": ["b"]}
+
+
 def test_stack_api_unknown_route_and_method(stack: LocalStack) -> None:
     problem(requests.get(f"{stack.api_url}/v1/nowhere", timeout=5), 404)
     problem(requests.delete(f"{stack.api_url}/v1/orders", timeout=5), 405)
