@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n auto
 
 serve: $(STAMP)
-	$(PY) -m infra.local serve
+	$(PY) -m infra.local serve $(if $(DATA),--data-dir $(DATA))
 
 layers: $(STAMP)
 	$(PY) -m infra.cdk.layers

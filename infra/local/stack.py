@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -15,7 +16,7 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from infra import manifest
-from infra.local import lambda_adapter, moto_patches, requests_meter, runtime
+from infra.local import lambda_adapter, moto_patches, persistence, requests_meter, runtime
 from infra.local.environments import Environments
 from infra.local.http_api import Api, HttpApi
 from infra.local.provision import LocalResources, provision
@@ -52,8 +53,14 @@ class LocalStack:
 
     _active: LocalStack | None = None
 
-    def __init__(self, moto_port: int = 4566, api_port: int = 3000, region: str = REGION):
+    def __init__(
+        self, moto_port: int = 4566, api_port: int = 3000, region: str = REGION, data_dir: str | Path | None = None
+    ):
         self.moto_port = moto_port
+        # Where the state is saved on stop (and periodically) and restored from on start.
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.restored: dict[str, int] = {}
+        self._saver: persistence.Saver | None = None
         self.api_port = api_port
         self.region = region
         self.resources: LocalResources | None = None
@@ -95,6 +102,9 @@ class LocalStack:
             runtime.use_environments(self.environments, dict(os.environ), TIMEOUT_SCALE)
             self._api = HttpApi(Api(region=self.region), host=HOST, port=self.api_port).start()
             self.api_port = self._api.port
+            if self.data_dir is not None:
+                self.restored = persistence.restore(self, self.data_dir)
+                self._saver = persistence.Saver(self, self.data_dir)
         except BaseException:
             self.stop()
             raise
@@ -106,6 +116,9 @@ class LocalStack:
         if LocalStack._active is not self:
             return
         moto_patches.wait_for_streams()  # deliver what was written while handlers still run
+        if self._saver is not None:
+            self._saver.stop()  # while the AWS endpoint still answers
+            self._saver = None
         if self._api:
             self._api.stop()
             self._api = None
