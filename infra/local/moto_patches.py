@@ -369,15 +369,13 @@ def install() -> None:
     global _installed, _delivery
     if _installed:
         return
-    global _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS
+    global _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS, _NODE
     _speed_up_server()
     _patch_step_functions()
-    global _NODE
-    from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing import ast_nodes, validators
 
-    _NODE = Node
-    validators.deepcopy = _fast_deepcopy  # type: ignore[attr-defined]
+    _NODE = ast_nodes.Node  # type: ignore[attr-defined]
+    validators.deepcopy = _fast_deepcopy  # type: ignore[assignment]
     _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS = Table.query, Table.all_items
     Table.query = _query  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
