@@ -43,6 +43,7 @@ import copy
 import functools
 import json
 import logging
+import os
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -334,7 +335,7 @@ def _parse_cached(definition: str) -> tuple[Any, Any]:
 
 
 _ORIGINAL_PARSE: Any = None
-_sfn_clients: dict[tuple[str, str], Any] = {}
+_sfn_clients: dict[tuple[str, str, str | None], Any] = {}
 _sfn_clients_lock = threading.Lock()
 
 
@@ -348,8 +349,10 @@ def _patch_step_functions() -> None:
     original_client = boto_client.boto_client_for
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        # moto signs with fixed keys whatever the execution role: one client serves all.
-        key = (region, service)
+        # moto signs with fixed keys whatever the execution role: one client serves all,
+        # per endpoint: a client made for a stack that has stopped (its MOTO_PORT) would
+        # send a later stack's or mock_aws's tasks to a closed port.
+        key = (region, service, os.environ.get("MOTO_PORT"))
         found = _sfn_clients.get(key)
         if found is None:
             with _sfn_clients_lock:
