@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m infra.local.demo
+	$(PY) -m demo
 
 test: $(STAMP)
 	$(PY) -m ruff check .
@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n auto
 
 serve: $(STAMP)
-	$(PY) -m infra.local serve
+	$(PY) -m infra.local serve $(if $(DATA),--data-dir $(DATA))
 
 layers: $(STAMP)
 	$(PY) -m infra.cdk.layers

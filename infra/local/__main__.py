@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run moto, the provisioned stack and the HTTP API")
     serve.add_argument("--moto-port", type=int, default=4566, help="AWS endpoint port (0: any free port)")
     serve.add_argument("--api-port", type=int, default=3000, help="HTTP API port (0: any free port)")
+    serve.add_argument("--data-dir", help="keep the state here across restarts (saved on stop and every 30 s)")
     args = parser.parse_args(argv)
 
     level = os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING").upper()
@@ -30,12 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
 
-    stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port).start()
+    stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port, data_dir=args.data_dir).start()
     try:
         machines = stack.resources.state_machines if stack.resources else {}
         print(f"AWS endpoint: {stack.endpoint_url} (moto, region {stack.region}, any credentials)")
         print(f"HTTP API: {stack.api_url}/v1")
         print(f"Startup: {stack.startup_seconds:.2f} s")
+        if stack.data_dir is not None:
+            restored = ", ".join(f"{n} {what}" for what, n in stack.restored.items()) or "nothing saved yet"
+            print(f"State: {stack.data_dir} ({restored})")
         for name, arn in machines.items():
             print(
                 f"{name} executions:  aws stepfunctions list-executions "

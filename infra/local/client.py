@@ -53,17 +53,19 @@ class RunningStack:
 
 @contextmanager
 def local_stack(
-    *, api_port: int | None = None, aws_port: int | None = None, timeout: float = 60
+    *, api_port: int | None = None, aws_port: int | None = None, timeout: float = 60, data_dir: str | None = None
 ) -> Iterator[RunningStack]:
-    """``python -m infra.local serve`` in a child process, until the block ends."""
+    """``python -m infra.local serve`` in a child process, until the block ends (then it saves
+    its state to ``data_dir``, if given, and stops)."""
     api_port = api_port or free_port()
     aws_port = aws_port or free_port()
     env = dict(os.environ)
     env.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     log = tempfile.NamedTemporaryFile("w+", prefix="oms-local-stack-", suffix=".log", delete=False)  # noqa: SIM115
     started = time.monotonic()
+    command = [sys.executable, "-m", "infra.local", "serve", "--moto-port", str(aws_port), "--api-port", str(api_port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "serve", "--moto-port", str(aws_port), "--api-port", str(api_port)],
+        command + (["--data-dir", data_dir] if data_dir else []),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -98,6 +100,6 @@ def local_stack(
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()

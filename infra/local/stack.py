@@ -8,12 +8,15 @@ import os
 import socket
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 from infra import manifest
-from infra.local import lambda_adapter, moto_patches, runtime
+from infra.local import lambda_adapter, moto_patches, persistence, requests_meter, runtime
 from infra.local.environments import Environments
 from infra.local.http_api import Api, HttpApi
 from infra.local.provision import LocalResources, provision
@@ -50,8 +53,14 @@ class LocalStack:
 
     _active: LocalStack | None = None
 
-    def __init__(self, moto_port: int = 4566, api_port: int = 3000, region: str = REGION):
+    def __init__(
+        self, moto_port: int = 4566, api_port: int = 3000, region: str = REGION, data_dir: str | Path | None = None
+    ):
         self.moto_port = moto_port
+        # Where the state is saved on stop (and periodically) and restored from on start.
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.restored: dict[str, int] = {}
+        self._saver: persistence.Saver | None = None
         self.api_port = api_port
         self.region = region
         self.resources: LocalResources | None = None
@@ -77,11 +86,12 @@ class LocalStack:
             raise RuntimeError(f"a LocalStack already runs in this process ({LocalStack._active.endpoint_url})")
         LocalStack._active = self
         try:
-            self._moto = ThreadedMotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
+            self._moto = _MotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
             self._moto.start()
             self.moto_port = self._moto.get_host_and_port()[1]
             self._configure_env()
             self._post("/moto-api/reset", None)  # backends are process-wide: start clean
+            requests_meter.reset()
             self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
             lambda_adapter.install()
             moto_patches.install()  # DynamoDB atomicity and asynchronous stream delivery
@@ -92,6 +102,9 @@ class LocalStack:
             runtime.use_environments(self.environments, dict(os.environ), TIMEOUT_SCALE)
             self._api = HttpApi(Api(region=self.region), host=HOST, port=self.api_port).start()
             self.api_port = self._api.port
+            if self.data_dir is not None:
+                self.restored = persistence.restore(self, self.data_dir)
+                self._saver = persistence.Saver(self, self.data_dir)
         except BaseException:
             self.stop()
             raise
@@ -103,6 +116,9 @@ class LocalStack:
         if LocalStack._active is not self:
             return
         moto_patches.wait_for_streams()  # deliver what was written while handlers still run
+        if self._saver is not None:
+            self._saver.stop()  # while the AWS endpoint still answers
+            self._saver = None
         if self._api:
             self._api.stop()
             self._api = None
@@ -158,6 +174,16 @@ class LocalStack:
         request = urllib.request.Request(self.endpoint_url + path, data=data, method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
+
+
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server with every request counted (``requests_meter``)."""
+
+    def _server_entry(self) -> None:
+        app = requests_meter.Middleware(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 def _ensure_free(port: int) -> None:

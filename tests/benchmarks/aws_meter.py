@@ -1,9 +1,10 @@
-"""Counting the AWS requests and DynamoDB write units the handlers spend.
+"""Counting the AWS requests and DynamoDB read and write units the handlers spend.
 
-Handlers share the clients of ``shared.aws``; a botocore hook on them sees every call.
-Write units follow DynamoDB's rules (1 per started KB written, 2 per transactional item,
-the larger of old and new item for updates); the item sizes are read from the emulator,
-since moto reports no real consumed capacity.
+Handlers run in the local stack's worker processes; the emulator sees each of their
+requests (``infra.local.requests_meter``) and hands it here with its answer, named by
+the function that made it. Write units follow DynamoDB's rules (1 per started KB written,
+2 per transactional item); an update's size is the stored item's after the write (a
+delete counts 1 unit), read from the emulator, since moto reports no real consumed capacity.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from shared.aws import client
+from infra.local import requests_meter
 
 
 def _size(attrs: dict[str, Any]) -> int:
@@ -76,52 +77,40 @@ class AwsMeter:
             return total
         return 0
 
-    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        service = model.service_model.service_name
-        from infra.local import runtime
-
-        handler = getattr(runtime.current, "handler", None) or "outside any handler"
-        parts = handler.split(".")
-        who = f"{parts[1]}.{parts[-2]}" if len(parts) > 3 else handler
+    def _record(self, service: str, operation: str, caller: str, params: Any, answer: Any) -> None:
+        """One request the emulator served (``infra.local.requests_meter``), after it was answered."""
+        if caller == requests_meter.OUTSIDE or service not in self._services:
+            return  # the bench's own reads and the interpreter's Lambda calls are not the order's
         with self._lock:
-            self.calls[f"{service}.{model.name}"] += 1
-            self.by_handler[f"{who} {service}.{model.name}"] += 1
-            if model.name in ("PutEvents", "SendMessageBatch"):
-                self.entries[f"{service}.{model.name}"] += len(params.get("Entries", []))
+            self.calls[f"{service}.{operation}"] += 1
+            self.by_handler[f"{caller} {service}.{operation}"] += 1
+            if operation in ("PutEvents", "SendMessageBatch"):
+                self.entries[f"{service}.{operation}"] += len(params.get("Entries", []))
             if service == "dynamodb":
-                self.write_units += self._write_units(model.name, params)
+                self.write_units += self._write_units(operation, params)
+                self.read_units += self._read(operation, params, answer)
 
-    def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    @staticmethod
+    def _read(name: str, params: dict[str, Any], answer: dict[str, Any]) -> float:
         """Read units from what came back: 4 KB per unit, half for eventually consistent reads."""
-        if model.service_model.service_name != "dynamodb":
-            return
         units = 0.0
-        name = model.name
-        if name == "GetItem" and parsed.get("Item"):
-            units = _read_units(_size(parsed["Item"]))
+        if name == "GetItem" and answer.get("Item"):
+            units = _read_units(_size(answer["Item"]))
         elif name in ("Query", "Scan"):
-            size = sum(_size(item) for item in parsed.get("Items", []))
-            units = _read_units(size)
+            units = _read_units(sum(_size(item) for item in answer.get("Items", [])))
         elif name == "BatchGetItem":
-            units = sum(_read_units(_size(i)) for items in parsed.get("Responses", {}).values() for i in items)
+            units = sum(_read_units(_size(i)) for items in answer.get("Responses", {}).values() for i in items)
         elif name == "TransactGetItems":
-            units = 2 * sum(_read_units(_size(r.get("Item", {}))) for r in parsed.get("Responses", []))
-        consistent = getattr(self._local, "consistent", True)
-        with self._lock:
-            self.read_units += units if consistent or name == "TransactGetItems" else units / 2
-
-    def _remember_consistency(self, params: dict[str, Any], **_: Any) -> None:
-        self._local.consistent = bool(params.get("ConsistentRead"))
+            return 2 * sum(_read_units(_size(r.get("Item", {}))) for r in answer.get("Responses", []))
+        return units if params.get("ConsistentRead") else units / 2
 
     def attach(self, *services: str) -> AwsMeter:
-        self._local = threading.local()
-        for service in services:
-            events = client(service).meta.events
-            events.register("provide-client-params", self._before)
-            if service == "dynamodb":
-                events.register("provide-client-params.dynamodb", self._remember_consistency)
-                events.register("after-call.dynamodb", self._after)
+        self._services = set(services)
+        requests_meter.listen(self._record)
         return self
+
+    def detach(self) -> None:
+        requests_meter.unlisten(self._record)
 
     def reset(self) -> None:
         with self._lock:

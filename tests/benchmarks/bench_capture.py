@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from infra.local.samples import CATALOGUE, CHANNEL_KEYS, sample_order
+from demo.samples import CATALOGUE, CHANNEL_KEYS, sample_order
 from tests.benchmarks.aws_meter import AwsMeter
 
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import requests
 
+from demo.samples import CATALOGUE, CHANNEL_KEYS, sample_order
 from infra import manifest
 from infra.local import runtime
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
-from infra.local.samples import CATALOGUE, CHANNEL_KEYS, sample_order
 from tests.benchmarks.aws_meter import AwsMeter
 from tests.benchmarks.prices import cost_per_thousand
 

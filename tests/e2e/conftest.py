@@ -59,7 +59,7 @@ def put_stock(api: Api, location_id: str, sku: str, on_hand: int) -> None:
 @pytest.fixture(scope="session")
 def stocked(api: Api) -> Api:
     """The sample catalogue stocked in one Berlin warehouse, plenty of each SKU."""
-    from infra.local.samples import CATALOGUE
+    from demo.samples import CATALOGUE
 
     put_location(api, "wh-e2e", lat=52.52, lon=13.40)
     for sku in CATALOGUE:

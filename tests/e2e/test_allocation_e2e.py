@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from infra.local.samples import sample_order
+from demo.samples import sample_order
 from tests.e2e.conftest import put_location, put_stock
 
 pytestmark = pytest.mark.e2e

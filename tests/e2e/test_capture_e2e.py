@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from infra.local.samples import bad_inputs, sample_order
+from demo.samples import bad_inputs, sample_order
 
 pytestmark = pytest.mark.e2e
 

@@ -30,7 +30,7 @@ from aws_lambda_powertools import Logger
 from moto import mock_aws
 
 from infra import manifest
-from infra.local import lambda_adapter, moto_patches, provision, runtime
+from infra.local import lambda_adapter, moto_patches, provision, requests_meter, runtime
 from infra.local.http_api import Api, HttpApi
 from infra.local.stack import LocalStack
 from infra.manifest import FunctionSpec, Route
@@ -105,6 +105,14 @@ def not_json(event: Any, context: Any) -> Any:
 def keep_token(event: Any, context: Any) -> dict[str, Any]:
     record("token", event["token"])
     return {}
+
+
+def read_table(event: Any, context: Any) -> dict[str, Any]:
+    """Two DynamoDB requests from a worker environment, with the SDK as handlers use it."""
+    ddb = boto3.client("dynamodb")
+    for _ in range(2):
+        ddb.get_item(TableName=event["table"], Key={"pk": {"S": "NOPE"}, "sk": {"S": "NOPE"}}, ConsistentRead=True)
+    return {"ok": True}
 
 
 def api_echo(event: Any, context: Any) -> dict[str, Any]:
@@ -434,6 +442,84 @@ def test_only_one_stack_per_process(stack: LocalStack) -> None:
     with pytest.raises(RuntimeError, match="already runs"):
         LocalStack(moto_port=0, api_port=0).start()
     assert lambda_adapter.installed()  # the running stack is untouched
+
+
+def test_emulator_counts_each_request_by_the_function_that_made_it(stack: LocalStack) -> None:
+    # Handlers run in worker processes: the count is taken where their requests arrive.
+    assert stack.resources is not None
+    arn = _function(stack, "test-read-table", "read_table")
+    counts = f"{stack.endpoint_url}{requests_meter.PATH}"
+    requests.delete(counts, timeout=5).raise_for_status()
+    seen: list[tuple[str, str, str, Any]] = []
+    requests_meter.listen(lambda service, op, caller, params, answer: seen.append((service, op, caller, params)))
+    try:
+        payload = {"table": stack.resources.table_name}
+        response = stack.client("lambda").invoke(FunctionName=arn, Payload=json.dumps(payload).encode())
+        assert json.loads(response["Payload"].read()) == {"ok": True}
+    finally:
+        requests_meter._listeners.clear()
+    by_caller = requests.get(counts, timeout=5).json()["by_caller"]
+    assert by_caller["test-read-table dynamodb.GetItem"] == 2
+    assert by_caller[f"{requests_meter.OUTSIDE} lambda.Invoke"] == 1  # this test's own call
+    gets = [s for s in seen if s[:3] == ("dynamodb", "GetItem", "test-read-table")]
+    assert len(gets) == 2 and gets[0][3]["TableName"] == stack.resources.table_name
+
+
+def test_queries_read_their_partition_and_indexes_keep_their_order(stack: LocalStack) -> None:
+    # The emulator's query starts from the partition (moto_patches 9): same answers as DynamoDB.
+    assert stack.resources is not None
+    ddb, table = stack.client("dynamodb"), stack.resources.table_name
+    for pk in ("QTEST#a", "QTEST#b"):
+        for n in (3, 1, 2):
+            item = {"pk": {"S": pk}, "sk": {"S": f"LINE#{n}"}, "gsi1pk": {"S": "QTEST#index"}}
+            ddb.put_item(TableName=table, Item={**item, "gsi1sk": {"S": f"{n}#{pk}"}})
+
+    def keys(**query: Any) -> list[tuple[str, str]]:
+        items = ddb.query(TableName=table, **query)["Items"]
+        return [(i["pk"]["S"], i["sk"]["S"]) for i in items]
+
+    partition = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "QTEST#a"}}}
+    assert keys(**partition) == [("QTEST#a", f"LINE#{n}") for n in (1, 2, 3)]
+    assert keys(**partition, ScanIndexForward=False, Limit=2) == [("QTEST#a", "LINE#3"), ("QTEST#a", "LINE#2")]
+    ranged = {
+        "KeyConditionExpression": "pk = :pk AND sk > :sk",
+        "ExpressionAttributeValues": {":pk": {"S": "QTEST#b"}, ":sk": {"S": "LINE#1"}},
+    }
+    assert keys(**ranged) == [("QTEST#b", "LINE#2"), ("QTEST#b", "LINE#3")]
+    nothing = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "QTEST#none"}}}
+    assert keys(**nothing) == []
+    index = {
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "QTEST#index"}},
+    }
+    assert keys(**index) == [(pk, f"LINE#{n}") for n in (1, 2, 3) for pk in ("QTEST#a", "QTEST#b")]
+    scanned = ddb.scan(
+        TableName=table, FilterExpression="begins_with(pk, :p)", ExpressionAttributeValues={":p": {"S": "QTEST#"}}
+    )["Items"]
+    assert len(scanned) == 6
+
+
+def test_update_expressions_apply_on_the_copied_syntax_tree(stack: LocalStack) -> None:
+    # moto_patches 10 copies the expression's tree itself: every kind of action still applies.
+    assert stack.resources is not None
+    ddb, table = stack.client("dynamodb"), stack.resources.table_name
+    key = {"pk": {"S": "UPDTEST"}, "sk": {"S": "ONE"}}
+    start = {"n": {"N": "1"}, "gone": {"S": "x"}, "tags": {"SS": ["a", "b"]}, "m": {"M": {"l": {"L": [{"N": "1"}]}}}}
+    ddb.put_item(TableName=table, Item={**key, **start})
+    for _ in range(2):  # the same expression twice: the first run must not have changed the parsed tree
+        ddb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET n = n + :one, #m.l[0] = if_not_exists(absent, :z), fresh = :z "
+            "REMOVE gone ADD #c :one DELETE tags :a",
+            ExpressionAttributeNames={"#m": "m", "#c": "counter"},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":z": {"S": "z"}, ":a": {"SS": ["a"]}},
+        )
+    item = ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert item["n"] == {"N": "3"} and item["counter"] == {"N": "2"}
+    assert item["m"] == {"M": {"l": {"L": [{"S": "z"}]}}} and item["fresh"] == {"S": "z"}
+    assert "gone" not in item and item["tags"] == {"SS": ["b"]}
 
 
 def test_stack_api_unknown_route_and_method(stack: LocalStack) -> None:

@@ -21,11 +21,11 @@ from typing import Any
 
 import requests
 
-from infra.local import demo_report as report
+from demo import report
+from demo.agent import Agent
+from demo.samples import CATALOGUE, CHANNEL_KEYS, LOCATIONS, SCARCE, bad_inputs, sample_order, stock_rows
+from demo.world import Api, World
 from infra.local.client import RunningStack, local_stack
-from infra.local.demo_agent import Agent
-from infra.local.demo_world import Api, World
-from infra.local.samples import CATALOGUE, CHANNEL_KEYS, LOCATIONS, SCARCE, bad_inputs, sample_order, stock_rows
 
 OPS = {"x-api-key": "dev-ops-key"}
 # Concurrent channel clients. The local stack runs every function in one process, so

@@ -10,8 +10,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.local.demo_world import Api, Surprises, World
-from infra.local.samples import CATALOGUE
+from demo.samples import CATALOGUE
+from demo.world import Api, Surprises, World
 
 AGENT_KEY = "dev-agent-key"
 

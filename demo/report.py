@@ -7,10 +7,10 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
+from demo.agent import AgentLog
+from demo.world import FORMATS, World
 from infra import manifest
 from infra.local.client import RunningStack
-from infra.local.demo_agent import AgentLog
-from infra.local.demo_world import FORMATS, World
 from infra.local.provision import local_name
 
 SETTLED = ("completed", "failed", "cancelled", "on_hold")

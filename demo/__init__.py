@@ -1,0 +1,1 @@
+"""The demo: the order lifecycle played on the local stack by channels, warehouses, carriers and agents."""

@@ -1,0 +1,141 @@
+"""Every AWS request the emulator serves, counted by service, operation and caller.
+
+Handlers run in worker processes, so a hook on their clients would see nothing from the
+emulator's process: the count is taken where every request arrives, in the moto
+server. The caller is the function's name, which the runtime puts in each SDK request's
+User-Agent (``AWS_SDK_UA_APP_ID``); requests from outside any function (tests, the
+Step Functions interpreter) are counted under ``-``.
+
+``GET /_local/requests`` on the AWS endpoint answers the counts as JSON, ``DELETE``
+clears them (a local-only path: no AWS service has it). In the stack's own process,
+``listen`` gives each request's parameters and answer (benchmarks price them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+PATH = "/_local/requests"
+OUTSIDE = "-"
+
+# X-Amz-Target prefixes of the JSON protocol services the stack uses.
+_TARGETS = {
+    "DynamoDB_20120810": "dynamodb",
+    "DynamoDBStreams_20120810": "dynamodbstreams",
+    "AmazonSQS": "sqs",
+    "AWSEvents": "events",
+    "AWSStepFunctions": "stepfunctions",
+    "secretsmanager": "secretsmanager",
+}
+_LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations")
+_APP_ID = re.compile(r"\bapp/([^\s]+)")
+
+# (service, operation, caller, request parameters, response body)
+Listener = Callable[[str, str, str, dict[str, Any], dict[str, Any]], None]
+
+_lock = threading.Lock()
+counts: Counter[tuple[str, str, str]] = Counter()
+_listeners: list[Listener] = []
+
+
+def listen(listener: Listener) -> None:
+    with _lock:
+        _listeners.append(listener)
+
+
+def unlisten(listener: Listener) -> None:
+    with _lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+
+def reset() -> None:
+    with _lock:
+        counts.clear()
+
+
+def snapshot() -> dict[str, Any]:
+    """``{"by_operation": {"dynamodb.PutItem": n}, "by_caller": {"CaptureApi dynamodb.PutItem": n}}``."""
+    with _lock:
+        items = list(counts.items())
+    by_operation: Counter[str] = Counter()
+    by_caller: Counter[str] = Counter()
+    for (service, operation, caller), n in items:
+        by_operation[f"{service}.{operation}"] += n
+        by_caller[f"{caller} {service}.{operation}"] += n
+    return {"by_operation": dict(sorted(by_operation.items())), "by_caller": dict(sorted(by_caller.items()))}
+
+
+def _identify(environ: dict[str, Any]) -> tuple[str, str] | None:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        prefix, _, operation = target.partition(".")
+        return _TARGETS.get(prefix, prefix.lower()), operation
+    if environ.get("REQUEST_METHOD") == "POST" and _LAMBDA_INVOKE.match(environ.get("PATH_INFO", "")):
+        return "lambda", "Invoke"
+    return None
+
+
+class Middleware:
+    """Wraps the moto server's WSGI application."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == PATH:
+            return self._serve_counts(environ, start_response)
+        found = _identify(environ)
+        if found is None:
+            return self.app(environ, start_response)
+        service, operation = found
+        agent = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+        caller = agent.group(1) if agent else OUTSIDE
+        with _lock:
+            counts[(service, operation, caller)] += 1
+            listeners = list(_listeners)
+        if not listeners:
+            return self.app(environ, start_response)
+        return self._observed(environ, start_response, service, operation, caller, listeners)
+
+    def _observed(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        service: str,
+        operation: str,
+        caller: str,
+        listeners: list[Listener],
+    ) -> Iterator[bytes]:
+        import io
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        chunks: list[bytes] = []
+        for chunk in self.app(environ, start_response):
+            chunks.append(chunk)
+            yield chunk
+        params, answer = _json(body), _json(b"".join(chunks))
+        for listener in listeners:
+            listener(service, operation, caller, params, answer)
+
+    def _serve_counts(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "DELETE":
+            reset()
+        body = json.dumps(snapshot()).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _json(data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
