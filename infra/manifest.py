@@ -114,7 +114,7 @@ TABLE = TableSpec(
 EVENT_BUS = "Events"
 API_KEYS_SECRET = "ApiKeys"
 # One JSON secret for the integrations: {"carriers": {name: hmac secret},
-# "payments": {provider: {"webhook_secret", "api_key"?}}}.
+# "payments": {provider: {"webhook_secret", "api_key"?}}, "channels": {platform: {shop: {...}}}}.
 INTEGRATION_SECRETS = "IntegrationSecrets"
 API_NAME = "Api"
 
@@ -286,6 +286,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         layers=("payments",),
     ),
     FunctionSpec(
+        name="ChannelWebhooks",
+        handler="functions.channels.handlers.shopify_webhooks.handler",
+        description="Sales platform order webhooks (POST /v1/webhooks/channels/shopify): capture, cancel",
+        # Capturing starts the lifecycle; cancelling releases stock and voids or refunds.
+        grants=("table:read", "table:write", "lifecycle:start", "secrets:integrations", "tasks:callback"),
+        timeout_seconds=29,
+        layers=("payments",),
+    ),
+    FunctionSpec(
         name="RecordException",
         handler="functions.ops.handlers.record_exception.handler",
         description="OrderLifecycle catch-all: record a process exception",
@@ -343,6 +352,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/orders/{order_id}/returns", "ReturnsApi"),
     Route("GET", "/v1/returns/{return_id}", "ReturnsApi"),
     Route("POST", "/v1/returns/{return_id}/receive", "ReturnsApi"),
+    Route("POST", "/v1/webhooks/channels/shopify", "ChannelWebhooks", authorized=False),
     Route("GET", "/v1/openapi.json", "OpsApi", authorized=False),
     Route("GET", "/v1/docs", "OpsApi", authorized=False),
     Route("GET", "/v1/exceptions", "OpsApi"),

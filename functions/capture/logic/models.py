@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -95,6 +96,8 @@ class OrderRequest(_Model):
     shipping: ShippingIn
     promotions: Annotated[list[PromotionIn], Field(max_length=20)] = []
     payment: PaymentIn
+    # When the channel took the order (imports and marketplaces); the capture time otherwise.
+    placed_at: datetime | None = None
 
     @field_validator("currency")
     @classmethod

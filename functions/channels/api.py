@@ -1,0 +1,17 @@
+"""What other domains (operations) use of channels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.router import Router
+
+__all__ = ["http_routers"]
+
+
+def http_routers() -> tuple[Router, ...]:
+    """The domain's HTTP routers (imported on call: the handler modules build an app)."""
+    from functions.channels.handlers.shopify_webhooks import router
+
+    return (router,)
