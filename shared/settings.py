@@ -27,6 +27,9 @@ class Settings(BaseModel):
     # "ses" in the cloud; "outbox" keeps customer messages in the table (the local stack).
     notifications_transport: str = Field(default="outbox", pattern="^(ses|outbox)$")
     notifications_sender: str = "orders@example.com"
+    # The local stack also delivers outbound webhooks to http://127.0.0.1 receivers; the cloud
+    # delivers only to https URLs on public addresses.
+    webhooks_allow_loopback: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
