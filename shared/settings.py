@@ -28,8 +28,13 @@ class Settings(BaseModel):
     notifications_transport: str = Field(default="outbox", pattern="^(ses|outbox)$")
     notifications_sender: str = "orders@example.com"
     # The local stack also delivers outbound webhooks to http://127.0.0.1 receivers; the cloud
-    # delivers only to https URLs on public addresses.
-    webhooks_allow_loopback: bool = False
+    # stack sets false (infra/manifest.py CLOUD_ENVIRONMENT): only https URLs on public addresses.
+    webhooks_allow_loopback: bool = True
+    # Where outbound webhook deliveries wait and come back for retries (the WebhookEvents queue).
+    webhook_events_queue_url: str = ""
+    # First retry delay of a failed delivery, doubled per attempt. 0 on the local stack, whose
+    # queue triggers fire on each new message and would never see a delayed one.
+    webhook_retry_base_seconds: int = Field(default=0, ge=0)
 
     @classmethod
     def from_env(cls) -> Settings:

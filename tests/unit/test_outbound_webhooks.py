@@ -98,3 +98,26 @@ def test_the_cloud_refuses_http_and_non_public_addresses():
     check_destination("http://127.0.0.1:9000/x", ["127.0.0.1"], allow_loopback=True)
     with pytest.raises(ForbiddenDestination):
         check_destination("http://10.0.0.5/x", ["10.0.0.5"], allow_loopback=True)
+
+
+def test_failed_deliveries_wait_longer_each_time_up_to_what_sqs_allows():
+    from functions.channels.rules.webhooks import MAX_DELAY_SECONDS, retry_delay
+
+    assert [retry_delay(n, 30) for n in range(1, 8)] == [30, 60, 120, 240, 480, 900, 900]
+    assert retry_delay(3, 0) == 0  # the local stack retries at once
+    assert max(retry_delay(n, 30) for n in range(1, 50)) == MAX_DELAY_SECONDS
+
+
+def test_one_delivery_id_per_subscription_and_event():
+    from functions.channels.rules.webhooks import delivery_id
+
+    assert delivery_id("whs_1", "evt_1") == delivery_id("whs_1", "evt_1")
+    assert len({delivery_id("whs_1", "evt_1"), delivery_id("whs_2", "evt_1"), delivery_id("whs_1", "evt_2")}) == 3
+
+
+def test_the_event_rule_routes_exactly_the_types_subscribers_may_ask_for():
+    from functions.channels.rules.webhooks import WEBHOOK_EVENT_TYPES
+    from infra import manifest
+
+    (rule,) = [r for r in manifest.EVENT_RULES if r.queue == "WebhookEvents"]
+    assert rule.detail_types == WEBHOOK_EVENT_TYPES == manifest.WEBHOOK_EVENT_TYPES
