@@ -296,6 +296,21 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         layers=("payments",),
     ),
     FunctionSpec(
+        name="OrderImportApi",
+        handler="functions.channels.handlers.order_imports_api.handler",
+        description="Bulk order files (POST /v1/orders/imports): read, queued in chunks; results per order",
+        grants=("table:read", "table:write", "queue:order-import"),
+        # A 10,000-order file is read and queued within the request.
+        timeout_seconds=29,
+    ),
+    FunctionSpec(
+        name="ImportOrders",
+        handler="functions.channels.handlers.order_import.handler",
+        description="Bulk order import from SQS, one chunk of orders per message, each captured on its own",
+        grants=("table:read", "table:write", "lifecycle:start"),
+        timeout_seconds=60,
+    ),
+    FunctionSpec(
         name="WebhooksApi",
         handler="functions.channels.handlers.webhooks_api.handler",
         description="Outbound webhook subscriptions and deliveries (/v1/webhooks/subscriptions, /deliveries)",
@@ -368,6 +383,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/returns/{return_id}", "ReturnsApi"),
     Route("POST", "/v1/returns/{return_id}/receive", "ReturnsApi"),
     Route("POST", "/v1/webhooks/channels/shopify", "ChannelWebhooks", authorized=False),
+    Route("POST", "/v1/orders/imports", "OrderImportApi"),
+    Route("GET", "/v1/orders/imports/{import_id}", "OrderImportApi"),
     Route("POST", "/v1/webhooks/subscriptions", "WebhooksApi"),
     Route("GET", "/v1/webhooks/subscriptions", "WebhooksApi"),
     Route("GET", "/v1/webhooks/subscriptions/{subscription_id}", "WebhooksApi"),
@@ -393,6 +410,8 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(name="CarrierEvents", consumer="TrackingEvents", batch_size=10, visibility_timeout_seconds=180),
     # Customer-facing domain events, delivered by the EventBridge rule below.
     QueueSpec(name="CustomerNotifications", consumer="Notifications", batch_size=10, visibility_timeout_seconds=180),
+    # 50 imported orders per message (functions/channels/logic/order_imports.py).
+    QueueSpec(name="OrderImport", consumer="ImportOrders", batch_size=10, visibility_timeout_seconds=360),
     # Domain events for webhook subscribers, and each failed delivery's next attempt (delayed).
     QueueSpec(name="WebhookEvents", consumer="WebhookDelivery", batch_size=10, visibility_timeout_seconds=360),
 )
@@ -491,6 +510,7 @@ GRANT_ENVIRONMENT = {
     "queue:stock-import": "STOCK_IMPORT_QUEUE_URL",
     "queue:carrier-events": "CARRIER_EVENTS_QUEUE_URL",
     "queue:webhook-events": "WEBHOOK_EVENTS_QUEUE_URL",
+    "queue:order-import": "ORDER_IMPORT_QUEUE_URL",
     "secrets:integrations": "INTEGRATION_SECRETS_ID",
 }
 
@@ -510,6 +530,7 @@ QUEUE_GRANTS = {
     "queue:stock-import": "StockImport",
     "queue:carrier-events": "CarrierEvents",
     "queue:webhook-events": "WebhookEvents",
+    "queue:order-import": "OrderImport",
 }
 
 

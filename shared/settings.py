@@ -20,6 +20,8 @@ class Settings(BaseModel):
     max_order_lines: int = Field(default=2000, gt=0)
     # Where POST /v1/inventory/imports queues the rows (the StockImport queue).
     stock_import_queue_url: str = ""
+    # Where POST /v1/orders/imports queues the orders (the OrderImport queue).
+    order_import_queue_url: str = ""
     # Where carrier events are buffered (the CarrierEvents queue).
     carrier_events_queue_url: str = ""
     # The JSON secret of carrier and payment provider credentials (shared/integration_secrets.py).

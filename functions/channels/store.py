@@ -3,8 +3,9 @@ their deliveries.
 
 CHANNELHOOK#<platform>#<shop>#<webhook id> / RECEIPT   one per webhook delivery the platform
     sent, ``status`` received -> done; a redelivery of a done webhook changes nothing.
-WEBHOOKSUB#<whs_id> / SUBSCRIPTION   url, events, secret (signs every delivery); listed through
-    gsi1 (``WEBHOOKSUBS``, created_at#id).
+WEBHOOKSUBS / SUB#<whs_id>   url, events, secret (signs every delivery), deleted_at once
+    deleted. One partition: every domain event reads them all (a few items; on the base
+    table, never through an index).
 WEBHOOKDELIVERY#<whd_id> / DELIVERY   one per (subscription, event): the message, ``status``
     pending -> delivered | failed (replay: failed -> pending), attempts, last_error; listed by
     status through gsi2 (``WEBHOOKDELIVERIES#<status>``, updated_at#id).
@@ -64,11 +65,11 @@ def complete_receipt(platform: str, shop: str, webhook_id: str, outcome: dict[st
 
 # --- outbound webhook subscriptions ----------------------------------------------------------
 
-SUBSCRIPTIONS_INDEX = "WEBHOOKSUBS"
+SUBSCRIPTIONS = "WEBHOOKSUBS"
 
 
 def subscription_key(subscription_id: str) -> tuple[str, str]:
-    return f"WEBHOOKSUB#{subscription_id}", "SUBSCRIPTION"
+    return SUBSCRIPTIONS, f"SUB#{subscription_id}"
 
 
 def put_subscription(subscription_id: str, url: str, events: list[str], secret: str, created_by: str) -> Item:
@@ -84,8 +85,6 @@ def put_subscription(subscription_id: str, url: str, events: list[str], secret: 
         "secret": secret,
         "created_at": at,
         "created_by": created_by,
-        "gsi1pk": SUBSCRIPTIONS_INDEX,
-        "gsi1sk": f"{at}#{subscription_id}",
     }
     Table().put(item, condition="attribute_not_exists(pk)")
     return item
@@ -96,7 +95,9 @@ def get_subscription(subscription_id: str) -> Item | None:
 
 
 def list_subscriptions() -> list[Item]:
-    return list(Table().query_all("gsi1pk = :p", {":p": SUBSCRIPTIONS_INDEX}, index="gsi1"))
+    """Live subscriptions, oldest first."""
+    items = Table().query_all("pk = :p AND begins_with(sk, :sub)", {":p": SUBSCRIPTIONS, ":sub": "SUB#"})
+    return sorted((i for i in items if not i.get("deleted_at")), key=lambda i: (i["created_at"], i["sk"]))
 
 
 def delete_subscription(subscription_id: str) -> bool:
@@ -106,9 +107,9 @@ def delete_subscription(subscription_id: str) -> bool:
         Table().update(
             pk,
             sk,
-            "REMOVE gsi1pk, gsi1sk SET deleted_at = :at",
+            "SET deleted_at = :at",
             values={":at": now_iso()},
-            condition="attribute_exists(gsi1pk)",
+            condition="attribute_exists(pk) AND attribute_not_exists(deleted_at)",
         )
     except ConditionFailed:
         return False
