@@ -13,6 +13,7 @@ WEBHOOKDELIVERY#<whd_id> / DELIVERY   one per (subscription, event): the message
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -223,6 +224,29 @@ def reopen_delivery(delivery_id: str, replayed_by: str) -> Item | None:
         )
     except ConditionFailed:
         return None
+
+
+def park_delivery(delivery_id: str) -> None:
+    """A pending delivery back to failed (its replay could not be queued)."""
+    pk, sk = delivery_key(delivery_id)
+    at = now_iso()
+    index = _status_index("failed", delivery_id, at)
+    # A delivered or failed one stays as it is.
+    with contextlib.suppress(ConditionFailed):
+        Table().update(
+            pk,
+            sk,
+            "SET #s = :failed, updated_at = :at, gsi2pk = :g2p, gsi2sk = :g2s",
+            names={"#s": "status"},
+            values={
+                ":failed": "failed",
+                ":pending": "pending",
+                ":at": at,
+                ":g2p": index["gsi2pk"],
+                ":g2s": index["gsi2sk"],
+            },
+            condition="#s = :pending",
+        )
 
 
 def list_deliveries(status: str, *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:

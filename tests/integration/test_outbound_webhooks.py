@@ -218,3 +218,24 @@ def test_subscriptions_show_the_secret_once_and_belong_to_operators(aws, receive
     assert webhooks("DELETE", path, resource, path_parameters=params)[0] == 404
     _, _, listed = webhooks("GET", "/v1/webhooks/subscriptions", "/v1/webhooks/subscriptions")
     assert listed["subscriptions"] == []
+
+
+def test_a_replay_that_cannot_be_queued_leaves_the_delivery_failed(aws, receiver, monkeypatch):
+    from functions.channels.logic import webhooks as logic
+    from functions.channels.store import claim_delivery, get_delivery, record_attempt
+    from shared.errors import RetryableError
+
+    subscriber = receiver()
+    created = subscribe(subscriber.url, ["order.captured"])
+    claim_delivery("whd_x", created["subscription_id"], "evt_x", "order.captured", {"type": "order.captured"})
+    record_attempt("whd_x", status="failed", http_status=503, error="HTTP 503")
+
+    def no_queue(*args, **kwargs):
+        raise RetryableError("SQS failed")
+
+    monkeypatch.setattr(logic, "send_messages", no_queue)
+    params = {"delivery_id": "whd_x"}
+    path, resource = "/v1/webhooks/deliveries/whd_x/replay", "/v1/webhooks/deliveries/{delivery_id}/replay"
+    assert webhooks("POST", path, resource, path_parameters=params)[0] == 503
+    after = get_delivery("whd_x")
+    assert after is not None and after["status"] == "failed"  # and so replayable again

@@ -30,6 +30,7 @@ from functions.channels.store import (
     get_subscription,
     list_deliveries,
     list_subscriptions,
+    park_delivery,
     put_subscription,
     record_attempt,
     reopen_delivery,
@@ -188,5 +189,9 @@ def replay_delivery(caller: Caller, did: str) -> dict[str, Any]:
         if get_delivery(did) is None:
             raise NotFound(f"webhook delivery {did} not found")
         raise Conflict("only a failed delivery can be replayed")
-    _queue_retry(did, 0)
+    try:
+        _queue_retry(did, 0)
+    except Exception:
+        park_delivery(did)  # failed again, so the operator can replay it once more
+        raise
     return delivery_view(reopened)
