@@ -47,7 +47,8 @@ class FunctionSpec:
     # tasks:callback (SendTask* on any execution: tokens carry no state machine, and a
     # task of the state machine cannot name it without a dependency cycle),
     # secrets:integrations (carrier and payment provider secrets),
-    # queue:<kebab name> (send to that queue, see QUEUE_GRANTS)
+    # queue:<kebab name> (send to that queue, see QUEUE_GRANTS),
+    # webhooks:send (outbound HTTP to subscribers: no IAM, the cloud's destination rules)
     grants: tuple[str, ...] = ()
     timeout_seconds: int = 10
     memory_mb: int = 512
@@ -119,7 +120,7 @@ TABLE = TableSpec(
 EVENT_BUS = "Events"
 API_KEYS_SECRET = "ApiKeys"
 # One JSON secret for the integrations: {"carriers": {name: hmac secret},
-# "payments": {provider: {"webhook_secret", "api_key"?}}}.
+# "payments": {provider: {"webhook_secret", "api_key"?}}, "channels": {platform: {shop: {...}}}}.
 INTEGRATION_SECRETS = "IntegrationSecrets"
 API_NAME = "Api"
 
@@ -291,6 +292,44 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         layers=("payments",),
     ),
     FunctionSpec(
+        name="ChannelWebhooks",
+        handler="functions.channels.handlers.shopify_webhooks.handler",
+        description="Sales platform order webhooks (POST /v1/webhooks/channels/shopify): capture, cancel",
+        # Capturing starts the lifecycle; cancelling releases stock and voids or refunds.
+        grants=("table:read", "table:write", "lifecycle:start", "secrets:integrations", "tasks:callback"),
+        timeout_seconds=29,
+        layers=("payments",),
+    ),
+    FunctionSpec(
+        name="OrderImportApi",
+        handler="functions.channels.handlers.order_imports_api.handler",
+        description="Bulk order files (POST /v1/orders/imports): read, queued in chunks; results per order",
+        grants=("table:read", "table:write", "queue:order-import"),
+        # A 10,000-order file is read and queued within the request.
+        timeout_seconds=29,
+    ),
+    FunctionSpec(
+        name="ImportOrders",
+        handler="functions.channels.handlers.order_import.handler",
+        description="Bulk order import from SQS, one chunk of orders per message, each captured on its own",
+        grants=("table:read", "table:write", "lifecycle:start"),
+        timeout_seconds=60,
+    ),
+    FunctionSpec(
+        name="WebhooksApi",
+        handler="functions.channels.handlers.webhooks_api.handler",
+        description="Outbound webhook subscriptions and deliveries (/v1/webhooks/subscriptions, /deliveries)",
+        grants=("table:read", "table:write", "queue:webhook-events", "webhooks:send"),
+    ),
+    FunctionSpec(
+        name="WebhookDelivery",
+        handler="functions.channels.handlers.webhook_delivery.handler",
+        description="Domain events from SQS -> signed deliveries to each subscriber, retried with backoff",
+        grants=("table:read", "table:write", "queue:webhook-events", "webhooks:send"),
+        timeout_seconds=60,
+        memory_mb=256,
+    ),
+    FunctionSpec(
         name="RecordException",
         handler="functions.ops.handlers.record_exception.handler",
         description="OrderLifecycle catch-all: record a process exception",
@@ -380,6 +419,16 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/reports/daily", "ReportsApi"),
     Route("GET", "/v1/reports/export", "ReportsApi"),
     Route("GET", "/v1/forecast", "ReportsApi"),
+    Route("POST", "/v1/webhooks/channels/shopify", "ChannelWebhooks", authorized=False),
+    Route("POST", "/v1/orders/imports", "OrderImportApi"),
+    Route("GET", "/v1/orders/imports/{import_id}", "OrderImportApi"),
+    Route("POST", "/v1/webhooks/subscriptions", "WebhooksApi"),
+    Route("GET", "/v1/webhooks/subscriptions", "WebhooksApi"),
+    Route("GET", "/v1/webhooks/subscriptions/{subscription_id}", "WebhooksApi"),
+    Route("DELETE", "/v1/webhooks/subscriptions/{subscription_id}", "WebhooksApi"),
+    Route("GET", "/v1/webhooks/deliveries", "WebhooksApi"),
+    Route("GET", "/v1/webhooks/deliveries/{delivery_id}", "WebhooksApi"),
+    Route("POST", "/v1/webhooks/deliveries/{delivery_id}/replay", "WebhooksApi"),
     Route("GET", "/v1/openapi.json", "OpsApi", authorized=False),
     Route("GET", "/v1/docs", "OpsApi", authorized=False),
     Route("GET", "/v1/exceptions", "OpsApi"),
@@ -398,6 +447,10 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(name="CarrierEvents", consumer="TrackingEvents", batch_size=10, visibility_timeout_seconds=180),
     # Customer-facing domain events, delivered by the EventBridge rule below.
     QueueSpec(name="CustomerNotifications", consumer="Notifications", batch_size=10, visibility_timeout_seconds=180),
+    # 50 imported orders per message (functions/channels/logic/order_imports.py).
+    QueueSpec(name="OrderImport", consumer="ImportOrders", batch_size=10, visibility_timeout_seconds=360),
+    # Domain events for webhook subscribers, and each failed delivery's next attempt (delayed).
+    QueueSpec(name="WebhookEvents", consumer="WebhookDelivery", batch_size=10, visibility_timeout_seconds=360),
 )
 
 
@@ -410,12 +463,41 @@ class EventRule:
     queue: str
 
 
+# The domain events webhook subscribers may receive (functions/channels/rules/webhooks.py
+# names the same; tests/unit/test_outbound_webhooks.py keeps them equal).
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
+    "order.captured",
+    "order.confirmed",
+    "order.allocated",
+    "order.backordered",
+    "order.cancelled",
+    "order.lines_cancelled",
+    "order.completed",
+    "order.delivered",
+    "fulfillment.released",
+    "fulfillment.rejected",
+    "fulfillment.cancelled",
+    "shipment.shipped",
+    "shipment.in_transit",
+    "shipment.out_for_delivery",
+    "shipment.delivered",
+    "shipment.delayed",
+    "payment.authorized",
+    "payment.captured",
+    "payment.refunded",
+    "return.authorized",
+    "return.received",
+    "return.refunded",
+    "return.closed",
+)
+
 EVENT_RULES: tuple[EventRule, ...] = (
     EventRule(
         name="CustomerMessages",
         detail_types=("order.confirmed", "shipment.shipped", "shipment.delivered", "shipment.delayed"),
         queue="CustomerNotifications",
     ),
+    EventRule(name="WebhookSubscriptions", detail_types=WEBHOOK_EVENT_TYPES, queue="WebhookEvents"),
 )
 
 STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
@@ -470,18 +552,29 @@ GRANT_ENVIRONMENT = {
     "secrets:api-keys": "API_KEYS_SECRET_ID",
     "queue:stock-import": "STOCK_IMPORT_QUEUE_URL",
     "queue:carrier-events": "CARRIER_EVENTS_QUEUE_URL",
+    "queue:webhook-events": "WEBHOOK_EVENTS_QUEUE_URL",
+    "queue:order-import": "ORDER_IMPORT_QUEUE_URL",
     "secrets:integrations": "INTEGRATION_SECRETS_ID",
 }
 
 # Values the cloud stack sets for a grant where the local stack keeps the default
 # (customer messages go through SES in the cloud, into the table's outbox locally).
-CLOUD_ENVIRONMENT: dict[str, dict[str, str]] = {"ses:send": {"NOTIFICATIONS_TRANSPORT": "ses"}}
+# Outbound webhooks go only to public https URLs, retried after 30 s, 60 s, ... (15 min at most).
+CLOUD_ENVIRONMENT: dict[str, dict[str, str]] = {
+    "ses:send": {"NOTIFICATIONS_TRANSPORT": "ses"},
+    "webhooks:send": {"WEBHOOKS_ALLOW_LOOPBACK": "false", "WEBHOOK_RETRY_BASE_SECONDS": "30"},
+}
 
 # Grants that bring no environment.
-GRANTS_WITHOUT_ENVIRONMENT = frozenset({"tasks:callback", "ses:send"})
+GRANTS_WITHOUT_ENVIRONMENT = frozenset({"tasks:callback", "ses:send", "webhooks:send"})
 
 # Grants to send to a queue: grant -> the manifest queue it names.
-QUEUE_GRANTS = {"queue:stock-import": "StockImport", "queue:carrier-events": "CarrierEvents"}
+QUEUE_GRANTS = {
+    "queue:stock-import": "StockImport",
+    "queue:carrier-events": "CarrierEvents",
+    "queue:webhook-events": "WebhookEvents",
+    "queue:order-import": "OrderImport",
+}
 
 
 def environment_keys(spec: FunctionSpec) -> set[str]:

@@ -1,7 +1,8 @@
 """Carrier and payment provider credentials, from one Secrets Manager secret.
 
 The secret holds ``{"carriers": {name: hmac_secret}, "payments": {provider:
-{"webhook_secret", "api_key"?}}}``. It is read once per five minutes per execution
+{"webhook_secret", "api_key"?}}, "channels": {platform: {shop: {"webhook_secret", "channel",
+"payment_provider"?, "admin_token"?}}}}``. It is read once per five minutes per execution
 environment, so a rotated secret takes effect without a deploy.
 """
 
@@ -39,4 +40,12 @@ def payment_credentials(provider: str) -> dict[str, str]:
     found = _secrets().get("payments", {}).get(provider)
     if not found:
         raise NotFound(f"no payment provider {provider!r}")
+    return {str(k): str(v) for k, v in found.items()}
+
+
+def channel_shop(platform: str, shop: str) -> dict[str, str]:
+    """A sales platform's shop (e.g. a Shopify shop domain): its webhook secret and OMS channel."""
+    found = _secrets().get("channels", {}).get(platform, {}).get(shop)
+    if not found:
+        raise NotFound(f"no {platform} shop {shop!r}")
     return {str(k): str(v) for k, v in found.items()}

@@ -15,12 +15,15 @@ BATCH_BYTES = 256 * 1024  # ...of at most this many bytes together
 _THROTTLED = {"ThrottlingException", "RequestThrottled", "AWS.SimpleQueueService.RequestThrottled"}
 
 
-def send_messages(queue_url: str, bodies: Sequence[str]) -> None:
-    """Send every body, in batches SQS accepts; entries SQS refused for a moment are sent again."""
+def send_messages(queue_url: str, bodies: Sequence[str], *, delay_seconds: int = 0) -> None:
+    """Send every body, in batches SQS accepts; entries SQS refused for a moment are sent again.
+    ``delay_seconds`` (at most 900) keeps the messages invisible that long."""
     if not queue_url:
         raise RetryableError("no queue configured")
     for batch in _batches(bodies):
-        pending = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
+        pending: list[dict[str, Any]] = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
+        if delay_seconds:
+            pending = [entry | {"DelaySeconds": delay_seconds} for entry in pending]
         for _attempt in range(5):
             out = _send_batch(queue_url, pending)
             failed = {f["Id"]: f for f in out.get("Failed", [])}
@@ -48,7 +51,7 @@ def _batches(bodies: Sequence[str]) -> list[list[str]]:
     return [b for b in batches if b]
 
 
-def _send_batch(queue_url: str, entries: list[dict[str, str]]) -> Any:
+def _send_batch(queue_url: str, entries: list[dict[str, Any]]) -> Any:
     try:
         return client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)
     except ClientError as err:

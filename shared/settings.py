@@ -22,6 +22,8 @@ class Settings(BaseModel):
     max_clock_skew_seconds: int = Field(default=300, ge=0)
     # Where POST /v1/inventory/imports queues the rows (the StockImport queue).
     stock_import_queue_url: str = ""
+    # Where POST /v1/orders/imports queues the orders (the OrderImport queue).
+    order_import_queue_url: str = ""
     # Where carrier events are buffered (the CarrierEvents queue).
     carrier_events_queue_url: str = ""
     # The JSON secret of carrier and payment provider credentials (shared/integration_secrets.py).
@@ -29,6 +31,14 @@ class Settings(BaseModel):
     # "ses" in the cloud; "outbox" keeps customer messages in the table (the local stack).
     notifications_transport: str = Field(default="outbox", pattern="^(ses|outbox)$")
     notifications_sender: str = "orders@example.com"
+    # The local stack also delivers outbound webhooks to http://127.0.0.1 receivers; the cloud
+    # stack sets false (infra/manifest.py CLOUD_ENVIRONMENT): only https URLs on public addresses.
+    webhooks_allow_loopback: bool = True
+    # Where outbound webhook deliveries wait and come back for retries (the WebhookEvents queue).
+    webhook_events_queue_url: str = ""
+    # First retry delay of a failed delivery, doubled per attempt. 0 on the local stack, whose
+    # queue triggers fire on each new message and would never see a delayed one.
+    webhook_retry_base_seconds: int = Field(default=0, ge=0)
 
     @classmethod
     def from_env(cls) -> Settings:

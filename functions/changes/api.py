@@ -6,6 +6,10 @@ from typing import TYPE_CHECKING
 
 # Who may change an order, and the money a change moves.
 from functions.changes.logic.access import load_for_change
+
+# Cancelling an order (channels relay a cancellation made on the sales channel).
+from functions.changes.logic.cancel import cancel_order
+from functions.changes.logic.models import CancelRequest
 from functions.changes.logic.settlement import PaymentPosition, issue_refund, payment_position, reserve_refund_op
 
 # Change orders as the API shows them, and the order's current figures.
@@ -22,8 +26,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.router import Router
 
 __all__ = [
+    "CancelRequest",
     "ChangePolicy",
     "PaymentPosition",
+    "cancel_order",
     "change_item",
     "change_line",
     "change_totals",

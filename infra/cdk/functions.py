@@ -133,6 +133,8 @@ GRANTS: dict[str, Callable[[Targets, iam.IGrantable], object]] = {
     "returns:start": lambda t, g: t.return_lifecycle().grant_start_execution(g),
     "tasks:callback": _task_callbacks,
     "ses:send": _send_email,
+    # Outbound HTTPS to subscribers needs no IAM permission; the grant brings the cloud settings.
+    "webhooks:send": lambda t, g: None,
     **{grant: _send_to(queue) for grant, queue in QUEUE_GRANTS.items()},
 }
 

@@ -51,6 +51,17 @@ DEV_WEBHOOK_SECRETS: dict[str, str] = {
 }
 
 
+# Sales platforms' shops: the shop's webhook secret and the OMS channel its orders belong to.
+DEV_CHANNEL_SHOPS: dict[str, dict[str, dict[str, str]]] = {
+    "shopify": {
+        "dev-shop.myshopify.com": {
+            "webhook_secret": "dev-shopify-app-secret",
+            "channel": "shopify",
+            "payment_provider": "sandbox",
+        }
+    }
+}
+
 CARRIERS = ("easypost", "aftership", "generic")
 PAYMENT_PROVIDERS = ("sandbox", "stripe")
 # A Stripe test-mode key shape; the local stack never reaches Stripe (tests replay recorded responses).
@@ -61,7 +72,8 @@ def integration_secrets_string() -> str:
     """The IntegrationSecrets JSON of the local stack (shared/integration_secrets.py)."""
     payments: dict[str, dict[str, str]] = {p: {"webhook_secret": DEV_WEBHOOK_SECRETS[p]} for p in PAYMENT_PROVIDERS}
     payments["stripe"]["api_key"] = DEV_STRIPE_API_KEY
-    return json.dumps({"carriers": {c: DEV_WEBHOOK_SECRETS[c] for c in CARRIERS}, "payments": payments})
+    carriers = {c: DEV_WEBHOOK_SECRETS[c] for c in CARRIERS}
+    return json.dumps({"carriers": carriers, "payments": payments, "channels": DEV_CHANNEL_SHOPS})
 
 
 def key_hash(key: str) -> str:

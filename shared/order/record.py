@@ -75,6 +75,12 @@ def create_order(header: Item, lines: list[Item], events: list[Item], table: Tab
         raise
 
 
+def find_order_id(channel: str, external_id: str, table: Table | None = None) -> str | None:
+    """The id of the order a channel knows by ``external_id``, if it was captured."""
+    marker = (table or Table()).get(keys.channel_order_pk(channel, external_id), "CHANNELORDER")
+    return str(marker["order_id"]) if marker else None
+
+
 def load_order(order_id: str, table: Table | None = None) -> OrderRecord | None:
     """The whole order but its timeline, in one paginated query."""
     table = table or Table()

@@ -80,6 +80,7 @@ def _header(order_id: str, request: OrderRequest, customer_id: str, totals: Tota
         "promotions": [p.model_dump() for p in request.promotions],
         "payment": request.payment.model_dump(),
         "line_count": len(request.lines),
+        **({"placed_at": request.placed_at.isoformat()} if request.placed_at else {}),
         **initial_header_state(execution_arn(get_settings().order_lifecycle_arn, order_id)),
         "created_at": created_at,
         "updated_at": created_at,

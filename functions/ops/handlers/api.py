@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.allocate import api as allocate_api
 from functions.capture import api as capture_api
 from functions.changes import api as changes_api
+from functions.channels import api as channels_api
 from functions.customers import api as customers_api
 from functions.fulfill import api as fulfill_api
 from functions.inventory import api as inventory_api
@@ -71,6 +72,7 @@ def post_resolve(
 # Every domain's routes, for the OpenAPI document. Add each new domain's router here.
 ROUTERS = (
     *capture_api.http_routers(),
+    *channels_api.http_routers(),
     *changes_api.http_routers(),
     *returns_api.http_routers(),
     *allocate_api.http_routers(),

@@ -1,0 +1,1 @@
+"""Pure rules of the sales channels: payload mappers and signatures."""

@@ -1,0 +1,123 @@
+"""Outbound webhooks: each delivery verifies with the Standard Webhooks reference library, and
+only https public destinations are allowed (loopback http on the local stack alone)."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from functions.channels.logic.delivery import deliver
+from functions.channels.rules.destinations import ForbiddenDestination, check_destination
+from functions.channels.rules.signatures import new_webhook_secret
+from shared import warm_cache
+
+
+class Receiver:
+    """A subscriber on 127.0.0.1 that fails its first ``failures`` requests, then accepts."""
+
+    def __init__(self, failures: int = 0):
+        self.failures = failures
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                if outer.failures > 0:
+                    outer.failures -= 1
+                    self.send_response(503)
+                else:
+                    outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def local_stack(monkeypatch):
+    monkeypatch.setenv("WEBHOOKS_ALLOW_LOOPBACK", "true")
+    warm_cache.reset_all()
+    yield
+    warm_cache.reset_all()
+
+
+def test_a_delivery_verifies_with_the_reference_algorithm(local_stack):
+    receiver = Receiver()
+    secret = new_webhook_secret()
+    try:
+        event = {"type": "order.shipped", "data": {"order_id": "ord_1", "total": 59894}}
+        attempt = deliver(receiver.url, secret, "msg_1", event)
+        assert attempt.ok
+        headers, body = receiver.received[0]
+        assert Webhook(secret).verify(body, headers) == event
+        with pytest.raises(WebhookVerificationError):
+            Webhook(new_webhook_secret()).verify(body, headers)
+    finally:
+        receiver.close()
+
+
+def test_a_failing_subscriber_gets_the_same_message_once_it_recovers(local_stack):
+    receiver = Receiver(failures=3)
+    secret = new_webhook_secret()
+    try:
+        attempts = [deliver(receiver.url, secret, "msg_2", {"type": "order.created"}) for _ in range(4)]
+        assert [a.ok for a in attempts] == [False, False, False, True]
+        assert [a.status for a in attempts] == [503, 503, 503, 204]
+        headers, body = receiver.received[0]
+        assert headers["webhook-id"] == "msg_2"
+        assert Webhook(secret).verify(body, headers) == {"type": "order.created"}
+    finally:
+        receiver.close()
+
+
+def test_the_cloud_refuses_http_and_non_public_addresses():
+    check_destination("https://hooks.example.com/x", ["93.184.216.34"], allow_loopback=False)
+    for url, addresses in [
+        ("http://hooks.example.com/x", ["93.184.216.34"]),
+        ("https://internal.example.com/x", ["10.0.0.5"]),
+        ("https://meta.example.com/x", ["169.254.169.254"]),
+        ("https://127.0.0.1/x", ["127.0.0.1"]),
+        ("https://nowhere.example.com/x", []),
+    ]:
+        with pytest.raises(ForbiddenDestination):
+            check_destination(url, addresses, allow_loopback=False)
+    # The local stack's receivers on loopback, and only loopback.
+    check_destination("http://127.0.0.1:9000/x", ["127.0.0.1"], allow_loopback=True)
+    with pytest.raises(ForbiddenDestination):
+        check_destination("http://10.0.0.5/x", ["10.0.0.5"], allow_loopback=True)
+
+
+def test_failed_deliveries_wait_longer_each_time_up_to_what_sqs_allows():
+    from functions.channels.rules.webhooks import MAX_DELAY_SECONDS, retry_delay
+
+    assert [retry_delay(n, 30) for n in range(1, 8)] == [30, 60, 120, 240, 480, 900, 900]
+    assert retry_delay(3, 0) == 0  # the local stack retries at once
+    assert max(retry_delay(n, 30) for n in range(1, 50)) == MAX_DELAY_SECONDS
+
+
+def test_one_delivery_id_per_subscription_and_event():
+    from functions.channels.rules.webhooks import delivery_id
+
+    assert delivery_id("whs_1", "evt_1") == delivery_id("whs_1", "evt_1")
+    assert len({delivery_id("whs_1", "evt_1"), delivery_id("whs_2", "evt_1"), delivery_id("whs_1", "evt_2")}) == 3
+
+
+def test_the_event_rule_routes_exactly_the_types_subscribers_may_ask_for():
+    from functions.channels.rules.webhooks import WEBHOOK_EVENT_TYPES
+    from infra import manifest
+
+    (rule,) = [r for r in manifest.EVENT_RULES if r.queue == "WebhookEvents"]
+    assert rule.detail_types == WEBHOOK_EVENT_TYPES == manifest.WEBHOOK_EVENT_TYPES
