@@ -186,7 +186,7 @@ def test_a_location_name_with_control_or_bidi_characters_is_refused(aws, name):
 def test_an_order_with_a_bidi_override_in_the_customer_name_is_refused(aws):
     import random
 
-    from infra.local.samples import sample_order
+    from demo.samples import sample_order
 
     body = sample_order(random.Random(1), "web", "ext-1")
     body["customer"]["name"] = "Eve \u202egnp.exe"

@@ -1,4 +1,4 @@
-"""The order capture request, as channels send it (API.md, Orders)."""
+"""The order capture request, as channels send it (docs/api.md, Orders)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The order as the API shows it (API.md, ``GET /v1/orders/{id}``), built from its items."""
+"""The order as the API shows it (docs/api.md, ``GET /v1/orders/{id}``), built from its items."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Requests of the fulfillment API, as a WMS sends them (API.md, Fulfillment)."""
+"""Requests of the fulfillment API, as a WMS sends them (docs/api.md, Fulfillment)."""
 
 from __future__ import annotations
 

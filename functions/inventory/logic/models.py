@@ -1,4 +1,4 @@
-"""Request and response bodies of the inventory API (API.md, Inventory and locations)."""
+"""Request and response bodies of the inventory API (docs/api.md, Inventory and locations)."""
 
 from __future__ import annotations
 
