@@ -14,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The domain events webhook subscribers may receive: the channels domain names them once.
+from functions.channels.rules.webhooks import WEBHOOK_EVENT_TYPES
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_PREFIX = "oms-"
 
@@ -462,34 +465,6 @@ class EventRule:
     detail_types: tuple[str, ...]
     queue: str
 
-
-# The domain events webhook subscribers may receive (functions/channels/rules/webhooks.py
-# names the same; tests/unit/test_outbound_webhooks.py keeps them equal).
-WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
-    "order.captured",
-    "order.confirmed",
-    "order.allocated",
-    "order.backordered",
-    "order.cancelled",
-    "order.lines_cancelled",
-    "order.completed",
-    "order.delivered",
-    "fulfillment.released",
-    "fulfillment.rejected",
-    "fulfillment.cancelled",
-    "shipment.shipped",
-    "shipment.in_transit",
-    "shipment.out_for_delivery",
-    "shipment.delivered",
-    "shipment.delayed",
-    "payment.authorized",
-    "payment.captured",
-    "payment.refunded",
-    "return.authorized",
-    "return.received",
-    "return.refunded",
-    "return.closed",
-)
 
 EVENT_RULES: tuple[EventRule, ...] = (
     EventRule(

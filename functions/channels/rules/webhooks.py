@@ -7,8 +7,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-# The domain events subscribers may receive (the WebhookEvents rule in infra/manifest.py
-# routes exactly these; a unit test keeps both lists equal).
+# The domain events subscribers may receive; the WebhookSubscriptions rule in
+# infra/manifest.py routes exactly these.
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "order.captured",
     "order.confirmed",
