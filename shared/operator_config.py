@@ -1,8 +1,10 @@
 """Configuration operators edit through the API (routing policy, change policy), one table item each.
 
 Each is validated by its pydantic model on read (fields the model no longer has are
-ignored) and kept warm for a minute, so a policy change reaches every warm function soon
-without a read per request.
+ignored) and kept warm for a minute (the setting
+``operator_config_cache_seconds``), so a policy change reaches every warm function soon
+without a read per request
+(``OPERATOR_CONFIG_CACHE_SECONDS``; the local stack's tests see a change at once).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.clock import now_iso
+from shared.settings import get_settings
 from shared.table import Table
 from shared.warm_cache import WarmCache
 
@@ -19,10 +22,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class OperatorConfig(Generic[M]):
-    def __init__(self, name: str, sk: str, model: type[M], *, ttl_seconds: float = 60) -> None:
+    def __init__(self, name: str, sk: str, model: type[M]) -> None:
         self.key = ("CONFIG", sk)
         self.model = model
-        self._warm: WarmCache[M] = WarmCache(name, lambda _: self._read(), ttl_seconds=ttl_seconds)
+        self._warm: WarmCache[M] = WarmCache(
+            name, lambda _: self._read(), ttl_seconds=lambda: get_settings().operator_config_cache_seconds
+        )
 
     def _read(self) -> M:
         item = Table().get(*self.key, consistent=False) or {}

@@ -18,6 +18,8 @@ class Settings(BaseModel):
     # Seconds an idempotency record is kept (Idempotency-Key replays inside it).
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     max_order_lines: int = Field(default=2000, gt=0)
+    # How long a warm function keeps an operator's configuration (routing and change policies).
+    operator_config_cache_seconds: float = Field(default=60, ge=0)
     # How far ahead of our clock a sender's time (a stock count's as_of, a carrier scan) may be.
     max_clock_skew_seconds: int = Field(default=300, ge=0)
     # Where POST /v1/inventory/imports queues the rows (the StockImport queue).

@@ -22,7 +22,9 @@ _registry: dict[str, WarmCache[object]] = {}
 class WarmCache(Generic[T]):
     """``get(key)`` returns ``load(key)``, loading again once ``ttl_seconds`` have passed."""
 
-    def __init__(self, name: str, load: Callable[[Hashable], T], *, ttl_seconds: float | None = None) -> None:
+    def __init__(
+        self, name: str, load: Callable[[Hashable], T], *, ttl_seconds: float | Callable[[], float] | None = None
+    ) -> None:
         if name in _registry:
             raise ValueError(f"a warm cache named {name!r} exists already")
         self.name = name
@@ -32,14 +34,18 @@ class WarmCache(Generic[T]):
         self._values: dict[Hashable, tuple[float, T]] = {}
         _registry[name] = self  # type: ignore[assignment]
 
+    def _fresh(self, loaded_at: float) -> bool:
+        ttl = self._ttl() if callable(self._ttl) else self._ttl
+        return ttl is None or time.monotonic() - loaded_at < ttl
+
     def get(self, key: Hashable = None) -> T:
         hit = self._values.get(key)
-        if hit and (self._ttl is None or time.monotonic() - hit[0] < self._ttl):
+        if hit and self._fresh(hit[0]):
             return hit[1]
         # Threads that miss together wait for the first load instead of each making its own.
         with self._lock:
             hit = self._values.get(key)
-            if hit and (self._ttl is None or time.monotonic() - hit[0] < self._ttl):
+            if hit and self._fresh(hit[0]):
                 return hit[1]
             value = self._load(key)
             self._values[key] = (time.monotonic(), value)

@@ -61,6 +61,9 @@ def local_stack(
     aws_port = aws_port or free_port()
     env = dict(os.environ)
     env.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # Every function runs in its own environments: a policy an operator saves must reach the
+    # others at once in tests, not after the cloud's minute of warm cache.
+    env.setdefault("OPERATOR_CONFIG_CACHE_SECONDS", "0")
     log = tempfile.NamedTemporaryFile("w+", prefix="oms-local-stack-", suffix=".log", delete=False)  # noqa: SIM115
     started = time.monotonic()
     command = [sys.executable, "-m", "infra.local", "serve", "--moto-port", str(aws_port), "--api-port", str(api_port)]

@@ -55,7 +55,7 @@ def get_order_import(
     return order_import_status(current_caller(router), import_id, limit=limit, cursor=cursor)
 
 
-app = build_app(router)
+app = build_app(router, json_bodies=False)  # files come as JSON lines or CSV
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

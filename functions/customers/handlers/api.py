@@ -20,7 +20,12 @@ from shared.observability import logger
 router = APIGatewayRouter()
 
 
-@router.put("/v1/customers/<customer_id>", summary="Create or replace a customer's profile", tags=["customers"])
+@router.put(
+    "/v1/customers/<customer_id>",
+    summary="Create or replace a customer's profile",
+    tags=["customers"],
+    responses={200: {"description": "The profile, replaced"}, 201: {"description": "The profile, created"}},
+)
 def put_customer(
     customer_id: Annotated[str, Path(pattern=r"^cus_[A-Za-z0-9]{1,40}$")], body: Annotated[ProfileIn, Body()]
 ) -> Response[dict[str, Any]]:

@@ -47,10 +47,14 @@ class ReceiptLineIn(_Model):
 
 class ReceiptRequest(_Model):
     location_id: Id
-    lines: Annotated[list[ReceiptLineIn], Field(min_length=1, max_length=500, description="each line_id once")]
+    lines: Annotated[
+        list[ReceiptLineIn],
+        Field(min_length=1, max_length=500, description="each line_id once per condition"),
+    ]
 
     @field_validator("lines")
     @classmethod
     def _lines_distinct(cls, lines: list[ReceiptLineIn]) -> list[ReceiptLineIn]:
-        distinct([line.line_id for line in lines])
+        # A line's units may arrive part resellable, part damaged: one entry per condition.
+        distinct([(line.line_id, line.condition) for line in lines])
         return lines
