@@ -216,10 +216,13 @@ class Driver:
 
         def run(name: str, order_id: str) -> None:
             barrier.wait()
-            try:
-                answer = getattr(self, name)(order_id)
-            except Exception as err:  # an unexpected crash is a finding, not a stop
-                answer = f"crash:{type(err).__name__}:{err}"
+            for _attempt in range(3):  # 503 is the API's "try again": a client does
+                try:
+                    answer = getattr(self, name)(order_id)
+                except Exception as err:  # an unexpected crash is a finding, not a stop
+                    answer = f"crash:{type(err).__name__}:{err}"
+                if not answer.startswith("503"):
+                    break
             with self.model.lock:
                 self.model.operations[name] += 1
                 self.model.answers[f"{name}->{answer}"] += 1
