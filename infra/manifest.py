@@ -268,7 +268,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="ChangesApi",
         handler="functions.changes.handlers.api.handler",
-        description="Change orders: cancel and appeasements, each with preview (/v1/orders/{id}/cancel, /adjustments)",
+        description="Change orders, each with preview: cancel, appeasements, edits (/v1/orders/{id}/...)",
         grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
         timeout_seconds=29,
         layers=("payments",),
@@ -410,6 +410,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/webhooks/carriers/{carrier}", "CarrierWebhooks", authorized=False),
     Route("POST", "/v1/orders/{order_id}/cancel", "ChangesApi"),
     Route("POST", "/v1/orders/{order_id}/adjustments", "ChangesApi"),
+    Route("POST", "/v1/orders/{order_id}/edits", "ChangesApi"),
     Route("POST", "/v1/orders/{order_id}/returns", "ReturnsApi"),
     Route("GET", "/v1/returns/{return_id}", "ReturnsApi"),
     Route("POST", "/v1/returns/{return_id}/receive", "ReturnsApi"),

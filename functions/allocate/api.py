@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from functions.allocate.logic.allocation import allocate_order
 from functions.allocate.logic.backorders import wake_order
 from functions.allocate.logic.planning import open_quantity
 from functions.allocate.logic.policy import load_policy
@@ -18,6 +19,7 @@ from functions.allocate.store import (
 )
 
 __all__ = [
+    "allocate_order",
     "allocations_of",
     "backorder_waiter",
     "consume_allocations",

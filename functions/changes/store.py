@@ -14,7 +14,7 @@ from shared.operator_config import OperatorConfig
 from shared.order import keys
 from shared.table import Item, Table
 
-KINDS = ("cancel", "return", "appeasement", "exchange", "fee")
+KINDS = ("cancel", "return", "appeasement", "exchange", "fee", "edit")
 
 
 def change_sk(change_id: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-# Money moves a change order asks for, keyed by the change.
+# Money moves a change order asks for, keyed by the change (an edit that raised the total authorizes more).
+from functions.payments.logic.authorize_more import authorize_more, shortfall
 from functions.payments.logic.refund import refund
 from functions.payments.logic.release import release_authorized_funds
 
@@ -18,6 +19,7 @@ from functions.payments.rules.ledger import open_amount
 from functions.payments.rules.summary import payment_summary
 
 __all__ = [
+    "authorize_more",
     "available_to_refund",
     "drop_refund_reservation",
     "http_routers",
@@ -26,6 +28,7 @@ __all__ = [
     "refund",
     "release_authorized_funds",
     "reserve_refund_op",
+    "shortfall",
 ]
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""HTTP entry point of change orders: cancel and appeasements, each with a preview."""
+"""HTTP entry point of change orders: cancel, appeasements and edits, each with a preview."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from functions.changes.logic.adjust import adjust_order
 from functions.changes.logic.cancel import cancel_order
-from functions.changes.logic.models import AdjustmentRequest, CancelRequest
+from functions.changes.logic.edit import edit_order
+from functions.changes.logic.models import AdjustmentRequest, CancelRequest, EditRequest
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
 from shared.api.validation import path_id
@@ -82,6 +83,22 @@ def post_adjustment(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[dict[str, Any]]:
     return _change(order_id, body, preview, idempotency_key, adjust_order, "order appeased", "adjust_order")
+
+
+@router.post(
+    "/v1/orders/<order_id>/edits",
+    summary="Edit an order's units or shipping before they are released to a warehouse",
+    tags=["changes"],
+    responses=_RESPONSES
+    | {409: {"description": "Units already released to a warehouse (named in released_units), or a conflict"}},
+)
+def post_edit(
+    order_id: Annotated[str, Path()],
+    body: Annotated[EditRequest, Body()],
+    preview: Preview = False,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[dict[str, Any]]:
+    return _change(order_id, body, preview, idempotency_key, edit_order, "order edited", "edit_order")
 
 
 app = build_app(router)
