@@ -221,3 +221,33 @@ def test_bad_edits_are_refused_with_problems(steps):
     assert edit(order_id, {"lines": [{"line_id": shirt, "quantity": 1}], "reason": "x"}, key="dev-pos-key")[0] == 404
     assert edit(order_id, {"lines": [{"line_id": shirt, "quantity": 1}], "reason": "x"}, key="dev-wms-key")[0] == 403
     assert "CHG" not in load_order(order_id).others
+
+
+def test_an_edit_racing_the_release_to_a_warehouse_never_frees_stock_a_fulfillment_order_holds(steps, monkeypatch):
+    """The warehouse gets the units between the edit's read and its commit: the edit's write
+    of the allocation is conditioned on no fulfillment order having taken it, so it plans
+    again and answers 409; the stock stays reserved for the fulfillment order."""
+    from functions.changes.logic import edit as edit_logic
+
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10})
+    order_id, record = authorized_order("EDIT-RACE")
+    jeans = line_of(record, "JEANS-32")["line_id"]
+    planned = edit_logic.plan_edit
+    raced: list[bool] = []
+
+    def plan_then_release(*args: Any, **kwargs: Any):
+        plan = planned(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            release_to_fulfillment.handler({"order_id": order_id}, LambdaContext(function_name="test"))
+        return plan
+
+    monkeypatch.setattr(edit_logic, "plan_edit", plan_then_release)
+    status, _, problem = edit(order_id, {"lines": [{"line_id": jeans, "quantity": 0}], "reason": "race"})
+    assert raced and status == 409, problem
+    assert problem["released_units"] == [{"line_id": jeans, "quantity": 1}]
+    after = load_order(order_id)
+    assert "CHG" not in after.others
+    assert reserved("JEANS-32") == 1 and LineQuantities.of(line_of(after, "JEANS-32")).cancelled == 0
+    fo_lines = [line for fo in after.others["FO"] for line in fo["lines"] if line["line_id"] == jeans]
+    assert sum(int(line["quantity"]) for line in fo_lines) == 1
