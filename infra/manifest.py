@@ -271,7 +271,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Change orders, each with preview: cancel, appeasements, edits (/v1/orders/{id}/...)",
         grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
         timeout_seconds=29,
-        layers=("payments",),
+        # routing: an edit allocates the new units of an order never released to a warehouse.
+        layers=("payments", "routing"),
     ),
     FunctionSpec(
         name="ReturnsApi",
