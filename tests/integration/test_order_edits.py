@@ -251,3 +251,32 @@ def test_an_edit_racing_the_release_to_a_warehouse_never_frees_stock_a_fulfillme
     assert reserved("JEANS-32") == 1 and LineQuantities.of(line_of(after, "JEANS-32")).cancelled == 0
     fo_lines = [line for fo in after.others["FO"] for line in fo["lines"] if line["line_id"] == jeans]
     assert sum(int(line["quantity"]) for line in fo_lines) == 1
+
+
+def test_a_declined_difference_is_recorded_and_becomes_a_process_exception(steps, monkeypatch):
+    """The edit is committed first (as a cancellation's money moves after it): a provider that
+    declines the difference leaves the open authorization as it was, records the decline and
+    hands the order to an operator."""
+    from functions.payments.gateways.gateway import PaymentDeclined
+    from functions.payments.logic import authorize_more as more
+
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10})
+    order_id, record = authorized_order("EDIT-DECLINED")
+    provider = more.gateway_of(more.load_ledger(order_id))[0]
+
+    class Declining:
+        def authorize(self, **_: Any):
+            raise PaymentDeclined("declined", reason="insufficient_funds")
+
+    monkeypatch.setattr(more, "gateway_of", lambda snap: (provider, Declining()))
+    shirt = line_of(record, "TSHIRT-M")["line_id"]
+    status, _, change = edit(order_id, {"lines": [{"line_id": shirt, "quantity": 3}], "reason": "one more"})
+    assert status == 201, change
+    assert change["authorize"] == {"amount": 2149}
+    after = load_order(order_id)
+    payments = sorted(after.others["PAY"], key=lambda p: p["created_at"])
+    assert [(p["status"], p["authorized"]) for p in payments] == [("authorized", 9646), ("failed", 0)]
+    assert payments[1]["change_id"] == change["change_id"]
+    assert "payment.additional_declined" in [e["kind"] for e in events(order_id)]
+    opened = Table().get(f"OPENEXCEPTION#{order_id}#EditOrder", "OPENEXCEPTION")
+    assert opened is not None
