@@ -16,6 +16,7 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "order.backordered",
     "order.cancelled",
     "order.lines_cancelled",
+    "order.edited",
     "order.completed",
     "order.delivered",
     "fulfillment.released",
