@@ -205,6 +205,8 @@ def test_a_shipping_change_before_release_moves_no_money(steps):
     header = load_order(order_id).header
     assert header["shipping"]["address"]["city"] == "Hamburg" and header["shipping"]["amount"] == 499
     assert edit(order_id, {"shipping": {"amount": 999}, "reason": "x"})[0] == 422
+    to_store = {"shipping": {"method": "pickup", "pickup_location_id": "store-1"}, "reason": "collect"}
+    assert edit(order_id, to_store)[0] == 422  # pickup units are routed to the store: not an edit
 
 
 def test_bad_edits_are_refused_with_problems(steps):

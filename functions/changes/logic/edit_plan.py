@@ -209,6 +209,17 @@ def _shipping(record: OrderRecord, request: EditRequest, planner: _Planner) -> d
             "an edit cannot change the shipping amount",
             errors=[{"field": "shipping.amount", "message": f"stays {int(current.get('amount', 0))}"}],
         )
+    if asked.method is not None and (asked.method == "pickup") != (current.get("method") == "pickup"):
+        # Pickup units are routed to the pickup store: switching would have to route them again.
+        raise InvalidInput(
+            "an edit cannot switch an order to or from store pickup",
+            errors=[
+                {
+                    "field": "shipping.method",
+                    "message": f"stays {'pickup' if current.get('method') == 'pickup' else 'a delivery'}",
+                }
+            ],
+        )
     at_warehouse = open_fulfillment_units(record)
     if at_warehouse:
         for line_id, units in sorted(at_warehouse.items()):
