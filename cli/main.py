@@ -298,6 +298,7 @@ def forecast(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
             ("location", found.get("location_id") or "all"),
             ("method", found["method"]),
             ("history days", found.get("history_days")),
+            ("computed", f"{found.get('computed_at')} ({found.get('source')})"),
             ("reorder point", reorder["reorder_point"]),
             ("safety stock", reorder.get("safety_stock")),
             ("on hand / reserved", f"{reorder.get('on_hand')} / {reorder.get('reserved')}"),
