@@ -306,8 +306,8 @@ def forecast(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
             ("lead time, service", f"{reorder['lead_time_days']} days, {reorder['service_level']}"),
         ]
     )
-    rows = [[d["date"], d["mean"], d["lower"], d["upper"]] for d in found["daily"]]
-    return found, head + "\n\n" + table(rows, ["date", "mean", "lower 10%", "upper 90%"])
+    rows = [[d["date"], d["mean"], d.get("median"), d["lower"], d["upper"]] for d in found["daily"]]
+    return found, head + "\n\n" + table(rows, ["date", "mean", "median", "lower 10%", "upper 90%"])
 
 
 # Customers
