@@ -23,6 +23,7 @@ import requests
 
 from demo import report
 from demo.agent import Agent
+from demo.finale import print_finale
 from demo.samples import CATALOGUE, CHANNEL_KEYS, LOCATIONS, SCARCE, bad_inputs, sample_order, stock_rows
 from demo.world import Api, World
 from infra.local.client import RunningStack, local_stack
@@ -391,6 +392,7 @@ def run(stack: RunningStack, orders: int, seed: int) -> None:
         world.stop()
     print(f"Lifecycle played in {time.monotonic() - started:.0f}s")
     summarize(stack, world, agent, outcome, everything)
+    print_finale(stack, outcome.created[0]["customer_id"], seed)
 
 
 def awaiting_shipment(row: dict[str, Any]) -> bool:

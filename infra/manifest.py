@@ -377,6 +377,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         layers=("forecast",),
     ),
     FunctionSpec(
+        name="ForecastBatch",
+        handler="functions.reports.handlers.forecast_batch.handler",
+        description="Nightly schedule -> every SKU's demand forecast, stored for GET /v1/forecast",
+        grants=("table:read", "table:write"),
+        timeout_seconds=900,
+        memory_mb=1024,
+        layers=("forecast",),
+    ),
+    FunctionSpec(
         name="Authorizer",
         handler="functions.ops.handlers.authorizer.handler",
         description="API key authorizer (keys from Secrets Manager)",
@@ -475,6 +484,21 @@ EVENT_RULES: tuple[EventRule, ...] = (
         queue="CustomerNotifications",
     ),
     EventRule(name="WebhookSubscriptions", detail_types=WEBHOOK_EVENT_TYPES, queue="WebhookEvents"),
+)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge schedule (a rule on the default bus) that invokes a function."""
+
+    name: str
+    expression: str
+    function: str
+
+
+SCHEDULES: tuple[Schedule, ...] = (
+    # Forecasts for the day, after the day before's demand is in (UTC).
+    Schedule(name="NightlyForecasts", expression="cron(30 1 * * ? *)", function="ForecastBatch"),
 )
 
 STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (

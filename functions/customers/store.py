@@ -302,13 +302,25 @@ def lifetime_add_op(customer_id: str, currency: str, delta: Mapping[str, int]) -
     }
 
 
+def demand_month_keys(sku: str, day: str) -> dict[str, str]:
+    """gsi1 of a demand item: the SKUs with demand in a month (the forecast batch's list of SKUs)."""
+    return {"gsi1pk": f"DEMANDSKUS#{day[:7]}", "gsi1sk": f"{sku}#{day}"}
+
+
 def demand_add_op(sku: str, day: str, delta: int) -> dict[str, Any]:
+    month = demand_month_keys(sku, day)
     return {
         "Update": {
             "Key": {"pk": demand_pk(sku), "sk": day},
-            "UpdateExpression": "SET #type = :type, sku = :sku ADD units :d",
+            "UpdateExpression": "SET #type = :type, sku = :sku, gsi1pk = :g1pk, gsi1sk = :g1sk ADD units :d",
             "ExpressionAttributeNames": {"#type": "type"},
-            "ExpressionAttributeValues": {":type": "demand", ":sku": sku, ":d": delta},
+            "ExpressionAttributeValues": {
+                ":type": "demand",
+                ":sku": sku,
+                ":d": delta,
+                ":g1pk": month["gsi1pk"],
+                ":g1sk": month["gsi1sk"],
+            },
         }
     }
 
@@ -341,6 +353,22 @@ def demand_history(sku: str, first_day: str, last_day: str, table: Table | None 
         "pk = :pk AND sk BETWEEN :a AND :b", {":pk": demand_pk(sku), ":a": first_day, ":b": last_day}
     )
     return {str(r["sk"]): int(r.get("units", 0)) for r in rows}
+
+
+def skus_with_demand(first_day: str, last_day: str, table: Table | None = None) -> list[str]:
+    """Every SKU with demand on a day of the range: one gsi1 query per month, no scan."""
+    table = table or Table()
+    found: set[str] = set()
+    year, month = int(first_day[:4]), int(first_day[5:7])
+    while f"{year:04d}-{month:02d}" <= last_day[:7]:
+        rows = table.query_all(
+            "gsi1pk = :pk",
+            {":pk": f"DEMANDSKUS#{year:04d}-{month:02d}"},
+            index="gsi1",
+        )
+        found.update(str(r["sku"]) for r in rows if first_day <= str(r["sk"]) <= last_day)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return sorted(found)
 
 
 def orders_by_external_id(external_id: str, table: Table | None = None) -> list[Item]:

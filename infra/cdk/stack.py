@@ -17,7 +17,7 @@ from constructs import Construct
 from infra import manifest
 from infra.cdk.api import build_api
 from infra.cdk.functions import Targets, build_function, dependency_layers, function_code, powertools_layer
-from infra.cdk.triggers import build_event_rule, build_queue, build_stream_consumer, subscribe
+from infra.cdk.triggers import build_event_rule, build_queue, build_schedule, build_stream_consumer, subscribe
 from infra.cdk.workflows import build_state_machine
 
 # The state machine that the lifecycle:* grants and ORDER_LIFECYCLE_ARN refer to.
@@ -70,6 +70,8 @@ class OmsStack(Stack):
             subscribe(queues[queue.name], queue, self.functions[queue.consumer])
         for rule in manifest.EVENT_RULES:
             build_event_rule(self, rule, self.bus, queues[rule.queue])
+        for schedule in manifest.SCHEDULES:
+            build_schedule(self, schedule, self.functions[schedule.function])
         for consumer in manifest.STREAM_CONSUMERS:
             build_stream_consumer(self, consumer, self.table, self.functions[consumer.function])
         self._outputs()

@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.manifest import EventRule, QueueSpec, StreamConsumer
+from infra.manifest import EventRule, QueueSpec, Schedule, StreamConsumer
 
 # The longest SQS allows: time for operators to look at what failed.
 DLQ_RETENTION = Duration.days(14)
@@ -96,4 +96,14 @@ def build_event_rule(scope: Construct, spec: EventRule, bus: events.IEventBus, q
         event_bus=bus,
         event_pattern=events.EventPattern(detail_type=list(spec.detail_types)),
         targets=[targets.SqsQueue(queue)],
+    )
+
+
+def build_schedule(scope: Construct, spec: Schedule, function: lambda_.IFunction) -> events.Rule:
+    """A rule on the default bus that invokes the function on the schedule (EventBridge retries, then drops)."""
+    return events.Rule(
+        scope,
+        spec.name,
+        schedule=events.Schedule.expression(spec.expression),
+        targets=[targets.LambdaFunction(function, retry_attempts=2)],
     )

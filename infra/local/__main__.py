@@ -20,7 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--moto-port", type=int, default=4566, help="AWS endpoint port (0: any free port)")
     serve.add_argument("--api-port", type=int, default=3000, help="HTTP API port (0: any free port)")
     serve.add_argument("--data-dir", help="keep the state here across restarts (saved on stop and every 30 s)")
+    fire = commands.add_parser("run-schedule", help="fire a schedule of the manifest now on a running local stack")
+    fire.add_argument("name", help="the schedule's name in infra/manifest.py (e.g. NightlyForecasts)")
+    fire.add_argument("--aws-url", default="http://127.0.0.1:4566", help="the running stack's AWS endpoint")
     args = parser.parse_args(argv)
+    if args.command == "run-schedule":
+        return run_schedule(args.name, args.aws_url)
 
     level = os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -49,6 +54,27 @@ def main(argv: list[str] | None = None) -> int:
         stopping.wait()
     finally:
         stack.stop()
+    return 0
+
+
+def run_schedule(name: str, aws_url: str) -> int:
+    import json
+
+    import boto3
+
+    from infra.local.schedules import fire
+
+    def client(service: str) -> object:
+        return boto3.client(
+            service,
+            endpoint_url=aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    for answer in fire(client("events"), client("lambda"), name):
+        print(json.dumps(answer))
     return 0
 
 

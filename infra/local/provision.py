@@ -198,6 +198,11 @@ def provision(
 
     for rule in m.EVENT_RULES:
         _event_rule(c["events"], res, rule, m)
+    # Schedules are declared as in the cloud; moto never fires them: infra/local/schedules.py does.
+    for schedule in getattr(m, "SCHEDULES", ()):
+        name = local_name(schedule.name, m)
+        c["events"].put_rule(Name=name, ScheduleExpression=schedule.expression, State="ENABLED")
+        c["events"].put_targets(Rule=name, Targets=[{"Id": schedule.function, "Arn": res.functions[schedule.function]}])
 
     for sm in m.STATE_MACHINES:
         arn = c["stepfunctions"].create_state_machine(

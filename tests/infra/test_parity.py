@@ -137,9 +137,11 @@ def test_resource_counts_match(template: dict[str, Any], local: LocalStack, mapp
         "AWS::Lambda::EventSourceMapping": len(lam.list_event_source_mappings()["EventSourceMappings"]),
         "AWS::StepFunctions::StateMachine": len(local.client("stepfunctions").list_state_machines()["stateMachines"]),
         "AWS::Events::EventBus": len([b for b in buses if b["Name"] != "default"]),
+        # Domain-event rules on the domain bus, schedules on the default bus.
         "AWS::Events::Rule": len(
             local.client("events").list_rules(EventBusName=local.resources.event_bus_name)["Rules"]
         )
+        + len(local.client("events").list_rules()["Rules"])
         if local.resources
         else 0,
     }
@@ -295,7 +297,7 @@ def test_event_rules(template: dict[str, Any], local: LocalStack, mapping: Mappi
     events = local.client("events")
     bus = local.resources.event_bus_name
     local_rules = {r["Name"]: r for r in events.list_rules(EventBusName=bus)["Rules"]}
-    cloud_rules = of_type(template, "AWS::Events::Rule")
+    cloud_rules = {k: r for k, r in of_type(template, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]}
     assert len(cloud_rules) == len(local_rules) == len(manifest.EVENT_RULES)
     for lid, rule in cloud_rules.items():
         name = manifest.LOCAL_PREFIX + construct_name(lid)
@@ -304,4 +306,21 @@ def test_event_rules(template: dict[str, Any], local: LocalStack, mapping: Mappi
         assert sorted(pattern["detail-type"]) == sorted(rule["Properties"]["EventPattern"]["detail-type"])
         (cloud_target,) = rule["Properties"]["Targets"]
         (local_target,) = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
+        assert local_target["Arn"] == mapping.arn(cloud_target["Arn"])
+
+
+def test_schedules(template: dict[str, Any], local: LocalStack, mapping: Mapping) -> None:
+    """Each schedule has the same expression and invokes the same function in both stacks."""
+    events = local.client("events")
+    local_rules = {r["Name"]: r for r in events.list_rules()["Rules"]}
+    cloud_rules = {
+        k: r for k, r in of_type(template, "AWS::Events::Rule").items() if "ScheduleExpression" in r["Properties"]
+    }
+    assert len(cloud_rules) == len(local_rules) == len(manifest.SCHEDULES)
+    for lid, rule in cloud_rules.items():
+        name = manifest.LOCAL_PREFIX + construct_name(lid)
+        assert name in local_rules, f"schedule {name} is missing locally"
+        assert local_rules[name]["ScheduleExpression"] == rule["Properties"]["ScheduleExpression"]
+        (cloud_target,) = rule["Properties"]["Targets"]
+        (local_target,) = events.list_targets_by_rule(Rule=name)["Targets"]
         assert local_target["Arn"] == mapping.arn(cloud_target["Arn"])

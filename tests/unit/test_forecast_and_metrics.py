@@ -107,3 +107,27 @@ def test_an_orders_facts_keep_demand_of_at_most_one_transactions_worth_of_skus()
     assert len(facts["demand"]) == MAX_DEMAND_SKUS and "SKU-000" in facts["demand"] and "SKU-094" not in facts["demand"]
     assert facts["day"] == "2026-02-27" and facts["units"] == 95 and facts["cancelled"] == 300
     assert "first_shipped_at" not in facts  # absent, never null
+
+
+def test_the_median_of_sparse_demand_is_zero_and_its_mean_the_rate():
+    history = [0, 0, 0, 3, 0, 0, 0, 0, 2, 0] * 20  # a demand day one day in five
+    fc = forecast(history, 7)
+    assert fc.method == "tsb"
+    assert fc.median == [0.0] * 7
+    assert 0.3 < fc.mean[0] < 0.7  # about 2.5 units x 0.2
+
+
+def test_the_median_of_frequent_intermittent_demand_is_a_demand_size():
+    history = [0, 4, 4, 0, 4, 4, 4, 0, 4, 4] * 20
+    history[::7] = [0] * len(history[::7])  # 40 % zero days: intermittent, yet a demand day is the likelier
+    fc = forecast(history, 3)
+    assert fc.method == "tsb"
+    assert fc.median == [4.0] * 3
+
+
+def test_the_median_of_smooth_demand_is_near_its_mean():
+    rng = np.random.default_rng(5)
+    history = [int(v) for v in rng.poisson(np.tile([20, 20, 20, 20, 20, 40, 10], 30))]
+    fc = forecast(history, 14)
+    assert fc.method == "holt_winters"
+    assert all(abs(m - md) <= 3 for m, md in zip(fc.mean, fc.median, strict=True))

@@ -114,5 +114,14 @@ def rebuild(table: Table | None = None) -> dict[str, int]:
             }
         )
     for (sku, day), units in demand.items():
-        table.put({"pk": store.demand_pk(sku), "sk": day, "type": "demand", "sku": sku, "units": units})
+        table.put(
+            {
+                "pk": store.demand_pk(sku),
+                "sk": day,
+                "type": "demand",
+                "sku": sku,
+                "units": units,
+                **store.demand_month_keys(sku, day),
+            }
+        )
     return {"orders": orders, "customers": len({c for c, _ in lifetimes}), "demand_days": len(demand)}

@@ -1,0 +1,1 @@
+"""``oms``: the operator's command-line tool over the public HTTP API (docs/cli.md)."""
