@@ -135,13 +135,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=("table:read", "table:write", "lifecycle:start"),
     ),
     FunctionSpec(
-        name="CaptureImport",
-        handler="functions.capture.handlers.bulk_import.handler",
-        description="Bulk channel order import from SQS",
-        grants=("table:read", "table:write", "lifecycle:start"),
-        timeout_seconds=60,
-    ),
-    FunctionSpec(
         name="AllocateOrder",
         handler="functions.allocate.handlers.allocate_order.handler",
         description="OrderLifecycle step: route the order and reserve its stock",
@@ -443,7 +436,6 @@ AUTHORIZER_FUNCTION = "Authorizer"
 
 QUEUES: tuple[QueueSpec, ...] = (
     # Visibility at 6x the consumer's timeout, as AWS advises for Lambda triggers.
-    QueueSpec(name="ChannelImport", consumer="CaptureImport", batch_size=10, visibility_timeout_seconds=360),
     # 50 stock rows per message (functions/inventory/logic/imports.py).
     QueueSpec(name="StockImport", consumer="InventoryImport", batch_size=10, visibility_timeout_seconds=360),
     # Verified carrier events, buffered so a burst or a failing consumer loses nothing.
