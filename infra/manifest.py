@@ -106,7 +106,8 @@ class StateMachineSpec:
 # (names only; the pinned versions are read from pyproject.toml).
 LAYERS: dict[str, tuple[str, ...]] = {
     "routing": ("highspy", "numpy"),
-    "payments": ("stripe",),
+    # cryptography: PayPal webhook signatures (docs/decisions.md, PayPal: no SDK, cryptography for webhooks).
+    "payments": ("stripe", "cryptography"),
     # Demand forecasts (docs/decisions.md, Demand forecasting: size and cold start).
     "forecast": ("numpy",),
 }

@@ -66,12 +66,20 @@ CARRIERS = ("easypost", "aftership", "generic")
 PAYMENT_PROVIDERS = ("sandbox", "stripe")
 # A Stripe test-mode key shape; the local stack never reaches Stripe (tests replay recorded responses).
 DEV_STRIPE_API_KEY = "sk_test_dev_local_only"
+# PayPal REST app credentials of the same kind; the local stack never reaches PayPal either
+# (tests answer with a fake PayPal API, tests/fakes/paypal_api.py).
+DEV_PAYPAL = {
+    "client_id": "dev-paypal-client-id",
+    "client_secret": "dev-paypal-client-secret",
+    "webhook_id": "DEVPAYPALWEBHOOK1",
+}
 
 
 def integration_secrets_string() -> str:
     """The IntegrationSecrets JSON of the local stack (shared/integration_secrets.py)."""
     payments: dict[str, dict[str, str]] = {p: {"webhook_secret": DEV_WEBHOOK_SECRETS[p]} for p in PAYMENT_PROVIDERS}
     payments["stripe"]["api_key"] = DEV_STRIPE_API_KEY
+    payments["paypal"] = dict(DEV_PAYPAL)
     carriers = {c: DEV_WEBHOOK_SECRETS[c] for c in CARRIERS}
     return json.dumps({"carriers": carriers, "payments": payments, "channels": DEV_CHANNEL_SHOPS})
 
