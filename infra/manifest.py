@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # The domain events webhook subscribers may receive: the channels domain names them once.
+# And the events a sales platform hears about (status back to Shopify).
+from functions.channels.rules.shopify_status import STATUS_EVENT_TYPES as CHANNEL_STATUS_EVENT_TYPES
 from functions.channels.rules.webhooks import WEBHOOK_EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,6 +329,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=256,
     ),
     FunctionSpec(
+        name="ChannelStatusSync",
+        handler="functions.channels.handlers.channel_status.handler",
+        description="Shipments, cancellations and refunds of platform orders -> the platform's Admin API, retried",
+        grants=("table:read", "table:write", "secrets:integrations", "queue:channel-status"),
+        timeout_seconds=30,
+        memory_mb=256,
+    ),
+    FunctionSpec(
         name="RecordException",
         handler="functions.ops.handlers.record_exception.handler",
         description="OrderLifecycle catch-all: record a process exception",
@@ -447,6 +457,8 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(name="OrderImport", consumer="ImportOrders", batch_size=10, visibility_timeout_seconds=360),
     # Domain events for webhook subscribers, and each failed delivery's next attempt (delayed).
     QueueSpec(name="WebhookEvents", consumer="WebhookDelivery", batch_size=10, visibility_timeout_seconds=360),
+    # Status updates to sales platforms, and each failed update's next attempt (delayed).
+    QueueSpec(name="ChannelStatus", consumer="ChannelStatusSync", batch_size=10, visibility_timeout_seconds=180),
 )
 
 
@@ -466,6 +478,7 @@ EVENT_RULES: tuple[EventRule, ...] = (
         queue="CustomerNotifications",
     ),
     EventRule(name="WebhookSubscriptions", detail_types=WEBHOOK_EVENT_TYPES, queue="WebhookEvents"),
+    EventRule(name="ChannelStatusUpdates", detail_types=CHANNEL_STATUS_EVENT_TYPES, queue="ChannelStatus"),
 )
 
 STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
@@ -522,6 +535,7 @@ GRANT_ENVIRONMENT = {
     "queue:carrier-events": "CARRIER_EVENTS_QUEUE_URL",
     "queue:webhook-events": "WEBHOOK_EVENTS_QUEUE_URL",
     "queue:order-import": "ORDER_IMPORT_QUEUE_URL",
+    "queue:channel-status": "CHANNEL_STATUS_QUEUE_URL",
     "secrets:integrations": "INTEGRATION_SECRETS_ID",
 }
 
@@ -531,6 +545,8 @@ GRANT_ENVIRONMENT = {
 CLOUD_ENVIRONMENT: dict[str, dict[str, str]] = {
     "ses:send": {"NOTIFICATIONS_TRANSPORT": "ses"},
     "webhooks:send": {"WEBHOOKS_ALLOW_LOOPBACK": "false", "WEBHOOK_RETRY_BASE_SECONDS": "30"},
+    # Status updates to a sales platform retried after 30 s, 60 s, ... (15 min at most).
+    "queue:channel-status": {"CHANNEL_STATUS_RETRY_BASE_SECONDS": "30"},
 }
 
 # Grants that bring no environment.
@@ -542,6 +558,7 @@ QUEUE_GRANTS = {
     "queue:carrier-events": "CarrierEvents",
     "queue:webhook-events": "WebhookEvents",
     "queue:order-import": "OrderImport",
+    "queue:channel-status": "ChannelStatus",
 }
 
 

@@ -51,13 +51,20 @@ DEV_WEBHOOK_SECRETS: dict[str, str] = {
 }
 
 
-# Sales platforms' shops: the shop's webhook secret and the OMS channel its orders belong to.
+# The Admin API of the development shop: the fake one the demo runs (demo/fake_shopify.py).
+DEV_SHOPIFY_ADMIN_PORT = 4580
+DEV_SHOPIFY_ADMIN_TOKEN = "shpat_dev_local_only"
+
+# Sales platforms' shops: the shop's webhook secret, the OMS channel its orders belong to, and
+# the Admin API token (and, locally, URL) that shipments, cancellations and refunds go back to.
 DEV_CHANNEL_SHOPS: dict[str, dict[str, dict[str, str]]] = {
     "shopify": {
         "dev-shop.myshopify.com": {
             "webhook_secret": "dev-shopify-app-secret",
             "channel": "shopify",
             "payment_provider": "sandbox",
+            "admin_token": DEV_SHOPIFY_ADMIN_TOKEN,
+            "admin_api_url": f"http://127.0.0.1:{DEV_SHOPIFY_ADMIN_PORT}/admin/api/2025-01/graphql.json",
         }
     }
 }
