@@ -24,6 +24,7 @@ import requests
 from demo import report
 from demo.agent import Agent
 from demo.samples import CATALOGUE, CHANNEL_KEYS, LOCATIONS, SCARCE, bad_inputs, sample_order, stock_rows
+from demo.shopify import ShopifyShop
 from demo.world import Api, World
 from infra.local.client import RunningStack, local_stack
 
@@ -365,11 +366,13 @@ def summarize(stack: RunningStack, world: World, agent: Agent, outcome: Outcome,
 def run(stack: RunningStack, orders: int, seed: int) -> None:
     seed_network(stack, seed)
     world = World(stack.api_url, seed)
+    shop = ShopifyShop(stack.api_url)
     held = place_held_orders(stack, world, 3)
     world.start()
     try:
         started = time.monotonic()
         outcome = place_orders(stack, orders, seed)
+        shop.place()
         elapsed = time.monotonic() - started
         print(
             f"Placed {len(outcome.created)} orders in {elapsed:.1f}s"
@@ -384,6 +387,7 @@ def run(stack: RunningStack, orders: int, seed: int) -> None:
         everything = [*ids, *held]
         wait_for(stack, "settled (closed, delivered if shipped)", everything, lambda r: not settled(r), 120)
         wait_for_returns(agent, 60)
+        shop.report()
         quiet_until = time.monotonic() + 30
         while not world.quiet() and time.monotonic() < quiet_until:
             time.sleep(1)
