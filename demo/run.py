@@ -372,12 +372,12 @@ def run(stack: RunningStack, orders: int, seed: int) -> None:
     try:
         started = time.monotonic()
         outcome = place_orders(stack, orders, seed)
-        shop.place()
         elapsed = time.monotonic() - started
         print(
             f"Placed {len(outcome.created)} orders in {elapsed:.1f}s"
             f" ({len(outcome.created) / elapsed:.0f}/s, {CLIENTS} clients), {len(held)} more held back"
         )
+        shop.place()
         ids = [o["order_id"] for o in outcome.created]
         print("Waiting (each wait has a time limit):")
         print_allocation(wait_for(stack, "allocated or backordered", ids, unallocated, 120), outcome)

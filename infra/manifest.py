@@ -329,6 +329,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=256,
     ),
     FunctionSpec(
+        name="CommercetoolsOrders",
+        handler="functions.channels.handlers.commercetools_messages.handler",
+        description="commercetools Subscription messages from SQS (OrderCreated, OrderStateChanged): capture, cancel",
+        # Capturing starts the lifecycle; cancelling releases stock and voids or refunds.
+        grants=("table:read", "table:write", "lifecycle:start", "secrets:integrations", "tasks:callback"),
+        timeout_seconds=60,
+        layers=("payments",),
+    ),
+    FunctionSpec(
         name="ChannelStatusSync",
         handler="functions.channels.handlers.channel_status.handler",
         description="Shipments, cancellations and refunds of platform orders -> the platform's Admin API, retried",
@@ -457,6 +466,10 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(name="OrderImport", consumer="ImportOrders", batch_size=10, visibility_timeout_seconds=360),
     # Domain events for webhook subscribers, and each failed delivery's next attempt (delayed).
     QueueSpec(name="WebhookEvents", consumer="WebhookDelivery", batch_size=10, visibility_timeout_seconds=360),
+    # A commercetools Subscription's Messages (its SQS destination; IAM decides who may send).
+    QueueSpec(
+        name="CommercetoolsMessages", consumer="CommercetoolsOrders", batch_size=10, visibility_timeout_seconds=360
+    ),
     # Status updates to sales platforms, and each failed update's next attempt (delayed).
     QueueSpec(name="ChannelStatus", consumer="ChannelStatusSync", batch_size=10, visibility_timeout_seconds=180),
 )

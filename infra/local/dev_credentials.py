@@ -66,7 +66,9 @@ DEV_CHANNEL_SHOPS: dict[str, dict[str, dict[str, str]]] = {
             "admin_token": DEV_SHOPIFY_ADMIN_TOKEN,
             "admin_api_url": f"http://127.0.0.1:{DEV_SHOPIFY_ADMIN_PORT}/admin/api/2025-01/graphql.json",
         }
-    }
+    },
+    # commercetools projects by project key: their Messages arrive on the CommercetoolsMessages queue.
+    "commercetools": {"dev-project": {"channel": "commercetools", "payment_provider": "sandbox"}},
 }
 
 CARRIERS = ("easypost", "aftership", "generic")
