@@ -75,12 +75,14 @@ CARRIERS = ("easypost", "aftership", "generic")
 PAYMENT_PROVIDERS = ("sandbox", "stripe")
 # A Stripe test-mode key shape; the local stack never reaches Stripe (tests replay recorded responses).
 DEV_STRIPE_API_KEY = "sk_test_dev_local_only"
-# PayPal REST app credentials of the same kind; the local stack never reaches PayPal either
-# (tests answer with a fake PayPal API, tests/fakes/paypal_api.py).
+# PayPal REST app credentials; the local stack's PayPal is a fake PayPal API on a loopback
+# port, run by the tests that need it (tests/fakes/paypal_api.py), never PayPal itself.
+DEV_PAYPAL_API_PORT = 4581
 DEV_PAYPAL = {
     "client_id": "dev-paypal-client-id",
     "client_secret": "dev-paypal-client-secret",
     "webhook_id": "DEVPAYPALWEBHOOK1",
+    "api_base": f"http://127.0.0.1:{DEV_PAYPAL_API_PORT}",
 }
 
 
