@@ -76,8 +76,8 @@ class FakePayPal:
                 return 401, {}, json.dumps({"error": "invalid_token"}).encode()
             request_id = headers.get("PayPal-Request-Id", "")
             if request_id and request_id in self._replies:
-                status, reply = self._replies[request_id]
-                return status, {}, reply
+                replayed_status, replayed = self._replies[request_id]
+                return replayed_status, {}, replayed
             status, reply = self._route(method, path, parsed or {})
             raw = json.dumps(reply).encode() if reply is not None else b""
             if request_id and status < 500:
