@@ -25,6 +25,7 @@ from demo import report
 from demo.agent import Agent
 from demo.finale import print_finale
 from demo.samples import CATALOGUE, CHANNEL_KEYS, LOCATIONS, SCARCE, bad_inputs, sample_order, stock_rows
+from demo.shopify import ShopifyShop
 from demo.world import Api, World
 from infra.local.client import RunningStack, local_stack
 
@@ -366,6 +367,7 @@ def summarize(stack: RunningStack, world: World, agent: Agent, outcome: Outcome,
 def run(stack: RunningStack, orders: int, seed: int) -> None:
     seed_network(stack, seed)
     world = World(stack.api_url, seed)
+    shop = ShopifyShop(stack.api_url)
     held = place_held_orders(stack, world, 3)
     world.start()
     try:
@@ -376,6 +378,7 @@ def run(stack: RunningStack, orders: int, seed: int) -> None:
             f"Placed {len(outcome.created)} orders in {elapsed:.1f}s"
             f" ({len(outcome.created) / elapsed:.0f}/s, {CLIENTS} clients), {len(held)} more held back"
         )
+        shop.place()
         ids = [o["order_id"] for o in outcome.created]
         print("Waiting (each wait has a time limit):")
         print_allocation(wait_for(stack, "allocated or backordered", ids, unallocated, 120), outcome)
@@ -385,6 +388,7 @@ def run(stack: RunningStack, orders: int, seed: int) -> None:
         everything = [*ids, *held]
         wait_for(stack, "settled (closed, delivered if shipped)", everything, lambda r: not settled(r), 120)
         wait_for_returns(agent, 60)
+        shop.report()
         quiet_until = time.monotonic() + 30
         while not world.quiet() and time.monotonic() < quiet_until:
             time.sleep(1)

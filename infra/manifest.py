@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # The domain events webhook subscribers may receive: the channels domain names them once.
+# And the events a sales platform hears about (status back to Shopify).
+from functions.channels.rules.shopify_status import STATUS_EVENT_TYPES as CHANNEL_STATUS_EVENT_TYPES
 from functions.channels.rules.webhooks import WEBHOOK_EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +108,8 @@ class StateMachineSpec:
 # (names only; the pinned versions are read from pyproject.toml).
 LAYERS: dict[str, tuple[str, ...]] = {
     "routing": ("highspy", "numpy"),
-    "payments": ("stripe",),
+    # cryptography: PayPal webhook signatures (docs/decisions.md, PayPal: no SDK, cryptography for webhooks).
+    "payments": ("stripe", "cryptography"),
     # Demand forecasts (docs/decisions.md, Demand forecasting: size and cold start).
     "forecast": ("numpy",),
 }
@@ -133,13 +136,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         handler="functions.capture.handlers.api.handler",
         description="Order capture and order queries (POST/GET /v1/orders...)",
         grants=("table:read", "table:write", "lifecycle:start"),
-    ),
-    FunctionSpec(
-        name="CaptureImport",
-        handler="functions.capture.handlers.bulk_import.handler",
-        description="Bulk channel order import from SQS",
-        grants=("table:read", "table:write", "lifecycle:start"),
-        timeout_seconds=60,
     ),
     FunctionSpec(
         name="AllocateOrder",
@@ -334,6 +330,23 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=256,
     ),
     FunctionSpec(
+        name="CommercetoolsOrders",
+        handler="functions.channels.handlers.commercetools_messages.handler",
+        description="commercetools Subscription messages from SQS (OrderCreated, OrderStateChanged): capture, cancel",
+        # Capturing starts the lifecycle; cancelling releases stock and voids or refunds.
+        grants=("table:read", "table:write", "lifecycle:start", "secrets:integrations", "tasks:callback"),
+        timeout_seconds=60,
+        layers=("payments",),
+    ),
+    FunctionSpec(
+        name="ChannelStatusSync",
+        handler="functions.channels.handlers.channel_status.handler",
+        description="Shipments, cancellations and refunds of platform orders -> the platform's Admin API, retried",
+        grants=("table:read", "table:write", "secrets:integrations", "queue:channel-status"),
+        timeout_seconds=30,
+        memory_mb=256,
+    ),
+    FunctionSpec(
         name="RecordException",
         handler="functions.ops.handlers.record_exception.handler",
         description="OrderLifecycle catch-all: record a process exception",
@@ -454,7 +467,6 @@ AUTHORIZER_FUNCTION = "Authorizer"
 
 QUEUES: tuple[QueueSpec, ...] = (
     # Visibility at 6x the consumer's timeout, as AWS advises for Lambda triggers.
-    QueueSpec(name="ChannelImport", consumer="CaptureImport", batch_size=10, visibility_timeout_seconds=360),
     # 50 stock rows per message (functions/inventory/logic/imports.py).
     QueueSpec(name="StockImport", consumer="InventoryImport", batch_size=10, visibility_timeout_seconds=360),
     # Verified carrier events, buffered so a burst or a failing consumer loses nothing.
@@ -465,6 +477,12 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec(name="OrderImport", consumer="ImportOrders", batch_size=10, visibility_timeout_seconds=360),
     # Domain events for webhook subscribers, and each failed delivery's next attempt (delayed).
     QueueSpec(name="WebhookEvents", consumer="WebhookDelivery", batch_size=10, visibility_timeout_seconds=360),
+    # A commercetools Subscription's Messages (its SQS destination; IAM decides who may send).
+    QueueSpec(
+        name="CommercetoolsMessages", consumer="CommercetoolsOrders", batch_size=10, visibility_timeout_seconds=360
+    ),
+    # Status updates to sales platforms, and each failed update's next attempt (delayed).
+    QueueSpec(name="ChannelStatus", consumer="ChannelStatusSync", batch_size=10, visibility_timeout_seconds=180),
 )
 
 
@@ -484,6 +502,7 @@ EVENT_RULES: tuple[EventRule, ...] = (
         queue="CustomerNotifications",
     ),
     EventRule(name="WebhookSubscriptions", detail_types=WEBHOOK_EVENT_TYPES, queue="WebhookEvents"),
+    EventRule(name="ChannelStatusUpdates", detail_types=CHANNEL_STATUS_EVENT_TYPES, queue="ChannelStatus"),
 )
 
 
@@ -555,6 +574,7 @@ GRANT_ENVIRONMENT = {
     "queue:carrier-events": "CARRIER_EVENTS_QUEUE_URL",
     "queue:webhook-events": "WEBHOOK_EVENTS_QUEUE_URL",
     "queue:order-import": "ORDER_IMPORT_QUEUE_URL",
+    "queue:channel-status": "CHANNEL_STATUS_QUEUE_URL",
     "secrets:integrations": "INTEGRATION_SECRETS_ID",
 }
 
@@ -564,6 +584,8 @@ GRANT_ENVIRONMENT = {
 CLOUD_ENVIRONMENT: dict[str, dict[str, str]] = {
     "ses:send": {"NOTIFICATIONS_TRANSPORT": "ses"},
     "webhooks:send": {"WEBHOOKS_ALLOW_LOOPBACK": "false", "WEBHOOK_RETRY_BASE_SECONDS": "30"},
+    # Status updates to a sales platform retried after 30 s, 60 s, ... (15 min at most).
+    "queue:channel-status": {"CHANNEL_STATUS_RETRY_BASE_SECONDS": "30"},
 }
 
 # Grants that bring no environment.
@@ -575,6 +597,7 @@ QUEUE_GRANTS = {
     "queue:carrier-events": "CarrierEvents",
     "queue:webhook-events": "WebhookEvents",
     "queue:order-import": "OrderImport",
+    "queue:channel-status": "ChannelStatus",
 }
 
 

@@ -49,3 +49,9 @@ def channel_shop(platform: str, shop: str) -> dict[str, str]:
     if not found:
         raise NotFound(f"no {platform} shop {shop!r}")
     return {str(k): str(v) for k, v in found.items()}
+
+
+def channel_shops(platform: str) -> dict[str, dict[str, str]]:
+    """Every shop of a sales platform: shop -> its configuration (``channel``, ``admin_token`` ...)."""
+    found = _secrets().get("channels", {}).get(platform, {})
+    return {str(shop): {str(k): str(v) for k, v in config.items()} for shop, config in found.items()}

@@ -41,6 +41,10 @@ class Settings(BaseModel):
     # First retry delay of a failed delivery, doubled per attempt. 0 on the local stack, whose
     # queue triggers fire on each new message and would never see a delayed one.
     webhook_retry_base_seconds: int = Field(default=0, ge=0)
+    # Where order status updates for sales platforms wait and come back for retries (ChannelStatus).
+    channel_status_queue_url: str = ""
+    # First retry delay of a failed status update, doubled per attempt (0 locally, as above).
+    channel_status_retry_base_seconds: int = Field(default=0, ge=0)
 
     @classmethod
     def from_env(cls) -> Settings:

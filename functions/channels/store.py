@@ -9,6 +9,8 @@ WEBHOOKSUBS / SUB#<whs_id>   url, events, secret (signs every delivery), deleted
 WEBHOOKDELIVERY#<whd_id> / DELIVERY   one per (subscription, event): the message, ``status``
     pending -> delivered | failed (replay: failed -> pending), attempts, last_error; listed by
     status through gsi2 (``WEBHOOKDELIVERIES#<status>``, updated_at#id).
+ORDER#<order id> / CHANNELSYNC#<event id>   one per status update to the order's sales
+    platform: ``status`` sending -> sent | retrying | failed, attempts, outcome.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from typing import Any
 
 from shared.clock import now_iso
+from shared.order.keys import order_pk
 from shared.table import ConditionFailed, Item, Table, decode_cursor, encode_cursor
 
 RECEIPT_DAYS = 7  # platforms retry for 48 hours (Shopify); a week covers every redelivery
@@ -61,6 +64,49 @@ def complete_receipt(platform: str, shop: str, webhook_id: str, outcome: dict[st
         "SET #s = :done, outcome = :o, done_at = :at",
         names={"#s": "status"},
         values={":done": "done", ":o": outcome, ":at": now_iso()},
+    )
+
+
+# --- status updates to sales platforms (functions/channels/logic/channel_status.py) ----------
+
+
+def status_update_key(order_id: str, event_id: str) -> tuple[str, str]:
+    return order_pk(order_id), f"CHANNELSYNC#{event_id}"
+
+
+def claim_status_update(order_id: str, event_id: str, event_type: str, attempt: int) -> bool:
+    """Take the update for this attempt; False when it was sent or parked already."""
+    pk, sk = status_update_key(order_id, event_id)
+    try:
+        Table().update(
+            pk,
+            sk,
+            "SET #t = :type, event_type = :kind, #s = :sending, attempts = :n, updated_at = :at",
+            names={"#t": "type", "#s": "status"},
+            values={
+                ":type": "channel_status",
+                ":kind": event_type,
+                ":sending": "sending",
+                ":n": attempt,
+                ":at": now_iso(),
+                ":sent": "sent",
+                ":failed": "failed",
+            },
+            condition="attribute_not_exists(pk) OR NOT #s IN (:sent, :failed)",
+        )
+    except ConditionFailed:
+        return False
+    return True
+
+
+def finish_status_update(order_id: str, event_id: str, *, status: str, outcome: dict[str, Any]) -> None:
+    pk, sk = status_update_key(order_id, event_id)
+    Table().update(
+        pk,
+        sk,
+        "SET #s = :s, outcome = :o, updated_at = :at",
+        names={"#s": "status"},
+        values={":s": status, ":o": outcome, ":at": now_iso()},
     )
 
 

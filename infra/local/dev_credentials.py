@@ -51,27 +51,46 @@ DEV_WEBHOOK_SECRETS: dict[str, str] = {
 }
 
 
-# Sales platforms' shops: the shop's webhook secret and the OMS channel its orders belong to.
+# The Admin API of the development shop: the fake one the demo runs (demo/fake_shopify.py).
+DEV_SHOPIFY_ADMIN_PORT = 4580
+DEV_SHOPIFY_ADMIN_TOKEN = "shpat_dev_local_only"
+
+# Sales platforms' shops: the shop's webhook secret, the OMS channel its orders belong to, and
+# the Admin API token (and, locally, URL) that shipments, cancellations and refunds go back to.
 DEV_CHANNEL_SHOPS: dict[str, dict[str, dict[str, str]]] = {
     "shopify": {
         "dev-shop.myshopify.com": {
             "webhook_secret": "dev-shopify-app-secret",
             "channel": "shopify",
             "payment_provider": "sandbox",
+            "admin_token": DEV_SHOPIFY_ADMIN_TOKEN,
+            "admin_api_url": f"http://127.0.0.1:{DEV_SHOPIFY_ADMIN_PORT}/admin/api/2025-01/graphql.json",
         }
-    }
+    },
+    # commercetools projects by project key: their Messages arrive on the CommercetoolsMessages queue.
+    "commercetools": {"dev-project": {"channel": "commercetools", "payment_provider": "sandbox"}},
 }
 
 CARRIERS = ("easypost", "aftership", "generic")
 PAYMENT_PROVIDERS = ("sandbox", "stripe")
 # A Stripe test-mode key shape; the local stack never reaches Stripe (tests replay recorded responses).
 DEV_STRIPE_API_KEY = "sk_test_dev_local_only"
+# PayPal REST app credentials; the local stack's PayPal is a fake PayPal API on a loopback
+# port, run by the tests that need it (tests/fakes/paypal_api.py), never PayPal itself.
+DEV_PAYPAL_API_PORT = 4581
+DEV_PAYPAL = {
+    "client_id": "dev-paypal-client-id",
+    "client_secret": "dev-paypal-client-secret",
+    "webhook_id": "DEVPAYPALWEBHOOK1",
+    "api_base": f"http://127.0.0.1:{DEV_PAYPAL_API_PORT}",
+}
 
 
 def integration_secrets_string() -> str:
     """The IntegrationSecrets JSON of the local stack (shared/integration_secrets.py)."""
     payments: dict[str, dict[str, str]] = {p: {"webhook_secret": DEV_WEBHOOK_SECRETS[p]} for p in PAYMENT_PROVIDERS}
     payments["stripe"]["api_key"] = DEV_STRIPE_API_KEY
+    payments["paypal"] = dict(DEV_PAYPAL)
     carriers = {c: DEV_WEBHOOK_SECRETS[c] for c in CARRIERS}
     return json.dumps({"carriers": carriers, "payments": payments, "channels": DEV_CHANNEL_SHOPS})
 

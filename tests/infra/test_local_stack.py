@@ -542,9 +542,9 @@ def test_stack_api_authorizer_guards_routes(stack: LocalStack, override: Any) ->
 
 def test_sqs_mapping_delivers_to_the_consumer(stack: LocalStack, override: Any) -> None:
     got: list[Any] = []
-    override("CaptureImport", lambda event, context: got.append(event))
+    override("ImportOrders", lambda event, context: got.append(event))
     assert stack.resources is not None
-    queue = stack.resources.queues["ChannelImport"]
+    queue = stack.resources.queues["OrderImport"]
     stack.client("sqs").send_message(QueueUrl=queue.url, MessageBody='{"external_id": "x-1"}')
     event = wait_for(lambda: got and got[0])
     record = event["Records"][0]
@@ -555,11 +555,11 @@ def test_sqs_mapping_delivers_to_the_consumer(stack: LocalStack, override: Any) 
 def test_sqs_failures_end_in_the_dlq(stack: LocalStack, override: Any) -> None:
     # Failed messages come back (moto retries them when the next message arrives) until
     # maxReceiveCount, then move to the DLQ; a reported batch item failure counts too.
-    override("CaptureImport", lambda event, context: {"batchItemFailures": [{"itemIdentifier": "x"}]})
+    override("ImportOrders", lambda event, context: {"batchItemFailures": [{"itemIdentifier": "x"}]})
     assert stack.resources is not None
-    queue = stack.resources.queues["ChannelImport"]
+    queue = stack.resources.queues["OrderImport"]
     sqs = stack.client("sqs")
-    receive_count = manifest.QUEUES[0].max_receive_count
+    receive_count = next(q for q in manifest.QUEUES if q.name == "OrderImport").max_receive_count
     for i in range(receive_count + 1):
         sqs.send_message(QueueUrl=queue.url, MessageBody=f"m{i}")
     # The last delivery runs in a worker process: wait for the move rather than race it.
@@ -747,7 +747,7 @@ def test_no_invocation_path_reaches_docker(stack: LocalStack, override: Any) -> 
     assert stack.resources is not None
     before = len(lambda_adapter.docker_attempts)
     got: list[str] = []
-    override("CaptureImport", lambda event, context: got.append("sqs"))
+    override("ImportOrders", lambda event, context: got.append("sqs"))
     override("Projector", lambda event, context: got.append("stream"))
     arn = _function(stack, "test-paths", "echo")
     lam = stack.client("lambda")
@@ -756,7 +756,7 @@ def test_no_invocation_path_reaches_docker(stack: LocalStack, override: Any) -> 
     assert lam.invoke(FunctionName=arn, InvocationType="Event", Payload=b"{}")["StatusCode"] in (200, 202)
     definition = {"StartAt": "Echo", "States": {"Echo": {"Type": "Task", "Resource": arn, "End": True}}}
     assert _run(stack, "test-paths", definition, {"path": "sfn"})["status"] == "SUCCEEDED"
-    queue = stack.resources.queues["ChannelImport"]
+    queue = stack.resources.queues["OrderImport"]
     stack.client("sqs").send_message(QueueUrl=queue.url, MessageBody="{}")
     stack.client("dynamodb").put_item(
         TableName=stack.resources.table_name,

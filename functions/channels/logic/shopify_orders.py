@@ -28,6 +28,8 @@ from shared.order.timeline import append_event
 
 PLATFORM = "shopify"
 TOPICS = ("orders/create", "orders/updated", "orders/cancelled")
+# How a cancellation Shopify asked for begins its reason (status updates back skip those).
+CANCELLED_ON_SHOPIFY = "cancelled on Shopify"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -84,7 +86,7 @@ def _apply(topic: str, order: Mapping[str, Any], shop: Mapping[str, str]) -> dic
     if topic == "orders/cancelled" or (topic == "orders/updated" and order.get("cancelled_at")):
         if order_id is None:
             return {"result": "unknown_order", "external_id": external_id}
-        return _cancel(order_id, shop, f"cancelled on Shopify ({order.get('cancel_reason') or 'no reason given'})")
+        return _cancel(order_id, shop, f"{CANCELLED_ON_SHOPIFY} ({order.get('cancel_reason') or 'no reason given'})")
     if order_id is None:
         return _capture(order, shop)
     if topic == "orders/updated":

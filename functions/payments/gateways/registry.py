@@ -10,7 +10,7 @@ from shared.errors import InvalidInput
 from shared.integration_secrets import payment_credentials
 from shared.warm_cache import WarmCache
 
-PROVIDERS = ("sandbox", "stripe")
+PROVIDERS = ("sandbox", "stripe", "paypal")
 
 _lock = threading.Lock()
 _overrides: dict[str, PaymentGateway] = {}
@@ -37,6 +37,15 @@ def _build(key: tuple[str, tuple[tuple[str, str], ...]]) -> PaymentGateway:
         from functions.payments.gateways.stripe_gateway import StripeGateway
 
         return StripeGateway(api_key=credentials.get("api_key"), webhook_secret=secret)
+    if provider == "paypal":
+        from functions.payments.gateways.paypal_gateway import SANDBOX_API, PayPalGateway
+
+        return PayPalGateway(
+            client_id=credentials.get("client_id"),
+            client_secret=credentials.get("client_secret"),
+            webhook_id=credentials.get("webhook_id", ""),
+            api_base=credentials.get("api_base", SANDBOX_API),
+        )
     return SandboxGateway(webhook_secret=secret)
 
 

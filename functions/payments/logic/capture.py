@@ -16,7 +16,7 @@ from functions.payments.rules.ledger import (
     units_to_ship,
     with_amounts,
 )
-from functions.payments.store import Batch, Snapshot, invoice_sk, load_ledger
+from functions.payments.store import Batch, Snapshot, invoice_sk, load_ledger, payment_ref_pk, pointer_item
 from shared.errors import RetryableError
 from shared.ids import new_id
 from shared.order import keys
@@ -118,6 +118,13 @@ def _write_invoice(
         rest = open_amount(payment) - amount if final else 0
         batch.payment(with_amounts(payment, batch.at, captured=amount, released=rest))
     batch.put(invoice)
+    if payment is not None and capture_reference and capture_reference != payment["reference"]:
+        # Providers whose captures have ids of their own (PayPal) name them in later events.
+        provider = str(snap.header["payment"]["provider"])
+        pointer = pointer_item(
+            payment_ref_pk(provider, capture_reference), snap.order_id, payment_id=payment["payment_id"]
+        )
+        batch.ops.append({"Put": {"Item": pointer}})
     batch.ops.append(
         {
             "Update": {
