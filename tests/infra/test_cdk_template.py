@@ -132,6 +132,7 @@ ACTION_GRANTS = {
     "dynamodb:PutItem": {"table:write"},
     "states:StartExecution": {"lifecycle:start", "returns:start"},
     "states:SendTaskSuccess": {"lifecycle:callback", "tasks:callback"},
+    "states:GetExecutionHistory": {"lifecycle:read"},
     "events:PutEvents": {"events:put"},
     "secretsmanager:GetSecretValue": {"secrets:api-keys", "secrets:integrations"},
     "ses:SendEmail": {"ses:send"},
