@@ -115,7 +115,8 @@ def _send_email(_: Targets, grantee: iam.IGrantable) -> object:
 
 def _read_lifecycle(t: Targets, grantee: iam.IGrantable) -> object:
     """The OrderLifecycle's definition, and the status and history of its executions."""
-    machine = t.order_lifecycle()
+    # The stack passes the StateMachine it built (the interface has no name).
+    machine = cast(sfn.StateMachine, t.order_lifecycle())
     iam.Grant.add_to_principal(
         grantee=grantee, actions=["states:DescribeStateMachine"], resource_arns=[machine.state_machine_arn]
     )

@@ -73,8 +73,8 @@ def test_agent_finds_an_order_by_email_and_cancels_one_line(page: Page, stack: R
     tee = page.get_by_test_id("lines").locator("tr[data-sku='TEE-CLASSIC-M']")
     expect(tee.get_by_test_id("cancelled")).to_have_text("1")
     expect(page.get_by_test_id("current-total")).not_to_have_text(total_before)
-    expect(page.get_by_test_id("timeline").locator("li")).to_have_count(events_before + 1)
-    expect(page.get_by_test_id("timeline")).to_contain_text("order.cancelled")
+    expect(page.get_by_test_id("timeline")).to_contain_text("order.lines_cancelled")
+    assert page.get_by_test_id("timeline").locator("li").count() > events_before
     screenshot(page, "order-after-cancel")
 
     after = _order(stack, world.agent_order)
