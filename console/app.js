@@ -277,8 +277,10 @@ document.addEventListener("alpine:init", () => {
       this.me = me;
       this.keyInput = "";
       sessionStorage.setItem(KEY_STORAGE, candidate);
-      location.hash = `#/${this.homePage()}`;
-      await this.route();
+      const home = `#/${this.homePage()}`;
+      // A new hash routes through hashchange; the same one would not fire it.
+      if (location.hash === home) await this.route();
+      else location.hash = home;
     },
 
     signOut() {
@@ -336,7 +338,7 @@ document.addEventListener("alpine:init", () => {
       return `${(seconds / 86400).toFixed(1)} d`;
     },
     tone(status) {
-      if (["completed", "shipped", "delivered", "captured", "SUCCEEDED", "resolved", "retried", "closed"].includes(status)) return "good";
+      if (["completed", "shipped", "fulfilled", "delivered", "captured", "SUCCEEDED", "resolved", "retried", "closed"].includes(status)) return "good";
       if (["cancelled", "failed", "FAILED", "voided", "refunded", "open_exception", "on_hold", "rejected"].includes(status)) return "bad";
       if (["backordered", "partially_shipped", "partially_captured", "partially_refunded", "pending"].includes(status)) return "warn";
       return "";

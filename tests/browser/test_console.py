@@ -141,7 +141,7 @@ def test_warehouse_key_ships_a_fulfillment_order(page: Page, stack: RunningStack
         expect(row.get_by_test_id("fo-status")).to_have_text(status)
     row.get_by_label("Tracking number").fill(f"TRK-{world.run}-W")
     row.get_by_role("button", name="Ship").click()
-    expect(row.get_by_test_id("fo-status")).to_have_text("shipped")
+    expect(row.get_by_test_id("fo-status")).to_have_text("fulfilled")
     screenshot(page, "warehouse-shipped")
     shipments = _order(stack, world.warehouse_order)["shipments"]
     assert [s["tracking_number"] for s in shipments] == [f"TRK-{world.run}-W"]
