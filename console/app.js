@@ -276,6 +276,7 @@ document.addEventListener("alpine:init", () => {
       }
       this.me = me;
       this.keyInput = "";
+      document.activeElement?.blur();
       sessionStorage.setItem(KEY_STORAGE, candidate);
       const home = `#/${this.homePage()}`;
       // A new hash routes through hashchange; the same one would not fire it.
@@ -308,6 +309,8 @@ document.addEventListener("alpine:init", () => {
       this.page = target;
       this.param = decodeURIComponent(rest.join("/"));
       document.title = `${PAGES[target].title} · OMS console`;
+      // A new page starts reading (and keyboard shortcuts work) from its top; a problem takes focus later.
+      this.$nextTick(() => document.getElementById("main")?.focus({ preventScroll: true }));
       if (target === "search") await this.loadOrders(true);
       if (target === "order") await this.loadOrder(this.param);
       if (target === "customer") await this.loadCustomer(this.param);
@@ -350,7 +353,7 @@ document.addEventListener("alpine:init", () => {
         for (const [name, v] of Object.entries(value || {})) {
           const label = prefix ? `${prefix} ${name}` : name;
           if (v !== null && typeof v === "object" && !Array.isArray(v)) walk(v, label);
-          else if (!Array.isArray(v)) out.push({ label: label.replaceAll("_", " "), value: v });
+          else if (!Array.isArray(v) && v !== null && name !== "preview") out.push({ label: label.replaceAll("_", " "), value: v });
         }
       };
       walk(object, "");

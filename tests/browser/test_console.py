@@ -43,7 +43,11 @@ def test_agent_finds_an_order_by_email_and_cancels_one_line(page: Page, stack: R
     expect(page.get_by_test_id("principal")).to_contain_text("service agent")
     screenshot(page, "orders")
 
-    page.get_by_label(re.compile("Order id, external id, e-mail")).fill(world.customer_email)
+    # From the keyboard: "/" goes to the search box, Enter searches.
+    expect(page.locator("#main")).to_be_focused()
+    page.keyboard.press("/")
+    expect(page.get_by_label(re.compile("Order id, external id, e-mail"))).to_be_focused()
+    page.keyboard.type(world.customer_email)
     page.keyboard.press("Enter")
     results = page.get_by_test_id("search-results")
     expect(results.get_by_role("link", name=re.compile(world.agent_order))).to_be_visible()
