@@ -412,6 +412,7 @@ def main() -> None:
     print(f"Catalogue: {len(CATALOGUE)} SKUs; channels: {', '.join(CHANNEL_KEYS)}")
     with local_stack() as stack:
         print(f"Local stack up in {stack.started_in:.1f}s (API {stack.api_url}, AWS {stack.aws_url})")
+        print(f"Web console: {stack.api_url}/console (sign in with a key from the README, e.g. dev-ops-key)")
         run(stack, args.orders, args.seed)
     print(f"\nDemo run time: {time.monotonic() - started:.0f}s")
 

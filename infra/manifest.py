@@ -49,6 +49,7 @@ class FunctionSpec:
     description: str
     # What the function may do, each a grant the CDK app turns into IAM statements.
     # table:read, table:write, lifecycle:start, lifecycle:callback, events:put, secrets:api-keys,
+    # lifecycle:read (the OrderLifecycle's definition and its executions' histories),
     # tasks:callback (SendTask* on any execution: tokens carry no state machine, and a
     # task of the state machine cannot name it without a dependency cycle),
     # secrets:integrations (carrier and payment provider secrets),
@@ -102,6 +103,15 @@ class StateMachineSpec:
     definition: Path
     # ASL placeholder -> function name; each becomes ${Placeholder} = the function's ARN.
     substitutions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StaticSite:
+    """Files served as they are under a path of the API's own domain (same origin as the API)."""
+
+    path: str
+    directory: Path
+    index: str = "index.html"
 
 
 # Lambda layers of third-party packages the Powertools layer lacks: name -> requirements
@@ -362,9 +372,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="OpsApi",
         handler="functions.ops.handlers.api.handler",
-        description="OpenAPI document, API docs, process exceptions",
-        # Retrying an exception starts a new OrderLifecycle execution.
-        grants=("table:read", "table:write", "lifecycle:start"),
+        description="OpenAPI document, API docs, process exceptions, the caller, an order's workflow graph",
+        # Retrying an exception starts a new OrderLifecycle execution; the workflow graph
+        # reads the state machine and the order's execution history.
+        grants=("table:read", "table:write", "lifecycle:start", "lifecycle:read"),
     ),
     FunctionSpec(
         name="ReadModels",
@@ -461,9 +472,14 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/exceptions", "OpsApi"),
     Route("POST", "/v1/exceptions/{exc_id}/retry", "OpsApi"),
     Route("POST", "/v1/exceptions/{exc_id}/resolve", "OpsApi"),
+    Route("GET", "/v1/me", "OpsApi"),
+    Route("GET", "/v1/orders/{order_id}/workflow", "OpsApi"),
 )
 
 AUTHORIZER_FUNCTION = "Authorizer"
+
+# The web console (docs/console.md): static files, no build step; it calls the API above.
+CONSOLE = StaticSite(path="/console", directory=ROOT / "console")
 
 QUEUES: tuple[QueueSpec, ...] = (
     # Visibility at 6x the consumer's timeout, as AWS advises for Lambda triggers.
@@ -567,6 +583,7 @@ GRANT_ENVIRONMENT = {
     "table:write": "TABLE_NAME",
     "lifecycle:start": "ORDER_LIFECYCLE_ARN",
     "lifecycle:callback": "ORDER_LIFECYCLE_ARN",
+    "lifecycle:read": "ORDER_LIFECYCLE_ARN",
     "returns:start": "RETURN_LIFECYCLE_ARN",
     "events:put": "EVENT_BUS_NAME",
     "secrets:api-keys": "API_KEYS_SECRET_ID",

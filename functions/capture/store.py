@@ -16,6 +16,9 @@ class OrderFilter:
     status: str | None = None
     created_after: str | None = None
     created_before: str | None = None
+    fulfillment_status: str | None = None
+    # Orders not changed since (an open order unchanged for long is stuck somewhere).
+    updated_before: str | None = None
 
 
 # The GSI chosen per filter, most selective first. Each holds the header only.
@@ -53,6 +56,13 @@ def list_orders(
         filters.append("#status = :status")
         names["#status"] = "status"
         values[":status"] = flt.status
+    if flt.fulfillment_status:
+        filters.append("#fs = :fs")
+        names["#fs"] = "fulfillment_status"
+        values[":fs"] = flt.fulfillment_status
+    if flt.updated_before:
+        filters.append("updated_at < :updated_before")
+        values[":updated_before"] = flt.updated_before
     if flt.channel and index != "gsi1":
         filters.append("channel = :channel")
         values[":channel"] = flt.channel

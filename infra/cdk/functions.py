@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
-from aws_cdk import Acknowledgment, CfnElement, Duration, Fn, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, CfnElement, Duration, Fn, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -113,6 +113,26 @@ def _send_email(_: Targets, grantee: iam.IGrantable) -> object:
     )
 
 
+def _read_lifecycle(t: Targets, grantee: iam.IGrantable) -> object:
+    """The OrderLifecycle's definition, and the status and history of its executions."""
+    # The stack passes the StateMachine it built (the interface has no name).
+    machine = cast(sfn.StateMachine, t.order_lifecycle())
+    iam.Grant.add_to_principal(
+        grantee=grantee, actions=["states:DescribeStateMachine"], resource_arns=[machine.state_machine_arn]
+    )
+    executions = Stack.of(cast(Construct, grantee)).format_arn(
+        service="states",
+        resource="execution",
+        resource_name=f"{machine.state_machine_name}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+        resource_arns=[executions],
+    )
+
+
 def _send_to(queue: str) -> Callable[[Targets, iam.IGrantable], object]:
     return lambda t, g: t.queues[queue].grant_send_messages(g)
 
@@ -127,6 +147,7 @@ GRANTS: dict[str, Callable[[Targets, iam.IGrantable], object]] = {
     "lifecycle:start": lambda t, g: t.order_lifecycle().grant_start_execution(g),
     # SendTaskSuccess/Failure/Heartbeat, scoped to the state machine.
     "lifecycle:callback": lambda t, g: t.order_lifecycle().grant_task_response(g),
+    "lifecycle:read": _read_lifecycle,
     "events:put": lambda t, g: t.bus.grant_put_events_to(g),
     "secrets:api-keys": lambda t, g: t.api_keys.grant_read(g),
     "secrets:integrations": lambda t, g: t.integrations.grant_read(g),
@@ -257,6 +278,17 @@ def build_function(
     if "tasks:callback" in spec.grants:
         wildcard_reason += " Task tokens: SendTaskSuccess/Failure/Heartbeat take a token, not a state machine."
     Validations.of(role).acknowledge(Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=wildcard_reason))
+    if "lifecycle:read" in spec.grants:
+        machine = targets.order_lifecycle()
+        machine_id = Stack.of(machine).get_logical_id(cast(CfnElement, machine.node.default_child))
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+                f"execution:<{machine_id}.Name>:*]",
+                reason="An order's workflow graph reads the history of that order's execution: "
+                "executions are named by order id, so reads are scoped to the OrderLifecycle's executions.",
+            )
+        )
     if "ses:send" in spec.grants:
         Validations.of(role).acknowledge(
             Acknowledgment(

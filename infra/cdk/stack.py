@@ -16,6 +16,7 @@ from constructs import Construct
 
 from infra import manifest
 from infra.cdk.api import build_api
+from infra.cdk.console import build_console
 from infra.cdk.functions import Targets, build_function, dependency_layers, function_code, powertools_layer
 from infra.cdk.triggers import build_event_rule, build_queue, build_schedule, build_stream_consumer, subscribe
 from infra.cdk.workflows import build_state_machine
@@ -66,6 +67,7 @@ class OmsStack(Stack):
             {route.function: self.functions[route.function] for route in manifest.ROUTES},
             self.functions[manifest.AUTHORIZER_FUNCTION],
         )
+        self.console = build_console(self, self.api)
         for queue in manifest.QUEUES:
             subscribe(queues[queue.name], queue, self.functions[queue.consumer])
         for rule in manifest.EVENT_RULES:

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         machines = stack.resources.state_machines if stack.resources else {}
         print(f"AWS endpoint: {stack.endpoint_url} (moto, region {stack.region}, any credentials)")
         print(f"HTTP API: {stack.api_url}/v1")
+        print(f"Console: {stack.api_url}/console")
         print(f"Startup: {stack.startup_seconds:.2f} s")
         if stack.data_dir is not None:
             restored = ", ".join(f"{n} {what}" for what, n in stack.restored.items()) or "nothing saved yet"

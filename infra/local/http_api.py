@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from infra import manifest
 from infra.local import runtime
 from infra.local.environments import Throttled, TimedOut
+from infra.local.static_files import serves, static_response
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,9 @@ class Api:
         request_id = str(uuid.uuid4())
         try:
             url = urlsplit(target)
+            if serves(manifest.CONSOLE, url.path):
+                status, out_headers, out_body = static_response(manifest.CONSOLE, method, url.path)
+                return status, [*out_headers, ("x-request-id", request_id)], out_body
             route, params = self.match(method, url.path)
             event = self.proxy_event(route, params, url, method, headers, body, source_ip, request_id)
             if route.authorized:

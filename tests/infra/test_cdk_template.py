@@ -118,9 +118,17 @@ def test_function(resources: Resources, spec: manifest.FunctionSpec) -> None:
     } | manifest.environment_keys(spec) | set(manifest.cloud_environment(spec))
 
 
+def manifest_functions(resources: Resources) -> Resources:
+    """The manifest's functions: not CDK's own deployment function for the console's files."""
+    handlers = {spec.handler for spec in manifest.FUNCTIONS}
+    return {
+        k: r for k, r in of_type(resources, "AWS::Lambda::Function").items() if r["Properties"]["Handler"] in handlers
+    }
+
+
 def test_every_function_has_its_own_role(template: Template, resources: Resources) -> None:
-    template.resource_count_is("AWS::Lambda::Function", len(manifest.FUNCTIONS))
-    roles = [r["Properties"]["Role"]["Fn::GetAtt"][0] for r in of_type(resources, "AWS::Lambda::Function").values()]
+    template.resource_count_is("AWS::Lambda::Function", len(manifest.FUNCTIONS) + 1)
+    roles = [r["Properties"]["Role"]["Fn::GetAtt"][0] for r in manifest_functions(resources).values()]
     assert len(roles) == len(set(roles)) == len(manifest.FUNCTIONS)
     for role_id in roles:
         assert "ManagedPolicyArns" not in resources[role_id]["Properties"]
@@ -132,6 +140,7 @@ ACTION_GRANTS = {
     "dynamodb:PutItem": {"table:write"},
     "states:StartExecution": {"lifecycle:start", "returns:start"},
     "states:SendTaskSuccess": {"lifecycle:callback", "tasks:callback"},
+    "states:GetExecutionHistory": {"lifecycle:read"},
     "events:PutEvents": {"events:put"},
     "secretsmanager:GetSecretValue": {"secrets:api-keys", "secrets:integrations"},
     "ses:SendEmail": {"ses:send"},
@@ -385,3 +394,30 @@ def test_allocate_function_carries_the_routing_layer(template_json: dict[str, An
     }
     assert len(fns[manifest.function("AllocateOrder").handler]["Properties"]["Layers"]) == 2
     assert len(fns[manifest.function("CaptureApi").handler]["Properties"]["Layers"]) == 1
+
+
+def test_console_is_served_beside_the_api_on_one_origin(resources: Resources) -> None:
+    (bucket,) = of_type(resources, "AWS::S3::Bucket").values()
+    assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (distribution,) = of_type(resources, "AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    origins = {o["Id"]: o for o in config["Origins"]}
+    # Every path but the console's goes to the API's stage: the console calls it on its own origin.
+    api_origin = origins[config["DefaultCacheBehavior"]["TargetOriginId"]]
+    assert "ApiDeploymentStageprod" in json.dumps(api_origin["OriginPath"])
+    assert ".execute-api." in json.dumps(api_origin["DomainName"])
+    assert "CustomOriginConfig" in api_origin
+    assert set(config["DefaultCacheBehavior"]["AllowedMethods"]) >= {"GET", "POST", "PUT", "DELETE"}
+    static = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    assert set(static) == {manifest.CONSOLE.path, manifest.CONSOLE.path + "/*"}
+    for behavior in static.values():
+        s3_origin = origins[behavior["TargetOriginId"]]
+        assert "OriginAccessControlId" in s3_origin and "S3OriginConfig" in s3_origin
+        assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+    (deployment,) = of_type(resources, "Custom::CDKBucketDeployment").values()
+    assert deployment["Properties"]["DestinationBucketKeyPrefix"] == manifest.CONSOLE.path.strip("/")

@@ -733,6 +733,10 @@ def test_serve_prints_ready_and_stops_on_sigint() -> None:
         assert re.search(r"^AWS endpoint: http://127\.0\.0\.1:\d+", output, re.M)
         assert "aws stepfunctions list-executions --endpoint-url" in output
         problem(requests.get(f"{api_url.group(1)}/v1/nowhere", timeout=5), 404)
+        console = re.search(r"^Console: (\S+/console)$", output, re.M)
+        assert console and console.group(1) == f"{api_url.group(1)}/console", output
+        page = requests.get(console.group(1), timeout=5)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
     finally:

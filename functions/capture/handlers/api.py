@@ -64,6 +64,8 @@ def list_orders(
     status: Annotated[str | None, Query()] = None,
     created_after: Annotated[str | None, Query()] = None,
     created_before: Annotated[str | None, Query()] = None,
+    fulfillment_status: Annotated[str | None, Query()] = None,
+    updated_before: Annotated[str | None, Query()] = None,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> OrderPage:
@@ -74,6 +76,8 @@ def list_orders(
         status=status,
         created_after=created_after,
         created_before=created_before,
+        fulfillment_status=fulfillment_status,
+        updated_before=updated_before,
         limit=limit,
         cursor=cursor,
     )

@@ -15,6 +15,7 @@ from shared.table import Item
 
 READ_ROLES: tuple[Role, ...] = ("channel", "agent", "ops")
 ORDER_STATUSES = ("open", "on_hold", "completed", "cancelled", "failed")
+FULFILLMENT_STATUSES = ("unallocated", "allocated", "backordered", "partially_shipped", "shipped", "delivered")
 
 
 def _visible(caller: Caller, header: Item | None, order_id: str) -> Item:
@@ -57,6 +58,8 @@ def find_orders(
     created_before: str | None,
     limit: int,
     cursor: str | None,
+    fulfillment_status: str | None = None,
+    updated_before: str | None = None,
 ) -> OrderPage:
     caller.require(*READ_ROLES)
     if caller.role == "channel":
@@ -70,12 +73,19 @@ def find_orders(
         raise InvalidInput(
             "unknown status", errors=[{"field": "status", "message": f"one of {', '.join(ORDER_STATUSES)}"}]
         )
+    if fulfillment_status and fulfillment_status not in FULFILLMENT_STATUSES:
+        raise InvalidInput(
+            "unknown fulfillment status",
+            errors=[{"field": "fulfillment_status", "message": f"one of {', '.join(FULFILLMENT_STATUSES)}"}],
+        )
     flt = OrderFilter(
         channel=channel,
         customer_id=customer_id,
         status=status,
         created_after=_instant("created_after", created_after),
         created_before=_instant("created_before", created_before),
+        fulfillment_status=fulfillment_status,
+        updated_before=_instant("updated_before", updated_before),
     )
     items, next_cursor = list_orders(flt, limit=limit, cursor=cursor)
     return OrderPage(items=[summary(h) for h in items], next_cursor=next_cursor)

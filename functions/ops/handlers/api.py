@@ -1,4 +1,5 @@
-"""HTTP entry point of operations: the API's documents and the process exceptions."""
+"""HTTP entry point of operations: the API's documents, the process exceptions, the caller's
+principal and an order's workflow graph."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from functions.ops.logic.exceptions import (
     retry,
 )
 from functions.ops.logic.openapi_doc import docs_page, openapi_document
+from functions.ops.logic.principal import PrincipalView, who_am_i
+from functions.ops.logic.workflow_view import WorkflowGraph, order_workflow
 from functions.payments import api as payments_api
 from functions.reports import api as reports_api
 from functions.returns import api as returns_api
@@ -67,6 +70,20 @@ def post_resolve(
     exc_id: Annotated[str, Path()], action: Annotated[ExceptionAction | None, Body()] = None
 ) -> ExceptionView:
     return resolve(current_caller(router), path_id("exc_id", exc_id), note=action.note if action else "")
+
+
+@router.get("/v1/me", summary="The caller: principal, role, channel, locations", tags=["operations"])
+def get_me() -> PrincipalView:
+    return who_am_i(current_caller(router))
+
+
+@router.get(
+    "/v1/orders/<order_id>/workflow",
+    summary="The order's workflow: states, transitions, and where its execution is",
+    tags=["orders"],
+)
+def get_workflow(order_id: Annotated[str, Path()]) -> WorkflowGraph:
+    return order_workflow(current_caller(router), path_id("order_id", order_id))
 
 
 # Every domain's routes, for the OpenAPI document. Add each new domain's router here.
