@@ -15,6 +15,7 @@ from shared.errors import NotFound, RetryableError
 from shared.order.record import OrderRecord, load_order
 from shared.order.state import HeaderUpdate, after_allocation, is_closed
 from shared.order.timeline import append_event, event_item
+from shared.retry import attempts
 from shared.table import Table
 
 _EVENT_ASSIGNMENTS = 200  # keep the timeline item small for very large orders
@@ -62,7 +63,7 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
     allocation round to the first) and reserves nothing more.
     """
     policy = load_policy()
-    for _attempt in range(policy.max_allocation_attempts):
+    for _attempt in attempts(policy.max_allocation_attempts):
         record = load_order(order_id)
         if record is None:
             raise NotFound(f"no order {order_id}")

@@ -20,6 +20,7 @@ from shared.errors import NotFound, RetryableError
 from shared.ids import new_id
 from shared.order.record import load_order
 from shared.order.timeline import event_item
+from shared.retry import attempts
 from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table
 
 _CLOSED = ("cancelled", "failed", "completed")
@@ -109,7 +110,7 @@ def _release_once(table: Table, order_id: str) -> int:
 def release_to_fulfillment(order_id: str) -> dict[str, Any]:
     """Create the missing fulfillment orders; returns every open one (the workflow waits on them)."""
     table = Table()
-    for _ in range(_ATTEMPTS):
+    for _ in attempts(_ATTEMPTS):
         try:
             created = _release_once(table, order_id)
         except ConditionFailed:
