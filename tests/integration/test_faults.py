@@ -174,6 +174,7 @@ def slow_provider() -> Iterator[_TimesOutAfterCapturing]:
     registry.use_gateway("sandbox", None)
 
 
+@pytest.mark.slow
 def test_a_provider_timeout_after_the_capture_charges_once(aws, slow_provider: _TimesOutAfterCapturing):
     order_id, fo = _order("FAULT-CAPTURE", "FAULT-CAPTURE")
     status, _, shipment = answered(
@@ -200,6 +201,7 @@ def test_a_provider_timeout_after_the_capture_charges_once(aws, slow_provider: _
 # -- a throttled DynamoDB write
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
 def test_a_throttled_reservation_is_retried_by_its_step(aws, code: str):
     """The allocation's reservation transaction is throttled twice (past the SDK's own
@@ -270,6 +272,7 @@ def short_fulfillment_wait(aws) -> Iterator[None]:
     yield
 
 
+@pytest.mark.slow
 def test_a_lost_task_token_puts_the_order_on_hold_and_the_operators_retry_completes_it(short_fulfillment_wait):
     """The shipment's callback never reaches the waiting execution (Step Functions no longer
     knows the token). The wait times out into a process exception; an operator's retry
