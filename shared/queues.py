@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from shared.aws import client
 from shared.errors import RetryableError, Throttled
+from shared.retry import attempts
 
 BATCH_LIMIT = 10  # SendMessageBatch takes at most 10 messages...
 BATCH_BYTES = 256 * 1024  # ...of at most this many bytes together
@@ -24,7 +25,7 @@ def send_messages(queue_url: str, bodies: Sequence[str], *, delay_seconds: int =
         pending: list[dict[str, Any]] = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
         if delay_seconds:
             pending = [entry | {"DelaySeconds": delay_seconds} for entry in pending]
-        for _attempt in range(5):
+        for _attempt in attempts(5):
             out = _send_batch(queue_url, pending)
             failed = {f["Id"]: f for f in out.get("Failed", [])}
             if any(f.get("SenderFault") for f in failed.values()):

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from shared.aws import client
 from shared.errors import Conflict, MalformedInput, RetryableError, Throttled
+from shared.retry import attempts
 from shared.settings import get_settings
 
 Item = dict[str, Any]
@@ -243,7 +244,7 @@ class Table:
                 "Keys": [to_ddb({"pk": pk, "sk": sk}) for pk, sk in chunk],
                 "ConsistentRead": consistent,
             }
-            for _attempt in range(8):
+            for _attempt in attempts(8):
                 try:
                     out = self._ddb.batch_get_item(RequestItems={self.name: pending})
                 except ClientError as err:
@@ -265,7 +266,7 @@ class Table:
     def _batch(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), BATCH_WRITE_LIMIT):
             pending = requests[start : start + BATCH_WRITE_LIMIT]
-            for _attempt in range(8):
+            for _attempt in attempts(8):
                 try:
                     out = self._ddb.batch_write_item(RequestItems={self.name: pending})
                 except ClientError as err:

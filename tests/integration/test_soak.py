@@ -38,7 +38,6 @@ from functions.payments.gateways import registry
 from functions.payments.gateways.sandbox import sign_sandbox_event
 from functions.payments.logic import authorize, capture
 from functions.payments.logic.webhook_events import process_webhook
-from functions.payments.rules.ledger import reserved_refunds
 from functions.returns.logic.authorize import authorize_return
 from functions.returns.logic.models import ReceiptRequest, ReturnRequest
 from functions.returns.logic.receive import receive_return
@@ -54,6 +53,7 @@ from tests.integration.conftest import stock_up
 from tests.integration.test_cancel_and_adjust import capture as capture_order
 from tests.integration.test_cancel_and_adjust import order_body
 from tests.integration.test_invariants_under_races import answered, as_caller
+from tests.invariants import Findings, check_order, check_stock
 
 LOCATION = "wh-east"
 WMS, AGENT, CHANNEL = as_caller("dev-wms-key"), as_caller("dev-agent-key"), as_caller("dev-web-key")
@@ -237,32 +237,15 @@ class Driver:
         for thread in threads:
             thread.join(timeout=120)
 
-    # -- the invariants, against the table and the model
+    # -- the invariants (tests/invariants.py), against the table and the model
 
     def check(self) -> None:
+        found = Findings()
         for order_id in self.orders:
-            record = load_order(order_id)
-            assert record is not None
-            for line in record.lines:
-                q = LineQuantities.of(line)
-                self._expect(q.consistent(), f"{order_id} {line['line_id']}: buckets {q.as_dict()}")
-                key = (order_id, line["line_id"])
-                self._expect(q.shipped == self.model.shipped[key], f"{key}: shipped {q.shipped} vs model")
-                self._expect(q.cancelled == self.model.cancelled[key], f"{key}: cancelled {q.cancelled} vs model")
-            refundable = 0
-            for p in record.others.get("PAY", []):
-                captured, refunded, pending = int(p["captured"]), int(p["refunded"]), int(p["refund_pending"])
-                released, authorized = int(p.get("released", 0)), int(p["authorized"])
-                self._expect(captured + released <= authorized, f"{order_id} {p['payment_id']}: captured > authorized")
-                self._expect(refunded + pending <= captured, f"{order_id} {p['payment_id']}: refunded > captured")
-                refundable += captured - refunded - pending
-            reserved = sum(reserved_refunds(record.header).values())
-            self._expect(reserved <= refundable, f"{order_id}: reserved {reserved} > refundable {refundable}")
-
-    def _expect(self, ok: bool, what: str) -> None:
-        self.model.checks += 1
-        if not ok:
-            self.model.violations.append(what)
+            check_order(order_id, found, shipped=self.model.shipped, cancelled=self.model.cancelled)
+        check_stock(self.orders, [(sku, LOCATION) for sku in SKUS], found)
+        self.model.checks += found.checks
+        self.model.violations += found.violations
 
 
 def _prepare(monkeypatch: pytest.MonkeyPatch, orders: int, seed: int) -> list[str]:

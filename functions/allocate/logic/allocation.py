@@ -15,6 +15,7 @@ from shared.errors import NotFound, RetryableError
 from shared.order.record import OrderRecord, load_order
 from shared.order.state import HeaderUpdate, after_allocation, is_closed
 from shared.order.timeline import append_event, event_item
+from shared.retry import attempts
 from shared.table import Table
 
 _EVENT_ASSIGNMENTS = 200  # keep the timeline item small for very large orders
@@ -30,6 +31,8 @@ class Outcome:
     # wait resumes at once only if more has arrived since, never in a loop on stock the
     # rules keep out of reach.
     stock_seen: dict[str, int] = field(default_factory=dict)
+    # The fulfillment waits' timeout (the routing policy's), read by the state machine.
+    fulfillment_timeout_seconds: int = 14 * 24 * 3600
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,14 +65,20 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
     allocation round to the first) and reserves nothing more.
     """
     policy = load_policy()
-    for _attempt in range(policy.max_allocation_attempts):
+    for _attempt in attempts(policy.max_allocation_attempts):
         record = load_order(order_id)
         if record is None:
             raise NotFound(f"no order {order_id}")
         header = record.header
         open_units = sum(max(0, open_quantity(line)) for line in record.lines)
         if is_closed(header) or open_units == 0:
-            return Outcome(0, 0, policy.backorder_timeout_seconds, "nothing left to allocate")
+            return Outcome(
+                0,
+                0,
+                policy.backorder_timeout_seconds,
+                "nothing left to allocate",
+                fulfillment_timeout_seconds=policy.fulfillment_timeout_seconds,
+            )
         at = now_iso()
         day = at[:10]
         inputs = gather(header, record.lines, policy, day)
@@ -111,7 +120,14 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
             continue
         short = {d.sku for d in inputs.demands if plan.backordered.get(d.line_id)}
         seen = {sku: sum(inputs.stock.get(sku, {}).values()) for sku in sorted(short)}
-        return Outcome(allocated, backordered, policy.backorder_timeout_seconds, plan.reason, seen)
+        return Outcome(
+            allocated,
+            backordered,
+            policy.backorder_timeout_seconds,
+            plan.reason,
+            seen,
+            fulfillment_timeout_seconds=policy.fulfillment_timeout_seconds,
+        )
     raise RetryableError(f"order {order_id}: stock kept changing during allocation")
 
 

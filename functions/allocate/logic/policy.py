@@ -52,6 +52,9 @@ class RoutingPolicy(_Strict):
     excluded_locations: LocationSet = []
     channels: dict[str, ChannelRule] = {}
     backorder_timeout_seconds: int = Field(7 * 24 * 3600, ge=1, le=365 * 24 * 3600)
+    # How long the execution waits on a fulfillment order before it goes to operators: a wait
+    # nobody ends (a lost task token, a location that never answers) becomes a process exception.
+    fulfillment_timeout_seconds: int = Field(14 * 24 * 3600, ge=1, le=365 * 24 * 3600)
     max_allocation_attempts: int = Field(3, ge=1, le=10)
     # Times an order's rejected units are routed again before it goes to operators.
     max_reroute_attempts: int = Field(3, ge=1, le=20)

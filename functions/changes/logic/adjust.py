@@ -24,6 +24,7 @@ from shared.ids import new_id
 from shared.money import split_largest_remainder
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
+from shared.retry import attempts
 from shared.table import ConditionFailed, Table
 
 _ATTEMPTS = 3
@@ -63,7 +64,7 @@ def adjust_order(caller: Caller, order_id: str, request: AdjustmentRequest, *, p
     """The appeasement's change order and its refund reserved on the ledger commit together,
     on the ledger version read: two appeasements (or an appeasement and a received return)
     cannot both take the same money; the one that would exceed what is left gets 409."""
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         record = load_for_change(caller, order_id, roles=("agent", "ops"))
         lines = _adjustment_lines(record, request)
         refundable = payment_position(record).refundable

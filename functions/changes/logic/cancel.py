@@ -32,6 +32,7 @@ from shared.order.quantities import LineQuantities, bucket_write
 from shared.order.record import OrderRecord
 from shared.order.state import HeaderUpdate, Reason
 from shared.order.timeline import event_item
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 
 ROLES = ("channel", "agent", "ops")
@@ -107,7 +108,7 @@ def _cancel_part(
     caller: Caller, order_id: str, requested: list[tuple[str, int]] | None, reason: str, preview: bool
 ) -> dict[str, Any]:
     policy = load_change_policy()
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         record = load_for_change(caller, order_id, roles=ROLES)
         plan = plan_cancellation(record.lines, requested, refund_shipping=policy.refund_shipping_on_cancel)
         at = now_iso()

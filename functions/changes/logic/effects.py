@@ -11,6 +11,7 @@ from collections.abc import Callable
 from shared.errors import DomainError, RetryableError
 from shared.observability import logger
 from shared.process_exceptions import record_exception
+from shared.retry import attempts
 
 _ATTEMPTS = 3
 
@@ -18,7 +19,7 @@ _ATTEMPTS = 3
 def after_commit(order_id: str, step: str, change_id: str, work: Callable[[], None]) -> bool:
     """Run ``work`` (idempotent); True when it went through."""
     error: Exception | None = None
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         try:
             work()
             return True

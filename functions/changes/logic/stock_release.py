@@ -61,6 +61,18 @@ def _mark_op(order_id: str, change_id: str, line_id: str, released: int, on_fulf
     }
 
 
+def _cancelled_mark_op(order_id: str, change_id: str) -> dict[str, Any]:
+    """Record on the change that its units on fulfillment orders are cancelled, once."""
+    return {
+        "Update": {
+            "Key": {"pk": keys.order_pk(order_id), "sk": change_sk(change_id)},
+            "UpdateExpression": "SET fulfillment_cancelled = :t",
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(fulfillment_cancelled)",
+            "ExpressionAttributeValues": {":t": True},
+        }
+    }
+
+
 def release_cancelled_units(order_id: str, change_id: str, units: dict[str, int], *, reason: str) -> dict[str, int]:
     """Release ``units`` (line id -> held units cancelled) once per change; returns what
     was handed to fulfillment to cancel."""
@@ -89,7 +101,10 @@ def release_cancelled_units(order_id: str, change_id: str, units: dict[str, int]
     if on_fulfillment:
         from functions.fulfill.api import cancel_fulfillment_lines
 
-        cancel_fulfillment_lines(order_id, on_fulfillment, reason, line_ops=False)
+        # Marked in the cancellation's own transaction: a rerun after a crash past it cancels nothing twice.
+        cancel_fulfillment_lines(
+            order_id, on_fulfillment, reason, line_ops=False, once=_cancelled_mark_op(order_id, change_id)
+        )
         table.update(
             keys.order_pk(order_id), change_sk(change_id), "SET fulfillment_cancelled = :t", values={":t": True}
         )

@@ -16,6 +16,7 @@ from typing import Any
 from functions.customers import store
 from functions.customers.rules.facts import LIFETIME_FIELDS, demand_delta, lifetime_delta, order_facts
 from shared.order.record import load_order
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 
 BOOKKEEPING = ("pk", "sk", "type", "revision")
@@ -29,7 +30,7 @@ def _same(stored: Item | None, facts: dict[str, Any]) -> bool:
 def project_order(order_id: str, table: Table | None = None) -> bool:
     """Bring the read models up to the order's current state; True when something was written."""
     table = table or Table()
-    for _attempt in range(MAX_ATTEMPTS):
+    for _attempt in attempts(MAX_ATTEMPTS):
         record = load_order(order_id, table)
         if record is None:
             return False

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from functions.allocate.api import allocations_of, consume_allocations, line_allocated_op
+from functions.fulfill.logic.fulfillment_orders import retry_on_race, transact_pinned
 from functions.fulfill.logic.resume import resume_waiting
 from functions.fulfill.rules.status import open_units, settled_status
 from functions.fulfill.store import applied, fo_write_op, open_fulfillment_orders
@@ -85,24 +86,53 @@ def plan_fulfillment_cancellation(
 
 
 def cancel_fulfillment_lines(
-    order_id: str, cancellations: dict[str, int], reason: str, *, line_ops: bool = True
+    order_id: str,
+    cancellations: dict[str, int],
+    reason: str,
+    *,
+    line_ops: bool = True,
+    once: dict[str, Any] | None = None,
 ) -> FulfillmentCancellation:
     """Cancel units held by fulfillment orders on their own (one transaction with a timeline
     event), then resume the executions waiting on them. Callers that write more in the same
     transaction use ``plan_fulfillment_cancellation`` instead; a change order that already
-    took the units out of the lines' ``allocated`` bucket passes ``line_ops=False``."""
+    took the units out of the lines' ``allocated`` bucket passes ``line_ops=False``.
+
+    A fulfillment order written meanwhile (a shipment, a rejection, the execution parking
+    its token) refuses the transaction: the cancellation is planned again from fresh
+    fulfillment orders. ``once`` is a write whose condition holds only the first time (a
+    marker on the change order): committed in the same transaction, it makes a rerun after
+    a crash find the units already cancelled instead of cancelling more."""
     table = Table()
-    plan = plan_fulfillment_cancellation(order_id, cancellations, line_ops=line_ops, table=table)
-    if not plan.changed:
+
+    def attempt() -> FulfillmentCancellation:
+        plan = plan_fulfillment_cancellation(order_id, cancellations, line_ops=line_ops, table=table)
+        if not plan.changed:
+            return plan
+        detail = {
+            "reason": reason,
+            "fulfillment_orders": [fo["fo_id"] for fo in plan.changed],
+            "lines": [
+                {"line_id": k, "quantity": q - plan.unplaced.get(k, 0)} for k, q in sorted(cancellations.items())
+            ],
+        }
+        ops = [*plan.ops, {"Put": {"Item": event_item(order_id, "fulfillment.cancelled", detail)}}]
+        kinds = ["plan"] * len(ops)
+        if once is not None:
+            ops.append(once)
+            kinds.append("once")
+        if len(ops) > TRANSACTION_LIMIT:
+            raise ValueError("too many lines to cancel in one transaction; cancel them in parts")
+        try:
+            transact_pinned(table, ops, kinds, {"once": AlreadyCancelled()})
+        except AlreadyCancelled:
+            return FulfillmentCancellation()
         return plan
-    detail = {
-        "reason": reason,
-        "fulfillment_orders": [fo["fo_id"] for fo in plan.changed],
-        "lines": [{"line_id": k, "quantity": q - plan.unplaced.get(k, 0)} for k, q in sorted(cancellations.items())],
-    }
-    ops = [*plan.ops, {"Put": {"Item": event_item(order_id, "fulfillment.cancelled", detail)}}]
-    if len(ops) > TRANSACTION_LIMIT:
-        raise ValueError("too many lines to cancel in one transaction; cancel them in parts")
-    table.transact(ops)
+
+    plan = retry_on_race(attempt)
     plan.notify(table)
     return plan
+
+
+class AlreadyCancelled(Exception):
+    """The ``once`` write was refused: an earlier run made this cancellation."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +12,7 @@ from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict, RetryableError
 from shared.order.timeline import event_item
+from shared.retry import retry
 from shared.table import ConditionFailed, Item, Table
 
 # Attempts of a change whose pinned version moved under it (a concurrent write).
@@ -40,14 +39,13 @@ def wrong_status(fo: Item, action: str) -> Conflict:
 
 def retry_on_race(attempt: Callable[[], T]) -> T:
     """Run ``attempt`` (which reads fresh state) until no pinned condition refuses it."""
-    for tried in range(ATTEMPTS):
-        try:
-            return attempt()
-        except VersionMoved:
-            # Writers that collided retry at once and collide again: wait a random while,
-            # longer each time, so one of them gets through.
-            time.sleep(random.uniform(0, 0.02 * 2**tried))
-    raise RetryableError("the fulfillment order kept changing; try again")
+    return retry(
+        attempt,
+        on=VersionMoved,
+        count=ATTEMPTS,
+        base=0.02,
+        gave_up=lambda _: RetryableError("the fulfillment order kept changing; try again"),
+    )
 
 
 def transact_pinned(table: Table, ops: list[dict[str, Any]], kinds: list[str], hard: dict[str, Exception]) -> None:

@@ -14,12 +14,14 @@ from collections import defaultdict
 from typing import Any
 
 from functions.allocate.api import held
-from functions.fulfill.store import new_fulfillment_order, open_fulfillment_orders
+from functions.fulfill.rules.status import awaited
+from functions.fulfill.store import fulfillment_orders_of, new_fulfillment_order, shipments_of
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
 from shared.ids import new_id
 from shared.order.record import load_order
 from shared.order.timeline import event_item
+from shared.retry import attempts
 from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table
 
 _CLOSED = ("cancelled", "failed", "completed")
@@ -107,13 +109,14 @@ def _release_once(table: Table, order_id: str) -> int:
 
 
 def release_to_fulfillment(order_id: str) -> dict[str, Any]:
-    """Create the missing fulfillment orders; returns every open one (the workflow waits on them)."""
+    """Create the missing fulfillment orders; returns every one the workflow waits on (open,
+    or with a shipment to capture)."""
     table = Table()
-    for _ in range(_ATTEMPTS):
+    for _ in attempts(_ATTEMPTS):
         try:
             created = _release_once(table, order_id)
         except ConditionFailed:
             continue  # another run linked some of these allocations first: look again
-        open_fos = open_fulfillment_orders(order_id, table)
-        return {"open": [{"fo_id": fo["fo_id"]} for fo in open_fos], "created": created}
+        waiting = awaited(fulfillment_orders_of(order_id, table), shipments_of(order_id, table=table))
+        return {"open": [{"fo_id": fo["fo_id"]} for fo in waiting], "created": created}
     raise RetryableError(f"order {order_id}: allocations kept changing during release")

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from shared.errors import Throttled
 from shared.observability import logger
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import resume_task
 
@@ -20,7 +21,7 @@ def resume_waiting(fo: Item, output: dict[str, Any], table: Table | None = None)
     if not token:
         return False
     resumed = False
-    for _attempt in range(3):
+    for _attempt in attempts(3):
         try:
             resumed = resume_task(token, output)
             break

@@ -33,6 +33,7 @@ from shared.order import keys
 from shared.order.state import FulfillmentStatus, HeaderUpdate
 from shared.order.timeline import event_item
 from shared.process_exceptions import record_exception
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 
 # The timeline kind of each status a shipment moves to (the customer hears of a delay).
@@ -68,7 +69,7 @@ def apply_tracking_event(event: TrackingEvent, table: Table | None = None) -> Ou
 
 def _apply(event: TrackingEvent, found: Item, table: Table) -> Outcome:
     pk, sk = found["pk"], found["sk"]
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         shipment = table.get(pk, sk)
         if shipment is None:
             raise RetryableError(f"shipment {found.get('shipment_id')} vanished")

@@ -16,6 +16,14 @@ def is_terminal(fo: Item) -> bool:
     return fo["status"] in TERMINAL_STATUSES
 
 
+def awaited(fos: Iterable[Item], shipments: Iterable[Item]) -> list[Item]:
+    """The fulfillment orders the workflow still waits on: the open ones, and closed ones
+    with a shipment not yet captured (a wake-up the execution missed, a lost task token:
+    the shipment must still be captured before the order completes)."""
+    uncaptured = {s.get("fo_id") for s in shipments if s.get("capture_status") == "pending"}
+    return [fo for fo in fos if not is_terminal(fo) or fo["fo_id"] in uncaptured]
+
+
 def open_units(line: dict[str, Any]) -> int:
     """Units of a fulfillment order line still to ship: not shipped, rejected or cancelled."""
     return int(line["quantity"]) - sum(int(line.get(b, 0)) for b in LINE_BUCKETS)

@@ -34,6 +34,7 @@ from functions.inventory.rules.stock import (
 )
 from shared.clock import now_iso
 from shared.errors import Conflict, RetryableError
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 
 # Queries run at once by stock_for_skus (boto3 clients are thread-safe).
@@ -112,7 +113,7 @@ def set_stock(
     table = table or Table()
     stamp = normalize_as_of(as_of)
     newer = "(attribute_not_exists(as_of) OR as_of < :as_of)"
-    for _attempt in range(_SET_ATTEMPTS):
+    for _attempt in attempts(_SET_ATTEMPTS):
         condition = newer
         safety = safety_stock
         if safety is None:

@@ -14,6 +14,7 @@ from functions.payments.logic.common import ATTEMPTS, gateway_of, unavailable, v
 from functions.payments.rules.ledger import ACTIVE, ledger_totals, open_amount, with_amounts
 from functions.payments.store import Batch, Snapshot, load_ledger, payment_item, payment_ref_pk, pointer_item
 from shared.errors import RetryableError
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item
 
 
@@ -79,7 +80,7 @@ def authorize_amount(snap: Snapshot, amount: int, *, replaces: str | None, first
 
 def authorize_order(order_id: str) -> dict[str, Any]:
     """Authorize what the order still has to capture, unless open authorizations cover it."""
-    for _ in range(ATTEMPTS):
+    for _ in attempts(ATTEMPTS):
         snap = load_ledger(order_id)
         needed = snap.charge - ledger_totals(snap.payments)["captured"]
         active = [p for p in snap.payments if p["status"] in ACTIVE]
@@ -102,7 +103,7 @@ def authorize_order(order_id: str) -> dict[str, Any]:
 
 def expire_authorization(order_id: str, payment_id: str, *, source: str) -> bool:
     """Mark an authorization expired (the next capture authorizes again); False if it was not open."""
-    for _ in range(ATTEMPTS):
+    for _ in attempts(ATTEMPTS):
         snap = load_ledger(order_id)
         payment = snap.payment(payment_id)
         if payment["status"] not in ACTIVE:

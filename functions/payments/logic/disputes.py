@@ -21,6 +21,7 @@ from shared.order import keys
 from shared.order.state import HeaderUpdate, OrderStatus, Reason
 from shared.order.timeline import event_item
 from shared.process_exceptions import record_exception
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 
 _ATTEMPTS = 5
@@ -87,7 +88,7 @@ def apply_dispute(order_id: str, payment_id: str, event: WebhookEvent) -> str:
     """``held``, ``released``, ``recorded`` (nothing to move) or ``stale``."""
     table = Table()
     opened = event.kind == "dispute.opened"
-    for _ in range(_ATTEMPTS):
+    for _ in attempts(_ATTEMPTS):
         known = table.get(keys.order_pk(order_id), _dispute_sk(event))
         if known and _known_key(known) >= order_key(event):
             return "stale"

@@ -20,6 +20,7 @@ from shared.errors import RetryableError
 from shared.ids import new_id
 from shared.order import keys
 from shared.process_exceptions import record_exception
+from shared.retry import attempts
 from shared.table import ConditionFailed
 
 
@@ -31,7 +32,7 @@ def record_external_refund(
 
     if total_refunded is None:
         return "unchanged"
-    for _ in range(ATTEMPTS):
+    for _ in attempts(ATTEMPTS):
         snap = load_ledger(order_id)
         payment = snap.payment(payment_id)
         counted = int(payment.get("refunded", 0)) + int(payment.get("refund_pending", 0))

@@ -35,6 +35,7 @@ from functions.payments.store import (
 from shared.errors import Conflict, InvalidInput, RetryableError
 from shared.ids import new_id
 from shared.order import keys
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item
 
 
@@ -54,7 +55,7 @@ def refund(
         raise InvalidInput("a refund amount is a positive integer", errors=[{"field": "amount", "message": "> 0"}])
     if not change_id:
         raise InvalidInput("a refund names its change", errors=[{"field": "change_id", "message": "required"}])
-    for _ in range(ATTEMPTS):
+    for _ in attempts(ATTEMPTS):
         snap = load_ledger(order_id)
         existing = next((m for m in snap.credit_memos if m["change_id"] == change_id), None)
         if existing is not None:
@@ -153,7 +154,7 @@ def _submit(order_id: str, memo_id: str) -> Item:
             )
         except GatewayUnavailable as err:
             raise unavailable(provider, err) from err
-    for _ in range(ATTEMPTS):
+    for _ in attempts(ATTEMPTS):
         try:
             return _record_answers(load_ledger(order_id), memo_id, provider, answers)
         except ConditionFailed:

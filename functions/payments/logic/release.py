@@ -9,6 +9,7 @@ from functions.payments.rules.ledger import ACTIVE, open_amount, order_payment_s
 from functions.payments.store import Batch, load_ledger, release_marker_sk
 from shared.errors import InvalidInput, RetryableError
 from shared.order import keys
+from shared.retry import attempts
 from shared.table import ConditionFailed
 
 
@@ -25,7 +26,7 @@ def release_authorized_funds(
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise InvalidInput("a release amount is an integer >= 0", errors=[{"field": "amount", "message": ">= 0"}])
-    for _ in range(ATTEMPTS):
+    for _ in attempts(ATTEMPTS):
         snap = load_ledger(order_id)
         done = next((m for m in snap.record.others.get("RELEASE", []) if m.get("change_id") == change_id), None)
         if change_id and done is not None:

@@ -18,6 +18,7 @@ from functions.payments.store import load_ledger, reservation_op
 from shared.clock import now_iso
 from shared.errors import Conflict
 from shared.order.record import OrderRecord
+from shared.retry import attempts
 from shared.table import ConditionFailed, Table
 
 
@@ -43,7 +44,7 @@ def reserve_refund_op(record: OrderRecord, change_id: str, amount: int, at: str 
 
 def drop_refund_reservation(order_id: str, change_id: str) -> None:
     """Give back what ``change_id`` reserved and will not refund (its refund came to nothing)."""
-    for _ in range(5):
+    for _ in attempts(5):
         snap = load_ledger(order_id)
         reserved = reserved_refunds(snap.header)
         if change_id not in reserved:

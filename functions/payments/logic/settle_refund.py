@@ -6,6 +6,7 @@ from functions.payments.logic.common import ATTEMPTS, memo_of, refund_exception
 from functions.payments.rules.ledger import credit_memo_status, move_refund
 from functions.payments.store import Batch, load_ledger, refund_ref_pk, versioned_put
 from shared.errors import RetryableError
+from shared.retry import attempts
 from shared.table import ConditionFailed, Table
 
 
@@ -22,7 +23,7 @@ def settle_provider_refund(
     if pointer is None:
         return "unknown"
     order_id, memo_id = str(pointer["order_id"]), str(pointer["credit_memo_id"])
-    for _ in range(ATTEMPTS):
+    for _ in attempts(ATTEMPTS):
         snap = load_ledger(order_id)
         memo = memo_of(snap, memo_id)
         entries = [dict(e) for e in memo["refunds"]]

@@ -25,6 +25,7 @@ from shared.order import keys
 from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import start_return_lifecycle
 
@@ -195,7 +196,7 @@ def _commit(order_id: str, draft: dict[str, Any]) -> None:
 
 def authorize_return(caller: Caller, order_id: str, request: ReturnRequest, *, preview: bool) -> dict[str, Any]:
     policy = load_change_policy()
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         record = load_for_change(caller, order_id, roles=ROLES)
         draft = _draft(record, request, policy, preview)
         view = return_view(draft["return"])

@@ -27,6 +27,7 @@ from shared.ids import new_id
 from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import resume_task
 
@@ -128,7 +129,7 @@ def _ops(record: OrderRecord, ret: Item, receipt: dict[str, Any], location_id: s
 
 def receive_return(caller: Caller, return_id: str, request: ReceiptRequest) -> dict[str, Any]:
     _authorize(caller, request.location_id)
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         record, ret = load_return(return_id)
         if ret["status"] not in _OPEN:
             raise Conflict(f"return {return_id} is {ret['status']}: nothing more is expected")

@@ -18,6 +18,7 @@ from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
 from shared.process_exceptions import record_exception
+from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import resume_task
 
@@ -34,7 +35,7 @@ def await_receipt(return_id: str, task_token: str) -> dict[str, Any]:
     The token write moves the return's version, so a receipt written from an older read
     is refused and reads the token again: no receipt can miss the waiting execution.
     """
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         _, ret = load_return(return_id)
         try:
             Table().transact([versioned_return_put(ret | {"task_token": task_token}, int(ret["version"]))])
@@ -77,7 +78,7 @@ def receipt_change(record: OrderRecord, ret: Item, receipt: dict[str, Any], cred
 
 def _settle_receipt(return_id: str, receipt_id: str) -> None:
     table = Table()
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         record, ret = load_return(return_id)
         receipt = next(r for r in ret["receipts"] if r["receipt_id"] == receipt_id)
         if receipt["settled"]:
@@ -136,7 +137,7 @@ def _settle_receipt(return_id: str, receipt_id: str) -> None:
 
 def _expire(return_id: str) -> str:
     """What never arrived is no longer expected: the lines' return_initiated goes back."""
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         record, ret = load_return(return_id)
         if ret["status"] not in ("authorized", "partially_received"):
             return str(ret["status"])
