@@ -6,12 +6,23 @@ from typing import TYPE_CHECKING
 
 # Orders' facts and demand per SKU and day, kept from the stream (reports, forecasts).
 from functions.customers.rules.facts import placed_at
-from functions.customers.store import demand_history, facts_of_day, get_customer, resolve_customer
+
+# A customer's lifetime sums and one order's facts (the fraud screening's history).
+from functions.customers.store import demand_history, facts_of_day, get_customer, get_facts, lifetimes, resolve_customer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.router import Router
 
-__all__ = ["demand_history", "facts_of_day", "get_customer", "http_routers", "placed_at", "resolve_customer"]
+__all__ = [
+    "demand_history",
+    "facts_of_day",
+    "get_customer",
+    "get_facts",
+    "http_routers",
+    "lifetimes",
+    "placed_at",
+    "resolve_customer",
+]
 
 
 def http_routers() -> tuple[Router, ...]:
