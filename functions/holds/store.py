@@ -2,23 +2,21 @@
 
 ``ORDER#<id>`` / ``HOLD#<hold_id>`` one hold (active, released or expired; who placed and
 ended it); the header keeps the active ones in ``holds`` (the order kernel's ``HOLDS``) so
-a release to fulfillment can be refused at commit. ``ORDER#<id>`` / ``HOLDWAIT`` the task
-token of the execution waiting on the order's holds. ``ORDER#<id>`` / ``SCREENING`` the
+a release to fulfillment can be refused at commit (the execution waiting on them is the
+kernel's ``shared/order/hold_wait.py``). ``ORDER#<id>`` / ``SCREENING`` the
 fraud screening's verdict, written once. ``FRAUDVEL#<kind>#<digest>`` / ``<hour>`` orders
 seen per e-mail, payment token or address and hour (expire after the window).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.order import keys
-from shared.table import ConditionFailed, Item, Table
+from shared.table import Item, Table
 
-HOLDWAIT = "HOLDWAIT"
 SCREENING = "SCREENING"
 
 
@@ -56,31 +54,6 @@ def end_hold_op(order_id: str, hold_id: str, fields: dict[str, Any]) -> dict[str
             "ExpressionAttributeValues": values,
         }
     }
-
-
-# --- the parked wait --------------------------------------------------------------------
-
-
-def park_wait(order_id: str, task_token: str, at: str, table: Table | None = None) -> None:
-    (table or Table()).put(
-        {"pk": keys.order_pk(order_id), "sk": HOLDWAIT, "type": "hold_wait", "task_token": task_token, "at": at}
-    )
-
-
-def waiting(order_id: str, table: Table | None = None) -> Item | None:
-    return (table or Table()).get(keys.order_pk(order_id), HOLDWAIT)
-
-
-def take_wait(order_id: str, task_token: str, table: Table | None = None) -> None:
-    """Remove the parked token if it is still this one (a newer wait keeps its own)."""
-    with contextlib.suppress(ConditionFailed):
-        (table or Table()).update(
-            keys.order_pk(order_id),
-            HOLDWAIT,
-            "REMOVE task_token",
-            condition="task_token = :t",
-            values={":t": task_token},
-        )
 
 
 # --- screening ----------------------------------------------------------------------------

@@ -311,3 +311,26 @@ def test_holds_of_a_closed_order_are_refused(aws, reason):
     )
     assert call(changes_handler, event)[0] == 201
     assert _holds_api("POST", order_id, body={"reason": reason})[0] == 409
+
+
+def test_a_held_order_cancelled_while_its_workflow_waits_ends_the_wait(aws):
+    _no_screening()
+    order = _backordered("HOLD-CANCELLED")
+    order_id, arn = order["order_id"], order["workflow"]["execution_arn"]
+    _place(order_id, {"reason": "customer_request"})
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id=LOCATION)
+    assert "AwaitHoldRelease" in wait_for_state(arn, "AwaitHoldRelease", timeout=60)
+    from functions.changes.handlers.api import handler as changes_handler
+
+    event = api_event(
+        "POST",
+        f"/v1/orders/{order_id}/cancel",
+        resource="/v1/orders/{order_id}/cancel",
+        body={"reason": "customer asked"},
+        path_parameters={"order_id": order_id},
+    )
+    assert call(changes_handler, event)[0] == 201
+    assert wait_for_execution(arn, timeout=60)["status"] == "SUCCEEDED"
+    assert _header(order_id)["status"] == "cancelled"
+    assert fulfillment_orders_of(order_id) == []
+    assert get_stock("TSHIRT-M", LOCATION).reserved == 0

@@ -14,7 +14,7 @@ from typing import Any
 
 from functions.changes.api import CancelRequest, cancel_order
 from functions.holds import store
-from functions.holds.logic.holds import end, wake
+from functions.holds.logic.holds import end
 from functions.holds.logic.policy import load_policy
 from functions.holds.logic.screening import screen_order
 from functions.holds.rules.holds import due, wait_seconds
@@ -22,7 +22,7 @@ from functions.holds.rules.policy import HoldPolicy
 from shared.api.caller import Caller
 from shared.clock import now, now_iso
 from shared.errors import Conflict, NotFound
-from shared.order import keys
+from shared.order import hold_wait, keys
 from shared.order.quantities import LineQuantities
 from shared.order.record import load_order
 from shared.order.state import HOLDS, is_closed, is_held
@@ -93,10 +93,10 @@ def park(order_id: str, task_token: str) -> dict[str, Any]:
     if not _still_held(order_id):
         resume_task(task_token, {"reason": "not held"})
         return {"parked": False}
-    store.park_wait(order_id, task_token, now_iso())
+    hold_wait.park(order_id, task_token, now_iso())
     # Token first, then look again: a release that committed meanwhile found no waiter.
     if not _still_held(order_id):
-        wake(order_id, reason="released while parking")
+        hold_wait.wake(order_id, reason="released while parking")
         return {"parked": False}
     return {"parked": True}
 

@@ -21,10 +21,10 @@ from shared.clock import iso, now, now_iso
 from shared.errors import Conflict, InvalidInput, NotFound, RetryableError
 from shared.ids import new_id
 from shared.order import keys
+from shared.order.hold_wait import wake
 from shared.order.state import CLOSED, HELD_FROM, HOLDS, HeaderUpdate, OrderStatus, Reason
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
-from shared.workflow import resume_task
 
 MANAGE_ROLES = ("agent", "ops")
 _ATTEMPTS = 5
@@ -150,16 +150,6 @@ def end(order_id: str, hold_id: str, *, outcome: str, note: str | None = None) -
             wake(order_id, reason=f"hold {hold_id} {outcome}")
         return {**hold, **ended}
     raise RetryableError(f"order {order_id} kept changing while ending hold {hold_id}")
-
-
-def wake(order_id: str, *, reason: str) -> bool:
-    """Resume the execution waiting on the order's holds; False if none waits."""
-    parked = store.waiting(order_id)
-    if parked is None or not parked.get("task_token"):
-        return False
-    resumed = resume_task(parked["task_token"], {"reason": reason})
-    store.take_wait(order_id, parked["task_token"])
-    return resumed
 
 
 # --- the API's use cases -------------------------------------------------------------------
