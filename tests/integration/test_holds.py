@@ -334,3 +334,28 @@ def test_a_held_order_cancelled_while_its_workflow_waits_ends_the_wait(aws):
     assert _header(order_id)["status"] == "cancelled"
     assert fulfillment_orders_of(order_id) == []
     assert get_stock("TSHIRT-M", LOCATION).reserved == 0
+
+
+def test_a_hold_placed_after_the_release_read_the_order_releases_nothing(aws, monkeypatch: pytest.MonkeyPatch):
+    """The release's transaction carries the no-hold condition: a release that read the order
+    before a hold committed creates no fulfillment order (it fails without the condition)."""
+    from functions.allocate.logic.allocation import allocate_order
+    from functions.fulfill.logic import release
+    from functions.holds.logic.holds import place
+    from shared.order.state import OrderHeld
+
+    monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id=LOCATION)
+    status, _, order = post(order_body("HOLD-RACE"))
+    assert status == 201
+    order_id = order["order_id"]
+    assert allocate_order(order_id).backordered_units == 0
+    before_hold = load_order(order_id)
+    place(order_id, "address_check", note=None, expires_at=None, on_expiry="release")
+
+    reads = iter([before_hold])
+    monkeypatch.setattr(release, "load_order", lambda oid, table=None: next(reads, None) or load_order(oid))
+    with pytest.raises(OrderHeld):
+        release.release_to_fulfillment(order_id)
+    assert fulfillment_orders_of(order_id) == []
+    assert "fulfillment.released" not in [e["kind"] for e in _events(order_id)]
