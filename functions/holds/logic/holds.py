@@ -26,7 +26,6 @@ from shared.order.state import CLOSED, HELD_FROM, HOLDS, HeaderUpdate, OrderStat
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 
-MANAGE_ROLES = ("agent", "ops")
 _ATTEMPTS = 5
 
 
@@ -179,7 +178,7 @@ def hold_views(order_id: str) -> list[dict[str, Any]]:
 
 
 def _visible(caller: Caller, order_id: str) -> None:
-    caller.require(*MANAGE_ROLES)
+    caller.require("agent", "ops")
     header = Table().get(keys.order_pk(order_id), keys.ORDER_HEADER)
     if header is None:
         raise NotFound(f"no order {order_id}")
