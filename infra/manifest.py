@@ -357,6 +357,28 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=256,
     ),
     FunctionSpec(
+        name="HoldsApi",
+        handler="functions.holds.handlers.api.handler",
+        description="Order holds: place, release, list; the hold policy (/v1/orders/{id}/holds..., /v1/config/holds)",
+        # Releasing the last hold resumes the execution waiting on it.
+        grants=("table:read", "table:write", "tasks:callback"),
+    ),
+    FunctionSpec(
+        name="ScreenOrder",
+        handler="functions.holds.handlers.screen_order.handler",
+        description="OrderLifecycle step: fraud screening once, expire due holds (release or cancel), held or not",
+        # An expired hold's cancel action releases stock and voids or refunds.
+        grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
+        timeout_seconds=30,
+        layers=("payments",),
+    ),
+    FunctionSpec(
+        name="AwaitHoldRelease",
+        handler="functions.holds.handlers.await_hold_release.handler",
+        description="OrderLifecycle AwaitHoldRelease: park the task token until the order's last hold ends",
+        grants=("table:read", "table:write", "tasks:callback"),
+    ),
+    FunctionSpec(
         name="RecordException",
         handler="functions.ops.handlers.record_exception.handler",
         description="OrderLifecycle catch-all: record a process exception",
@@ -467,6 +489,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/webhooks/deliveries", "WebhooksApi"),
     Route("GET", "/v1/webhooks/deliveries/{delivery_id}", "WebhooksApi"),
     Route("POST", "/v1/webhooks/deliveries/{delivery_id}/replay", "WebhooksApi"),
+    Route("POST", "/v1/orders/{order_id}/holds", "HoldsApi"),
+    Route("GET", "/v1/orders/{order_id}/holds", "HoldsApi"),
+    Route("POST", "/v1/orders/{order_id}/holds/{hold_id}/release", "HoldsApi"),
+    Route("GET", "/v1/config/holds", "HoldsApi"),
+    Route("PUT", "/v1/config/holds", "HoldsApi"),
     Route("GET", "/v1/openapi.json", "OpsApi", authorized=False),
     Route("GET", "/v1/docs", "OpsApi", authorized=False),
     Route("GET", "/v1/exceptions", "OpsApi"),
@@ -564,6 +591,8 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
             "ReleaseToFulfillmentArn": "ReleaseToFulfillment",
             "AwaitFulfillmentArn": "AwaitFulfillment",
             "ReviewFulfillmentArn": "ReviewFulfillment",
+            "ScreenOrderArn": "ScreenOrder",
+            "AwaitHoldReleaseArn": "AwaitHoldRelease",
         },
     ),
     StateMachineSpec(

@@ -7,7 +7,9 @@ import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
-PREFIXES = frozenset({"ord", "ln", "fo", "shp", "pay", "inv", "cm", "ret", "chg", "exc", "cus", "evt", "imp", "whs"})
+PREFIXES = frozenset(
+    {"ord", "ln", "fo", "shp", "pay", "inv", "cm", "ret", "chg", "exc", "cus", "evt", "imp", "whs", "hld"}
+)
 
 
 def _b32(value: int, length: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.actor import current_actor
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound
 from shared.ids import new_id
@@ -61,6 +62,7 @@ def record_exception(
                         "kind": "exception.opened",
                         "at": at,
                         "detail": {"exc_id": exc_id, "step": step, "error": error},
+                        "actor": current_actor(),
                     }
                 }
             },

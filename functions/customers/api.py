@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-# Orders' facts and demand per SKU and day, kept from the stream (reports, forecasts).
 from functions.customers.rules.facts import placed_at
-from functions.customers.store import demand_history, facts_of_day, get_customer, resolve_customer, skus_with_demand
+
+# Customers and their lifetime sums (fraud screening's history); orders' facts and demand per SKU
+# and day, kept from the stream (reports, forecasts).
+from functions.customers.store import (
+    demand_history,
+    facts_of_day,
+    get_customer,
+    get_facts,
+    lifetimes,
+    resolve_customer,
+    skus_with_demand,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.router import Router
@@ -15,7 +25,9 @@ __all__ = [
     "demand_history",
     "facts_of_day",
     "get_customer",
+    "get_facts",
     "http_routers",
+    "lifetimes",
     "placed_at",
     "resolve_customer",
     "skus_with_demand",

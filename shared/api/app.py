@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.router import Router
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ValidationError
 
+from shared.actor import SYSTEM, acting_as
 from shared.api.caller import Caller, caller_from_context
 from shared.api.problems import PROBLEM_JSON, from_domain_error, from_validation_error, problem
 from shared.errors import DomainError, MalformedInput
@@ -65,7 +66,25 @@ class _ProxyEvent(APIGatewayProxyEvent):
             raise json.JSONDecodeError(f"unreadable body ({type(exc).__name__})", "", 0) from exc
 
 
+def request_actor(event: dict[str, Any]) -> str:
+    """The principal the authorizer named; a signed webhook acts as its sender (``webhook:<name>``)."""
+    context = event.get("requestContext") or {}
+    authorizer = context.get("authorizer") or {}
+    principal = authorizer.get("principal_id") or authorizer.get("principalId")
+    if principal:
+        return str(principal)
+    path = str(event.get("path") or "")
+    if path.startswith("/v1/webhooks/"):
+        return "webhook:" + path.rstrip("/").rsplit("/", 1)[-1]
+    return SYSTEM
+
+
 class _Resolver(APIGatewayRestResolver):
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        # Everything the request writes on an order's timeline names its caller.
+        with acting_as(request_actor(event) if isinstance(event, dict) else None):
+            return super().resolve(event, context)
+
     def _to_proxy_event(self, event: dict[str, Any]) -> APIGatewayProxyEvent:
         return _ProxyEvent(event, self._json_body_deserializer)
 

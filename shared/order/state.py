@@ -76,6 +76,7 @@ class Reason(StrEnum):
     STEP_FAILED = "step_failed"  # before release to fulfillment: stock is given back
     FULFILLMENT_STEP_FAILED = "fulfillment_step_failed"  # after release: keep everything, hold
     DISPUTE_OPENED = "dispute_opened"
+    HOLD_PLACED = "hold_placed"  # an operator's, agent's or the fraud screening's hold
 
 
 _STATUS_FOR: Mapping[Reason, OrderStatus] = {
@@ -86,7 +87,33 @@ _STATUS_FOR: Mapping[Reason, OrderStatus] = {
     Reason.STEP_FAILED: OrderStatus.FAILED,
     Reason.FULFILLMENT_STEP_FAILED: OrderStatus.ON_HOLD,
     Reason.DISPUTE_OPENED: OrderStatus.ON_HOLD,
+    Reason.HOLD_PLACED: OrderStatus.ON_HOLD,
 }
+
+# The header's map of active holds (hold id -> reason, expiry) and the status the first
+# of them held the order from. An order with an active hold is never released to a
+# warehouse: the release's transaction carries ``not_held_check``.
+HOLDS = "holds"
+HELD_FROM = "held_from"
+
+
+class OrderHeld(Exception):
+    """The order has an active hold: the workflow waits on it (matched by name in the ASL)."""
+
+
+def is_held(header: Mapping[str, Any]) -> bool:
+    return bool(header.get(HOLDS))
+
+
+def not_held_check(order_id: str) -> dict[str, Any]:
+    """A transaction item that fails if the order gained a hold since it was read."""
+    return {
+        "ConditionCheck": {
+            "Key": {"pk": keys.order_pk(order_id), "sk": keys.ORDER_HEADER},
+            "ConditionExpression": "attribute_not_exists(#holds)",
+            "ExpressionAttributeNames": {"#holds": HOLDS},
+        }
+    }
 
 
 def status_for(reason: Reason) -> OrderStatus:

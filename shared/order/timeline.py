@@ -1,16 +1,23 @@
-"""The order's timeline: one ``EVENT#<at>#<id>`` item per change, newest last."""
+"""The order's timeline: one ``EVENT#<at>#<id>`` item per change, newest last.
+
+Every event names its ``actor``: the caller's principal when written inside an API request
+(``shared.actor``, set by the API app), ``system`` for workflow steps and consumers.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from shared.actor import current_actor
 from shared.clock import now_iso
 from shared.ids import new_id
 from shared.order import keys
 from shared.table import Item, Table, decode_cursor, encode_cursor
 
 
-def event_item(order_id: str, kind: str, detail: dict[str, Any], *, at: str | None = None) -> Item:
+def event_item(
+    order_id: str, kind: str, detail: dict[str, Any], *, at: str | None = None, actor: str | None = None
+) -> Item:
     at = at or now_iso()
     event_id = new_id("evt")
     return {
@@ -22,6 +29,7 @@ def event_item(order_id: str, kind: str, detail: dict[str, Any], *, at: str | No
         "kind": kind,
         "at": at,
         "detail": detail,
+        "actor": actor or current_actor(),
     }
 
 

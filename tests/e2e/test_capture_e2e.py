@@ -56,6 +56,8 @@ def test_capture_starts_an_execution_listed_by_the_aws_endpoint(stack, stocked):
     assert entered == [
         "AllocateOrder",
         "CheckBackorders",
+        "ScreenOrder",
+        "HoldGate",
         "AuthorizePayment",
         "ReleaseToFulfillment",
         "FulfillEach",

@@ -693,6 +693,7 @@ def test_manifest_state_machine_runs_its_tasks(stack: LocalStack, override: Any)
         return {"allocated_units": 1, "backordered_units": 0, "backorder_timeout_seconds": 60}
 
     override("AllocateOrder", allocate)
+    override("ScreenOrder", lambda event, context: {"held": False, "timeout_seconds": 60})
     override("AuthorizePayment", lambda event, context: {"authorized": 0})
     override("ReleaseToFulfillment", lambda event, context: {"open": [], "created": 0})
     override("ReviewFulfillment", lambda event, context: {"next": "done", "open": []})

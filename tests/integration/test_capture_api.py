@@ -57,6 +57,8 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
     assert entered == [
         "AllocateOrder",
         "CheckBackorders",
+        "ScreenOrder",
+        "HoldGate",
         "AuthorizePayment",
         "ReleaseToFulfillment",
         "FulfillEach",

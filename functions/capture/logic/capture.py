@@ -79,6 +79,11 @@ def _header(order_id: str, request: OrderRequest, customer_id: str, totals: Tota
         "shipping": request.shipping.model_dump(exclude_none=True),
         "promotions": [p.model_dump() for p in request.promotions],
         "payment": request.payment.model_dump(),
+        **(
+            {"billing_address": request.billing_address.model_dump(exclude_none=True)}
+            if request.billing_address
+            else {}
+        ),
         "line_count": len(request.lines),
         **({"placed_at": request.placed_at.isoformat()} if request.placed_at else {}),
         **initial_header_state(execution_arn(get_settings().order_lifecycle_arn, order_id)),

@@ -100,6 +100,8 @@ class OrderRequest(_Model):
     shipping: ShippingIn
     promotions: Annotated[list[PromotionIn], Field(max_length=20)] = []
     payment: PaymentIn
+    # Where the payment's bill goes (the fraud screening compares its country with shipping's).
+    billing_address: Address | None = None
     # When the customer placed it, for orders imported from a channel's history (ISO 8601
     # with a zone, not in the future); absent: the capture time.
     placed_at: AwareDatetime | None = None

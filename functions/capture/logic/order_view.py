@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from functions.changes.api import change_views, order_figures
 from functions.fulfill.api import fulfillment_order_view, shipment_view
+from functions.holds.api import hold_view
 from functions.payments.api import payment_summary
 from functions.returns.api import return_views
 from shared.order.quantities import LineQuantities, line_status
@@ -88,6 +89,8 @@ class OrderView(BaseModel):
     credit_memos: list[dict[str, Any]] = []
     returns: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
+    # Holds placed on the order, active and ended (docs/holds.md).
+    holds: list[dict[str, Any]] = []
     payment_summary: PaymentSummary
     workflow: Workflow
     created_at: str
@@ -120,6 +123,8 @@ class TimelineEvent(BaseModel):
     kind: str
     at: str
     detail: dict[str, Any]
+    # The caller's principal, or ``system`` (events written before actors were recorded too).
+    actor: str = "system"
 
 
 class TimelinePage(BaseModel):
@@ -190,6 +195,7 @@ def order_view(record: OrderRecord) -> OrderView:
         credit_memos=payments.pop("credit_memos"),
         returns=return_views(record),
         changes=change_views(record),
+        holds=[hold_view(i) for i in sorted(others.get("HOLD", []), key=lambda i: (i["placed_at"], i["hold_id"]))],
         payment_summary=PaymentSummary(**payments),
         workflow=Workflow(execution_arn=workflow.get("execution_arn"), status=workflow.get("status", "PENDING")),
         updated_at=h["updated_at"],

@@ -96,7 +96,14 @@ def order_timeline(caller: Caller, order_id: str, *, limit: int, cursor: str | N
     items, next_cursor = timeline(order_id, limit=limit, cursor=cursor)
     return TimelinePage(
         items=[
-            TimelineEvent(event_id=i["event_id"], kind=i["kind"], at=i["at"], detail=i.get("detail", {})) for i in items
+            TimelineEvent(
+                event_id=i["event_id"],
+                kind=i["kind"],
+                at=i["at"],
+                detail=i.get("detail", {}),
+                actor=i.get("actor") or "system",
+            )
+            for i in items
         ],
         next_cursor=next_cursor,
     )

@@ -28,6 +28,7 @@ from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict
 from shared.ids import new_id
+from shared.order import hold_wait
 from shared.order.quantities import LineQuantities, bucket_write
 from shared.order.record import OrderRecord
 from shared.order.state import HeaderUpdate, Reason
@@ -116,10 +117,12 @@ def _cancel_part(
         if preview:
             return change_view(change) | {"change_id": None, "preview": True}
         try:
-            _commit(record, plan, change, at)
+            kind = _commit(record, plan, change, at)
         except ConditionFailed:
             continue  # shipped, allocated or cancelled under us: plan again from fresh buckets
         after_commit(order_id, "CancelOrder", change["change_id"], partial(_settle, order_id, change, plan))
+        if kind == "order.cancelled":  # an execution parked on the order's holds has nothing left to wait for
+            hold_wait.wake(order_id, reason="order cancelled")
         return change_view(change)
     raise Conflict(f"order {order_id} kept changing while cancelling; try again")
 

@@ -20,6 +20,7 @@ from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
 from shared.ids import new_id
 from shared.order.record import load_order
+from shared.order.state import OrderHeld, is_held, not_held_check
 from shared.order.timeline import event_item
 from shared.retry import attempts
 from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table
@@ -79,6 +80,7 @@ def _create(table: Table, header: Item, location_id: str, allocations: list[Item
     head: list[dict[str, Any]] = [
         {"Put": {"Item": fo, "ConditionExpression": "attribute_not_exists(pk)"}},
         {"Put": {"Item": event_item(order_id, "fulfillment.released", detail, at=at)}},
+        not_held_check(order_id),  # a hold placed since the read releases nothing
     ]
     _in_chunks(table, head, [_link_op(a, fo_id, at) for a in allocations])
     return fo_id
@@ -99,6 +101,8 @@ def _release_once(table: Table, order_id: str) -> int:
             _in_chunks(table, [], [_link_op(a, fo["fo_id"], at) for a in unlinked])
     if record.header["status"] in _CLOSED:
         return 0
+    if is_held(record.header):
+        raise OrderHeld(f"order {order_id} is on hold")
     by_location: dict[str, list[Item]] = defaultdict(list)
     for sk, alloc in sorted(allocations.items()):
         if sk not in claimed and "fo_id" not in alloc and alloc.get("status") == "reserved" and held(alloc) > 0:

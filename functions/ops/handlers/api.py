@@ -17,6 +17,7 @@ from functions.changes import api as changes_api
 from functions.channels import api as channels_api
 from functions.customers import api as customers_api
 from functions.fulfill import api as fulfill_api
+from functions.holds import api as holds_api
 from functions.inventory import api as inventory_api
 from functions.ops.logic.exceptions import (
     ExceptionAction,
@@ -98,6 +99,7 @@ ROUTERS = (
     *payments_api.http_routers(),
     *customers_api.http_routers(),
     *reports_api.http_routers(),
+    *holds_api.http_routers(),
     router,
 )
 app = build_app(router)

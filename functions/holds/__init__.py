@@ -1,0 +1,1 @@
+"""Holds on orders and the fraud screening that may place one."""
