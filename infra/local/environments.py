@@ -276,6 +276,7 @@ class Environments:
         limit: int | None = None,
         wait: bool = False,
         timeout: float = 10.0,
+        init_timeout: float = INIT_SECONDS,
     ) -> Outcome:
         pool = self.pool(key, env, limit)
         try:
@@ -292,10 +293,10 @@ class Environments:
         started = time.perf_counter()
         try:
             environment.conn.send((handler, json.dumps(event), context_fields))
-            if not environment.conn.poll(INIT_SECONDS) or environment.conn.recv() != ("started",):
+            if not environment.conn.poll(init_timeout) or environment.conn.recv() != ("started",):
                 environment.close(kill=True)
                 keep = None
-                raise TimedOut(f"Init timed out after {INIT_SECONDS:.2f} seconds")
+                raise TimedOut(f"Init timed out after {init_timeout:.2f} seconds")
             if not environment.conn.poll(timeout):
                 environment.close(kill=True)
                 keep = None

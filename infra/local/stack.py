@@ -16,7 +16,10 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from infra import manifest
-from infra.local import lambda_adapter, moto_patches, persistence, requests_meter, runtime
+
+# warm: the AWS service models parsed once per process (moto parses requests with them,
+# and each of its backends loads the endpoint data again otherwise).
+from infra.local import lambda_adapter, moto_patches, persistence, requests_meter, runtime, warm  # noqa: F401
 from infra.local.environments import Environments
 from infra.local.http_api import Api, HttpApi
 from infra.local.provision import LocalResources, provision

@@ -12,7 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.local import lambda_adapter, moto_patches
+# Service models parsed once for the session, not by every test's new clients (as the local
+# stack's execution environments share them).
+from infra.local import lambda_adapter, moto_patches, warm  # noqa: F401
 from infra.local.dev_credentials import DEV_API_KEYS
 from infra.local.provision import LocalResources, provision
 from infra.local.runtime import LambdaContext
