@@ -85,6 +85,10 @@ class Outcome:
     wall_seconds: float
 
 
+def _noop() -> None:
+    """A process that does nothing: starting one waits for the zygote to have imported everything."""
+
+
 def _serve(conn: Connection, env: dict[str, str]) -> None:
     """The environment's main loop (runs in the worker process)."""
     os.environ.clear()
@@ -235,6 +239,14 @@ class Environments:
         self._closed = False
         threading.Thread(target=self._reaper, name="environment-reaper", daemon=True).start()
         atexit.register(self.close)
+
+    def start_zygote(self) -> None:
+        """Start the process environments are forked from and wait until it has imported the
+        handlers: otherwise the first invocation waits for that (seconds, more on a busy
+        machine) and a caller with a short timeout gives up."""
+        process = self.context.Process(target=_noop, daemon=True, name=_ENV_PROCESS)
+        process.start()
+        process.join()
 
     def evict_idle(self, wanting: Pool) -> _Environment | None:
         """Take the least recently used idle environment of another function (lock held)."""

@@ -102,6 +102,7 @@ class LocalStack:
             self._set_env(self.resources.environment())
             _reset_shared_caches()
             self.environments = Environments(preload=_handler_modules())
+            self.environments.start_zygote()
             runtime.use_environments(self.environments, dict(os.environ), TIMEOUT_SCALE)
             self._api = HttpApi(Api(region=self.region), host=HOST, port=self.api_port).start()
             self.api_port = self._api.port
