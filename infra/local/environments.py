@@ -85,6 +85,10 @@ class Outcome:
     wall_seconds: float
 
 
+def _noop() -> None:
+    """A process that does nothing: starting one waits for the zygote to have imported everything."""
+
+
 def _serve(conn: Connection, env: dict[str, str]) -> None:
     """The environment's main loop (runs in the worker process)."""
     os.environ.clear()
@@ -236,6 +240,14 @@ class Environments:
         threading.Thread(target=self._reaper, name="environment-reaper", daemon=True).start()
         atexit.register(self.close)
 
+    def start_zygote(self) -> None:
+        """Start the process environments are forked from and wait until it has imported the
+        handlers: otherwise the first invocation waits for that (seconds, more on a busy
+        machine) and a caller with a short timeout gives up."""
+        process = self.context.Process(target=_noop, daemon=True, name=_ENV_PROCESS)
+        process.start()
+        process.join()
+
     def evict_idle(self, wanting: Pool) -> _Environment | None:
         """Take the least recently used idle environment of another function (lock held)."""
         candidates = [(e.last_used, p, e) for p in self.pools.values() if p is not wanting for e in p.idle]
@@ -276,6 +288,7 @@ class Environments:
         limit: int | None = None,
         wait: bool = False,
         timeout: float = 10.0,
+        init_timeout: float = INIT_SECONDS,
     ) -> Outcome:
         pool = self.pool(key, env, limit)
         try:
@@ -292,10 +305,10 @@ class Environments:
         started = time.perf_counter()
         try:
             environment.conn.send((handler, json.dumps(event), context_fields))
-            if not environment.conn.poll(INIT_SECONDS) or environment.conn.recv() != ("started",):
+            if not environment.conn.poll(init_timeout) or environment.conn.recv() != ("started",):
                 environment.close(kill=True)
                 keep = None
-                raise TimedOut(f"Init timed out after {INIT_SECONDS:.2f} seconds")
+                raise TimedOut(f"Init timed out after {init_timeout:.2f} seconds")
             if not environment.conn.poll(timeout):
                 environment.close(kill=True)
                 keep = None

@@ -11,15 +11,17 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
 3. Responses are written as JSON directly. moto's generic, shape-driven serializer spends
    seconds on a query of a few thousand items; DynamoDB's results are already in wire
    format, so ``json.dumps`` gives the same bytes' meaning at a fraction of the cost.
-6. Messages sent to a queue with a Lambda trigger reach the consumer from a background
-   thread, as Lambda's poller does, instead of inside ``SendMessage`` (a bulk import of a
-   few thousand rows otherwise held its HTTP request past the API's timeout).
+6. Messages sent to a queue with a Lambda trigger reach the consumer from background
+   threads, as Lambda's poller does, instead of inside ``SendMessage`` (a bulk import of a
+   few thousand rows otherwise held its HTTP request past the API's timeout); each queue
+   has a poller of its own (one thread for all queues made carrier events wait behind
+   every outbound webhook and e-mail).
 5. The server finds a request's service without listing moto's package directory on
    disk under a global lock for every request, and keeps connections alive (HTTP/1.1),
    so a boto3 client does not open a new TCP connection per call.
-4. Stream records reach their Lambda consumers from a background thread, in order, as a
+4. Stream records reach their Lambda consumers from background threads, in order, as a
    real stream does, instead of inside the write that produced them (which held the
-   request lock and made every write wait for its consumers).
+   request lock and made every write wait for its consumers); each mapping has its own.
 7. The Step Functions interpreter parses a definition with ANTLR once, not once per
    execution (about 0.3 s of CPU each for OrderLifecycle). Each execution still builds
    its own evaluation components from the cached syntax tree, so no state is shared.
@@ -34,6 +36,20 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
 10. An update expression's syntax tree is copied node by node before it is validated
    (the validation rewrites the copy), not with ``copy.deepcopy``: the generic deep copy
    of a tree of a few dozen nodes was 40 % of the emulator's CPU while orders shipped.
+11. The interpreter's Lambda tasks call moto's Lambda backend in this process instead of
+   through a boto3 client and HTTP to this same server: the request is the same
+   (function, payload, invocation type) and reaches the same adapter, and an error the
+   service answers reaches the interpreter as the same ``ClientError``; what goes is
+   serializing, signing, sending and parsing each task's payload twice (a quarter of the
+   emulator's CPU per order). The request is still counted (``requests_meter``).
+12. JSONPath expressions are compiled once, not at every use: the interpreter compiled
+   each state's paths (InputPath, Parameters, ResultPath, ...) at every evaluation, and
+   EventBridge's input transformation per event and target; jsonpath_ng builds its whole
+   parser for each. A compiled expression is read-only (finding or updating a document
+   does not change it), so one serves every execution.
+13. The update-expression validators' traversal asks each processor for its map of node
+   classes to methods once per traversal, not once per node (it rebuilt the dict and the
+   tuple of its keys for every node of every update).
 """
 
 from __future__ import annotations
@@ -41,11 +57,13 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import io
 import json
 import logging
 import os
 import queue
 import threading
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any
@@ -149,17 +167,45 @@ def _passes_filters(esm: Any, record: dict[str, Any]) -> bool:
 
 
 class _StreamDelivery:
-    """One worker delivering stream records to their mappings, in write order."""
+    """Stream records to their mappings: each mapping reads the stream on its own thread,
+    in write order, as each consumer of a real stream has its own iterator (one slow
+    consumer, say the read models, does not hold back the others)."""
 
     def __init__(self) -> None:
         self.queue: queue.Queue[tuple[StreamShard, list[StreamRecord]]] = queue.Queue()
         self.idle = threading.Event()
         self.idle.set()
+        self._pending = 0  # records not yet dispatched plus batches not yet delivered
+        self._pending_lock = threading.Lock()
+        self._consumers: dict[str, queue.Queue[tuple[StreamShard, str, Any, list[StreamRecord]]]] = {}
         threading.Thread(target=self._run, name="dynamodb-stream", daemon=True).start()
 
-    def _run(self) -> None:
+    def _done(self, n: int) -> None:
+        with self._pending_lock:
+            self._pending -= n
+            if self._pending == 0:
+                self.idle.set()
+
+    def _consumer(self, arn: str) -> queue.Queue[tuple[StreamShard, str, Any, list[StreamRecord]]]:
+        found = self._consumers.get(arn)
+        if found is None:
+            found = self._consumers[arn] = queue.Queue()
+            threading.Thread(target=self._deliver, args=(found,), name=f"dynamodb-stream {arn}", daemon=True).start()
+        return found
+
+    def _deliver(self, batches: queue.Queue[tuple[StreamShard, str, Any, list[StreamRecord]]]) -> None:
         from moto.awslambda.utils import get_backend
 
+        while True:
+            shard, arn, esm, records = batches.get()
+            try:
+                get_backend(shard.account_id, arn.split(":")[3]).send_dynamodb_items(arn, records, esm.event_source_arn)
+            except Exception:  # a consumer's failure must not stop the stream
+                log.exception("stream delivery failed")
+            finally:
+                self._done(1)
+
+    def _run(self) -> None:
         while True:
             shard, records = self.queue.get()
             # Coalesce what is waiting for the same shard into one batch, like a poller.
@@ -169,22 +215,25 @@ class _StreamDelivery:
                     self.queue.put((more_shard, more))
                     break
                 records += more
+            batches = 0
             try:
                 for arn, esm in list(shard.table.lambda_event_source_mappings.items()):
                     size = int(getattr(esm, "batch_size", 100) or 100)
                     wanted = [r for r in records if _passes_filters(esm, r.record)]
                     for start in range(0, len(wanted), size):
-                        get_backend(shard.account_id, arn.split(":")[3]).send_dynamodb_items(
-                            arn, wanted[start : start + size], esm.event_source_arn
-                        )
-            except Exception:  # a consumer's failure must not stop the stream
-                log.exception("stream delivery failed")
+                        with self._pending_lock:
+                            self._pending += 1
+                        batches += 1
+                        self._consumer(arn).put((shard, arn, esm, wanted[start : start + size]))
+            except Exception:
+                log.exception("stream dispatch failed")
             finally:
-                if self.queue.empty():
-                    self.idle.set()
+                self._done(len(records))
 
     def add(self, shard: StreamShard, record: StreamRecord) -> None:
-        self.idle.clear()
+        with self._pending_lock:
+            self._pending += 1
+            self.idle.clear()
         self.queue.put((shard, [record]))
 
 
@@ -206,16 +255,30 @@ def wait_for_streams(timeout: float = 10.0) -> bool:
     return _delivery.idle.wait(timeout) if _delivery else True
 
 
-_queue_poller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqs-poller")
+# Each triggered queue has a poller thread of its own: one queue's consumer (outbound
+# webhooks, say) does not hold back another's (carrier events). Within a queue, messages
+# are handed over one poll at a time, as moto does (a failed batch is tried again when the
+# next message arrives; polls at once would take fewer turns at it).
+_queue_pollers: dict[str, ThreadPoolExecutor] = {}
+_queue_pollers_lock = threading.Lock()
 _queue_pending: set[Future[None]] = set()
 _original_add_message = SqsQueue.add_message
+
+
+def _poller(queue_arn: str) -> ThreadPoolExecutor:
+    with _queue_pollers_lock:
+        found = _queue_pollers.get(queue_arn)
+        if found is None:
+            name = f"sqs-poller {queue_arn.rsplit(':', 1)[-1]}"
+            found = _queue_pollers[queue_arn] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        return found
 
 
 def _add_message(self: SqsQueue, message: Any) -> None:
     if not self.lambda_event_source_mappings:
         _original_add_message(self, message)
         return
-    future = _queue_poller.submit(_original_add_message, self, message)
+    future = _poller(self.queue_arn).submit(_original_add_message, self, message)
     _queue_pending.add(future)
     future.add_done_callback(_queue_pending.discard)
 
@@ -339,6 +402,55 @@ _sfn_clients: dict[tuple[str, str, str | None], Any] = {}
 _sfn_clients_lock = threading.Lock()
 
 
+class _InProcessLambda:
+    """The part of a boto3 Lambda client the interpreter uses (``invoke``), served by moto's
+    Lambda backend in this process, as the server would serve the same request."""
+
+    def __init__(self, region: str):
+        self.region = region
+
+    def invoke(  # boto3's parameter names
+        self,
+        FunctionName: str,
+        Payload: bytes | str | None = None,
+        InvocationType: str = "RequestResponse",
+        Qualifier: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+        from moto.awslambda.models import lambda_backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.exceptions import JsonRESTError
+
+        from infra.local import requests_meter
+
+        requests_meter.count("lambda", "Invoke", requests_meter.OUTSIDE)
+        parts = FunctionName.split(":")
+        account, region = (parts[4], parts[3]) if FunctionName.startswith("arn:") and len(parts) > 5 else ("", "")
+        backend = lambda_backends[account or DEFAULT_ACCOUNT_ID][region or self.region]
+        body = Payload.decode() if isinstance(Payload, bytes) else Payload
+        response_headers: dict[str, str] = {}
+        request_id = str(uuid.uuid4())
+        try:
+            payload = backend.invoke(
+                FunctionName, Qualifier, body, {"x-amz-invocation-type": InvocationType}, response_headers
+            )
+        except JsonRESTError as exc:
+            error = {"Code": exc.error_type, "Message": exc.message}
+            metadata = {"HTTPStatusCode": int(exc.code), "RequestId": request_id}
+            raise ClientError({"Error": error, "ResponseMetadata": metadata}, "Invoke") from exc
+        data = payload.encode() if isinstance(payload, str) else payload or b""
+        answer: dict[str, Any] = {
+            "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": request_id},
+            "StatusCode": 202 if InvocationType == "Event" else 200,
+            "ExecutedVersion": "$LATEST",
+            "Payload": io.BytesIO(data),
+        }
+        if "x-amz-function-error" in response_headers:
+            answer["FunctionError"] = response_headers["x-amz-function-error"]
+        return answer
+
+
 def _patch_step_functions() -> None:
     global _ORIGINAL_PARSE
     from moto.stepfunctions.parser.asl.parse import asl_parser
@@ -349,6 +461,8 @@ def _patch_step_functions() -> None:
     original_client = boto_client.boto_client_for
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if service == "lambda":
+            return _InProcessLambda(region)
         # moto signs with fixed keys whatever the execution role: one client serves all,
         # per endpoint: a client made for a stack that has stopped (its MOTO_PORT) would
         # send a later stack's or mock_aws's tasks to a closed port.
@@ -368,6 +482,44 @@ def _patch_step_functions() -> None:
     lambda_eval_utils.boto_client_for = client_for
 
 
+def _patch_json_paths() -> None:
+    import jsonpath_ng
+    import jsonpath_ng.ext
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    extended = functools.lru_cache(maxsize=1024)(jsonpath_ng.ext.parse)
+    jsonpath_ng.ext.parse = extended  # EventBridge imports it at each call
+    json_path.parse = extended
+    result_path.parse = functools.lru_cache(maxsize=1024)(jsonpath_ng.parse)
+
+
+def _patch_traversal() -> None:
+    from moto.dynamodb.parsing import ast_nodes
+
+    traverser: Any = ast_nodes.DepthFirstTraverser  # type: ignore[attr-defined]
+
+    def processing(self: Any) -> dict[type, Any]:
+        found = self.__dict__.get("_local_processing")
+        if found is None:
+            found = self.__dict__["_local_processing"] = self._processing_map()
+            self.__dict__["_local_classes"] = tuple(found)
+        return found
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        processing(self)
+        return self.__dict__["_local_classes"]
+
+    def process(self: Any, node: Any) -> Any:
+        for class_key, processor in processing(self).items():
+            if isinstance(node, class_key):
+                return processor(node)
+        return None
+
+    traverser.nodes_to_be_processed = nodes_to_be_processed
+    traverser.process = process
+
+
 def install() -> None:
     global _installed, _delivery
     if _installed:
@@ -375,6 +527,8 @@ def install() -> None:
     global _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS, _NODE
     _speed_up_server()
     _patch_step_functions()
+    _patch_json_paths()
+    _patch_traversal()
     from moto.dynamodb.parsing import ast_nodes, validators
 
     _NODE = ast_nodes.Node  # type: ignore[attr-defined]

@@ -181,6 +181,8 @@ def invoke(
     (``wait``: wait for one instead, as an event source poller does) and ``TimedOut``."""
     if _pools is None or handler in _overrides:
         return _invoke_here(handler, event, context)
+    from infra.local.environments import INIT_SECONDS
+
     env = {
         **_base_env,
         **(function_env or {}),
@@ -208,6 +210,8 @@ def invoke(
         limit=limit,
         wait=wait,
         timeout=min(context.timeout_seconds * _timeout_scale, max_seconds or float("inf")),
+        # The init phase (imports) is stretched as the invocation is: a busy machine is slower at both.
+        init_timeout=INIT_SECONDS * max(1.0, _timeout_scale),
     )
     invocations[handler] += 1
     busy_seconds[handler] += outcome.wall_seconds

@@ -16,7 +16,10 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from infra import manifest
-from infra.local import lambda_adapter, moto_patches, persistence, requests_meter, runtime
+
+# warm: the AWS service models parsed once per process (moto parses requests with them,
+# and each of its backends loads the endpoint data again otherwise).
+from infra.local import lambda_adapter, moto_patches, persistence, requests_meter, runtime, warm  # noqa: F401
 from infra.local.environments import Environments
 from infra.local.http_api import Api, HttpApi
 from infra.local.provision import LocalResources, provision
@@ -99,6 +102,7 @@ class LocalStack:
             self._set_env(self.resources.environment())
             _reset_shared_caches()
             self.environments = Environments(preload=_handler_modules())
+            self.environments.start_zygote()
             runtime.use_environments(self.environments, dict(os.environ), TIMEOUT_SCALE)
             self._api = HttpApi(Api(region=self.region), host=HOST, port=self.api_port).start()
             self.api_port = self._api.port

@@ -24,7 +24,7 @@ import requests
 
 from demo.samples import CATALOGUE, CHANNEL_KEYS, sample_order
 from infra import manifest
-from infra.local import runtime
+from infra.local import requests_meter, runtime
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from tests.benchmarks.aws_meter import AwsMeter
 from tests.benchmarks.prices import cost_per_thousand
@@ -216,7 +216,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     meter.reset()
     invocations, busy = Counter(runtime.invocations), dict(runtime.busy_seconds)
     handler_cpu = sum(runtime.cpu_seconds.values())
-    process_cpu, client_cpu = time.process_time(), CLIENT_CPU[0]
+    process_cpu, client_cpu, meter_cpu = time.process_time(), CLIENT_CPU[0], requests_meter.listener_cpu[0]
     latencies: list[float] = []
     started = time.perf_counter()
     created = _capture(api_url, bodies(f"LC{clients}", orders), clients, latencies)
@@ -225,7 +225,9 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     warehouse.stop.set()
     worker.join(timeout=30)
     handler_cpu = sum(runtime.cpu_seconds.values()) - handler_cpu
-    emulation_cpu = (time.process_time() - process_cpu) - (CLIENT_CPU[0] - client_cpu)
+    # The bench's own clients and its request meter run in this process too: neither is emulation.
+    metering_cpu = requests_meter.listener_cpu[0] - meter_cpu
+    emulation_cpu = (time.process_time() - process_cpu) - (CLIENT_CPU[0] - client_cpu) - metering_cpu
     latencies.sort()
 
     memory = {spec.handler: spec.memory_mb for spec in manifest.FUNCTIONS}
@@ -250,7 +252,12 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     }
     return {
         "orders": orders,
-        "cpu_per_order_s": {"handlers": handler_cpu / n, "emulation": emulation_cpu / n},
+        "cpu_per_order_s": {
+            "handlers": handler_cpu / n,
+            "emulation": emulation_cpu / n,
+            "bench_metering": metering_cpu / n,
+            "bench_clients": (CLIENT_CPU[0] - client_cpu) / n,
+        },
         "capture_latency_ms": {
             "p50": latencies[len(latencies) // 2] * 1000 if latencies else None,
             "p99": latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))] * 1000 if latencies else None,

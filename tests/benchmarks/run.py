@@ -123,7 +123,7 @@ def run_lifecycle(orders: int, clients: tuple[int, ...] = (1, 8, 32)) -> None:
             runs[str(n)] = bench_lifecycle(stack, meter, orders=orders, clients=n)
         environments = stack.environments.stats() if stack.environments else {}
     result: dict[str, Any] = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_average": os.getloadavg()},
         "orders_per_run": orders,
         "runs": runs,
         "environments": environments,
@@ -137,6 +137,7 @@ def run_lifecycle(orders: int, clients: tuple[int, ...] = (1, 8, 32)) -> None:
                 f"{r['orders_per_minute']:.0f} lifecycles/min"
                 f" ({r['completed']} of {orders} in {r['wall_seconds']:.1f} s)"
                 f"  CPU/order handlers {cpu['handlers']:.3f} s, emulation {cpu['emulation']:.3f} s"
+                f" (bench metering {cpu['bench_metering']:.3f} s apart)"
                 f"  capture p50 {lat['p50'] or 0:.0f} ms, p99 {lat['p99'] or 0:.0f} ms",
             )
         )

@@ -12,7 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.local import lambda_adapter, moto_patches
+# Service models parsed once for the session, not by every test's new clients (as the local
+# stack's execution environments share them).
+from infra.local import lambda_adapter, moto_patches, warm  # noqa: F401
 from infra.local.dev_credentials import DEV_API_KEYS
 from infra.local.provision import LocalResources, provision
 from infra.local.runtime import LambdaContext
@@ -50,11 +52,14 @@ def _stop_executions(resources: LocalResources) -> None:
     import time
 
     sfn = boto3.client("stepfunctions")
+    stopped = 0
     for arn in resources.state_machines.values():
         for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
             with contextlib.suppress(Exception):  # moto cannot stop an execution mid-start
                 sfn.stop_execution(executionArn=execution["executionArn"])
-    time.sleep(0.2)
+            stopped += 1
+    if stopped:  # their threads notice at their next step
+        time.sleep(0.2)
 
 
 def caller_context(api_key: str) -> dict[str, str]:

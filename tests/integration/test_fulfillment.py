@@ -371,3 +371,30 @@ def test_completion_keeps_a_delivery_that_landed_while_it_was_deciding(resumed):
     assert review._complete(Table(), stale) == {"next": "done", "open": []}
     header = load_order(order_id).header  # type: ignore[union-attr]
     assert (header["status"], header["fulfillment_status"]) == ("completed", "delivered")
+
+
+def test_an_order_whose_last_open_units_are_cancelled_after_its_parcels_arrived_completes_delivered(resumed):
+    """Shipped part delivered, the rest (never shipped) cancelled: no carrier event is left to
+    come, so the completion itself finds every parcel delivered."""
+    from tests.integration.test_cancel_and_adjust import post_change
+    from tests.integration.test_tracking import generic, post_webhook
+
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, _ = _released_order("FO-LAST-CANCEL")
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    lines = _lines(order_id)
+    tshirt, jeans = lines["TSHIRT-M"]["line_id"], lines["JEANS-32"]["line_id"]
+    body = {"carrier": "dhl", "tracking_number": "TRK-PART", "lines": [{"line_id": tshirt, "quantity": 2}]}
+    assert _api("POST", fo_id, "ship", body=body)[0] == 201
+    assert post_webhook("generic", generic("part-1", "TRK-PART", "delivered", "2024-05-02T10:00:00.000Z"))[0] == 202
+    assert load_order(order_id).header["fulfillment_status"] == "partially_shipped"  # type: ignore[union-attr]
+
+    cancel = {"lines": [{"line_id": jeans, "quantity": 1}], "reason": "no longer wanted"}
+    status, _, change = post_change(order_id, "cancel", cancel, headers={"Idempotency-Key": "last-cancel"})
+    assert status == 201, change
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []}
+
+    header = load_order(order_id).header  # type: ignore[union-attr]
+    assert (header["status"], header["fulfillment_status"]) == ("completed", "delivered")
+    assert header["delivered_at"] == "2024-05-02T10:00:00.000Z"
+    assert _events(order_id).count("order.delivered") == 1

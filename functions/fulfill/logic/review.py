@@ -12,13 +12,22 @@ from __future__ import annotations
 from typing import Any
 
 from functions.allocate.api import load_policy, pinned
+from functions.fulfill.logic.tracking import complete_delivery
 from functions.fulfill.rules.status import awaited
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound, RetryableError
 from shared.order import keys
 from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord, get_header, load_order
-from shared.order.state import ACTIVE, HeaderUpdate, OrderStatus, WorkflowStatus, at_completion, is_done
+from shared.order.state import (
+    ACTIVE,
+    FulfillmentStatus,
+    HeaderUpdate,
+    OrderStatus,
+    WorkflowStatus,
+    at_completion,
+    is_done,
+)
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 
@@ -107,7 +116,18 @@ def _complete(table: Table, record: OrderRecord) -> dict[str, Any]:
             return _complete(table, OrderRecord(header=current, lines=record.lines, others=record.others))
         if not is_done(current):
             raise Conflict(f"order {order_id} is {current.get('status')}; it cannot complete") from err
+    _delivered_if_every_parcel_arrived(table, record)
     return {"next": "done", "open": []}
+
+
+def _delivered_if_every_parcel_arrived(table: Table, record: OrderRecord) -> None:
+    """The carrier's last "delivered" may have come while units were still open (later
+    cancelled): no carrier event is left to mark the order delivered, so completion does."""
+    if record.header.get("fulfillment_status") == FulfillmentStatus.DELIVERED:
+        return
+    parcels = [s for s in record.others.get("SHP", []) if s.get("status") not in ("cancelled", "voided")]
+    if parcels and all(s.get("tracking_status") == "delivered" for s in parcels):
+        complete_delivery(record.header["order_id"], table)  # re-reads consistently; once only
 
 
 def review_fulfillment(order_id: str) -> dict[str, Any]:
@@ -116,6 +136,7 @@ def review_fulfillment(order_id: str) -> dict[str, Any]:
     if record is None:
         raise NotFound(f"no order {order_id}")
     if is_done(record.header):
+        _delivered_if_every_parcel_arrived(table, record)  # a retry after a stop between the two writes
         return {"next": "done", "open": []}
     fos = sorted(record.others.get("FO", []), key=lambda fo: (fo["created_at"], fo["fo_id"]))
     open_ids = [{"fo_id": fo["fo_id"]} for fo in awaited(fos, record.others.get("SHP", []))]
