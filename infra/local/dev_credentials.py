@@ -66,6 +66,8 @@ CARRIERS = ("easypost", "aftership", "generic")
 PAYMENT_PROVIDERS = ("sandbox", "stripe")
 # A Stripe test-mode key shape; the local stack never reaches Stripe (tests replay recorded responses).
 DEV_STRIPE_API_KEY = "sk_test_dev_local_only"
+# The key pickup codes are derived from (shared/integration_secrets.py).
+DEV_PICKUP_CODE_KEY = "dev-pickup-code-key"
 
 
 def integration_secrets_string() -> str:
@@ -73,7 +75,8 @@ def integration_secrets_string() -> str:
     payments: dict[str, dict[str, str]] = {p: {"webhook_secret": DEV_WEBHOOK_SECRETS[p]} for p in PAYMENT_PROVIDERS}
     payments["stripe"]["api_key"] = DEV_STRIPE_API_KEY
     carriers = {c: DEV_WEBHOOK_SECRETS[c] for c in CARRIERS}
-    return json.dumps({"carriers": carriers, "payments": payments, "channels": DEV_CHANNEL_SHOPS})
+    pickup = {"code_key": DEV_PICKUP_CODE_KEY}
+    return json.dumps({"carriers": carriers, "payments": payments, "channels": DEV_CHANNEL_SHOPS, "pickup": pickup})
 
 
 def key_hash(key: str) -> str:
