@@ -239,6 +239,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=("table:read", "table:write", "tasks:callback"),
     ),
     FunctionSpec(
+        name="AwaitPickup",
+        handler="functions.fulfill.handlers.await_pickup.handler",
+        description="OrderLifecycle AwaitPickup: store the task token with the order waiting at the store",
+        grants=("table:read", "table:write", "tasks:callback"),
+    ),
+    FunctionSpec(
         name="ReviewFulfillment",
         handler="functions.fulfill.handlers.review_fulfillment.handler",
         description="OrderLifecycle step: re-route rejected units, go on fulfilling, or complete the order",
@@ -247,8 +253,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="FulfillmentApi",
         handler="functions.fulfill.handlers.api.handler",
-        description="Fulfillment orders for the WMS (/v1/fulfillment-orders...)",
-        grants=("table:read", "table:write", "tasks:callback"),
+        description="Fulfillment orders for the WMS (/v1/fulfillment-orders...), store pickup, the pickup policy",
+        # secrets:integrations: the key pickup codes are derived from.
+        grants=("table:read", "table:write", "tasks:callback", "secrets:integrations"),
     ),
     FunctionSpec(
         name="CarrierWebhooks",
@@ -268,7 +275,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="Notifications",
         handler="functions.notify.handlers.notifications.handler",
         description="Customer messages for domain events (SES in the cloud, an outbox locally)",
-        grants=("table:read", "table:write", "ses:send"),
+        # secrets:integrations: the pickup code of a ready pickup order is derived for its e-mail.
+        grants=("table:read", "table:write", "ses:send", "secrets:integrations"),
         timeout_seconds=30,
     ),
     FunctionSpec(
@@ -279,6 +287,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=29,
         # routing: an edit allocates the new units of an order never released to a warehouse.
         layers=("payments", "routing"),
+    ),
+    FunctionSpec(
+        name="CancelUncollectedPickup",
+        handler="functions.changes.handlers.cancel_uncollected_pickup.handler",
+        description="OrderLifecycle step: a pickup order not collected in time is cancelled, voided or refunded",
+        grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
+        timeout_seconds=30,
+        layers=("payments",),
     ),
     FunctionSpec(
         name="ReturnsApi",
@@ -463,6 +479,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/fulfillment-orders/{fo_id}/pack", "FulfillmentApi"),
     Route("POST", "/v1/fulfillment-orders/{fo_id}/reject", "FulfillmentApi"),
     Route("POST", "/v1/fulfillment-orders/{fo_id}/ship", "FulfillmentApi"),
+    Route("POST", "/v1/fulfillment-orders/{fo_id}/ready-for-pickup", "FulfillmentApi"),
+    Route("POST", "/v1/fulfillment-orders/{fo_id}/picked-up", "FulfillmentApi"),
+    Route("GET", "/v1/config/pickup", "FulfillmentApi"),
+    Route("PUT", "/v1/config/pickup", "FulfillmentApi"),
     Route("POST", "/v1/webhooks/carriers/{carrier}", "CarrierWebhooks", authorized=False),
     Route("POST", "/v1/orders/{order_id}/cancel", "ChangesApi"),
     Route("POST", "/v1/orders/{order_id}/adjustments", "ChangesApi"),
@@ -541,7 +561,13 @@ class EventRule:
 EVENT_RULES: tuple[EventRule, ...] = (
     EventRule(
         name="CustomerMessages",
-        detail_types=("order.confirmed", "shipment.shipped", "shipment.delivered", "shipment.delayed"),
+        detail_types=(
+            "order.confirmed",
+            "shipment.shipped",
+            "shipment.delivered",
+            "shipment.delayed",
+            "fulfillment.ready_for_pickup",
+        ),
         queue="CustomerNotifications",
     ),
     EventRule(name="WebhookSubscriptions", detail_types=WEBHOOK_EVENT_TYPES, queue="WebhookEvents"),
@@ -590,6 +616,8 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
             "CaptureShipmentsArn": "CaptureShipments",
             "ReleaseToFulfillmentArn": "ReleaseToFulfillment",
             "AwaitFulfillmentArn": "AwaitFulfillment",
+            "AwaitPickupArn": "AwaitPickup",
+            "CancelUncollectedPickupArn": "CancelUncollectedPickup",
             "ReviewFulfillmentArn": "ReviewFulfillment",
             "ScreenOrderArn": "ScreenOrder",
             "AwaitHoldReleaseArn": "AwaitHoldRelease",

@@ -2,7 +2,7 @@
 
 The secret holds ``{"carriers": {name: hmac_secret}, "payments": {provider:
 {"webhook_secret", "api_key"?}}, "channels": {platform: {shop: {"webhook_secret", "channel",
-"payment_provider"?, "admin_token"?}}}}``. It is read once per five minutes per execution
+"payment_provider"?, "admin_token"?}}}, "pickup": {"code_key"}}``. It is read once per five minutes per execution
 environment, so a rotated secret takes effect without a deploy.
 """
 
@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from shared.aws import client
-from shared.errors import NotFound
+from shared.errors import NotFound, RetryableError
 from shared.settings import get_settings
 from shared.warm_cache import WarmCache
 
@@ -55,3 +55,12 @@ def channel_shops(platform: str) -> dict[str, dict[str, str]]:
     """Every shop of a sales platform: shop -> its configuration (``channel``, ``admin_token`` ...)."""
     found = _secrets().get("channels", {}).get(platform, {})
     return {str(shop): {str(k): str(v) for k, v in config.items()} for shop, config in found.items()}
+
+
+def pickup_code_key() -> bytes:
+    """The key pickup codes are derived from (only their hashes are stored); RetryableError
+    while operators have not set it, so nothing is marked ready with a code no one can send."""
+    key = _secrets().get("pickup", {}).get("code_key")
+    if not key:
+        raise RetryableError("pickup codes are not configured (IntegrationSecrets pickup.code_key)")
+    return str(key).encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
+from functions.fulfill.logic.pickup import pickup_code, uncollected_units
 from functions.fulfill.rules.views import fulfillment_order_view, shipment_view
 
 __all__ = [
@@ -13,7 +14,10 @@ __all__ = [
     # Fulfillment orders and shipments as GET /v1/orders/{id} shows them.
     "fulfillment_order_view",
     "http_routers",
+    # Store pickup: the code for the customer's e-mail, and what a no-show cancels.
+    "pickup_code",
     "shipment_view",
+    "uncollected_units",
 ]
 
 if TYPE_CHECKING:

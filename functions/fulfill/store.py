@@ -82,8 +82,10 @@ def fo_write_op(
     status: str | None = None,
     lines: list[dict[str, Any]] | None = None,
     signal: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Update a fulfillment order pinned on the version read: a concurrent write refuses it."""
+    """Update a fulfillment order pinned on the version read: a concurrent write refuses it.
+    ``extra``: further attributes to set (pickup code hash, issue, deadline)."""
     status = status or fo["status"]
     sets = ["version = :next", "updated_at = :at"]
     values: dict[str, Any] = {":next": int(fo["version"]) + 1, ":at": at, ":ver": int(fo["version"])}
@@ -105,6 +107,10 @@ def fo_write_op(
         sets.append("#signal = :signal")
         names["#signal"] = "signal"
         values[":signal"] = signal
+    for i, (name, value) in enumerate(sorted((extra or {}).items())):
+        sets.append(f"#x{i} = :x{i}")
+        names[f"#x{i}"] = name
+        values[f":x{i}"] = value
     update: dict[str, Any] = {
         "Key": {"pk": fo["pk"], "sk": fo["sk"]},
         "UpdateExpression": "SET " + ", ".join(sets),
@@ -127,6 +133,8 @@ def applied(fo: Item, op: dict[str, Any]) -> Item:
         out["lines"] = values[":lines"]
     if ":signal" in values:
         out["signal"] = values[":signal"]
+    names = op["Update"].get("ExpressionAttributeNames", {})
+    out |= {names[n]: values[":" + n[1:]] for n in names if n.startswith("#x")}
     return out
 
 

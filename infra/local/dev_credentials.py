@@ -84,6 +84,8 @@ DEV_PAYPAL = {
     "webhook_id": "DEVPAYPALWEBHOOK1",
     "api_base": f"http://127.0.0.1:{DEV_PAYPAL_API_PORT}",
 }
+# The key pickup codes are derived from (shared/integration_secrets.py).
+DEV_PICKUP_CODE_KEY = "dev-pickup-code-key"
 
 
 def integration_secrets_string() -> str:
@@ -92,7 +94,8 @@ def integration_secrets_string() -> str:
     payments["stripe"]["api_key"] = DEV_STRIPE_API_KEY
     payments["paypal"] = dict(DEV_PAYPAL)
     carriers = {c: DEV_WEBHOOK_SECRETS[c] for c in CARRIERS}
-    return json.dumps({"carriers": carriers, "payments": payments, "channels": DEV_CHANNEL_SHOPS})
+    pickup = {"code_key": DEV_PICKUP_CODE_KEY}
+    return json.dumps({"carriers": carriers, "payments": payments, "channels": DEV_CHANNEL_SHOPS, "pickup": pickup})
 
 
 def key_hash(key: str) -> str:

@@ -11,8 +11,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.fulfill.logic.fulfillment_orders import advance
-from functions.fulfill.logic.models import RejectRequest, ShipRequest
+from functions.fulfill.logic.models import PickedUpRequest, ReadyForPickupRequest, RejectRequest, ShipRequest
 from functions.fulfill.logic.pick_list import pick_list_html
+from functions.fulfill.logic.pickup import picked_up, ready_for_pickup
+from functions.fulfill.logic.pickup_policy import PickupPolicy, load_pickup_policy, save_pickup_policy
 from functions.fulfill.logic.queries import (
     FulfillmentOrderPage,
     find_fulfillment_orders,
@@ -21,6 +23,7 @@ from functions.fulfill.logic.queries import (
 )
 from functions.fulfill.logic.rejection import reject
 from functions.fulfill.logic.shipping import ship
+from functions.fulfill.rules.pickup import code_hash
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
 from shared.api.validation import path_id
@@ -141,6 +144,81 @@ def post_ship(
     )
     logger.info("shipment shipped", extra={"fo_id": fo_id, "shipment_id": shipment["shipment_id"]})
     return Response(status_code=201, content_type="application/json", body=shipment)
+
+
+@router.post(
+    "/v1/fulfillment-orders/<fo_id>/ready-for-pickup",
+    summary="A pickup order waits at the store: the customer is sent a pickup code",
+    tags=_TAGS,
+)
+def post_ready_for_pickup(
+    fo_id: FoId,
+    request: Annotated[ReadyForPickupRequest | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    caller = current_caller(router)
+    fo_id = path_id("fo_id", fo_id)
+    request = request or ReadyForPickupRequest()
+
+    def fulfillment_ready_for_pickup(body: dict[str, Any]) -> dict[str, Any]:
+        return ready_for_pickup(caller, body["fo_id"], ReadyForPickupRequest.model_validate(body["request"]))
+
+    body = {"fo_id": fo_id, "request": request.model_dump(mode="json")}
+    view = run_idempotent(
+        fulfillment_ready_for_pickup,
+        name="fulfillment_ready_for_pickup",
+        key=idempotency_key,
+        scope=caller.principal_id,
+        body=body,
+    )
+    logger.info("ready for pickup", extra={"fo_id": fo_id, "codes_issued": view.get("pickup", {}).get("codes_issued")})
+    return view
+
+
+@router.post(
+    "/v1/fulfillment-orders/<fo_id>/picked-up",
+    summary="The customer collected a pickup order with its code: captured and invoiced, no carrier",
+    tags=_TAGS,
+    responses={
+        201: {"description": "The handover (a shipment without carrier or tracking number)"},
+        422: {"description": "The code does not match (``attempts_left``)"},
+        409: {"description": "Not ready for pickup, or too many wrong codes"},
+    },
+)
+def post_picked_up(
+    fo_id: FoId, request: Annotated[PickedUpRequest, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[dict[str, Any]]:
+    caller = current_caller(router)
+    fo_id = path_id("fo_id", fo_id)
+    require_json_object(router)
+
+    def fulfillment_picked_up(_: dict[str, Any]) -> dict[str, Any]:
+        return picked_up(caller, fo_id, request)
+
+    # The idempotency record keeps the code's hash, never the code.
+    body = {"fo_id": fo_id, "pickup_code_hash": code_hash(fo_id, request.pickup_code)}
+    shipment = run_idempotent(
+        fulfillment_picked_up,
+        name="fulfillment_picked_up",
+        key=idempotency_key,
+        scope=caller.principal_id,
+        body=body,
+    )
+    logger.info("picked up", extra={"fo_id": fo_id, "shipment_id": shipment["shipment_id"]})
+    return Response(status_code=201, content_type="application/json", body=shipment)
+
+
+@router.get("/v1/config/pickup", summary="The pickup policy", tags=["configuration"])
+def get_pickup_policy() -> PickupPolicy:
+    current_caller(router).require("ops", "agent", "wms")
+    return load_pickup_policy()
+
+
+@router.put("/v1/config/pickup", summary="Replace the pickup policy", tags=["configuration"])
+def put_pickup_policy(policy: Annotated[PickupPolicy, Body()]) -> PickupPolicy:
+    current_caller(router).require("ops")
+    require_json_object(router)
+    return save_pickup_policy(policy)
 
 
 app = build_app(router)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from functions.fulfill.logic.resume import clear_signal
-from functions.fulfill.rules.status import is_terminal
+from functions.fulfill.rules.pickup import seconds_to_no_show
+from functions.fulfill.rules.status import READY_FOR_PICKUP, is_terminal
 from functions.fulfill.store import fo_sk, shipments_of
-from shared.clock import now_iso
+from shared.clock import now, now_iso
 from shared.errors import NotFound
 from shared.order import keys
 from shared.table import ConditionFailed, Item, Table
@@ -27,6 +28,8 @@ def _news(fo: Item, table: Table) -> str | None:
         return str(fo["status"])
     if any(s["capture_status"] == "pending" for s in shipments_of(fo["order_id"], fo_id=fo["fo_id"], table=table)):
         return "shipped"
+    if fo["status"] == READY_FOR_PICKUP:  # the execution moves on to its pickup wait
+        return READY_FOR_PICKUP
     signal = fo.get("signal")
     return str(signal) if signal else None
 
@@ -48,6 +51,9 @@ def await_fulfillment(order_id: str, fo_id: str, task_token: str) -> dict[str, A
     event = _news(fo, table)
     if event is None:
         return {"fo_id": fo_id, "resumed": False}
-    resume_task(task_token, {"event": event, "fo_id": fo_id})
+    output: dict[str, Any] = {"event": event, "fo_id": fo_id}
+    if event == READY_FOR_PICKUP:
+        output["no_show_after_seconds"] = seconds_to_no_show(fo, now())
+    resume_task(task_token, output)
     clear_signal(fo, table)
     return {"fo_id": fo_id, "resumed": True, "event": event}

@@ -50,3 +50,16 @@ class RejectRequest(_Model):
     def _lines_distinct(self) -> RejectRequest:
         _distinct(self.lines)
         return self
+
+
+class ReadyForPickupRequest(_Model):
+    reissue_code: bool = Field(
+        default=False,
+        description="issue a new code (the customer lost theirs, or too many wrong codes): the old one stops working",
+    )
+
+
+class PickedUpRequest(_Model):
+    pickup_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=4, max_length=32), NoControlChars
+    ] = Field(description="the code the customer shows (case, spaces and dashes do not matter)")

@@ -11,22 +11,27 @@ order's fulfillment status from a shipped-units counter on the header (pinned to
 locations shipping at once cannot both miss that the order is now complete). A shipment
 too large for one transaction is written as several, each whole and consistent, sharing
 the carrier and tracking number. The payments step captures and invoices each shipment.
+
+A pickup order collected at the store is the same write without carrier or tracking
+number (``Handover`` with ``pickup``): the shipment is delivered at once and the
+fulfillment order ends ``picked_up`` (functions/fulfill/logic/pickup.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from functions.allocate.api import allocations_of, consume_fo_allocations, pinned
 from functions.fulfill.logic.access import workable
-from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned
+from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned, wrong_status
 from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
-from functions.fulfill.logic.models import ShipRequest
+from functions.fulfill.logic.models import LineQuantity, ShipRequest
 from functions.fulfill.logic.resume import resume_waiting
 from functions.fulfill.logic.tracking import adopt_orphans
-from functions.fulfill.rules.status import settled_status
+from functions.fulfill.rules.status import PICKED_UP, READY_FOR_PICKUP, settled_status
 from functions.fulfill.rules.views import shipment_view
 from functions.fulfill.store import applied, fo_write_op, load_fulfillment_order, shipment_sk
 from functions.inventory.api import StockConflict, ship_op
@@ -42,6 +47,20 @@ from shared.order.timeline import event_item
 from shared.table import Item, Table
 
 _FIXED_ITEMS = 4  # shipment, fulfillment order, header, timeline event
+
+
+@dataclass(frozen=True)
+class Handover:
+    """How units leave a location: with a carrier (a tracking number), or collected by the
+    customer at the store (``pickup``: no carrier, no tracking number)."""
+
+    carrier: str | None
+    tracking_number: str | None
+    lines: list[LineQuantity] | None = None
+
+    @property
+    def pickup(self) -> bool:
+        return self.tracking_number is None
 
 
 @dataclass
@@ -69,7 +88,7 @@ def _header_op(header: Item, old: int, new: int, status: FulfillmentStatus, at: 
 
 
 def _write_part(
-    table: Table, state: _State, part: Selection, shipment_id: str, request: ShipRequest, parts: list[str]
+    table: Table, state: _State, part: Selection, shipment_id: str, request: Handover, parts: list[str]
 ) -> Item:
     fo, at = state.fo, now_iso()
     order_id = fo["order_id"]
@@ -99,7 +118,11 @@ def _write_part(
         ops.append(ship_op(sku, fo["location_id"], units))
         kinds.append("stock")
     new_lines = sorted(fo_lines.values(), key=lambda line: int(line["position"]))
-    fo_op = fo_write_op(fo, at=at, status=settled_status(fo["status"], new_lines), lines=new_lines, signal="shipped")
+    settled = settled_status(fo["status"], new_lines)
+    if request.pickup and settled == "fulfilled":
+        settled = PICKED_UP
+    signal = "picked_up" if request.pickup else "shipped"
+    fo_op = fo_write_op(fo, at=at, status=settled, lines=new_lines, signal=signal)
     units_total = sum(units for _, units in part)
     old_total = int(state.header.get("shipped_units", 0))
     status = after_shipment(old_total + units_total, _live_units(state.lines))
@@ -118,10 +141,13 @@ def _write_part(
         "tracking_status": "label_created",
         "shipped_at": at,
         "created_at": at,
-        "gsi2pk": f"TRACKING#{request.tracking_number}",
-        "gsi2sk": shipment_id,
         **({"parts": parts} if len(parts) > 1 else {}),
     }
+    if request.pickup:
+        # In the customer's hands: delivered now, and nothing for a carrier to track.
+        shipment |= {"method": "pickup", "tracking_status": "delivered", "delivered_at": at}
+    else:
+        shipment |= {"gsi2pk": f"TRACKING#{request.tracking_number}", "gsi2sk": shipment_id}
     detail = {
         "shipment_id": shipment_id,
         "fo_id": fo["fo_id"],
@@ -134,7 +160,7 @@ def _write_part(
         {"Put": {"Item": shipment, "ConditionExpression": "attribute_not_exists(pk)"}},
         fo_op,
         _header_op(state.header, old_total, old_total + units_total, status, at),
-        {"Put": {"Item": event_item(order_id, "shipment.shipped", detail, at=at)}},
+        {"Put": {"Item": event_item(order_id, _event_kind(request), detail, at=at)}},
     ]
     kinds += ["shipment", "fo", "header", "event"]
     stock_refused = StockConflict(f"{fo['location_id']} does not hold these units on hand and reserved")
@@ -150,13 +176,24 @@ def _write_part(
     return shipment
 
 
-def ship(caller: Caller, fo_id: str, request: ShipRequest) -> dict[str, Any]:
-    """Ship units of a fulfillment order; returns the shipment (the first, if split)."""
+def _event_kind(request: Handover) -> str:
+    return "shipment.picked_up" if request.pickup else "shipment.shipped"
+
+
+def hand_over(
+    caller: Caller,
+    fo_id: str,
+    request: Handover,
+    check: Callable[[Item], None],
+) -> tuple[list[Item], Item]:
+    """Write the shipments of the units ``request`` names (all open ones if none), after
+    ``check`` accepted the fulfillment order as read; the shipments and the order as left."""
     table = Table()
     written: list[Item] = []
 
     def attempt() -> _State:
         fo = workable(caller, load_fulfillment_order(fo_id, table))
+        check(fo)
         chosen = selected_units(fo, request.lines, "ship")
         record = load_order(fo["order_id"], table)
         if record is None:
@@ -174,7 +211,20 @@ def ship(caller: Caller, fo_id: str, request: ShipRequest) -> dict[str, Any]:
         return state
 
     state = retry_on_race(attempt)
-    resume_waiting(state.fo, {"event": "shipped", "fo_id": fo_id, "shipment_id": written[0]["shipment_id"]}, table)
+    event = "picked_up" if request.pickup else "shipped"
+    resume_waiting(state.fo, {"event": event, "fo_id": fo_id, "shipment_id": written[0]["shipment_id"]}, table)
+    return written, state.fo
+
+
+def _shippable(fo: Item) -> None:
+    if fo["status"] == READY_FOR_PICKUP:  # the customer holds a code and is on the way
+        raise wrong_status(fo, "ship (it waits for its customer at the store)")
+
+
+def ship(caller: Caller, fo_id: str, request: ShipRequest) -> dict[str, Any]:
+    """Ship units of a fulfillment order; returns the shipment (the first, if split)."""
+    handover = Handover(carrier=request.carrier, tracking_number=request.tracking_number, lines=request.lines)
+    written, _ = hand_over(caller, fo_id, handover, _shippable)
     # A carrier may have scanned the parcel before the WMS reported it: apply what waited.
-    adopt_orphans(request.tracking_number, table, shipments=written)
+    adopt_orphans(request.tracking_number, Table(), shipments=written)
     return shipment_view(written[0])

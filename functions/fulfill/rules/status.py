@@ -7,8 +7,12 @@ from typing import Any
 
 from shared.table import Item
 
-OPEN_STATUSES = ("allocated", "accepted", "picked", "packed")
-TERMINAL_STATUSES = ("fulfilled", "rejected", "cancelled")
+OPEN_STATUSES = ("allocated", "accepted", "picked", "packed", "ready_for_pickup")
+# ``picked_up``: a pickup order the customer collected (its ``fulfilled``).
+TERMINAL_STATUSES = ("fulfilled", "rejected", "cancelled", "picked_up")
+READY_FOR_PICKUP = "ready_for_pickup"
+PICKED_UP = "picked_up"
+PICKUP_GROUP = "pickup"
 LINE_BUCKETS = ("shipped", "rejected", "cancelled")
 
 

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.fulfill.rules.status import TERMINAL_STATUSES, open_units
+from functions.fulfill.rules.status import PICKUP_GROUP, READY_FOR_PICKUP, TERMINAL_STATUSES, open_units
 from shared.table import Item
 
-_STEPS = ("accepted", "picked", "packed", *TERMINAL_STATUSES)
+_STEPS = ("accepted", "picked", "packed", READY_FOR_PICKUP, *TERMINAL_STATUSES)
+
+
+def _pickup(item: Item) -> dict[str, Any]:
+    """A pickup order's code state (never the code, never its hash)."""
+    if item.get("delivery_group") != PICKUP_GROUP or "pickup_issue" not in item:
+        return {}
+    return {
+        "pickup": {
+            "codes_issued": int(item["pickup_issue"]),
+            "wrong_attempts": int(item.get("pickup_attempts", 0)),
+            "no_show_at": item.get("no_show_at"),
+        }
+    }
 
 
 def fulfillment_order_view(item: Item) -> dict[str, Any]:
@@ -32,15 +45,12 @@ def fulfillment_order_view(item: Item) -> dict[str, Any]:
         ],
         "created_at": item["created_at"],
         "updated_at": item["updated_at"],
-        **{
-            f"{s}_at": item[f"{s}_at"]
-            for s in ("accepted", "picked", "packed", *TERMINAL_STATUSES)
-            if f"{s}_at" in item
-        },
+        **{f"{s}_at": item[f"{s}_at"] for s in _STEPS if f"{s}_at" in item},
+        **_pickup(item),
     }
 
 
-_SHIPMENT_OPTIONAL = ("invoice_id", "captured_at", "delivered_at", "tracking_updated_at", "parts")
+_SHIPMENT_OPTIONAL = ("invoice_id", "captured_at", "delivered_at", "tracking_updated_at", "parts", "method")
 
 
 def shipment_view(item: Item) -> dict[str, Any]:
@@ -49,8 +59,8 @@ def shipment_view(item: Item) -> dict[str, Any]:
         "order_id": item["order_id"],
         "fo_id": item["fo_id"],
         "location_id": item["location_id"],
-        "carrier": item["carrier"],
-        "tracking_number": item["tracking_number"],
+        "carrier": item.get("carrier"),  # none for a pickup (method "pickup")
+        "tracking_number": item.get("tracking_number"),
         "lines": [
             {
                 "line_id": line["line_id"],

@@ -20,6 +20,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from functions.fulfill.api import pickup_code
 from functions.notify.logic.sending import Rejected, send
 from functions.notify.rules.templates import TEMPLATES, render
 from shared.clock import iso, now, now_iso
@@ -95,7 +96,7 @@ def notify(event: DomainEvent, table: Table | None = None) -> Result:
     try:
         header = get_header(event.order_id, table)
         to = str(((header or {}).get("customer") or {}).get("email") or "")
-        message = render(event.kind, header, event.detail) if header and to else None
+        message = render(event.kind, header, _with_secrets(event)) if header and to else None
         if message is None:
             _finish(table, key, Result.SKIPPED)
             return Result.SKIPPED
@@ -111,6 +112,14 @@ def notify(event: DomainEvent, table: Table | None = None) -> Result:
         raise
     _finish(table, key, Result.SENT, message_id=message_id)
     return Result.SENT
+
+
+def _with_secrets(event: DomainEvent) -> dict[str, Any]:
+    """The detail, with what never travels in an event: a pickup code is derived here."""
+    if event.kind == "fulfillment.ready_for_pickup":
+        code = pickup_code(str(event.detail["fo_id"]), int(event.detail["pickup_issue"]))
+        return event.detail | {"pickup_code": code}
+    return event.detail
 
 
 def _marker_key(key: str) -> tuple[str, str]:

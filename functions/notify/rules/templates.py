@@ -130,11 +130,25 @@ def _delayed(ctx: _Context) -> Message:
     return _compose(ctx, f"Your order {ctx.reference} is delayed", paragraphs, with_tracking=True)
 
 
+def _ready_for_pickup(ctx: _Context) -> Message:
+    code = str(ctx.detail.get("pickup_code") or "")
+    shown = f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
+    paragraphs = [
+        f"Your order {ctx.reference} is ready for pickup at the store.",
+        f"Your pickup code: {shown}. Show it at the counter; keep it to yourself.",
+    ]
+    until = str(ctx.detail.get("no_show_at") or "")[:10]
+    if until:
+        paragraphs.append(f"We keep it for you until {until}; after that the order is cancelled and refunded.")
+    return _compose(ctx, f"Your order {ctx.reference} is ready for pickup", paragraphs)
+
+
 TEMPLATES: dict[str, Callable[[_Context], Message]] = {
     "order.confirmed": _confirmed,
     "shipment.shipped": _shipped,
     "shipment.delivered": _delivered,
     "shipment.delayed": _delayed,
+    "fulfillment.ready_for_pickup": _ready_for_pickup,
 }
 
 
