@@ -376,7 +376,7 @@ def test_registry_builds_each_provider_once_from_its_credentials(table):
     assert registry.gateway_for("sandbox") is sandbox
     assert registry.gateway_for("stripe").name == "stripe"
     with pytest.raises(InvalidInput):
-        registry.gateway_for("paypal")
+        registry.gateway_for("adyen")
     body, headers = sign_sandbox_event(_payload(), SECRET)
     assert sandbox.verify_webhook(body=body, headers=headers).event_id == "evt_1"
 
