@@ -53,10 +53,11 @@ class RunningStack:
 
 @contextmanager
 def local_stack(
-    *, api_port: int | None = None, aws_port: int | None = None, timeout: float = 60, data_dir: str | None = None
+    *, api_port: int | None = None, aws_port: int | None = None, timeout: float = 180, data_dir: str | None = None
 ) -> Iterator[RunningStack]:
     """``python -m infra.local serve`` in a child process, until the block ends (then it saves
-    its state to ``data_dir``, if given, and stops)."""
+    its state to ``data_dir``, if given, and stops). ``timeout`` bounds the start, which
+    includes importing every handler once (a minute and more on a machine busy with other work)."""
     api_port = api_port or free_port()
     aws_port = aws_port or free_port()
     env = dict(os.environ)

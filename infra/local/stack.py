@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -93,6 +94,11 @@ class LocalStack:
             self._moto.start()
             self.moto_port = self._moto.get_host_and_port()[1]
             self._configure_env()
+            # The process every environment forks from imports the handlers meanwhile, on the
+            # other core: ready before the first request rather than during it.
+            self.environments = Environments(preload=_handler_modules())
+            zygote = threading.Thread(target=self.environments.start_zygote, name="zygote", daemon=True)
+            zygote.start()
             self._post("/moto-api/reset", None)  # backends are process-wide: start clean
             requests_meter.reset()
             self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
@@ -101,14 +107,13 @@ class LocalStack:
             self.resources = provision(self.endpoint_url, self.region)
             self._set_env(self.resources.environment())
             _reset_shared_caches()
-            self.environments = Environments(preload=_handler_modules())
-            self.environments.start_zygote()
             runtime.use_environments(self.environments, dict(os.environ), TIMEOUT_SCALE)
             self._api = HttpApi(Api(region=self.region), host=HOST, port=self.api_port).start()
             self.api_port = self._api.port
             if self.data_dir is not None:
                 self.restored = persistence.restore(self, self.data_dir)
                 self._saver = persistence.Saver(self, self.data_dir)
+            zygote.join()
         except BaseException:
             self.stop()
             raise

@@ -567,6 +567,55 @@ def test_sqs_failures_end_in_the_dlq(stack: LocalStack, override: Any) -> None:
     assert [m["Body"] for m in dead] == ["m0"]
 
 
+def test_a_busy_queue_consumer_does_not_hold_back_another_queues(stack: LocalStack, override: Any) -> None:
+    # Lambda polls each queue on its own: outbound webhooks still being sent must not keep
+    # a carrier's event waiting.
+    busy, release, tracked = threading.Event(), threading.Event(), threading.Event()
+
+    def deliver_slowly(event: Any, context: Any) -> None:
+        busy.set()
+        release.wait(60)
+
+    override("WebhookDelivery", deliver_slowly)
+    override("TrackingEvents", lambda event, context: tracked.set())
+    assert stack.resources is not None
+    sqs = stack.client("sqs")
+    try:
+        sqs.send_message(QueueUrl=stack.resources.queues["WebhookEvents"].url, MessageBody="{}")
+        assert busy.wait(30)
+        sqs.send_message(QueueUrl=stack.resources.queues["CarrierEvents"].url, MessageBody="{}")
+        assert tracked.wait(30)
+        assert not release.is_set()  # the webhook's consumer was still busy meanwhile
+    finally:
+        release.set()
+    assert moto_patches.wait_for_queues(30)
+
+
+def test_a_busy_stream_consumer_does_not_hold_back_the_others(stack: LocalStack, override: Any) -> None:
+    # Each consumer of a stream reads it on its own: slow read models must not delay the
+    # events the Projector publishes.
+    busy, release, projected = threading.Event(), threading.Event(), threading.Event()
+
+    def project_slowly(event: Any, context: Any) -> None:
+        busy.set()
+        release.wait(60)
+
+    override("ReadModels", project_slowly)
+    override("Projector", lambda event, context: projected.set())
+    assert stack.resources is not None
+    ddb = stack.client("dynamodb")
+    table = stack.resources.table_name
+    try:
+        ddb.put_item(TableName=table, Item={"pk": {"S": "TEST#BUSY"}, "sk": {"S": "A"}, "type": {"S": "order"}})
+        assert busy.wait(30)
+        ddb.put_item(TableName=table, Item={"pk": {"S": "TEST#BUSY"}, "sk": {"S": "E"}, "type": {"S": "event"}})
+        assert projected.wait(30)
+        assert not release.is_set()
+    finally:
+        release.set()
+    assert moto_patches.wait_for_streams(30)
+
+
 def test_stream_mapping_delivers_table_changes(stack: LocalStack, override: Any) -> None:
     got: list[Any] = []
     override("Projector", lambda event, context: got.append(event))
