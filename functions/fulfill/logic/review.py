@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.allocate.api import load_policy, pinned
-from functions.fulfill.rules.status import awaited
+from functions.fulfill.rules.status import is_terminal
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound, RetryableError
 from shared.order import keys
@@ -118,7 +118,7 @@ def review_fulfillment(order_id: str) -> dict[str, Any]:
     if is_done(record.header):
         return {"next": "done", "open": []}
     fos = sorted(record.others.get("FO", []), key=lambda fo: (fo["created_at"], fo["fo_id"]))
-    open_ids = [{"fo_id": fo["fo_id"]} for fo in awaited(fos, record.others.get("SHP", []))]
+    open_ids = [{"fo_id": fo["fo_id"]} for fo in fos if not is_terminal(fo)]
     units = _unallocated(record.lines)
     if units:
         return _reroute(table, record, units, open_ids)
