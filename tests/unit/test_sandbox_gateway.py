@@ -40,7 +40,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Table]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     bare = types.SimpleNamespace(**{k: getattr(manifest, k) for k in dir(manifest) if k.isupper()})
-    bare.FUNCTIONS = bare.QUEUES = bare.STREAM_CONSUMERS = bare.STATE_MACHINES = bare.EVENT_RULES = ()
+    bare.FUNCTIONS = bare.QUEUES = bare.STREAM_CONSUMERS = bare.STATE_MACHINES = bare.EVENT_RULES = bare.SCHEDULES = ()
     bare.GRANT_ENVIRONMENT = {}
     with mock_aws():
         resources = provision(m=bare)
