@@ -143,6 +143,37 @@ def test_a_follow_up_whose_answer_was_lost_after_its_commit_cancels_nothing_twic
     assert not found.violations, found.violations
 
 
+def test_a_ship_whose_answer_was_lost_after_its_commit_ships_nothing_twice(aws):
+    """The warehouse ships one unit of three; the transaction commits and its answer is lost,
+    so the warehouse sends the same parcel again: it gets the first shipment back, and the
+    line has shipped one unit, not two. The same tracking number with other units is 409."""
+    order_id, fo = _order("FAULT-SHIP", "FAULT-SHIP")
+    line_id = fo["lines"][0]["line_id"]
+    request = ShipRequest.model_validate(
+        {"carrier": "dhl", "tracking_number": "FAULT-SHIP-1", "lines": [{"line_id": line_id, "quantity": 1}]}
+    )
+    with faults() as injected:
+        injected.lose_answer("TransactWriteItems", mentioning='"shipment.shipped"')
+        status, _, _ = answered(lambda: ship(WMS, fo["fo_id"], request))
+    assert status >= 500
+    assert sum(injected.fired.values()) == 1
+    status, _, again = answered(lambda: ship(WMS, fo["fo_id"], request))
+    assert status == 201, again
+    record = load_order(order_id)
+    assert record is not None
+    assert [s["shipment_id"] for s in record.others["SHP"]] == [again["shipment_id"]]
+    assert int(record.lines[0]["quantities"]["shipped"]) == 1
+    assert [int(line.get("shipped", 0)) for line in _fo(order_id)["lines"]] == [1]
+    other = ShipRequest.model_validate(
+        {"carrier": "dhl", "tracking_number": "FAULT-SHIP-1", "lines": [{"line_id": line_id, "quantity": 2}]}
+    )
+    status, _, problem = answered(lambda: ship(WMS, fo["fo_id"], other))
+    assert status == 409, problem
+    moto_patches.wait_for_streams()
+    found = _invariants(order_id, "FAULT-SHIP")
+    assert not found.violations, found.violations
+
+
 # -- a provider timeout after the charge went through
 
 

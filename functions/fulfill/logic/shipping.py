@@ -193,12 +193,18 @@ def hand_over(
 
     def attempt() -> _State:
         fo = workable(caller, load_fulfillment_order(fo_id, table))
-        check(fo)
-        chosen = selected_units(fo, request.lines, "ship")
         record = load_order(fo["order_id"], table)
         if record is None:
             raise Conflict(f"the order of fulfillment order {fo_id} is gone")
-        state = _State(fo, record.header, {i["line_id"]: i for i in record.lines}, allocations_of(fo, table))
+        lines = {i["line_id"]: i for i in record.lines}
+        sent = _parcel_already_sent(record.others.get("SHP", []), fo_id, request)
+        if sent:
+            # A retry of a ship whose answer was lost after it committed: the same parcel.
+            written[:] = sent
+            return _State(fo, record.header, lines, [])
+        check(fo)
+        chosen = selected_units(fo, request.lines, "ship")
+        state = _State(fo, record.header, lines, allocations_of(fo, table))
         parts = transaction_parts(chosen, state.allocations, _FIXED_ITEMS)
         ids = [new_id("shp") for _ in parts]
         for index, part in enumerate(parts):
@@ -214,6 +220,28 @@ def hand_over(
     event = "picked_up" if request.pickup else "shipped"
     resume_waiting(state.fo, {"event": event, "fo_id": fo_id, "shipment_id": written[0]["shipment_id"]}, table)
     return written, state.fo
+
+
+def _parcel_already_sent(shipments: list[Item], fo_id: str, request: Handover) -> list[Item]:
+    """The shipments of ``fo_id`` written under ``request``'s tracking number: one tracking
+    number is one parcel, so a repeat is the same parcel (409 if it names other units). Two
+    calls racing with the same number both read none; the fulfillment order's version pin
+    lets one commit and sends the other back here."""
+    if request.pickup:
+        return []
+    sent = sorted(
+        (s for s in shipments if s["fo_id"] == fo_id and s.get("tracking_number") == request.tracking_number),
+        key=lambda s: s["shipment_id"],
+    )
+    if sent and request.lines is not None:
+        shipped: dict[str, int] = defaultdict(int)
+        for shipment in sent:
+            for line in shipment["lines"]:
+                shipped[line["line_id"]] += int(line["quantity"])
+        asked = {line.line_id: line.quantity for line in request.lines}
+        if asked != dict(shipped):
+            raise Conflict(f"tracking number {request.tracking_number} was shipped with other units on {fo_id}")
+    return sent
 
 
 def _shippable(fo: Item) -> None:
