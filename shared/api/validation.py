@@ -12,7 +12,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
 from urllib.parse import unquote
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from shared.errors import InvalidInput
 from shared.settings import get_settings
@@ -104,3 +113,24 @@ def distinct_param(field: str, values: Sequence[T] | None) -> None:
     """A repeated query parameter that stands for a set: 422 naming it when a value repeats."""
     if values is not None and len(set(values)) != len(values):
         raise InvalidInput(f"invalid fields: {field}", errors=[{"field": field, "message": "each value at most once"}])
+
+
+class Address(BaseModel):
+    """A postal address, as orders are captured and edited with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line1: Text
+    line2: Text | None = None
+    city: Text
+    region: Text | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), NoControlChars]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(description="ISO 3166-1 alpha-2")
+    lat: Annotated[StrictFloat, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[StrictFloat, Field(ge=-180, le=180)] | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Address:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together")
+        return self

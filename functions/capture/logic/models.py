@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from shared.api.validation import Id, NoControlChars, Sku, StrictFloat, Text
+from shared.api.validation import Address, Id, NoControlChars, Sku, Text
 from shared.money import CURRENCY_EXPONENTS
 
 # Strict: "3" or 3.0 is not a quantity, and true is not 1.
@@ -19,23 +19,6 @@ MAX_LINES = 2000
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Address(_Model):
-    line1: Text
-    line2: Text | None = None
-    city: Text
-    region: Text | None = None
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), NoControlChars]
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(description="ISO 3166-1 alpha-2")
-    lat: Annotated[StrictFloat, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[StrictFloat, Field(ge=-180, le=180)] | None = None
-
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> Address:
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat and lon go together")
-        return self
 
 
 class CustomerIn(_Model):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from shared.api.validation import Id, NoControlChars, Sku, Text, distinct
+from shared.api.validation import Address, Id, NoControlChars, Sku, Text, distinct
 
 Reason = Text
 LineId = Annotated[str, StringConstraints(min_length=1, max_length=64), NoControlChars]
@@ -65,25 +65,8 @@ Money = Annotated[int, Field(ge=0, le=100_000_000_000)]
 MAX_EDIT_LINES = 30  # one edit is one transaction: each line moves its buckets, allocations and stock
 
 
-class EditAddress(_Model):
-    line1: Text
-    line2: Text | None = None
-    city: Text
-    region: Text | None = None
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), NoControlChars]
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(description="ISO 3166-1 alpha-2")
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
-
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> EditAddress:
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat and lon go together")
-        return self
-
-
 class EditShipping(_Model):
-    address: EditAddress | None = None
+    address: Address | None = None
     method: Literal["standard", "express", "pickup"] | None = None
     pickup_location_id: Id | None = None
     amount: Money | None = Field(default=None, description="the order's shipping amount; it cannot change by an edit")
