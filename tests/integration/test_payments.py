@@ -459,8 +459,11 @@ def test_forged_missing_and_unknown_provider_webhooks_are_refused(stack: LocalRe
     assert status == 401
     assert Table().get(f"WEBHOOK#sandbox#{payload['id']}", "WEBHOOK") is None
     assert summary(order_id)["payments"][0]["status"] == "authorized"
-    status, _ = post_raw(body_text.decode(), headers, provider="paypal")
+    status, _ = post_raw(body_text.decode(), headers, provider="adyen")
     assert status == 404
+    # A sandbox-signed body posted as PayPal's carries none of PayPal's signature headers.
+    status, _ = post_raw(body_text.decode(), headers, provider="paypal")
+    assert status == 401
 
 
 def test_a_duplicate_webhook_changes_nothing_and_unknown_references_are_ignored(stack: LocalResources) -> None:

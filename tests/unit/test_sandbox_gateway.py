@@ -375,6 +375,7 @@ def test_registry_builds_each_provider_once_from_its_credentials(table):
     assert sandbox.name == "sandbox"
     assert registry.gateway_for("sandbox") is sandbox
     assert registry.gateway_for("stripe").name == "stripe"
+    assert registry.gateway_for("paypal").name == "paypal"
     with pytest.raises(InvalidInput):
         registry.gateway_for("adyen")
     body, headers = sign_sandbox_event(_payload(), SECRET)
