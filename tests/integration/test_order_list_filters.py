@@ -3,6 +3,8 @@ waiting for stock) and unchanged since (open orders stuck somewhere)."""
 
 from __future__ import annotations
 
+from shared.order.record import load_order
+from tests.integration.test_cancel_and_adjust import wait_for
 from tests.integration.test_capture_api import get, order_body, post
 
 OPS = "dev-ops-key"
@@ -14,14 +16,20 @@ def _ids(query: dict[str, str]) -> list[str]:
     return [o["order_id"] for o in page["items"]]
 
 
+def _waiting_for_stock(order_id: str) -> bool:
+    record = load_order(order_id)
+    return record is not None and record.header.get("fulfillment_status") == "backordered"
+
+
 def test_fulfillment_status_and_updated_before_filter_the_list(aws):
     placed = [post(order_body(f"F-{i}"))[2] for i in range(3)]
     everything = _ids({"limit": "200"})
     assert {o["order_id"] for o in placed} <= set(everything)
 
-    status_now = placed[0]["fulfillment_status"]
-    same = _ids({"fulfillment_status": status_now})
-    assert set(same) == {o["order_id"] for o in placed if o["fulfillment_status"] == status_now}
+    # Nothing is in stock: each lifecycle runs on until its order waits for stock, and stays.
+    for order in placed:
+        wait_for(lambda order_id=order["order_id"]: _waiting_for_stock(order_id), timeout=60)
+    assert set(_ids({"fulfillment_status": "backordered"})) == {o["order_id"] for o in placed}
     assert _ids({"fulfillment_status": "delivered"}) == []
 
     assert _ids({"updated_before": "2000-01-01T00:00:00Z"}) == []
