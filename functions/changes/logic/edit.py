@@ -43,6 +43,7 @@ from shared.order.quantities import bucket_write
 from shared.order.record import OrderRecord, load_order
 from shared.order.state import ACTIVE, HeaderUpdate
 from shared.order.timeline import event_item
+from shared.retry import attempts
 from shared.table import TRANSACTION_LIMIT, ConditionFailed, Item, Table
 
 ROLES = ("channel", "agent", "ops")
@@ -168,7 +169,7 @@ def _commit(record: OrderRecord, plan: EditPlan, change: Item, new_lines: list[I
         *_stock_ops(plan, at),
         *({"Put": {"Item": n, "ConditionExpression": "attribute_not_exists(pk)"}} for n in new_lines),
         _header_op(record, plan, len(new_lines), at),
-        {"Put": {"Item": event_item(order_id, "order.edited", detail, at=at) | {"actor": actor}}},
+        {"Put": {"Item": event_item(order_id, "order.edited", detail, at=at, actor=actor)}},
     ]
     if len(ops) > TRANSACTION_LIMIT:
         raise InvalidInput(
@@ -227,7 +228,7 @@ def _view(record: OrderRecord, change: Item) -> dict[str, Any]:
 
 def edit_order(caller: Caller, order_id: str, request: EditRequest, *, preview: bool) -> dict[str, Any]:
     """Preview or apply an edit; each attempt plans from the order as read."""
-    for _attempt in range(_ATTEMPTS):
+    for _attempt in attempts(_ATTEMPTS):
         record = load_for_change(caller, order_id, roles=ROLES)
         if record.header["status"] not in ACTIVE:
             raise Conflict(f"order {order_id} is {record.header['status']}: it can no longer be edited")

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.payments.gateways.gateway import GatewayUnavailable, PaymentDeclined
+from functions.payments.gateways.gateway import Authorization, GatewayUnavailable, PaymentDeclined
 from functions.payments.logic.common import ATTEMPTS, gateway_of, unavailable, void_quietly
 from functions.payments.rules.ledger import ACTIVE, ledger_totals, open_amount, with_amounts
 from functions.payments.store import Batch, Snapshot, load_ledger, payment_item, payment_ref_pk, pointer_item
 from shared.errors import RetryableError
 from shared.retry import attempts
 from shared.table import ConditionFailed, Item
+
+
+def point_to(batch: Batch, provider: str, authorization: Authorization, payment: Item) -> None:
+    """Write the pointers from the provider's references to ``payment``, so its webhooks find
+    the order: the authorization's, and the charge's for events that name only the charge."""
+    for reference in (authorization.reference, authorization.charge_reference):
+        if reference:
+            pointer = pointer_item(
+                payment_ref_pk(provider, reference), batch.snap.order_id, payment_id=payment["payment_id"]
+            )
+            batch.ops.append({"Put": {"Item": pointer}})
 
 
 def authorize_amount(snap: Snapshot, amount: int, *, replaces: str | None, first: bool) -> Item:
@@ -59,15 +70,7 @@ def authorize_amount(snap: Snapshot, amount: int, *, replaces: str | None, first
         raise unavailable(provider, err) from err
     payment = payment_item(snap, provider, batch.at, amount=amount, authorization=authorization, replaces=replaces)
     batch.payment(payment)
-    pointer = pointer_item(
-        payment_ref_pk(provider, authorization.reference), snap.order_id, payment_id=payment["payment_id"]
-    )
-    batch.ops.append({"Put": {"Item": pointer}})
-    if authorization.charge_reference:  # events that name only the charge find the payment too
-        charge = pointer_item(
-            payment_ref_pk(provider, authorization.charge_reference), snap.order_id, payment_id=payment["payment_id"]
-        )
-        batch.ops.append({"Put": {"Item": charge}})
+    point_to(batch, provider, authorization, payment)
     for old in snap.payments:
         if old["status"] in ACTIVE and open_amount(old) > 0:
             void_quietly(gateway, snap.order_id, old)

@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from functions.payments.gateways.gateway import GatewayUnavailable, PaymentDeclined
+from functions.payments.logic.authorize import point_to
 from functions.payments.logic.common import ATTEMPTS, gateway_of, unavailable
 from functions.payments.rules.ledger import ACTIVE, ledger_totals, open_amount
-from functions.payments.store import Batch, Snapshot, load_ledger, payment_item, payment_ref_pk, pointer_item
+from functions.payments.store import Batch, Snapshot, load_ledger, payment_item
 from shared.errors import RetryableError
+from shared.retry import attempts
 from shared.table import ConditionFailed
 
 
@@ -31,7 +33,7 @@ def authorize_more(order_id: str, *, change_id: str) -> dict[str, Any]:
 
     A decline is written (a failed payment and ``payment.additional_declined``) and re-raised.
     """
-    for _ in range(ATTEMPTS):
+    for _ in attempts(ATTEMPTS):
         snap = load_ledger(order_id)
         done = next((p for p in snap.payments if p.get("change_id") == change_id), None)
         if done is not None:
@@ -74,10 +76,7 @@ def authorize_more(order_id: str, *, change_id: str) -> dict[str, Any]:
         payment = payment_item(snap, provider, batch.at, amount=amount, authorization=authorization, replaces=None)
         payment["change_id"] = change_id
         batch.payment(payment)
-        pointer = pointer_item(
-            payment_ref_pk(provider, authorization.reference), order_id, payment_id=payment["payment_id"]
-        )
-        batch.ops.append({"Put": {"Item": pointer}})
+        point_to(batch, provider, authorization, payment)
         batch.event(
             "payment.authorized",
             {"payment_id": payment["payment_id"], "amount": authorization.amount, "change_id": change_id},
