@@ -198,12 +198,23 @@ class _StreamDelivery:
 
         while True:
             shard, arn, esm, records = batches.get()
+            # What arrived while the last batch ran goes in one batch, as Lambda's poller
+            # reads every record available since its last read (up to the batch size).
+            merged = 1
+            size = int(getattr(esm, "batch_size", 100) or 100)
+            while len(records) < size and not batches.empty():
+                more_shard, _, _, more = batches.queue[0]
+                if more_shard is not shard or len(records) + len(more) > size:
+                    break
+                batches.get_nowait()
+                records = records + more
+                merged += 1
             try:
                 get_backend(shard.account_id, arn.split(":")[3]).send_dynamodb_items(arn, records, esm.event_source_arn)
             except Exception:  # a consumer's failure must not stop the stream
                 log.exception("stream delivery failed")
             finally:
-                self._done(1)
+                self._done(merged)
 
     def _run(self) -> None:
         while True:

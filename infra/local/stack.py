@@ -31,6 +31,8 @@ HOST = "127.0.0.1"
 # How much longer than its configured timeout a function may run here (see runtime).
 TIMEOUT_SCALE = float(os.environ.get("OMS_LOCAL_TIMEOUT_SCALE", "3"))
 REGION = "us-east-1"
+# How long stopping waits for stream records and queued messages to reach their handlers.
+SETTLE_BEFORE_STOP_SECONDS = 20.0
 
 # Always set: handlers in this process must reach the local endpoint with fake credentials.
 _FORCED_ENV = {
@@ -124,7 +126,11 @@ class LocalStack:
     def stop(self) -> None:
         if LocalStack._active is not self:
             return
-        moto_patches.wait_for_streams()  # deliver what was written while handlers still run
+        # Deliver what was written while handlers still run, before the endpoint they call goes.
+        deadline = time.monotonic() + SETTLE_BEFORE_STOP_SECONDS
+        while time.monotonic() < deadline:
+            if moto_patches.wait_for_streams(1.0) and moto_patches.wait_for_queues(1.0):
+                break
         if self._saver is not None:
             self._saver.stop()  # while the AWS endpoint still answers
             self._saver = None

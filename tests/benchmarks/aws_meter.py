@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from collections import Counter
 from typing import Any
@@ -30,6 +31,9 @@ def _size(attrs: dict[str, Any]) -> int:
     return total
 
 
+_INDEX_KEY = re.compile(r"^gsi\d+pk$")
+
+
 def _units(size: int) -> int:
     return max(1, math.ceil(size / 1024))
 
@@ -46,16 +50,43 @@ class AwsMeter:
         # Entries of batch calls (events published, messages sent), which are billed each.
         self.entries: Counter[str] = Counter()
         self.write_units = 0.0
+        # Of write_units: what the indexes spent.
+        self.index_write_units = 0.0
         self.read_units = 0.0
+        # Write units by the function that spent them.
+        self.write_units_by_handler: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._backend = dynamodb_backends[account][region]
 
-    def _stored_size(self, table: str, key: dict[str, Any]) -> int:
+    def _stored(self, table: str, key: dict[str, Any]) -> dict[str, Any]:
         try:
             item = self._backend.get_table(table).get_item(DynamoType(key["pk"]), DynamoType(key["sk"]))
         except Exception:
+            return {}
+        return item.to_json()["Attributes"] if item else {}
+
+    def _stored_size(self, table: str, key: dict[str, Any]) -> int:
+        stored = self._stored(table, key)
+        return _size(stored) if stored else 0
+
+    def _index_units(self, table: str, operation: str, params: dict[str, Any]) -> int:
+        """Write units the indexes spend: every index projects the whole item (ALL), so each
+        index whose key the written item carries is written again (1 unit per KB, never doubled)."""
+        if operation == "PutItem":
+            items = [params["Item"]]
+        elif operation == "UpdateItem":
+            items = [self._stored(table, params["Key"])]
+        elif operation == "TransactWriteItems":
+            items = []
+            for entry in params["TransactItems"]:
+                ((kind, op),) = entry.items()
+                if kind == "Put":
+                    items.append(op["Item"])
+                elif kind == "Update":
+                    items.append(self._stored(op["TableName"], op["Key"]))
+        else:
             return 0
-        return _size(item.to_json()["Attributes"]) if item else 0
+        return sum(_units(_size(item)) * sum(1 for name in item if _INDEX_KEY.match(name)) for item in items if item)
 
     def _write_units(self, operation: str, params: dict[str, Any]) -> float:
         if operation == "PutItem":
@@ -87,7 +118,11 @@ class AwsMeter:
             if operation in ("PutEvents", "SendMessageBatch"):
                 self.entries[f"{service}.{operation}"] += len(params.get("Entries", []))
             if service == "dynamodb":
-                self.write_units += self._write_units(operation, params)
+                index_units = self._index_units(params.get("TableName", ""), operation, params)
+                units = self._write_units(operation, params) + index_units
+                self.write_units += units
+                self.index_write_units += index_units
+                self.write_units_by_handler[caller] += units
                 self.read_units += self._read(operation, params, answer)
 
     @staticmethod
@@ -118,6 +153,8 @@ class AwsMeter:
             self.by_handler.clear()
             self.entries.clear()
             self.write_units = 0
+            self.index_write_units = 0
+            self.write_units_by_handler.clear()
             self.read_units = 0
 
     def dynamodb_requests(self) -> int:

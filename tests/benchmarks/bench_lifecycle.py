@@ -27,6 +27,7 @@ from infra import manifest
 from infra.local import requests_meter, runtime
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from tests.benchmarks.aws_meter import AwsMeter
+from tests.benchmarks.cloud_duration import PROVIDER_CALL_S, gb_seconds
 from tests.benchmarks.prices import cost_per_thousand
 
 LOCATION = "wh-east"  # one of the locations the development WMS key is bound to
@@ -34,6 +35,7 @@ WMS = {"x-api-key": "dev-wms-key"}
 OPS = {"x-api-key": "dev-ops-key"}
 # HTTP requests each order makes of the API: capture, accept, pick, pack, ship, carrier event.
 API_REQUESTS_PER_ORDER = 6
+PROVIDER_CALLS_PER_ORDER = 2
 # An SQS message costs a send, a receive and a delete.
 SQS_REQUESTS_PER_MESSAGE = 3
 
@@ -193,6 +195,25 @@ def _transitions(stack: Any, order_ids: set[str]) -> list[int]:
     return counts
 
 
+def _modelled_gb_seconds(meter: AwsMeter, calls: Counter[str], cpu: dict[str, float], memory: dict[str, int]) -> float:
+    """Lambda GB-seconds the run would bill in the cloud (``cloud_duration``), all functions."""
+    name_of = {spec.handler: spec.name for spec in manifest.FUNCTIONS}
+    requests_by_function: dict[str, Counter[str]] = {}
+    for key, count in meter.by_handler.items():
+        caller, call = key.split(" ", 1)
+        requests_by_function.setdefault(caller.removeprefix(manifest.LOCAL_PREFIX), Counter())[call] += count
+    total = sum(
+        gb_seconds(
+            cpu_seconds=cpu.get(handler, 0.0),
+            requests=requests_by_function.get(name_of.get(handler, ""), Counter()),
+            memory_mb=memory.get(handler, 512),
+            invocations=n,
+        )
+        for handler, n in calls.items()
+    )
+    return total
+
+
 def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 4, seed: int = 23) -> dict[str, Any]:
     rng = random.Random(seed)
     api_url = stack.api_url
@@ -215,7 +236,8 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
 
     meter.reset()
     invocations, busy = Counter(runtime.invocations), dict(runtime.busy_seconds)
-    handler_cpu = sum(runtime.cpu_seconds.values())
+    handler_cpu_before = dict(runtime.cpu_seconds)
+    handler_cpu = sum(handler_cpu_before.values())
     process_cpu, client_cpu, meter_cpu = time.process_time(), CLIENT_CPU[0], requests_meter.listener_cpu[0]
     latencies: list[float] = []
     started = time.perf_counter()
@@ -231,6 +253,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     latencies.sort()
 
     memory = {spec.handler: spec.memory_mb for spec in manifest.FUNCTIONS}
+    cpu = {h: t - handler_cpu_before.get(h, 0.0) for h, t in runtime.cpu_seconds.items()}
     calls = runtime.invocations - invocations
     seconds = {h: t - busy.get(h, 0.0) for h, t in runtime.busy_seconds.items()}
     transitions = _transitions(stack, set(created))
@@ -239,7 +262,9 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     per_order = {
         "stepfunctions_transition": sum(transitions) / max(1, len(transitions)),
         "lambda_request": sum(calls.values()) / n,
-        "lambda_gb_second": sum(seconds[h] * memory.get(h, 512) / 1024 for h in seconds) / n,
+        # Each order also waits for its payment provider twice: authorization and capture.
+        "lambda_gb_second": _modelled_gb_seconds(meter, calls, cpu, memory) / n
+        + PROVIDER_CALLS_PER_ORDER * PROVIDER_CALL_S * 512 / 1024,
         "dynamodb_requests": meter.dynamodb_requests() / n,
         "dynamodb_write_unit": meter.write_units / n,
         "dynamodb_read_unit": meter.read_units / n,
@@ -274,6 +299,12 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         "dynamodb_calls_by_handler_per_order": {
             k: round(v / n, 2) for k, v in sorted(meter.by_handler.items()) if " dynamodb." in k
         },
+        "dynamodb_write_units_by_handler_per_order": {
+            k: round(v / n, 2) for k, v in sorted(meter.write_units_by_handler.items())
+        },
+        "dynamodb_index_write_units_per_order": meter.index_write_units / n,
+        # Local wall time priced as Lambda duration (mostly waiting for the emulator): for comparison.
+        "lambda_gb_second_local_wall": sum(seconds[h] * memory.get(h, 512) / 1024 for h in seconds) / n,
         "transitions_max": max(transitions, default=0),
         "cost_per_1000_orders_usd": cost_per_thousand(per_order),
     }
