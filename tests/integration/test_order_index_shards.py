@@ -137,7 +137,11 @@ def test_pages_of_the_all_orders_list_equal_a_sort_of_the_same_orders_under_ever
 @pytest.mark.slow
 def test_pages_of_one_order(aws):
     headers = seed(60)
-    for flt in (OrderFilter(), OrderFilter(status="open", created_after=AT), OrderFilter(fulfillment_status="fulfilled")):
+    for flt in (
+        OrderFilter(),
+        OrderFilter(status="open", created_after=AT),
+        OrderFilter(fulfillment_status="fulfilled"),
+    ):
         assert_paged_like_a_sort(headers, flt, 1)
 
 

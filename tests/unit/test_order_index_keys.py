@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -64,6 +65,9 @@ def test_new_order_ids_spread_evenly_over_the_shards():
     assert all(abs(c - mean) < 0.1 * mean for c in sequential.values()), sequential
 
 
+_SET_GSI3PK = re.compile(r"\s*SET\b.*\bgsi3pk\s*=", re.IGNORECASE)
+
+
 def _writes_of_gsi3pk(path: Path) -> list[str]:
     """Where the module gives ``gsi3pk`` a value (a dict key or an update's SET), as text."""
     found = []
@@ -73,9 +77,8 @@ def _writes_of_gsi3pk(path: Path) -> list[str]:
             for key, value in zip(node.keys, node.values, strict=True):
                 if isinstance(key, ast.Constant) and key.value == "gsi3pk":
                     found.append(ast.unparse(value))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "gsi3pk =" in node.value:
-            if node.value.lstrip().upper().startswith(("SET", "REMOVE")) or ", gsi3pk =" in node.value:
-                found.append(node.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _SET_GSI3PK.match(node.value):
+            found.append(node.value)
     return found
 
 
