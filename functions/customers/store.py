@@ -377,9 +377,11 @@ def orders_by_external_id(external_id: str, table: Table | None = None) -> list[
 
 
 def all_order_ids(table: Table | None = None) -> Iterable[str]:
-    """Every order's id (gsi3 ``ORDERS``), for the operator's rebuild."""
-    for header in (table or Table()).query_all("gsi3pk = :pk", {":pk": keys.ALL_ORDERS}, index="gsi3"):
-        yield str(header["order_id"])
+    """Every order's id (every partition of gsi3 ``ORDERS#<nn>``), for the operator's rebuild."""
+    table = table or Table()
+    for pk in keys.order_index_pks():
+        for header in table.query_all("gsi3pk = :pk", {":pk": pk}, index="gsi3"):
+            yield str(header["order_id"])
 
 
 def latest_events(order_id: str, *, limit: int, table: Table | None = None) -> list[Item]:

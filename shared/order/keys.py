@@ -4,8 +4,18 @@ Each domain builds the keys of its own items in its ``store.py``."""
 
 from __future__ import annotations
 
+import hashlib
+
 ORDER_HEADER = "HEADER"
-ALL_ORDERS = "ORDERS"
+
+# The orders-by-date index (gsi3) is written in ORDER_INDEX_SHARDS partitions, so that no
+# one index partition (1,000 write units a second) takes every header write; readers query
+# every partition and merge by the sort key. Changing the count moves orders between
+# partitions: it needs the migration of the index (functions/capture/migrate_order_index.py).
+ORDER_INDEX_SHARDS = 16
+# The one partition every header was written to before sharding. Readers read it too until
+# the migration has moved its orders (docs/decisions.md).
+LEGACY_ORDER_INDEX_PK = "ORDERS"
 
 
 def order_pk(order_id: str) -> str:
@@ -31,3 +41,20 @@ def customer_pk(customer_id: str) -> str:
 
 def created_sort_key(created_at: str, entity_id: str) -> str:
     return f"{created_at}#{entity_id}"
+
+
+def order_index_shard(order_id: str) -> int:
+    """The order's shard of the orders-by-date index: a digest of its id, the same in every
+    process (Python's ``hash`` of a string is salted per process)."""
+    digest = hashlib.blake2b(order_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % ORDER_INDEX_SHARDS
+
+
+def order_index_pk(order_id: str) -> str:
+    """The ``gsi3pk`` of an order header."""
+    return f"ORDERS#{order_index_shard(order_id):02d}"
+
+
+def order_index_pks() -> list[str]:
+    """Every partition an order header's ``gsi3pk`` can hold: the shards, then the legacy one."""
+    return [f"ORDERS#{n:02d}" for n in range(ORDER_INDEX_SHARDS)] + [LEGACY_ORDER_INDEX_PK]

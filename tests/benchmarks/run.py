@@ -20,6 +20,8 @@ from tests.benchmarks.bench_forecast import bench_forecast
 from tests.benchmarks.bench_forecast import print_table as print_forecast_table
 from tests.benchmarks.bench_imports import bench_imports
 from tests.benchmarks.bench_lifecycle import bench_lifecycle
+from tests.benchmarks.bench_orders_index import bench_orders_index
+from tests.benchmarks.bench_orders_index import print_table as print_orders_index_table
 from tests.benchmarks.bench_routing import bench_routing, print_table
 
 OUT = ROOT / "bench-results"
@@ -35,7 +37,9 @@ def _table(title: str, rows: list[tuple[str, str]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, help="orders per run (default: capture 300, routing 10,000)")
-    parser.add_argument("--only", choices=["capture", "lifecycle", "routing", "forecast"], help="run one benchmark")
+    parser.add_argument(
+        "--only", choices=["capture", "lifecycle", "routing", "forecast", "orders_index"], help="run one benchmark"
+    )
     parser.add_argument(
         "--lifecycles", type=int, default=int(os.environ.get("BENCH_LIFECYCLES", "60")), help="orders per lifecycle run"
     )
@@ -49,6 +53,18 @@ def main() -> None:
         run_routing(args.orders or 10_000)
     if args.only in (None, "forecast"):
         run_forecast()
+    if args.only in (None, "orders_index"):
+        run_orders_index()
+
+
+def run_orders_index() -> None:
+    result = bench_orders_index()
+    result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "load_average": os.getloadavg()}
+    print_orders_index_table(result)
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "orders_index.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"\nwritten: {path.relative_to(ROOT)}")
 
 
 def run_forecast() -> None:

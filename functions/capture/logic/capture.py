@@ -93,7 +93,7 @@ def _header(order_id: str, request: OrderRequest, customer_id: str, totals: Tota
         "gsi1sk": sort_key,
         "gsi2pk": keys.customer_pk(customer_id),
         "gsi2sk": sort_key,
-        "gsi3pk": keys.ALL_ORDERS,
+        "gsi3pk": keys.order_index_pk(order_id),
         "gsi3sk": sort_key,
     }
 

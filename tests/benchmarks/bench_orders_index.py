@@ -1,0 +1,225 @@
+"""The all-orders list (``GET /v1/orders`` without a channel or customer) before and after
+sharding its index.
+
+The same headers are listed twice from one moto table: first all in the one partition
+``ORDERS`` and read the way the list read it before (one partition, queries one after
+another until the page is full), then moved to their 16 shards by the migration and read
+by the merged list, its shards queried together and one after another. Per page: queries,
+items the queries evaluated (what DynamoDB bills read units on), read units (eventually
+consistent, each query's items rounded up to 4 KB), and wall time. Wall time in moto is
+its CPU, not a network: a second pass adds a fixed delay per request (the ``--rtt-ms``
+round trip, 5 ms by default, about DynamoDB's from a Lambda in its region) to show what
+concurrency buys where requests wait on the network rather than on this process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from moto import mock_aws
+
+from shared.clock import iso
+from shared.order import keys
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _header(rng: random.Random, n: int) -> dict[str, Any]:
+    """A header about the size of a captured one (customer, shipping address, totals)."""
+    order_id = f"ord_{rng.getrandbits(64):016x}{n:05d}"
+    created_at = iso(START + timedelta(seconds=rng.randrange(0, 30 * 86400)))
+    sort_key = keys.created_sort_key(created_at, order_id)
+    return {
+        "pk": keys.order_pk(order_id),
+        "sk": keys.ORDER_HEADER,
+        "type": "order",
+        "order_id": order_id,
+        "channel": rng.choice(("web", "web", "pos", "marketplace")),
+        "external_id": f"W-{n}",
+        "customer_id": f"cus_{rng.getrandbits(48):012x}",
+        "customer": {"email": f"customer{n}@example.com", "name": "Ada Lovelace", "phone": "+44 20 7946 0000"},
+        "currency": "EUR",
+        "totals": {"subtotal": 8997, "discount": 1100, "tax": 1250, "shipping": 499, "total": 9646},
+        "shipping": {
+            "address": {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"},
+            "method": "standard",
+            "amount": 499,
+        },
+        "payment": {"provider": "sandbox", "token": "tok_approve"},
+        "line_count": 2,
+        # A fifth open; the rest further on.
+        "status": rng.choice(("open", "allocated", "released", "shipped", "completed")),
+        "fulfillment_status": rng.choice(("unfulfilled", "backordered", "fulfilled")),
+        "payment_status": "authorized",
+        "workflow": {"execution_arn": f"arn:aws:states:us-east-1:123456789012:execution:oms-Order:{order_id}"},
+        "created_at": created_at,
+        "updated_at": created_at,
+        "gsi1pk": "CHANNEL#web",
+        "gsi1sk": sort_key,
+        "gsi2pk": "CUSTOMER#cus_x",
+        "gsi2sk": sort_key,
+        "gsi3pk": keys.LEGACY_ORDER_INDEX_PK,
+        "gsi3sk": sort_key,
+    }
+
+
+class _QueryMeter:
+    """Counts the Query calls of the current page, with their evaluated items and read
+    units; optionally waits ``delay`` seconds in each (outside the GIL, as a network would)."""
+
+    def __init__(self, item_bytes: int):
+        self.item_bytes = item_bytes
+        self.delay = 0.0
+        self.queries = 0
+        self.evaluated = 0
+        self.read_units = 0.0
+
+    def reset(self) -> None:
+        self.queries, self.evaluated, self.read_units = 0, 0, 0.0
+
+    def before(self, **_: Any) -> None:
+        if self.delay:
+            time.sleep(self.delay)
+
+    def after(self, parsed: dict[str, Any], **_: Any) -> None:
+        scanned = int(parsed.get("ScannedCount", 0))
+        self.queries += 1
+        self.evaluated += scanned
+        self.read_units += max(1, math.ceil(scanned * self.item_bytes / 4096)) / 2
+
+
+@contextmanager
+def _table() -> Iterator[None]:
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    saved = {k: os.environ.get(k) for k in [*env, "TABLE_NAME", "AWS_ENDPOINT_URL"]}
+    os.environ.update(env)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    from shared import warm_cache
+
+    try:
+        with mock_aws():
+            from infra.local.provision import provision
+
+            resources = provision()
+            os.environ["TABLE_NAME"] = resources.table_name
+            warm_cache.reset_all()
+            yield
+    finally:
+        warm_cache.reset_all()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _walk(
+    read_page: Callable[[str | None], tuple[list[Any], str | None]], meter: _QueryMeter, pages: int
+) -> dict[str, Any]:
+    times, queries, evaluated, units, sizes = [], [], [], [], []
+    cursor: str | None = None
+    for _ in range(pages):
+        meter.reset()
+        started = time.perf_counter()
+        items, cursor = read_page(cursor)
+        times.append((time.perf_counter() - started) * 1000)
+        queries.append(meter.queries)
+        evaluated.append(meter.evaluated)
+        units.append(meter.read_units)
+        sizes.append(len(items))
+        if not cursor:
+            break
+    return {
+        "pages": len(times),
+        "items_per_page": statistics.mean(sizes),
+        "p50_ms": statistics.median(times),
+        "max_ms": max(times),
+        "queries_per_page": statistics.mean(queries),
+        "items_evaluated_per_page": statistics.mean(evaluated),
+        "read_units_per_page": statistics.mean(units),
+    }
+
+
+def bench_orders_index(orders: int = 3000, pages: int = 12, rtt_ms: float = 5.0) -> dict[str, Any]:
+    from functions.capture import store
+
+    rng = random.Random(20261202)
+    headers = [_header(rng, n) for n in range(orders)]
+    item_bytes = len(json.dumps(headers[0]))
+    meter = _QueryMeter(item_bytes)
+    cases = {
+        "newest 50": (store.OrderFilter(), 50),
+        "newest 10": (store.OrderFilter(), 10),
+        "status=open, 50": (store.OrderFilter(status="open"), 50),
+        "open and backordered, 25": (store.OrderFilter(status="open", fulfillment_status="backordered"), 25),
+    }
+    results: dict[str, Any] = {"orders": orders, "pages_per_walk": pages, "header_bytes": item_bytes}
+    with _table():
+        from shared.table import Table
+
+        table = Table()
+        table.batch_put(headers)
+        from shared.aws import client
+
+        # The one client every Table shares (cached per service).
+        events = client("dynamodb").meta.events
+        events.register("before-call.dynamodb.Query", meter.before)
+        events.register("after-call.dynamodb.Query", meter.after)
+
+        def one_partition(flt: store.OrderFilter, limit: int) -> Callable[[str | None], Any]:
+            query = store._query_for(flt, "gsi3", "gsi3pk", "gsi3sk")
+            return lambda cursor: store._list_one_partition(query, keys.LEGACY_ORDER_INDEX_PK, limit, cursor, table)
+
+        def sharded(flt: store.OrderFilter, limit: int) -> Callable[[str | None], Any]:
+            return lambda cursor: store.list_orders(flt, limit=limit, cursor=cursor, table=table)
+
+        def run_all(label: str) -> None:
+            for name, (flt, limit) in cases.items():
+                for delay in (0.0, rtt_ms / 1000):
+                    meter.delay = delay
+                    key = f"{label}, {rtt_ms:g} ms per request" if delay else label
+                    results.setdefault(name, {})[key] = _walk(reader(flt, limit), meter, pages)
+
+        reader = one_partition
+        run_all("one partition (before)")
+        results["migration"] = store.migrate_legacy_order_index(table)
+        reader = sharded
+        run_all(f"{keys.ORDER_INDEX_SHARDS} shards, concurrent")
+        readers = store._SHARD_READERS
+        store._SHARD_READERS = 1
+        try:
+            run_all(f"{keys.ORDER_INDEX_SHARDS} shards, one after another")
+        finally:
+            store._SHARD_READERS = readers
+    return results
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(
+        f"\nAll-orders list, {result['orders']} headers of ~{result['header_bytes']} B,"
+        f" first {result['pages_per_walk']} pages (per page: p50 / queries / items evaluated / read units)"
+    )
+    for case, runs in result.items():
+        if not isinstance(runs, dict) or case == "migration":
+            continue
+        print(f"  {case}")
+        for label, r in runs.items():
+            print(
+                f"    {label:<48} {r['p50_ms']:7.1f} ms  {r['queries_per_page']:5.1f} q"
+                f"  {r['items_evaluated_per_page']:6.1f} items  {r['read_units_per_page']:5.1f} RU"
+            )
