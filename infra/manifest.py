@@ -148,13 +148,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=("table:read", "table:write", "lifecycle:start"),
     ),
     FunctionSpec(
-        name="AllocateOrder",
-        handler="functions.allocate.handlers.allocate_order.handler",
-        description="OrderLifecycle step: route the order and reserve its stock",
-        grants=("table:read", "table:write"),
+        name="AdvanceOrder",
+        handler="functions.lifecycle.handlers.advance_order.handler",
+        description="OrderLifecycle step: allocate, screen, authorize, release to fulfillment, as far as it goes",
+        # Screening may expire a hold whose action cancels (stock released, payment voided or
+        # refunded, waiting executions resumed); authorizing calls the payment provider.
+        grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
         timeout_seconds=60,
         memory_mb=1024,
-        layers=("routing",),
+        layers=("routing", "payments"),
     ),
     FunctionSpec(
         name="RegisterBackorder",
@@ -203,14 +205,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=60,
     ),
     FunctionSpec(
-        name="AuthorizePayment",
-        handler="functions.payments.handlers.authorize_payment.handler",
-        description="OrderLifecycle step: authorize the order's payment for what will ship",
-        grants=("table:read", "table:write", "secrets:integrations"),
-        timeout_seconds=30,
-        layers=("payments",),
-    ),
-    FunctionSpec(
         name="CaptureShipments",
         handler="functions.payments.handlers.capture_shipments.handler",
         description="OrderLifecycle step: capture and invoice each shipment of a fulfillment order",
@@ -224,13 +218,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Payment provider events (POST /v1/webhooks/payments/{provider})",
         grants=("table:read", "table:write", "secrets:integrations", "events:put"),
         layers=("payments",),
-    ),
-    FunctionSpec(
-        name="ReleaseToFulfillment",
-        handler="functions.fulfill.handlers.release_to_fulfillment.handler",
-        description="OrderLifecycle step: one fulfillment order per location and delivery group",
-        grants=("table:read", "table:write"),
-        timeout_seconds=30,
     ),
     FunctionSpec(
         name="AwaitFulfillment",
@@ -378,15 +365,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Order holds: place, release, list; the hold policy (/v1/orders/{id}/holds..., /v1/config/holds)",
         # Releasing the last hold resumes the execution waiting on it.
         grants=("table:read", "table:write", "tasks:callback"),
-    ),
-    FunctionSpec(
-        name="ScreenOrder",
-        handler="functions.holds.handlers.screen_order.handler",
-        description="OrderLifecycle step: fraud screening once, expire due holds (release or cancel), held or not",
-        # An expired hold's cancel action releases stock and voids or refunds.
-        grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
-        timeout_seconds=30,
-        layers=("payments",),
     ),
     FunctionSpec(
         name="AwaitHoldRelease",
@@ -607,19 +585,16 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
         name="OrderLifecycle",
         definition=ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json",
         substitutions={
-            "AllocateOrderArn": "AllocateOrder",
+            "AdvanceOrderArn": "AdvanceOrder",
             "RegisterBackorderArn": "RegisterBackorder",
             "CancelBackordersArn": "CancelBackorders",
             "ReleaseReservationsArn": "ReleaseReservations",
             "RecordExceptionArn": "RecordException",
-            "AuthorizePaymentArn": "AuthorizePayment",
             "CaptureShipmentsArn": "CaptureShipments",
-            "ReleaseToFulfillmentArn": "ReleaseToFulfillment",
             "AwaitFulfillmentArn": "AwaitFulfillment",
             "AwaitPickupArn": "AwaitPickup",
             "CancelUncollectedPickupArn": "CancelUncollectedPickup",
             "ReviewFulfillmentArn": "ReviewFulfillment",
-            "ScreenOrderArn": "ScreenOrder",
             "AwaitHoldReleaseArn": "AwaitHoldRelease",
         },
     ),

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
 from functions.fulfill.logic.pickup import pickup_code, uncollected_units
+from functions.fulfill.logic.release import release_to_fulfillment
 from functions.fulfill.rules.views import fulfillment_order_view, shipment_view
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "http_routers",
     # Store pickup: the code for the customer's e-mail, and what a no-show cancels.
     "pickup_code",
+    # The workflow's release of reserved units to fulfillment orders (the lifecycle's AdvanceOrder).
+    "release_to_fulfillment",
     "shipment_view",
     "uncollected_units",
 ]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# The workflow's authorization of what the order will charge (the lifecycle's AdvanceOrder).
+from functions.payments.logic.authorize import authorize_order
+
 # Money moves a change order asks for, keyed by the change (an edit that raised the total authorizes more).
 from functions.payments.logic.authorize_more import authorize_more, shortfall
 from functions.payments.logic.refund import refund
@@ -20,6 +23,7 @@ from functions.payments.rules.summary import payment_summary
 
 __all__ = [
     "authorize_more",
+    "authorize_order",
     "available_to_refund",
     "drop_refund_reservation",
     "http_routers",

@@ -54,12 +54,8 @@ def test_capture_starts_an_execution_listed_by_the_aws_endpoint(stack, stocked):
     assert execution["status"] == "RUNNING"
     assert execution["executionArn"] == arn
     assert entered == [
-        "AllocateOrder",
-        "CheckBackorders",
-        "ScreenOrder",
-        "HoldGate",
-        "AuthorizePayment",
-        "ReleaseToFulfillment",
+        "AdvanceOrder",
+        "NextOrderStep",
         "FulfillEach",
         "AwaitFulfillment",
     ]

@@ -386,13 +386,13 @@ def test_synthesis_refuses_missing_dependency_layers(tmp_path: Path, monkeypatch
         build_app(str(tmp_path / "out"))
 
 
-def test_allocate_function_carries_the_routing_layer(template_json: dict[str, Any]) -> None:
+def test_the_advance_step_carries_the_routing_and_payments_layers(template_json: dict[str, Any]) -> None:
     fns = {
         r["Properties"]["Handler"]: r
         for r in template_json["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
     }
-    assert len(fns[manifest.function("AllocateOrder").handler]["Properties"]["Layers"]) == 2
+    assert len(fns[manifest.function("AdvanceOrder").handler]["Properties"]["Layers"]) == 3
     assert len(fns[manifest.function("CaptureApi").handler]["Properties"]["Layers"]) == 1
 
 

@@ -6,11 +6,13 @@ import time
 
 import boto3
 
-from functions.allocate.logic.allocation import release_all
+from functions.allocate.logic.allocation import allocate_order, release_all
 from functions.allocate.logic.policy import ChannelRule, RoutingPolicy, save_policy
 from functions.inventory.store import capacity_used, get_stock
 from shared.clock import now_iso
+from shared.order import keys
 from shared.order.record import load_order
+from shared.table import Table
 from tests.integration.conftest import stock_up
 from tests.integration.test_capture_api import order_body, post
 
@@ -18,6 +20,11 @@ from tests.integration.test_capture_api import order_body, post
 def _states_entered(execution_arn: str) -> list[str]:
     history = boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
     return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+
+
+def _timeline(order_id: str) -> list[str]:
+    events = Table().query_all("pk = :pk AND begins_with(sk, :e)", {":pk": keys.order_pk(order_id), ":e": "EVENT#"})
+    return [e["kind"] for e in events]
 
 
 def test_stock_the_rules_keep_out_of_reach_parks_the_order_once(aws):
@@ -30,10 +37,29 @@ def test_stock_the_rules_keep_out_of_reach_parks_the_order_once(aws):
         time.sleep(0.1)
     time.sleep(1.0)  # a wake-up loop would show more entries by now
     entered = _states_entered(order["workflow"]["execution_arn"])
-    assert entered == ["AllocateOrder", "CheckBackorders", "WaitForStock"], entered
+    assert entered == ["AdvanceOrder", "NextOrderStep", "WaitForStock"], entered
     record = load_order(order["order_id"])
     assert record is not None and record.header["fulfillment_status"] == "backordered"
     assert get_stock("TSHIRT-M", "wh-berlin").reserved == 0
+
+
+def test_a_wake_up_that_finds_too_little_writes_nothing(aws):
+    """The order is backordered and parked; allocating again with no more stock reserves
+    nothing and leaves the header and the timeline as they were (no rewrite, no repeated event)."""
+    status, _, order = post(order_body("SHORT-1"))
+    assert status == 201
+    order_id = order["order_id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "WaitForStock" not in _states_entered(order["workflow"]["execution_arn"]):
+        time.sleep(0.1)
+    before = load_order(order_id)
+    assert before is not None and before.header["fulfillment_status"] == "backordered"
+    outcome = allocate_order(order_id)
+    assert (outcome.allocated_units, outcome.backordered_units) == (0, 3)
+    after = load_order(order_id)
+    assert after is not None
+    assert after.header == before.header
+    assert _timeline(order_id).count("order.backordered") == 1
 
 
 def test_compensation_releases_every_reservation_once(aws):

@@ -55,12 +55,8 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
     entered = wait_for_state(arn, "AwaitFulfillment")
     # Allocated, authorized, released to the warehouse: now it waits for the shipment.
     assert entered == [
-        "AllocateOrder",
-        "CheckBackorders",
-        "ScreenOrder",
-        "HoldGate",
-        "AuthorizePayment",
-        "ReleaseToFulfillment",
+        "AdvanceOrder",
+        "NextOrderStep",
         "FulfillEach",
         "AwaitFulfillment",
     ]

@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from functions.allocate.logic.policy import RoutingPolicy, load_policy, save_policy
@@ -236,7 +237,7 @@ def test_a_provider_timeout_after_the_capture_charges_once(aws, slow_provider: _
 @pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
 def test_a_throttled_reservation_is_retried_by_its_step(aws, code: str):
     """The allocation's reservation transaction is throttled twice (past the SDK's own
-    retries): AllocateOrder fails with Throttled, the workflow's Retry runs it again, and
+    retries): AdvanceOrder fails with Throttled, the workflow's Retry runs it again, and
     the order is allocated exactly once."""
     sku = f"FAULT-THROTTLE-{code[:8].upper()}"
     stock_up({sku: 50}, location_id=LOCATION)
@@ -250,6 +251,61 @@ def test_a_throttled_reservation_is_retried_by_its_step(aws, code: str):
     assert len([a for a in record.others["ALLOC"] if a.get("status") == "reserved"]) == 1
     found = _invariants(order["order_id"], sku)
     assert not found.violations, found.violations
+
+
+# -- a failure late in the composite step: the whole step runs again
+
+
+def _advanced_once(order_id: str, sku: str) -> Any:
+    """The order released once: one allocation round, one authorization, one fulfillment order."""
+    record = released_to_fulfillment(order_id)
+    assert int(record.header["allocation_round"]) == 1
+    assert len([a for a in record.others["ALLOC"] if a.get("status") == "reserved"]) == 1
+    assert len([p for p in record.others["PAY"] if p["status"] == "authorized"]) == 1
+    assert len(record.others["FO"]) == 1
+    found = _invariants(order_id, sku)
+    assert not found.violations, found.violations
+    return record
+
+
+def _step_attempts(order: dict[str, Any], step: str) -> int:
+    """How many times the order's execution ran ``step``'s function (a Retry runs it again)."""
+    sfn = boto3.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=order["workflow"]["execution_arn"], maxResults=1000)["events"]
+    attempts, current = 0, None
+    for event in events:
+        if "stateEnteredEventDetails" in event:
+            current = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] == "LambdaFunctionScheduled" and current == step:
+            attempts += 1
+    return attempts
+
+
+@pytest.mark.slow
+def test_a_payment_provider_failing_twice_in_the_step_allocates_and_authorizes_once(aws):
+    """The sandbox's ``tok_transient`` refuses the first two authorizations as unavailable:
+    AdvanceOrder fails after its allocation committed, the workflow's Retry runs the whole
+    step again, and the re-run allocates nothing more and authorizes once."""
+    sku = "FAULT-ADVANCE-PAY"
+    stock_up({sku: 50}, location_id=LOCATION)
+    body = order_body("FAULT-ADVANCE-PAY", lines=[{"sku": sku, "quantity": 3, "unit_price": 1000}])
+    order = capture({**body, "payment": {"provider": "sandbox", "token": "tok_transient"}})
+    _advanced_once(order["order_id"], sku)
+    assert _step_attempts(order, "AdvanceOrder") == 3
+
+
+@pytest.mark.slow
+def test_a_throttled_release_runs_the_step_again_without_a_second_allocation_or_charge(aws):
+    """The fulfillment order's transaction is throttled twice (after the allocation and the
+    authorization committed): the retried step finds both done and releases once."""
+    sku = "FAULT-ADVANCE-REL"
+    stock_up({sku: 50}, location_id=LOCATION)
+    with faults() as injected:
+        injected.throttle("TransactWriteItems", mentioning='"fulfillment.released"', times=2)
+        order = capture(order_body("FAULT-ADVANCE-REL", lines=[{"sku": sku, "quantity": 3, "unit_price": 1000}]))
+        _advanced_once(order["order_id"], sku)
+    assert sum(injected.fired.values()) == 2
+    assert _step_attempts(order, "AdvanceOrder") == 3
 
 
 # -- a duplicate SQS delivery

@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 
 from functions.allocate.logic.allocation import allocate_order
-from functions.allocate.logic.policy import RoutingPolicy, save_policy
-from functions.fulfill.handlers import await_fulfillment, release_to_fulfillment, review_fulfillment
+from functions.allocate.logic.policy import RoutingPolicy, load_policy, save_policy
+from functions.fulfill.handlers import await_fulfillment, review_fulfillment
 from functions.fulfill.handlers.api import handler as api_handler
 from functions.fulfill.logic import resume as fulfillment_resume
 from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
+from functions.fulfill.logic.release import release_to_fulfillment
 from functions.fulfill.logic.review import RerouteLimitReached
 from functions.fulfill.store import find_shipment_by_tracking, fulfillment_orders_of
 from functions.inventory.store import get_stock
@@ -44,12 +45,18 @@ def _step(module: Any, event: dict[str, Any]) -> Any:
     return module.handler(event, LambdaContext(function_name="test"))
 
 
+def _wait() -> dict[str, int]:
+    """What the review adds to its answer: the next pass over the fulfillment orders waits as
+    long as the routing policy says."""
+    return {"fulfillment_timeout_seconds": load_policy().fulfillment_timeout_seconds}
+
+
 def _released_order(external_id: str, **body: Any) -> tuple[str, dict[str, Any]]:
     status, _, order = post(order_body(external_id, **body))
     assert status == 201, order
     outcome = allocate_order(order["order_id"])
     assert outcome.backordered_units == 0
-    released = _step(release_to_fulfillment, {"order_id": order["order_id"]})
+    released = release_to_fulfillment(order["order_id"])
     return order["order_id"], released
 
 
@@ -98,7 +105,7 @@ def test_a_split_allocation_makes_one_fulfillment_order_per_location_and_a_rerun
         loc: fo["fo_id"] for loc, fo in fos.items()
     }
 
-    again = _step(release_to_fulfillment, {"order_id": order_id})
+    again = release_to_fulfillment(order_id)
     assert again["created"] == 0
     assert sorted(again["open"], key=str) == sorted(released["open"], key=str)
     assert len(fulfillment_orders_of(order_id)) == 2
@@ -240,7 +247,7 @@ def test_a_rejection_releases_the_stock_and_reroutes_elsewhere(resumed):
     assert review["next"] == "reroute" and review["attempt"] == 1 and review["open"] == []
     assert _step(review_fulfillment, {"order_id": order_id})["attempt"] == 1  # a retried review counts once
     allocate_order(order_id)
-    released = _step(release_to_fulfillment, {"order_id": order_id})
+    released = release_to_fulfillment(order_id)
     fos = _fos(order_id)
     assert set(fos) == {"wh-east", "wh-west"} and fos["wh-west"]["delivery_group"] == "express"
     assert released == {"open": [{"fo_id": fos["wh-west"]["fo_id"]}], "created": 1}
@@ -275,7 +282,7 @@ def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
     assert _api("POST", first["fo_id"], "reject", body={"reason": "closed"})[0] == 200
     assert _step(review_fulfillment, {"order_id": order_id})["next"] == "reroute"
     allocate_order(order_id)
-    _step(release_to_fulfillment, {"order_id": order_id})
+    release_to_fulfillment(order_id)
     (second,) = [fo for fo in fulfillment_orders_of(order_id) if fo["status"] == "allocated"]
     assert second["location_id"] != first["location_id"]
     assert _api("POST", second["fo_id"], "reject", body={"reason": "closed too"})[0] == 200
@@ -286,13 +293,13 @@ def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
 def test_review_completes_the_order_once_everything_shipped(resumed):
     _split_stock()
     order_id, released = _released_order("FO-DONE")
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "fulfill", "open": released["open"]}
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "fulfill", "open": released["open"]} | _wait()
     for fo in _fos(order_id).values():
         assert (
             _api("POST", fo["fo_id"], "ship", body={"carrier": "dhl", "tracking_number": f"T-{fo['fo_id']}"})[0] == 201
         )
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []}
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []}
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
     record = load_order(order_id)
     assert record is not None
     assert (record.header["status"], record.header["fulfillment_status"]) == ("completed", "shipped")
@@ -392,7 +399,7 @@ def test_an_order_whose_last_open_units_are_cancelled_after_its_parcels_arrived_
     cancel = {"lines": [{"line_id": jeans, "quantity": 1}], "reason": "no longer wanted"}
     status, _, change = post_change(order_id, "cancel", cancel, headers={"Idempotency-Key": "last-cancel"})
     assert status == 201, change
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []}
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
 
     header = load_order(order_id).header  # type: ignore[union-attr]
     assert (header["status"], header["fulfillment_status"]) == ("completed", "delivered")

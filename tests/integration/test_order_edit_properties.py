@@ -26,10 +26,9 @@ from functions.allocate.api import held
 from functions.allocate.logic.allocation import allocate_order
 from functions.changes.logic.edit_plan import charge_of
 from functions.changes.rules.figures import order_figures
-from functions.fulfill.handlers import release_to_fulfillment
+from functions.fulfill.logic.release import release_to_fulfillment
 from functions.inventory.store import get_stock
 from functions.payments.logic.authorize import authorize_order
-from infra.local.runtime import LambdaContext
 from shared.order.quantities import LineQuantities
 from shared.order.record import load_order
 from tests.integration.conftest import stock_up
@@ -103,7 +102,7 @@ def test_random_edits_reconcile_to_the_cent_and_never_promise_a_unit_twice(drive
         order_ids.append(order["order_id"])
     order_id = order_ids[0]
     if released:
-        release_to_fulfillment.handler({"order_id": order_id}, LambdaContext(function_name="test"))
+        release_to_fulfillment(order_id)
     original = load_order(order_id)
     original_lines = list(original.lines)
     expected = int(original.header["totals"]["total"])

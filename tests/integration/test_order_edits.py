@@ -17,11 +17,10 @@ from functions.allocate.logic.allocation import allocate_order
 from functions.changes.handlers.api import handler as changes_handler
 from functions.changes.logic.edit_plan import charge_of
 from functions.changes.rules.figures import order_figures
-from functions.fulfill.handlers import release_to_fulfillment
+from functions.fulfill.logic.release import release_to_fulfillment
 from functions.inventory.store import get_stock
 from functions.payments.logic.authorize import authorize_order
 from functions.payments.rules.ledger import open_amount
-from infra.local.runtime import LambdaContext
 from shared.order.quantities import LineQuantities
 from shared.order.record import OrderRecord, load_order
 from shared.table import Table
@@ -177,7 +176,7 @@ def test_a_swap_releases_the_old_sku_and_reserves_the_new_one(steps):
 def test_edits_of_units_released_to_a_warehouse_are_409_naming_them(steps):
     stock_up({"TSHIRT-M": 10, "JEANS-32": 10})
     order_id, record = authorized_order("EDIT-RELEASED")
-    release_to_fulfillment.handler({"order_id": order_id}, LambdaContext(function_name="test"))
+    release_to_fulfillment(order_id)
     jeans = line_of(record, "JEANS-32")["line_id"]
     status, _, problem = edit(order_id, {"lines": [{"line_id": jeans, "quantity": 0}], "reason": "x"})
     assert status == 409, problem
@@ -241,7 +240,7 @@ def test_an_edit_racing_the_release_to_a_warehouse_never_frees_stock_a_fulfillme
         plan = planned(*args, **kwargs)
         if not raced:
             raced.append(True)
-            release_to_fulfillment.handler({"order_id": order_id}, LambdaContext(function_name="test"))
+            release_to_fulfillment(order_id)
         return plan
 
     monkeypatch.setattr(edit_logic, "plan_edit", plan_then_release)

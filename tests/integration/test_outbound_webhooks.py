@@ -15,8 +15,8 @@ from functions.allocate.logic.allocation import allocate_order
 from functions.channels.handlers import webhook_delivery
 from functions.channels.handlers.webhooks_api import handler as webhooks_handler
 from functions.channels.rules.webhooks import MAX_ATTEMPTS
-from functions.fulfill.handlers import release_to_fulfillment
 from functions.fulfill.logic import resume as fulfillment_resume
+from functions.fulfill.logic.release import release_to_fulfillment
 from functions.fulfill.store import fulfillment_orders_of
 from infra.local import moto_patches
 from infra.local.runtime import LambdaContext
@@ -70,7 +70,7 @@ def ship_an_order(external_id: str) -> str:
     status, _, order = post(order_body(external_id))
     assert status == 201, order
     allocate_order(order["order_id"])
-    release_to_fulfillment.handler({"order_id": order["order_id"]}, CONTEXT)
+    release_to_fulfillment(order["order_id"])
     (fo,) = fulfillment_orders_of(order["order_id"])
     status, _, shipped = fulfillment_api(
         "POST", fo["fo_id"], "ship", body={"carrier": "dhl", "tracking_number": f"TRK-{external_id}"}

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from functions.payments.gateways import registry
 from functions.payments.gateways.gateway import PaymentDeclined
 from functions.payments.gateways.sandbox import SandboxGateway, sign_sandbox_event
-from functions.payments.handlers import authorize_payment, capture_shipments, webhooks
+from functions.payments.handlers import capture_shipments, webhooks
 from functions.payments.logic import authorize, capture, refund, release, settle_refund
 from functions.payments.rules.ledger import refundable
 from functions.payments.rules.summary import payment_summary
@@ -207,7 +207,7 @@ def ship_all_and_capture(order_id: str, fo_id: str = "fo_a") -> int:
 def test_authorize_covers_the_order_and_a_second_run_changes_nothing(stack: LocalResources) -> None:
     order_id = make_order()
     total = header(order_id)["totals"]["total"]
-    first = authorize_payment.handler({"order_id": order_id}, CTX)
+    first = authorize.authorize_order(order_id)
     assert first["authorized"] == total and first["status"] == "authorized"
     again = authorize.authorize_order(order_id)
     assert again["payment_id"] == first["payment_id"]
@@ -231,7 +231,7 @@ def test_authorize_leaves_out_cancelled_units(stack: LocalResources) -> None:
 def test_decline_fails_the_order_with_the_reason(stack: LocalResources) -> None:
     order_id = make_order("tok_decline")
     with pytest.raises(PaymentDeclined) as caught:
-        authorize_payment.handler({"order_id": order_id}, CTX)
+        authorize.authorize_order(order_id)
     assert type(caught.value).__name__ == "PaymentDeclined"
     h = header(order_id)
     assert (h["status"], h["payment_status"]) == ("failed", "failed")
@@ -246,7 +246,7 @@ def test_transient_failures_surface_as_retryable_then_succeed(stack: LocalResour
     order_id = make_order("tok_transient")
     for _ in range(2):
         with pytest.raises(RetryableError) as caught:
-            authorize_payment.handler({"order_id": order_id}, CTX)
+            authorize.authorize_order(order_id)
         assert type(caught.value).__name__ == "RetryableError"  # the name the workflow retries on
     assert authorize.authorize_order(order_id)["status"] == "authorized"
 

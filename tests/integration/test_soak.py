@@ -27,10 +27,10 @@ from functions.allocate.logic.allocation import allocate_order
 from functions.changes.logic.adjust import adjust_order
 from functions.changes.logic.cancel import cancel_order
 from functions.changes.logic.models import AdjustmentRequest, CancelRequest
-from functions.fulfill.handlers import release_to_fulfillment
 from functions.fulfill.logic import resume as fulfillment_resume
 from functions.fulfill.logic.models import RejectRequest, ShipRequest
 from functions.fulfill.logic.rejection import reject
+from functions.fulfill.logic.release import release_to_fulfillment
 from functions.fulfill.logic.shipping import ship
 from functions.fulfill.store import fulfillment_orders_of
 from functions.inventory.store import set_stock
@@ -43,7 +43,6 @@ from functions.returns.logic.models import ReceiptRequest, ReturnRequest
 from functions.returns.logic.receive import receive_return
 from functions.returns.logic.settle import _settle_receipt
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
-from infra.local.runtime import LambdaContext
 from shared.clock import now_iso
 from shared.errors import DomainError
 from shared.ids import new_id
@@ -260,7 +259,7 @@ def _prepare(monkeypatch: pytest.MonkeyPatch, orders: int, seed: int) -> list[st
         order = capture_order(order_body(f"SOAK-{seed}-{n}", lines=LINES, promotions=[], shipping=500))
         allocate_order(order["order_id"])
         authorize.authorize_order(order["order_id"])
-        release_to_fulfillment.handler({"order_id": order["order_id"]}, LambdaContext(function_name="soak"))
+        release_to_fulfillment(order["order_id"])
         ids.append(order["order_id"])
     return ids
 

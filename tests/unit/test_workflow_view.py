@@ -13,13 +13,13 @@ def test_graph_has_every_state_of_the_lifecycle_with_its_transitions() -> None:
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     states, edges = graph_of(definition)
     names = {s.name for s in states}
-    assert {"AllocateOrder", "CheckBackorders", "FulfillEach", "AwaitFulfillment", "OrderCompleted"} <= names
+    assert {"AdvanceOrder", "NextOrderStep", "FulfillEach", "AwaitFulfillment", "OrderCompleted"} <= names
     assert [s.name for s in states if s.start and s.parent is None] == [definition["StartAt"]]
     inner = {s.name: s.parent for s in states if s.parent}
     assert inner["AwaitFulfillment"] == "FulfillEach"
     kinds = {(e.source, e.target): e.kind for e in edges}
     assert kinds[("FulfillEach", "AwaitFulfillment")] == "iteration"
-    assert kinds[("AllocateOrder", "CheckBackorders")] == "next"
+    assert kinds[("AdvanceOrder", "NextOrderStep")] == "next"
     assert "catch" in {e.kind for e in edges} and "choice" in {e.kind for e in edges}
     # Every edge joins two known states.
     assert all(e.source in names and e.target in names for e in edges)
@@ -34,15 +34,15 @@ def test_replay_names_the_states_entered_and_not_left() -> None:
     t = datetime(2026, 1, 1, tzinfo=UTC)
     events = [
         {"type": "ExecutionStarted", "timestamp": t},
-        _event("TaskStateEntered", "AllocateOrder", t),
-        _event("TaskStateExited", "AllocateOrder", t + timedelta(seconds=1)),
+        _event("TaskStateEntered", "AdvanceOrder", t),
+        _event("TaskStateExited", "AdvanceOrder", t + timedelta(seconds=1)),
         _event("MapStateEntered", "FulfillEach", t + timedelta(seconds=2)),
         _event("TaskStateEntered", "AwaitFulfillment", t + timedelta(seconds=3)),
         _event("TaskStateEntered", "AwaitFulfillment", t + timedelta(seconds=3)),
         _event("TaskStateExited", "AwaitFulfillment", t + timedelta(seconds=9)),
     ]
     visited, current = replay(events)
-    assert [v.name for v in visited] == ["AllocateOrder", "FulfillEach", "AwaitFulfillment", "AwaitFulfillment"]
+    assert [v.name for v in visited] == ["AdvanceOrder", "FulfillEach", "AwaitFulfillment", "AwaitFulfillment"]
     assert visited[0].exited_at == (t + timedelta(seconds=1)).isoformat()
     # One of the two iterations still waits.
     assert current == ["FulfillEach", "AwaitFulfillment"]

@@ -13,7 +13,7 @@ from functions.inventory.api import release_op
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
 from shared.order.record import OrderRecord, load_order
-from shared.order.state import HeaderUpdate, after_allocation, is_closed
+from shared.order.state import FulfillmentStatus, HeaderUpdate, after_allocation, is_closed
 from shared.order.timeline import append_event, event_item
 from shared.retry import attempts
 from shared.table import Table
@@ -62,7 +62,8 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
     """Plan and reserve; a plan refused because stock moved is made again from fresh stock.
 
     Safe to run twice: a second run finds the units already allocated (or loses the
-    allocation round to the first) and reserves nothing more.
+    allocation round to the first) and reserves nothing more. A run that reserves nothing
+    for an order already backordered writes nothing (a wake-up that found too little).
     """
     policy = load_policy()
     for _attempt in attempts(policy.max_allocation_attempts):
@@ -86,6 +87,18 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
         reservations = _reservations(record, plan.assignments)
         allocated = sum(r.quantity for r in reservations)
         backordered = open_units - allocated
+        short = {d.sku for d in inputs.demands if plan.backordered.get(d.line_id)}
+        seen = {sku: sum(inputs.stock.get(sku, {}).values()) for sku in sorted(short)}
+        if not reservations and header.get("fulfillment_status") == FulfillmentStatus.BACKORDERED:
+            # Woken and still short: the header and timeline already say so, nothing to write.
+            return Outcome(
+                0,
+                backordered,
+                policy.backorder_timeout_seconds,
+                plan.reason,
+                seen,
+                fulfillment_timeout_seconds=policy.fulfillment_timeout_seconds,
+            )
         detail = {
             "round": int(header.get("allocation_round", 0)) + 1,
             "strategy": plan.strategy,
@@ -118,8 +131,6 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
             )
         except (StockMoved, RoundTaken):
             continue
-        short = {d.sku for d in inputs.demands if plan.backordered.get(d.line_id)}
-        seen = {sku: sum(inputs.stock.get(sku, {}).values()) for sku in sorted(short)}
         return Outcome(
             allocated,
             backordered,

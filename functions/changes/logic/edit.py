@@ -14,7 +14,7 @@ the lifecycle allocates them; an order never released is allocated here; an orde
 units at a warehouse routes them at its next review), and the money moves: a lower total
 releases the authorization or refunds captured funds exactly as a cancellation does, a
 higher one authorizes the difference beyond the open authorizations (the lifecycle's
-AuthorizePayment covers an order not yet authorized). A failure after the commit is a
+AdvanceOrder covers an order not yet authorized). A failure after the commit is a
 process exception (``EditOrder``).
 """
 

@@ -1,4 +1,5 @@
-"""OrderLifecycle ReleaseToFulfillment: one fulfillment order per location and delivery group.
+"""The release to fulfillment (in OrderLifecycle's AdvanceOrder): one fulfillment order per
+location and delivery group.
 
 Made from the order's allocation items that reserve stock and belong to no fulfillment
 order yet. Each fulfillment order is written in one transaction with the ``fo_id`` of

@@ -1,7 +1,7 @@
 """The workflow's hold gate: screen the order, expire what is due, wait while it is held.
 
-OrderLifecycle runs ``ScreenOrder`` (``check_holds``) before authorizing and releasing
-(also after stock arrives and after a re-route); ``HoldGate`` sends a held order to
+OrderLifecycle's ``AdvanceOrder`` runs ``check_holds`` before authorizing and releasing
+(also after stock arrives and after a re-route) and sends a held order to
 ``AwaitHoldRelease`` (``park``), whose token waits in ``HOLDWAIT`` until the last hold
 ends (``holds.end`` wakes it) or until the earliest expiry, when the step runs again and
 applies each expired hold's action (release, or cancel what is not shipped).
@@ -70,7 +70,7 @@ def expire_due(order_id: str, header: Item, policy: HoldPolicy) -> list[str]:
 
 
 def check_holds(order_id: str) -> dict[str, Any]:
-    """OrderLifecycle ScreenOrder: ``held`` and how long to wait (seconds) before looking again."""
+    """The hold gate: ``held`` and how long to wait (seconds) before looking again."""
     policy = load_policy()
     screening = screen_order(order_id, policy)
     header = _header(order_id)

@@ -1,6 +1,6 @@
 """Authorize what the order will charge; authorize again when an authorization expired.
 
-authorize_order is the workflow's AuthorizePayment step; authorize_amount also serves a
+authorize_order is the workflow's authorization (in AdvanceOrder); authorize_amount also serves a
 capture that finds no open authorization (a re-authorization replacing the last one);
 expire_authorization records an expiry a provider reported (capture or webhook).
 """

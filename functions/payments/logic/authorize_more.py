@@ -29,7 +29,7 @@ def shortfall(snap: Snapshot) -> int:
 
 def authorize_more(order_id: str, *, change_id: str) -> dict[str, Any]:
     """Authorize the order's shortfall for ``change_id``; nothing before the order's first
-    authorization (the workflow's AuthorizePayment step authorizes the whole order then).
+    authorization (the workflow's AdvanceOrder authorizes the whole order then).
 
     A decline is written (a failed payment and ``payment.additional_declined``) and re-raised.
     """

@@ -1,0 +1,26 @@
+"""OrderLifecycle step AdvanceOrder: allocate, screen, authorize, release; say what comes next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.lifecycle.logic.advance import advance_order
+from shared.observability import logger
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(order_id=event["order_id"])
+    outcome = advance_order(event["order_id"])
+    logger.info(
+        "order advanced",
+        extra={
+            "next_step": outcome.next.value,
+            "allocated": outcome.allocated_units,
+            "backordered": outcome.backordered_units,
+            "created_orders": outcome.created,
+        },
+    )
+    return outcome.as_state()
