@@ -493,7 +493,8 @@ def _write(
     new bucket count): relative updates, so reservations racing it stay counted.
 
     Each bucket is pinned on its ``on_hand`` as read (only counts, shipments, receipts and
-    these writes move it); one that gives units up keeps ``available >= 0`` (its condition),
+    these writes move it); one that gives units up keeps ``available >= 0`` (its condition,
+    or the figure read when a count takes bucket 0 below 0),
     one whose reservations move is pinned on them; bucket 0 on the bucket count. Buckets
     past the new count are deleted (pinned on their counts, which bucket 0 takes over).
     """
@@ -539,8 +540,10 @@ def _write(
             conditions.append("reserved = :r")
             values[":r"] = was.reserved
         elif moved_available < 0:
+            # What it gives up must still be there at commit (it ends at or above 0), and
+            # a bucket 0 taken below 0 by a count is pinned at the figure read.
             conditions.append("available >= :take")
-            values[":take"] = -moved_available
+            values[":take"] = min(0, figures.available) - moved_available
         if b == 0:
             conditions.append("(attribute_not_exists(buckets) OR buckets = :n)" if len(old) == 1 else "buckets = :n")
             values[":n"] = len(old)
