@@ -444,6 +444,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/v1/locations/{location_id}", "InventoryApi"),
     Route("GET", "/v1/locations", "InventoryApi"),
     Route("PUT", "/v1/inventory/{location_id}/{sku}", "InventoryApi"),
+    Route("PUT", "/v1/inventory/{location_id}/{sku}/buckets", "InventoryApi"),
     Route("POST", "/v1/inventory/adjustments", "InventoryApi"),
     Route("POST", "/v1/inventory/imports", "InventoryApi"),
     Route("GET", "/v1/inventory/imports/{import_id}", "InventoryApi"),

@@ -1,7 +1,8 @@
 """What other domains use of the inventory domain (the only module they import from it).
 
-Locations and their daily capacity (routing and reservation); stock: its keys, reads and
-the transaction operations that reserve, release and ship it.
+Locations and their daily capacity (routing and reservation); stock: its keys (a split
+pair's buckets: ``bucket_pk``), reads (buckets summed) and the transaction operations that
+reserve, release and ship it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from functions.inventory.store import (
     Location,
     StockConflict,
+    bucket_pk,
     capacity_op,
     capacity_release_op,
     capacity_used,
@@ -27,6 +29,7 @@ from functions.inventory.store import (
 __all__ = [
     "Location",
     "StockConflict",
+    "bucket_pk",
     "capacity_op",
     "capacity_release_op",
     "capacity_used",

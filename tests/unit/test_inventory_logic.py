@@ -101,8 +101,10 @@ def test_ops_carry_their_conditions():
     assert reserve["Key"] == {"pk": "SKU#A", "sk": "LOC#wh-1"}
     assert reserve["ConditionExpression"] == "available >= :q"
     assert reserve["ExpressionAttributeValues"][":q"] == 2
-    assert release_op("A", "wh-1", 1)["Update"]["ConditionExpression"] == "reserved >= :q"
-    assert ship_op("A", "wh-1", 1)["Update"]["ConditionExpression"] == "reserved >= :q AND on_hand >= :q"
+    # Without a bucket, release and ship read the pair to find the bucket holding the units.
+    assert release_op("A", "wh-1", 1, bucket=0)["Update"]["ConditionExpression"] == "reserved >= :q"
+    assert ship_op("A", "wh-1", 1, bucket=0)["Update"]["ConditionExpression"] == "reserved >= :q AND on_hand >= :q"
+    assert release_op("A", "wh-1", 1, bucket=3)["Update"]["Key"] == {"pk": "SKU#A#B3", "sk": "LOC#wh-1"}
     for op in (reserve_op, release_op, ship_op):
         with pytest.raises(ValueError):
             op("A", "wh-1", 0)

@@ -16,13 +16,14 @@ from functions.inventory.logic.locations import find_locations, save_location
 from functions.inventory.logic.models import (
     AdjustmentIn,
     AvailabilityView,
+    BucketsIn,
     ImportIn,
     ImportView,
     LocationPage,
     StockIn,
     StockView,
 )
-from functions.inventory.logic.stock import adjust, put_stock
+from functions.inventory.logic.stock import adjust, put_stock, split_stock
 from functions.inventory.store import Location, LocationFields
 from shared.api.app import build_app, current_caller, require_json_object
 from shared.api.idempotency import run_idempotent
@@ -57,6 +58,19 @@ def put_stock_level(
     require_json_object(router)
     location = path_id("location_id", location_id)
     return put_stock(current_caller(router), location, path_id("sku", sku, SKU_PATTERN), stock)
+
+
+@router.put(
+    "/v1/inventory/<location_id>/<sku>/buckets",
+    summary="Split a hot SKU's stock at a location into N items (operators; 1 joins them)",
+    tags=["inventory"],
+)
+def put_stock_buckets(
+    location_id: Annotated[str, Path()], sku: Annotated[str, Path()], split: Annotated[BucketsIn, Body()]
+) -> StockView:
+    require_json_object(router)
+    location = path_id("location_id", location_id)
+    return split_stock(current_caller(router), location, path_id("sku", sku, SKU_PATTERN), split)
 
 
 @router.post("/v1/inventory/adjustments", summary="Add or remove units", tags=["inventory"])

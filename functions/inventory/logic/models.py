@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from functions.inventory.store import Location, LocationId, StockRecord
+from functions.inventory.store import MAX_BUCKETS, Location, LocationId, StockRecord
 from shared.api.validation import PastTime, Sku, Text
 
 Units = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
@@ -32,6 +32,14 @@ class StockIn(_Model):
     as_of: PastTime = Field(description="when counted, with its offset; not ahead of the server's clock")
 
 
+class BucketsIn(_Model):
+    """How many items hold a hot SKU's stock at one location (1: one item, the default)."""
+
+    buckets: Annotated[int, Field(strict=True, ge=1, le=MAX_BUCKETS)] = Field(
+        description="each item takes about 500 reservations a second"
+    )
+
+
 class AdjustmentIn(_Model):
     location_id: LocationId
     sku: Sku
@@ -49,6 +57,7 @@ class StockView(BaseModel):
     as_of: str | None
     updated_at: str | None
     applied: bool = Field(description="false when an absolute update was older than the stored as_of")
+    buckets: int = Field(default=1, description="items the stock is split into (figures are their sums)")
 
     @classmethod
     def of(cls, record: StockRecord) -> StockView:
@@ -62,6 +71,7 @@ class StockView(BaseModel):
             as_of=record.as_of,
             updated_at=record.updated_at,
             applied=record.applied,
+            buckets=record.buckets,
         )
 
 
