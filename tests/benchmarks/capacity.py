@@ -140,7 +140,7 @@ class Limits:
     sfn_send_task: float = 500  # each of SendTaskSuccess / Failure / Heartbeat (bucket 3,000)
     lambda_concurrency: float = 1_000
     apigateway_rps: float = 10_000
-    eventbridge_put_events: float = 10_000  # PutEvents entries per second
+    eventbridge_put_events: float = 10_000  # PutEvents requests per second
 
 
 # Modelled latency of one AWS request seen from a Lambda function in the same region (ms):
@@ -164,18 +164,22 @@ REQUEST_LATENCY_MS = {
     "secretsmanager.GetSecretValue": 20,
 }
 DEFAULT_LATENCY_MS = 15
+# Calls the functions make outside AWS in production and not on the local stack (the
+# payment sandbox is served from the table there): one provider round trip each, modelled.
+EXTERNAL_LATENCY_MS = {"AuthorizePayment": 400, "CaptureShipments": 400}
 # Lambda gives a function one full vCPU at 1,769 MB and a share below it: the local CPU
 # time is stretched by that share.
 FULL_VCPU_MB = 1_769
 INVOCATION_OVERHEAD_MS = 1.0
 
 
-def modelled_duration_s(function: Mapping[str, Any]) -> float:
+def modelled_duration_s(function: Mapping[str, Any], name: str = "") -> float:
     """One invocation in the cloud: the handler's CPU time at the function's memory share,
-    plus the modelled latency of each AWS request it makes, plus a small runtime overhead."""
+    plus the modelled latency of each AWS request it makes (and of its calls outside AWS),
+    plus a small runtime overhead."""
     cpu = float(function.get("cpu_ms", 0.0)) * max(1.0, FULL_VCPU_MB / float(function.get("memory_mb", 512)))
     waits = sum(n * REQUEST_LATENCY_MS.get(op, DEFAULT_LATENCY_MS) for op, n in function.get("requests", {}).items())
-    return (cpu + waits + INVOCATION_OVERHEAD_MS) / 1000
+    return (cpu + waits + EXTERNAL_LATENCY_MS.get(name, 0) + INVOCATION_OVERHEAD_MS) / 1000
 
 
 # ---------------------------------------------------------------------------------------
@@ -364,7 +368,7 @@ def evaluate(trace: Mapping[str, Any], workload: Workload, limits: Limits | None
     for phase_name, phase in trace["phases"].items():
         rate = _rates(workload).get(phase_name, 0.0)
         for name, fn in phase.get("lambda", {}).items():
-            per_function[name] = per_function.get(name, 0.0) + rate * fn["invocations"] * modelled_duration_s(fn)
+            per_function[name] = per_function.get(name, 0.0) + rate * fn["invocations"] * modelled_duration_s(fn, name)
     concurrency = sum(per_function.values())
     top = sorted(per_function.items(), key=lambda kv: -kv[1])[:5]
     candidates.append(
@@ -384,13 +388,14 @@ def evaluate(trace: Mapping[str, Any], workload: Workload, limits: Limits | None
             "API Gateway requests", "apigateway", limits.apigateway_rps, "requests/s", api, api / limits.apigateway_rps
         )
     )
-    events = _per_second(trace, workload, lambda ph: ph.get("events", {}).get("entries"))
+    # The quota counts PutEvents requests ("transactions"), of up to 10 entries each.
+    events = _per_second(trace, workload, lambda ph: ph.get("events", {}).get("PutEvents"))
     candidates.append(
         Candidate(
-            "EventBridge PutEvents entries",
+            "EventBridge PutEvents",
             "eventbridge",
             limits.eventbridge_put_events,
-            "entries/s",
+            "requests/s",
             events,
             events / limits.eventbridge_put_events,
         )
@@ -506,11 +511,37 @@ def flash_sale(
     }
 
 
+# A new on-demand table serves this much at once; past it, it doubles its previous peak
+# within 30 minutes (or is pre-warmed with warm throughput).
+NEW_TABLE_WRU = 4_000
+NEW_TABLE_RRU = 12_000
+
+
+def scenarios(trace: Mapping[str, Any], workload: Workload, limits: Limits) -> list[dict[str, Any]]:
+    """The verdict as the hot keys are split: what gives next."""
+    out = []
+    for label, change in (
+        ("as recorded", {}),
+        ("orders index in 16 shards", {"order_shards": 16}),
+        ("16 shards, orders spread over 4 channels", {"order_shards": 16, "channel_share": 0.25}),
+        (
+            "16 shards, 4 channels, 2 warehouses",
+            {"order_shards": 16, "channel_share": 0.25, "location_share": 0.5},
+        ),
+    ):
+        w = replace(workload, **change)
+        out.append({"scenario": label, **verdict(evaluate(trace, w, limits), w)})
+    return out
+
+
 def run_model(trace: Mapping[str, Any], workload: Workload, limits: Limits | None = None) -> dict[str, Any]:
     limits = limits or Limits()
     candidates = evaluate(trace, workload, limits)
     flash_workload = replace(workload, hot_sku_order_share=0.5)
     flash_candidates = evaluate(trace, flash_workload, limits)
+    by_name = {c.name: c for c in candidates}
+    table_wru = by_name["table on-demand write units"].load if "table on-demand write units" in by_name else 0.0
+    table_rru = by_name["table on-demand read units"].load if "table on-demand read units" in by_name else 0.0
     return {
         "workload": asdict(workload),
         "order_shards": workload.order_shards or observed_order_shards(trace),
@@ -523,8 +554,15 @@ def run_model(trace: Mapping[str, Any], workload: Workload, limits: Limits | Non
             **flash_sale(trace, workload, limits=limits),
             "verdict": verdict(flash_candidates, flash_workload),
         },
+        "scenarios": scenarios(trace, workload, limits),
+        "new_table": {
+            "wru_per_s_needed": round(table_wru, 1),
+            "rru_per_s_needed": round(table_rru, 1),
+            "served_at_once": {"wru": NEW_TABLE_WRU, "rru": NEW_TABLE_RRU},
+            "needs_warm_throughput": table_wru > NEW_TABLE_WRU or table_rru > NEW_TABLE_RRU,
+        },
         "lambda_modelled_ms": {
-            name: round(modelled_duration_s(fn) * 1000, 1)
+            name: round(modelled_duration_s(fn, name) * 1000, 1)
             for phase in trace["phases"].values()
             for name, fn in phase.get("lambda", {}).items()
         },
@@ -586,6 +624,22 @@ def print_report(result: Mapping[str, Any], rows: int = 15) -> None:
         )
 
 
+def _print_extras(result: Mapping[str, Any]) -> None:
+    print("\nAs the hot keys are split:")
+    for sc in result["scenarios"]:
+        print(
+            f"  {sc['scenario']:<42} first bottleneck {sc['first_bottleneck']} at {sc['bottleneck_utilisation']:.0%};"
+            f" max {sc['max_placed_per_minute']:,.0f} placed/min"
+        )
+    nt = result["new_table"]
+    if nt["needs_warm_throughput"]:
+        print(
+            f"\n  A new on-demand table serves {nt['served_at_once']['wru']:,} WRU/s and"
+            f" {nt['served_at_once']['rru']:,} RRU/s at once; the target needs {nt['wru_per_s_needed']:,.0f} WRU/s and"
+            f" {nt['rru_per_s_needed']:,.0f} RRU/s: pre-warm it (warm throughput) or ramp up over 30-minute doublings."
+        )
+
+
 def load_trace(path: Path = TRACE) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     return data
@@ -608,6 +662,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--order-shards", type=int, help="orders index shards (default: as the trace has it)")
     parser.add_argument("--skus", type=int, default=1_000, help="catalogue size for the Zipf popularity")
     parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of SKU popularity")
+    parser.add_argument("--channel-share", type=float, default=1.0, help="share of orders the busiest channel brings")
+    parser.add_argument("--location-share", type=float, default=1.0, help="share of orders the busiest location ships")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
     if args.record or (not args.no_record and not _fresh(args.trace)):
@@ -625,9 +681,12 @@ def main(argv: Iterable[str] | None = None) -> None:
         zipf_s=args.zipf,
         sku_buckets=args.sku_buckets,
         order_shards=args.order_shards,
+        channel_share=args.channel_share,
+        location_share=args.location_share,
     )
     result = run_model(trace, workload)
     print_report(result)
+    _print_extras(result)
     OUT.mkdir(exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2, default=lambda x: None))
     print(f"\nwritten: {RESULT.relative_to(ROOT)}")

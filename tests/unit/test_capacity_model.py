@@ -34,7 +34,7 @@ def _phase(
     sfn: dict[str, float] | None = None,
     lambdas: dict[str, Any] | None = None,
     api: float = 0.0,
-    entries: float = 0.0,
+    put_events: float = 0.0,
 ) -> dict[str, Any]:
     return {
         "orders": 10,
@@ -42,7 +42,7 @@ def _phase(
         "stepfunctions": {"transitions": transitions, "requests": sfn or {}},
         "lambda": lambdas or {},
         "apigateway": {"requests": api},
-        "events": {"entries": entries},
+        "events": {"PutEvents": put_events},
     }
 
 
@@ -159,10 +159,12 @@ def test_the_first_bottleneck_is_the_most_utilised_candidate_and_bounds_the_sust
         ],
         transitions=8,
         api=1,
+        put_events=4,
     )
     workload = Workload(placed_per_minute=6_000, processed_per_minute=0)
     candidates = evaluate(_trace(placed), workload)
     assert candidates[0].name == "gsi3 ORDERS#{shard}"  # 600 WCU/s: 60 %; FACTS 300 WCU/s + 300 RCU/s: 40 %
+    assert _by_name(candidates)["EventBridge PutEvents"].load == pytest.approx(400)
     v = verdict(candidates, workload)
     assert v["sustainable"] is True
     assert v["first_bottleneck"] == "gsi3 ORDERS#{shard}"
