@@ -71,15 +71,16 @@ class TraceRecorder(AwsMeter):
 
     def attach(self, *services: str) -> TraceRecorder:
         self._services = set(services)
-        requests_meter.listen(self._trace)
+        requests_meter.listen(self.observe)
         return self
 
     def detach(self) -> None:
-        requests_meter.unlisten(self._trace)
+        requests_meter.unlisten(self.observe)
 
     # -- requests -----------------------------------------------------------------------
 
-    def _trace(self, service: str, operation: str, caller: str, params: Any, answer: Any) -> None:
+    def observe(self, service: str, operation: str, caller: str, params: Any, answer: Any) -> None:
+        """One request the emulator served, after its answer (a ``requests_meter`` listener)."""
         with self._trace_lock:
             failed = "__type" in answer
             # Index keys follow every write, the bench's own too.
@@ -204,8 +205,10 @@ class TraceRecorder(AwsMeter):
         under one pk) is kept, since each bucket item takes its own share of the writes."""
         cls = key_class(pk)
         bucket = bucket_of(sk)
-        if bucket is not None and "#B{bucket}" not in cls:
-            cls += "#B{bucket}"
+        if bucket is not None:
+            self.buckets_seen.add(bucket)
+            if "#B{bucket}" not in cls:
+                cls += "#B{bucket}"
         return cls
 
     def _touch(self, phase: Phase, index: str, cls: str, raw: str, **units: float) -> None:
