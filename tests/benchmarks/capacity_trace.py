@@ -322,6 +322,20 @@ def _waiting_for_warehouse(stack: Any, order_ids: list[str], timeout: float) -> 
     return ready
 
 
+def _settle(quiet: float = 3.0, timeout: float = 60.0) -> None:
+    """Wait until no function has been invoked for ``quiet`` seconds: the stream consumers
+    and queues have caught up with what the phase did (its load is the phase's)."""
+    deadline = time.monotonic() + timeout
+    last, since = sum(runtime.invocations.values()), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = sum(runtime.invocations.values())
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+
+
 def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     api_url = stack.api_url
@@ -334,6 +348,7 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
     _finished(stack, list(warm_ids), 180)
     warm.stop.set()
     worker.join(timeout=30)
+    _settle()
 
     bodies = _bodies(rng, f"CAP{clients}", orders)
     lines_per_order = sum(len(b["lines"]) for b in bodies) / len(bodies)
@@ -342,7 +357,7 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
     created = _capture(api_url, bodies, clients)
     ids = list(created)
     placed = _waiting_for_warehouse(stack, ids, timeout=max(120.0, orders * 3.0))
-    time.sleep(2.0)  # let the stream consumers and queues catch up with the last captures
+    _settle()
     transitions_placed = sum(_transitions(stack, set(ids)))
     phase_placed = recorder.end(before, len(placed), transitions_placed, api_requests=len(created))
 
@@ -359,7 +374,7 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
         if not warehouse.work_once():
             time.sleep(0.5)
     done = _finished(stack, ids, timeout=max(120.0, orders * 3.0))
-    time.sleep(2.0)
+    _settle()
     transitions_all = sum(_transitions(stack, set(ids)))
     phase_processed = recorder.end(before, len(done), transitions_all - transitions_placed, api_requests["warehouse"])
 

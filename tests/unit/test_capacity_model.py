@@ -270,3 +270,34 @@ def test_run_model_reports_the_target_verdict_candidates_and_flash_sale() -> Non
             assert c["max_placed_per_minute"] == pytest.approx(5_000 / c["utilisation"], rel=1e-3)
     assert result["flash_sale"]["needed_reservations_per_s"] == 1_000
     assert math.isfinite(result["flash_sale"]["reservations_per_s_capacity"])
+
+
+def test_channel_and_location_shares_scale_their_partitions() -> None:
+    placed = _phase(
+        [
+            {"index": "gsi1", "key": "CHANNEL#{channel}", "wcu": 6.0},
+            {"index": "gsi1", "key": "FOLOC#{location}", "wcu": 6.0},
+        ]
+    )
+    workload = Workload(placed_per_minute=6_000, channel_share=0.25, location_share=0.5)
+    candidates = _by_name(evaluate(_trace(placed), workload))
+    assert candidates["gsi1 CHANNEL#{channel}"].detail["wcu_per_s"] == pytest.approx(600 * 0.25)
+    assert candidates["gsi1 FOLOC#{location}"].detail["wcu_per_s"] == pytest.approx(600 * 0.5)
+
+
+def test_scenarios_split_the_hot_keys_one_after_another() -> None:
+    placed = _phase(
+        [
+            {"index": "gsi3", "key": "ORDERS#{shard}", "wcu": 14.0},
+            {"index": "gsi1", "key": "CHANNEL#{channel}", "wcu": 13.0},
+            {"index": "gsi1", "key": "FOLOC#{location}", "wcu": 12.0},
+        ],
+        transitions=11,
+    )
+    scenarios = {s["scenario"]: s for s in run_model(_trace(placed), Workload())["scenarios"]}
+    assert scenarios["as recorded"]["first_bottleneck"] == "gsi3 ORDERS#{shard}"
+    assert scenarios["orders index in 16 shards"]["first_bottleneck"] == "gsi1 CHANNEL#{channel}"
+    assert scenarios["16 shards, orders spread over 4 channels"]["first_bottleneck"] == "gsi1 FOLOC#{location}"
+    assert scenarios["16 shards, 4 channels, 2 warehouses"]["first_bottleneck"] == "Step Functions StateTransition"
+    rates = [s["max_placed_per_minute"] for s in scenarios.values()]
+    assert rates == sorted(rates)
