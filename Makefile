@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test serve layers synth lint bench soak clean
+.PHONY: setup demo test serve layers synth lint bench capacity soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks.run
+
+# Orders a minute the cloud deployment carries and its first bottleneck (docs/capacity.md).
+# Records a trace of whole lifecycles on the local stack unless a fresh one exists;
+# CAPACITY_ARGS passes options (--record, --sku-buckets N, --order-shards N, --placed ...).
+capacity: $(STAMP)
+	$(PY) -m tests.benchmarks.capacity $(CAPACITY_ARGS)
 
 # Thousands of operations at once on a few orders, every invariant checked after each round.
 SOAK_OPERATIONS ?= 3000
