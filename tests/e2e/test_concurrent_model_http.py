@@ -500,11 +500,15 @@ def _report(model: Model, seed: int) -> dict[str, Any]:
     }
 
 
+# A few hundred in the suite; `make soak` sets SOAK_HTTP_OPERATIONS to thousands.
+OPERATIONS = int(os.environ.get("SOAK_HTTP_OPERATIONS", "200"))
+
+
 @pytest.mark.usefixtures("reading_the_stack")
+@pytest.mark.timeout(120 + 3 * OPERATIONS)  # about a second per operation on the local stack
 def test_many_operations_at_once_over_http_keep_every_invariant(api: Api, stack: RunningStack) -> None:
     seed = int(os.environ.get("SOAK_SEED", "20261202"))
-    # A few hundred in the suite; `make soak` sets SOAK_HTTP_OPERATIONS to thousands.
-    operations = int(os.environ.get("SOAK_HTTP_OPERATIONS", "240"))
+    operations = OPERATIONS
     model = run_concurrent_model(api, stack, seed=seed, operations=operations, orders=4, width=8)
     report = _report(model, seed)
     print(
