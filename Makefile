@@ -49,11 +49,18 @@ capacity: $(STAMP)
 	$(PY) -m tests.benchmarks.capacity $(CAPACITY_ARGS)
 
 # Thousands of operations at once on a few orders, every invariant checked after each round.
+# In process on moto; with SOAK_HTTP_OPERATIONS (e.g. 3000) over the local stack's HTTP API instead.
 SOAK_OPERATIONS ?= 3000
 SOAK_SEED ?= 20261202
+SOAK_HTTP_OPERATIONS ?=
 soak: $(STAMP)
+ifeq ($(strip $(SOAK_HTTP_OPERATIONS)),)
 	SOAK_OPERATIONS=$(SOAK_OPERATIONS) SOAK_SEED=$(SOAK_SEED) SOAK_ORDERS=6 \
 		$(PY) -m pytest -p no:xdist -s -q tests/integration/test_soak.py
+else
+	SOAK_HTTP_OPERATIONS=$(SOAK_HTTP_OPERATIONS) SOAK_SEED=$(SOAK_SEED) \
+		$(PY) -m pytest -p no:xdist -s -q tests/e2e/test_concurrent_model_http.py
+endif
 
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .hypothesis bench-results

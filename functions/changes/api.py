@@ -9,6 +9,12 @@ from functions.changes.logic.access import load_for_change
 
 # Cancelling an order (channels relay a cancellation made on the sales channel).
 from functions.changes.logic.cancel import cancel_order
+
+# An operator's retry of a change's follow-up that failed after the change committed.
+from functions.changes.logic.effects import FOLLOW_UP_ACTION
+from functions.changes.logic.follow_up import rerun_follow_up
+
+# The cancel request, and the money a change moves.
 from functions.changes.logic.models import CancelRequest
 from functions.changes.logic.settlement import PaymentPosition, issue_refund, payment_position, reserve_refund_op
 
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.router import Router
 
 __all__ = [
+    "FOLLOW_UP_ACTION",
     "CancelRequest",
     "ChangePolicy",
     "PaymentPosition",
@@ -40,6 +47,7 @@ __all__ = [
     "load_for_change",
     "order_figures",
     "payment_position",
+    "rerun_follow_up",
     "reserve_refund_op",
 ]
 

@@ -25,7 +25,7 @@ from shared.money import split_largest_remainder
 from shared.order.record import OrderRecord
 from shared.order.timeline import event_item
 from shared.retry import attempts
-from shared.table import ConditionFailed, Table
+from shared.table import ConditionFailed, Item, Table
 
 _ATTEMPTS = 3
 
@@ -105,15 +105,24 @@ def adjust_order(caller: Caller, order_id: str, request: AdjustmentRequest, *, p
     raise Conflict(f"order {order_id} kept changing while appeasing; try again")
 
 
+def settle_appeasement(order_id: str, change: Item) -> dict[str, Any] | None:
+    """The appeasement's refund with its credit memo, from the change alone (once per change)."""
+    return issue_refund(
+        order_id,
+        change_id=change["change_id"],
+        amount=int(change["refund"]["amount"]),
+        reason=f"appeasement: {change['reason']}",
+        lines=change.get("lines") or [],
+    )
+
+
 def _settle(
     order_id: str, change_id: str, change: dict[str, Any], request: AdjustmentRequest, lines: list[dict[str, Any]]
 ) -> dict[str, Any]:
     memo: dict[str, Any] = {}
 
     def settle() -> None:
-        memo["credit_memo"] = issue_refund(
-            order_id, change_id=change_id, amount=request.amount, reason=f"appeasement: {request.reason}", lines=lines
-        )
+        memo["credit_memo"] = settle_appeasement(order_id, change)
 
     after_commit(order_id, "Appeasement", change_id, settle)
     view = change_view(change)

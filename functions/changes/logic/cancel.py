@@ -66,7 +66,9 @@ def _draft(record: OrderRecord, plan: CancelPlan, reason: str, change_id: str, a
         refund=effect.refund,
         release=effect.release,
         at=at,
-        extra={"stock_released": {}},
+        # The units that held stock, kept on the change: its follow-up (and an operator's
+        # retry of it) releases them from the change alone.
+        extra={"stock_released": {}, "stock_held": {p.line["line_id"]: p.allocated for p in plan.lines if p.allocated}},
     )
 
 
@@ -97,8 +99,9 @@ def _commit(record: OrderRecord, plan: CancelPlan, change: Item, at: str) -> str
     return kind
 
 
-def _settle(order_id: str, change: Item, plan: CancelPlan) -> None:
-    held = {p.line["line_id"]: p.allocated for p in plan.lines if p.allocated}
+def settle_cancel(order_id: str, change: Item) -> None:
+    """The cancellation's follow-up (idempotent: every step is marked once per change)."""
+    held = {line_id: int(units) for line_id, units in (change.get("stock_held") or {}).items()}
     reason = f"cancel {change['change_id']}: {change['reason']}"
     release_cancelled_units(order_id, change["change_id"], held, reason=reason)
     release_authorization(order_id, int(change["release"]["amount"]), reason=reason, change_id=change["change_id"])
@@ -120,7 +123,7 @@ def _cancel_part(
             kind = _commit(record, plan, change, at)
         except ConditionFailed:
             continue  # shipped, allocated or cancelled under us: plan again from fresh buckets
-        after_commit(order_id, "CancelOrder", change["change_id"], partial(_settle, order_id, change, plan))
+        after_commit(order_id, "CancelOrder", change["change_id"], partial(settle_cancel, order_id, change))
         if kind == "order.cancelled":  # an execution parked on the order's holds has nothing left to wait for
             hold_wait.wake(order_id, reason="order cancelled")
         return change_view(change)

@@ -196,7 +196,8 @@ def route_new_units(order_id: str) -> str:
     return "allocated"
 
 
-def _settle(order_id: str, change: Item) -> None:
+def settle_edit(order_id: str, change: Item) -> None:
+    """The edit's follow-up (idempotent: each step is done once per change)."""
     change_id = change["change_id"]
     reason = f"edit {change_id}: {change['reason']}"
     if change.get("new_lines"):
@@ -241,6 +242,6 @@ def edit_order(caller: Caller, order_id: str, request: EditRequest, *, preview: 
             _commit(record, plan, change, new_lines, caller.principal_id, at)
         except ConditionFailed:
             continue  # allocated, released, shipped or edited under us: plan again from fresh items
-        after_commit(order_id, "EditOrder", change["change_id"], partial(_settle, order_id, change))
+        after_commit(order_id, "EditOrder", change["change_id"], partial(settle_edit, order_id, change))
         return _view(record, change)
     raise Conflict(f"order {order_id} kept changing while editing; try again")

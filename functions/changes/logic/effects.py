@@ -14,6 +14,8 @@ from shared.process_exceptions import record_exception
 from shared.retry import attempts
 
 _ATTEMPTS = 3
+# The exception's way back: ops runs the change's follow-up again (logic/follow_up.py).
+FOLLOW_UP_ACTION = "change_follow_up"
 
 
 def after_commit(order_id: str, step: str, change_id: str, work: Callable[[], None]) -> bool:
@@ -35,6 +37,6 @@ def after_commit(order_id: str, step: str, change_id: str, work: Callable[[], No
         step=step,
         error=type(error).__name__,
         cause=str(error),
-        retry={"change_id": change_id},
+        retry={"action": FOLLOW_UP_ACTION, "change_id": change_id},
     )
     return False

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from functions.changes.api import FOLLOW_UP_ACTION, rerun_follow_up
 from shared.api.caller import Caller
 from shared.api.validation import NoControlChars
-from shared.errors import InvalidInput
+from shared.errors import Conflict, InvalidInput
 from shared.order.state import Reason, WorkflowStatus, record_workflow
 from shared.process_exceptions import STATUSES, close_exception, get_exception, list_exceptions
 from shared.table import Item
@@ -55,8 +56,16 @@ def retry(caller: Caller, exc_id: str, *, note: str) -> ExceptionView:
     """Run the exception's way back; the failed execution is replaced by a new one."""
     caller.require("ops")
     item = get_exception(exc_id)
+    way_back = item["retry"]
+    if way_back.get("action") == FOLLOW_UP_ACTION or ("change_id" in way_back and "action" not in way_back):
+        # A change order's follow-up (exceptions opened before the action was named carry
+        # only the change): run again first, closed only once it went through.
+        if item["status"] != "open":
+            raise Conflict(f"exception {exc_id} is already {item['status']}")
+        rerun_follow_up(item["order_id"], way_back["change_id"])
+        return _view(close_exception(exc_id, status="retried", note=note))
     closed = close_exception(exc_id, status="retried", note=note)
-    if item["retry"].get("action") == "restart_lifecycle":
+    if way_back.get("action") == "restart_lifecycle":
         arn = start_order_lifecycle(item["order_id"], name=f"{item['order_id']}-{exc_id[-8:]}")
         record_workflow(item["order_id"], WorkflowStatus.RUNNING, reason=Reason.RETRIED, execution_arn=arn)
     return _view(closed)

@@ -37,6 +37,7 @@ def _raw_body() -> bytes:
         200: {"description": "Processed (or ignored: an event of no concern, or one seen before)"},
         401: {"description": "Missing or invalid signature"},
         404: {"description": "Unknown provider"},
+        503: {"description": "Another delivery of the event is being applied: deliver it again later"},
     },
 )
 def post_payment_event(provider: Annotated[str, Path()]) -> dict[str, Any]:

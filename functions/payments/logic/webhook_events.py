@@ -32,7 +32,11 @@ def process_webhook(provider: str, body: bytes, headers: Mapping[str, str]) -> d
     event = registry.gateway_for(provider).verify_webhook(body=body, headers=headers)
     if not receipts.receive(event):
         return {"event_id": event.event_id, "duplicate": True}
-    outcome = apply_event(event)
+    try:
+        outcome = apply_event(event)
+    except Exception:
+        receipts.give_back(event)
+        raise
     receipts.processed(event, outcome)
     return {"event_id": event.event_id, "duplicate": False, **outcome}
 
