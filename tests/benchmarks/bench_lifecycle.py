@@ -27,7 +27,7 @@ from infra import manifest
 from infra.local import requests_meter, runtime
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from tests.benchmarks.aws_meter import AwsMeter
-from tests.benchmarks.cloud_duration import PROVIDER_CALL_S, gb_seconds
+from tests.benchmarks.cloud_duration import duration_s
 from tests.benchmarks.prices import cost_per_thousand
 
 LOCATION = "wh-east"  # one of the locations the development WMS key is bound to
@@ -35,7 +35,6 @@ WMS = {"x-api-key": "dev-wms-key"}
 OPS = {"x-api-key": "dev-ops-key"}
 # HTTP requests each order makes of the API: capture, accept, pick, pack, ship, carrier event.
 API_REQUESTS_PER_ORDER = 6
-PROVIDER_CALLS_PER_ORDER = 2
 # An SQS message costs a send, a receive and a delete.
 SQS_REQUESTS_PER_MESSAGE = 3
 
@@ -202,15 +201,14 @@ def _modelled_gb_seconds(meter: AwsMeter, calls: Counter[str], cpu: dict[str, fl
     for key, count in meter.by_handler.items():
         caller, call = key.split(" ", 1)
         requests_by_function.setdefault(caller.removeprefix(manifest.LOCAL_PREFIX), Counter())[call] += count
-    total = sum(
-        gb_seconds(
-            cpu_seconds=cpu.get(handler, 0.0),
-            requests=requests_by_function.get(name_of.get(handler, ""), Counter()),
-            memory_mb=memory.get(handler, 512),
-            invocations=n,
+    total = 0.0
+    for handler, n in calls.items():
+        name, mb = name_of.get(handler, ""), memory.get(handler, 512)
+        per_invocation = {call: c / n for call, c in requests_by_function.get(name, Counter()).items()}
+        seconds = duration_s(
+            cpu_ms=cpu.get(handler, 0.0) * 1000 / n, requests=per_invocation, memory_mb=mb, function=name
         )
-        for handler, n in calls.items()
-    )
+        total += n * seconds * mb / 1024
     return total
 
 
@@ -262,9 +260,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     per_order = {
         "stepfunctions_transition": sum(transitions) / max(1, len(transitions)),
         "lambda_request": sum(calls.values()) / n,
-        # Each order also waits for its payment provider twice: authorization and capture.
-        "lambda_gb_second": _modelled_gb_seconds(meter, calls, cpu, memory) / n
-        + PROVIDER_CALLS_PER_ORDER * PROVIDER_CALL_S * 512 / 1024,
+        "lambda_gb_second": _modelled_gb_seconds(meter, calls, cpu, memory) / n,
         "dynamodb_requests": meter.dynamodb_requests() / n,
         "dynamodb_write_unit": meter.write_units / n,
         "dynamodb_read_unit": meter.read_units / n,

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.cloud_duration import duration_s
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench-results"
 TRACE = OUT / "trace.json"
@@ -143,43 +145,14 @@ class Limits:
     eventbridge_put_events: float = 10_000  # PutEvents requests per second
 
 
-# Modelled latency of one AWS request seen from a Lambda function in the same region (ms):
-# a typical figure for each kind, not a measurement.
-REQUEST_LATENCY_MS = {
-    "dynamodb.GetItem": 4,
-    "dynamodb.PutItem": 6,
-    "dynamodb.UpdateItem": 6,
-    "dynamodb.DeleteItem": 6,
-    "dynamodb.Query": 8,
-    "dynamodb.BatchGetItem": 10,
-    "dynamodb.BatchWriteItem": 12,
-    "dynamodb.TransactGetItems": 12,
-    "dynamodb.TransactWriteItems": 20,
-    "stepfunctions.StartExecution": 30,
-    "stepfunctions.SendTaskSuccess": 20,
-    "stepfunctions.SendTaskFailure": 20,
-    "events.PutEvents": 20,
-    "sqs.SendMessage": 15,
-    "sqs.SendMessageBatch": 20,
-    "secretsmanager.GetSecretValue": 20,
-}
-DEFAULT_LATENCY_MS = 15
-# Calls the functions make outside AWS in production and not on the local stack (the
-# payment sandbox is served from the table there): one provider round trip each, modelled.
-EXTERNAL_LATENCY_MS = {"AuthorizePayment": 400, "CaptureShipments": 400}
-# Lambda gives a function one full vCPU at 1,769 MB and a share below it: the local CPU
-# time is stretched by that share.
-FULL_VCPU_MB = 1_769
-INVOCATION_OVERHEAD_MS = 1.0
-
-
 def modelled_duration_s(function: Mapping[str, Any], name: str = "") -> float:
-    """One invocation in the cloud: the handler's CPU time at the function's memory share,
-    plus the modelled latency of each AWS request it makes (and of its calls outside AWS),
-    plus a small runtime overhead."""
-    cpu = float(function.get("cpu_ms", 0.0)) * max(1.0, FULL_VCPU_MB / float(function.get("memory_mb", 512)))
-    waits = sum(n * REQUEST_LATENCY_MS.get(op, DEFAULT_LATENCY_MS) for op, n in function.get("requests", {}).items())
-    return (cpu + waits + EXTERNAL_LATENCY_MS.get(name, 0) + INVOCATION_OVERHEAD_MS) / 1000
+    """One invocation in the cloud (``cloud_duration``), from the trace's per-invocation figures."""
+    return duration_s(
+        cpu_ms=float(function.get("cpu_ms", 0.0)),
+        requests=function.get("requests", {}),
+        memory_mb=float(function.get("memory_mb", 512)),
+        function=name,
+    )
 
 
 # ---------------------------------------------------------------------------------------
