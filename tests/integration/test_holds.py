@@ -359,3 +359,37 @@ def test_a_hold_placed_after_the_release_read_the_order_releases_nothing(aws, mo
         release.release_to_fulfillment(order_id)
     assert fulfillment_orders_of(order_id) == []
     assert "fulfillment.released" not in [e["kind"] for e in _events(order_id)]
+
+
+def test_a_hold_placed_between_the_gate_and_the_release_sends_advance_order_to_the_wait(
+    aws, monkeypatch: pytest.MonkeyPatch
+):
+    """AdvanceOrder's gate found the order free, then a hold committed before the release:
+    the release refuses (OrderHeld), the step looks at the gate again and answers
+    ``await_hold_release`` with no fulfillment order made, instead of failing the order."""
+    from functions.fulfill.logic.release import release_to_fulfillment
+    from functions.holds.logic.holds import place
+    from functions.lifecycle.logic import advance
+
+    _no_screening()
+    monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id=LOCATION)
+    status, _, order = post(order_body("HOLD-GATE-RACE"))
+    assert status == 201
+    order_id = order["order_id"]
+    releases: list[str] = []
+
+    def hold_first(oid: str) -> dict[str, Any]:
+        if not releases:  # the agent's hold lands just after the gate looked
+            place(oid, "address_check", note=None, expires_at=None, on_expiry="release")
+        releases.append(oid)
+        return release_to_fulfillment(oid)
+
+    monkeypatch.setattr(advance, "release_to_fulfillment", hold_first)
+    outcome = advance.advance_order(order_id)
+    assert outcome.next == "await_hold_release" and outcome.hold_timeout_seconds
+    assert releases == [order_id]  # the gate, not a second release, answered
+    assert fulfillment_orders_of(order_id) == []
+    assert get_stock("TSHIRT-M", LOCATION).reserved == 2  # allocated and kept while held
+    authorized = [e for e in _events(order_id) if e["kind"] == "payment.authorized"]
+    assert len(authorized) == 1
