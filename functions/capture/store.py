@@ -208,7 +208,10 @@ def _list_all_orders(query: _Query, limit: int, cursor: str | None, table: Table
             if rounds == _MAX_ROUNDS:
                 break
             rounds += 1
-            _read_round(query, table, waiting, below=below, first=first, most=max(limit, 100))
+            # Every partition with nothing in hand is read in the same round: one a filter
+            # leaves empty would otherwise hold up the merge again a little further down.
+            empty = [s for s in shards if not s.buffered and not s.exhausted]
+            _read_round(query, table, empty, below=below, first=first, most=max(limit, 100))
             continue
         if best is None:
             break
