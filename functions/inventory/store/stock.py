@@ -384,9 +384,10 @@ def _bucket_holding(sku: str, location_id: str, quantity: int, *, shipping: bool
         return share.reserved >= quantity and (not shipping or share.on_hand >= quantity)
 
     for _attempt in attempts(_BUCKET_ATTEMPTS):
+        holding = [s for s in current.shares if holds(s)]
+        if holding:  # the one holding most, so concurrent releases rarely empty it under each other
+            return max(holding, key=lambda s: (s.reserved, -s.bucket)).bucket
         fullest = max(current.shares, key=lambda s: (s.reserved, -s.bucket))
-        if holds(fullest):
-            return fullest.bucket
         if current.reserved < quantity or (shipping and current.on_hand < quantity):
             return 0  # refused: the pair does not hold q
         target = gather_reserved([s.figures for s in current.shares], fullest.bucket, quantity)
