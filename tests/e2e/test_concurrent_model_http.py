@@ -282,7 +282,8 @@ class Operations:
                 self.model.on_hand[(self.model.line_skus[line["line_id"]], location)] += 1
 
     def appease(self, rng: random.Random, order_id: str) -> None:
-        body = {"amount": rng.choice([100, 800, 5000]), "reason": "late delivery"}
+        # Mostly small: only what was captured and not refunded or reserved can be given back.
+        body = {"amount": rng.choice([50, 100, 300, 5000]), "reason": "late delivery"}
         key = {"Idempotency-Key": f"{self.run_id}-appease-{rng.getrandbits(48):x}"}
         path = f"/v1/orders/{order_id}/adjustments"
         answers = _delivered(
@@ -358,8 +359,8 @@ class Operations:
 
     KINDS = (
         ("place", 1),
-        ("cancel", 2),
-        ("ship", 4),
+        ("cancel", 1),
+        ("ship", 5),
         ("reject", 1),
         ("return_and_receive", 2),
         ("appease", 1),
@@ -416,24 +417,26 @@ class Run:
         self.settle()
 
     def settle(self) -> None:
-        """Wait until every order's execution rests: waiting on a location, backordered or
-        done, every shipment's capture answered, every received return settled."""
+        """Wait until every order's execution rests: waiting on a location or backordered, or
+        done with every shipment captured; every received return settled."""
 
         def resting(order: dict[str, Any]) -> bool:
+            # A shipment's capture may wait while the execution waits on another location;
+            # once nothing is open every shipment is captured.
             captured = all(s.get("capture_status") != "pending" for s in order.get("shipments", []))
             waiting = order["fulfillment_status"] == "backordered" or any(
                 fo["status"] not in FINISHED_FO for fo in order["fulfillment_orders"]
             )
             done = order["status"] in ("completed", "cancelled", "failed", "on_hold")
             returns = all(r["status"] not in ("received", "partially_received") for r in order.get("returns", []))
-            return captured and returns and (waiting or done)
+            return returns and (waiting or (done and captured))
 
         deadline = time.monotonic() + 120
         for order_id in self.model.orders:
             while not resting(order := self.client.order(order_id)):
                 if time.monotonic() > deadline:
-                    self.model.found(f"{order_id} never came to rest: {json.dumps(order)[:1500]}")
-                    break
+                    self.model.found(f"{order_id} never came to rest: {json.dumps(order)[:3000]}")
+                    return
                 time.sleep(0.3)
 
     def check(self) -> None:
@@ -479,11 +482,15 @@ def run_concurrent_model(
     api: Api, stack: RunningStack, *, seed: int, operations: int, orders: int, width: int
 ) -> Model:
     run = Run(stack.api_url, seed, width)
+    started = time.monotonic()
     run.prepare(api, orders)
     run.check()
-    while sum(run.model.operations.values()) < operations + orders:
+    # A violation stops the run: what the table holds then is what explains it.
+    while sum(run.model.operations.values()) < operations + orders and not run.model.violations:
         run.round()
         run.check()
+        ran = sum(run.model.operations.values())
+        print(f"  {ran} operations, {time.monotonic() - started:.0f} s, {len(run.model.violations)} violations")
     return run.model
 
 
@@ -505,7 +512,7 @@ OPERATIONS = int(os.environ.get("SOAK_HTTP_OPERATIONS", "200"))
 
 
 @pytest.mark.usefixtures("reading_the_stack")
-@pytest.mark.timeout(120 + 3 * OPERATIONS)  # about a second per operation on the local stack
+@pytest.mark.timeout(180 + 4 * OPERATIONS)  # about a second per operation on the local stack, more when busy
 def test_many_operations_at_once_over_http_keep_every_invariant(api: Api, stack: RunningStack) -> None:
     seed = int(os.environ.get("SOAK_SEED", "20261202"))
     operations = OPERATIONS
