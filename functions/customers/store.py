@@ -4,10 +4,12 @@
 order header's customer index uses; gsi1 by name prefix, gsi3 by phone);
 ``CUSTOMEREMAIL#<email>`` / ``CUSTOMEREMAIL`` maps an email to its customer.
 
-Read models (docs/data-model.md, Read models): ``FACTS#<day>`` / ``ORDER#<id>`` one
+Read models (docs/data-model.md, Read models): ``FACTS#<day>#<nn>`` / ``ORDER#<id>`` one
 order's facts, ``CUSTOMER#<id>`` / ``LIFETIME#<currency>`` the sums of a customer's
-facts, ``DEMAND#<sku>`` / ``<day>`` units ordered per SKU and day, ``SEARCHEXT#<external
-id>`` / ``ORDER#<id>`` the search entry of an order's external id.
+facts, ``DEMAND#<sku>#<nn>`` / ``<day>`` units ordered per SKU and day (one counter per
+shard), ``DEMANDSKU#<sku>`` / ``<day>`` the marker of a SKU with demand that day (gsi1 by
+month), ``SEARCHEXT#<external id>`` / ``ORDER#<id>`` the search entry of an order's
+external id.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from shared.clock import now_iso
 from shared.errors import InvalidInput
 from shared.ids import new_id
 from shared.order import keys
+from shared.shards import shard_of
 from shared.table import ConditionFailed, Item, Table
 
 PROFILE = "PROFILE"
@@ -233,9 +236,31 @@ def update_profile(
 
 # ---- read models ----------------------------------------------------------------------
 
+# Every order of a day writes its facts item, and every line of a SKU its demand counter:
+# each is written in a fixed number of partitions (the shard a digest of the order id, so
+# an order's facts and its demand deltas always land in the same shard and a re-projection
+# moves its own contribution), and readers query every shard and merge. Changing a count
+# moves orders between shards: it needs the rebuild (docs/decisions.md).
+FACTS_SHARDS = 8
+DEMAND_SHARDS = 4
 
-def facts_pk(day: str) -> str:
+
+def facts_shard(order_id: str) -> int:
+    return shard_of(order_id, FACTS_SHARDS)
+
+
+def facts_pk(day: str, order_id: str) -> str:
+    return f"FACTS#{day}#{facts_shard(order_id):02d}"
+
+
+def legacy_facts_pk(day: str) -> str:
+    """The one partition a day's facts were written to before sharding (read until rebuilt)."""
     return f"FACTS#{day}"
+
+
+def facts_pks(day: str) -> list[str]:
+    """Every partition a day's facts can be in: the shards, then the legacy one."""
+    return [f"FACTS#{day}#{n:02d}" for n in range(FACTS_SHARDS)] + [legacy_facts_pk(day)]
 
 
 def facts_sk(order_id: str) -> str:
@@ -246,8 +271,26 @@ def lifetime_sk(currency: str) -> str:
     return f"LIFETIME#{currency}"
 
 
-def demand_pk(sku: str) -> str:
+def demand_pk(sku: str, order_id: str) -> str:
+    return f"DEMAND#{sku}#{shard_of(order_id, DEMAND_SHARDS):02d}"
+
+
+def legacy_demand_pk(sku: str) -> str:
+    """The one counter partition of a SKU before sharding (read until rebuilt)."""
     return f"DEMAND#{sku}"
+
+
+def demand_shard_pks(sku: str) -> list[str]:
+    return [f"DEMAND#{sku}#{n:02d}" for n in range(DEMAND_SHARDS)]
+
+
+def demand_pks(sku: str) -> list[str]:
+    """Every partition a SKU's counters can be in: the shards, then the legacy one."""
+    return [*demand_shard_pks(sku), legacy_demand_pk(sku)]
+
+
+def demand_day_pk(sku: str) -> str:
+    return f"DEMANDSKU#{sku}"
 
 
 def external_id_pk(external_id: str) -> str:
@@ -255,33 +298,47 @@ def external_id_pk(external_id: str) -> str:
 
 
 def get_facts(day: str, order_id: str, table: Table | None = None) -> Item | None:
-    return (table or Table()).get(facts_pk(day), facts_sk(order_id))
+    """An order's facts: in its shard, else (projected before sharding, not moved yet) the legacy partition."""
+    table = table or Table()
+    return table.get(facts_pk(day, order_id), facts_sk(order_id)) or table.get(legacy_facts_pk(day), facts_sk(order_id))
 
 
 def facts_of_day(day: str, table: Table | None = None) -> list[Item]:
+    """Every order's facts of a day, from all its partitions, in order id order (as one partition gave them)."""
     table = table or Table()
-    return list(table.query_all("pk = :pk", {":pk": facts_pk(day)}))
+    found: dict[str, Item] = {}
+    # The legacy partition first: an order moved to its shard while the day was read is taken from the shard.
+    for pk in reversed(facts_pks(day)):
+        for item in table.query_all("pk = :pk", {":pk": pk}):
+            found[str(item["sk"])] = item
+    return [found[sk] for sk in sorted(found)]
 
 
-def facts_put_op(facts: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The facts item, pinned on the revision read: two projections of one order cannot both win."""
+def facts_put_ops(facts: Mapping[str, Any], previous: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The facts item, pinned on the revision read: two projections of one order cannot both win.
+
+    Facts read from the legacy partition move to the order's shard: the legacy item is
+    deleted on the same revision condition, in the same transaction."""
     revision = int(previous["revision"]) + 1 if previous else 1
     item = {
-        "pk": facts_pk(facts["day"]),
+        "pk": facts_pk(facts["day"], facts["order_id"]),
         "sk": facts_sk(facts["order_id"]),
         "type": "order_facts",
         **facts,
         "revision": revision,
     }
     if previous is None:
-        return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
-    return {
-        "Put": {
-            "Item": item,
-            "ConditionExpression": "revision = :seen",
-            "ExpressionAttributeValues": {":seen": int(previous["revision"])},
-        }
+        return [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
+    seen = {
+        "ConditionExpression": "revision = :seen",
+        "ExpressionAttributeValues": {":seen": int(previous["revision"])},
     }
+    if previous["pk"] == item["pk"]:
+        return [{"Put": {"Item": item, **seen}}]
+    return [
+        {"Delete": {"Key": {"pk": previous["pk"], "sk": previous["sk"]}, **seen}},
+        {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+    ]
 
 
 def lifetime_add_op(customer_id: str, currency: str, delta: Mapping[str, int]) -> dict[str, Any] | None:
@@ -303,24 +360,41 @@ def lifetime_add_op(customer_id: str, currency: str, delta: Mapping[str, int]) -
 
 
 def demand_month_keys(sku: str, day: str) -> dict[str, str]:
-    """gsi1 of a demand item: the SKUs with demand in a month (the forecast batch's list of SKUs)."""
+    """gsi1 of a SKU's demand day: the SKUs with demand in a month (the forecast batch's list of SKUs)."""
     return {"gsi1pk": f"DEMANDSKUS#{day[:7]}", "gsi1sk": f"{sku}#{day}"}
 
 
-def demand_add_op(sku: str, day: str, delta: int) -> dict[str, Any]:
-    month = demand_month_keys(sku, day)
+def demand_day_item(sku: str, day: str) -> Item:
+    """The marker of a SKU with demand on a day, the only demand item in gsi1.
+
+    It never changes once written, so its index entry is written once: the counters,
+    which change with every order, stay out of the index (it projects whole items)."""
+    return {"pk": demand_day_pk(sku), "sk": day, "type": "demand_day", "sku": sku, **demand_month_keys(sku, day)}
+
+
+def missing_demand_days(pairs: Iterable[tuple[str, str]], table: Table | None = None) -> list[tuple[str, str]]:
+    """The (sku, day) pairs of ``pairs`` without a marker yet (an eventually consistent read:
+    a marker written a moment ago may be reported missing and is written again, unchanged)."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return []
+    found = (table or Table()).batch_get([(demand_day_pk(sku), day) for sku, day in wanted])
+    have = {(str(item["sku"]), str(item["sk"])) for item in found}
+    return [pair for pair in wanted if pair not in have]
+
+
+def put_demand_days(pairs: Iterable[tuple[str, str]], table: Table | None = None) -> None:
+    (table or Table()).batch_put(demand_day_item(sku, day) for sku, day in pairs)
+
+
+def demand_add_op(sku: str, day: str, delta: int, order_id: str) -> dict[str, Any]:
+    """ADD an order's demand delta to its shard's counter of the SKU and day (no index keys)."""
     return {
         "Update": {
-            "Key": {"pk": demand_pk(sku), "sk": day},
-            "UpdateExpression": "SET #type = :type, sku = :sku, gsi1pk = :g1pk, gsi1sk = :g1sk ADD units :d",
+            "Key": {"pk": demand_pk(sku, order_id), "sk": day},
+            "UpdateExpression": "SET #type = :type, sku = :sku ADD units :d",
             "ExpressionAttributeNames": {"#type": "type"},
-            "ExpressionAttributeValues": {
-                ":type": "demand",
-                ":sku": sku,
-                ":d": delta,
-                ":g1pk": month["gsi1pk"],
-                ":g1sk": month["gsi1sk"],
-            },
+            "ExpressionAttributeValues": {":type": "demand", ":sku": sku, ":d": delta},
         }
     }
 
@@ -348,15 +422,20 @@ def lifetimes(customer_id: str, table: Table | None = None) -> list[Item]:
 
 
 def demand_history(sku: str, first_day: str, last_day: str, table: Table | None = None) -> dict[str, int]:
+    """Units ordered per day of the range: the sum of the day's counters over the SKU's shards and legacy partition."""
     table = table or Table()
-    rows = table.query_all(
-        "pk = :pk AND sk BETWEEN :a AND :b", {":pk": demand_pk(sku), ":a": first_day, ":b": last_day}
-    )
-    return {str(r["sk"]): int(r.get("units", 0)) for r in rows}
+    units: dict[str, int] = {}
+    for pk in demand_pks(sku):
+        for r in table.query_all("pk = :pk AND sk BETWEEN :a AND :b", {":pk": pk, ":a": first_day, ":b": last_day}):
+            units[str(r["sk"])] = units.get(str(r["sk"]), 0) + int(r.get("units", 0))
+    return dict(sorted(units.items()))
 
 
 def skus_with_demand(first_day: str, last_day: str, table: Table | None = None) -> list[str]:
-    """Every SKU with demand on a day of the range: one gsi1 query per month, no scan."""
+    """Every SKU with demand on a day of the range: one gsi1 query per month, no scan.
+
+    The month's entries are the day markers and, until rebuilt, the legacy unsharded
+    counters (both keyed ``<sku>#<day>``)."""
     table = table or Table()
     found: set[str] = set()
     year, month = int(first_day[:4]), int(first_day[5:7])
@@ -366,7 +445,7 @@ def skus_with_demand(first_day: str, last_day: str, table: Table | None = None) 
             {":pk": f"DEMANDSKUS#{year:04d}-{month:02d}"},
             index="gsi1",
         )
-        found.update(str(r["sku"]) for r in rows if first_day <= str(r["sk"]) <= last_day)
+        found.update(str(r["sku"]) for r in rows if first_day <= str(r["gsi1sk"]).rsplit("#", 1)[1] <= last_day)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return sorted(found)
 

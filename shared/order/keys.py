@@ -4,7 +4,7 @@ Each domain builds the keys of its own items in its ``store.py``."""
 
 from __future__ import annotations
 
-import hashlib
+from shared.shards import shard_of
 
 ORDER_HEADER = "HEADER"
 
@@ -46,8 +46,7 @@ def created_sort_key(created_at: str, entity_id: str) -> str:
 def order_index_shard(order_id: str) -> int:
     """The order's shard of the orders-by-date index: a digest of its id, the same in every
     process (Python's ``hash`` of a string is salted per process)."""
-    digest = hashlib.blake2b(order_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % ORDER_INDEX_SHARDS
+    return shard_of(order_id, ORDER_INDEX_SHARDS)
 
 
 def order_index_pk(order_id: str) -> str:

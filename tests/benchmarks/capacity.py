@@ -56,11 +56,16 @@ _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})
 _MONTH = re.compile(r"\b\d{4}-\d{2}\b")
 _BUCKET = re.compile(r"#B\d+$")
 _SHARD = re.compile(r"^ORDERS#\d+$")
+# Read models written in shards (``FACTS#<day>#<nn>``, ``DEMAND#<sku>#<nn>``): the shard
+# suffix, or none (the unsharded key), makes one class with ``{shard}``, as ``ORDERS`` does.
+_SHARDED_PREFIXES = ("FACTS", "DEMAND")
+_SHARD_SUFFIX = re.compile(r"#\d{2}$")
 
 # The segments after these key prefixes name things of these kinds.
 _SEGMENT_KINDS: dict[str, tuple[str, ...]] = {
     "SKU": ("sku",),
     "DEMAND": ("sku",),
+    "DEMANDSKU": ("sku",),
     "FORECAST": ("sku",),
     "BACKORDERSKU": ("sku",),
     "LOC": ("location",),
@@ -93,9 +98,16 @@ _OPAQUE = re.compile(r"^(?=.*\d)[0-9A-Za-z_.:@+=/-]{12,}$")
 
 def key_class(value: str) -> str:
     """``ORDER#ord_01J...`` -> ``ORDER#{order}``; ``SKU#TEE-M#B3`` -> ``SKU#{sku}#B{bucket}``;
-    ``ORDERS`` and ``ORDERS#07`` -> ``ORDERS#{shard}`` (one class, sharded or not)."""
+    ``ORDERS`` and ``ORDERS#07`` -> ``ORDERS#{shard}`` (one class, sharded or not);
+    ``FACTS#2026-12-02`` and ``FACTS#2026-12-02#03`` -> ``FACTS#{date}#{shard}``."""
     if value == "ORDERS" or _SHARD.match(value):
         return "ORDERS#{shard}"
+    if value.split("#", 1)[0] in _SHARDED_PREFIXES:
+        return _segments_class(_SHARD_SUFFIX.sub("", value)) + "#{shard}"
+    return _segments_class(value)
+
+
+def _segments_class(value: str) -> str:
     bucket = bool(_BUCKET.search(value))
     if bucket:
         value = _BUCKET.sub("", value)
@@ -170,6 +182,9 @@ class Workload:
     hot_sku_order_share: float | None = None
     sku_buckets: int | None = None  # None: as the trace has it (1 without bucket keys)
     order_shards: int | None = None  # None: as the trace has it (1 for ORDERS, 16 for ORDERS#<nn>)
+    # Read-model shards (FACTS#<day>#<nn>, DEMAND#<sku>#<nn>); None: as the trace has it.
+    facts_shards: int | None = None
+    demand_shards: int | None = None
     # One channel / one location taking every order is the worst case the model assumes.
     channel_share: float = 1.0
     location_share: float = 1.0
@@ -238,6 +253,16 @@ def observed_order_shards(trace: Mapping[str, Any]) -> int:
     return int(trace.get("observed", {}).get("order_shards", 1))
 
 
+def shards_of(cls: str, trace: Mapping[str, Any], workload: Workload) -> int:
+    """The partitions a ``{shard}`` class is written in: the workload's count, else the trace's."""
+    observed = trace.get("observed", {})
+    if cls.startswith("FACTS#"):
+        return workload.facts_shards or int(observed.get("facts_shards", 1))
+    if cls.startswith("DEMAND#"):
+        return workload.demand_shards or int(observed.get("demand_shards", 1))
+    return workload.order_shards or observed_order_shards(trace)
+
+
 def observed_sku_buckets(trace: Mapping[str, Any]) -> int:
     return int(trace.get("observed", {}).get("sku_buckets", 1))
 
@@ -260,7 +285,7 @@ def _spread(cls: str, trace: Mapping[str, Any], workload: Workload) -> tuple[flo
     dims = set(_PLACEHOLDER.findall(cls))
     share, why = 1.0, []
     if "shard" in dims:
-        shards = workload.order_shards or observed_order_shards(trace)
+        shards = shards_of(cls, trace, workload)
         share /= shards
         why.append(f"{shards} shard(s)")
     if "sku" in dims:
@@ -461,7 +486,12 @@ def flash_sale(
             if p["index"] == "table" and "{sku}" in p["key"] and p["key"] not in STOCK_CLASSES
         }
     )
-    others = {cls: _lines_per_second(units_per_line(trace, workload, [cls]), limits) for cls in other_classes}
+    # A sharded one (DEMAND#{sku}#{shard}) takes a line in one of its shards.
+    others = {
+        cls: _lines_per_second(units_per_line(trace, workload, [cls]), limits)
+        * (shards_of(cls, trace, workload) if "{shard}" in cls else 1)
+        for cls in other_classes
+    }
     return {
         "hot_order_share": hot_order_share,
         "wcu_per_reservation": per_line["wcu"],
@@ -518,6 +548,8 @@ def run_model(trace: Mapping[str, Any], workload: Workload, limits: Limits | Non
     return {
         "workload": asdict(workload),
         "order_shards": workload.order_shards or observed_order_shards(trace),
+        "facts_shards": shards_of("FACTS#{date}#{shard}", trace, workload),
+        "demand_shards": shards_of("DEMAND#{sku}#{shard}", trace, workload),
         "sku_buckets": workload.sku_buckets or observed_sku_buckets(trace),
         "limits": asdict(limits),
         "trace": {k: trace.get(k) for k in ("recorded_at", "orders", "clients", "lines_per_order")},
@@ -563,7 +595,8 @@ def print_report(result: Mapping[str, Any], rows: int = 15) -> None:
     target = v["target"]
     print(
         f"\nCapacity at {target['placed_per_minute']:,.0f} placed + {target['processed_per_minute']:,.0f}"
-        f" processed orders/min (order shards {result['order_shards']}, SKU buckets {result['sku_buckets']})"
+        f" processed orders/min (order shards {result['order_shards']}, SKU buckets {result['sku_buckets']},"
+        f" facts shards {result['facts_shards']}, demand shards {result['demand_shards']})"
     )
     print(f"  {'candidate':<44} {'limit':>10} {'load':>10}  {'headroom':>8}  {'max placed/min':>14}")
     for c in result["candidates"][:rows]:
@@ -592,9 +625,7 @@ def print_report(result: Mapping[str, Any], rows: int = 15) -> None:
     )
     for cls, other in f["other_hot_sku_items"].items():
         cap = other["lines_per_s_capacity"]
-        print(
-            f"  other item of the hot SKU {cls}: {'unbounded' if cap is None else f'{cap:,.0f} lines/s'} (not bucketed)"
-        )
+        print(f"  other item of the hot SKU {cls}: {'unbounded' if cap is None else f'{cap:,.0f} lines/s'}")
 
 
 def _print_extras(result: Mapping[str, Any]) -> None:
@@ -613,9 +644,21 @@ def _print_extras(result: Mapping[str, Any]) -> None:
         )
 
 
+# Classes a trace recorded before the read models were sharded names without ``{shard}``.
+_UNSHARDED_CLASSES = {"FACTS#{date}": "FACTS#{date}#{shard}", "DEMAND#{sku}": "DEMAND#{sku}#{shard}"}
+
+
+def with_current_classes(trace: dict[str, Any]) -> dict[str, Any]:
+    """An older trace's key classes as ``key_class`` names them now (its observed shard count stays 1)."""
+    for phase in trace.get("phases", {}).values():
+        for p in phase.get("dynamodb", {}).get("partitions", []):
+            p["key"] = _UNSHARDED_CLASSES.get(p["key"], p["key"])
+    return trace
+
+
 def load_trace(path: Path = TRACE) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
-    return data
+    return with_current_classes(data)
 
 
 def _fresh(path: Path) -> bool:
@@ -633,6 +676,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--processed", type=float, default=2_500, help="orders processed per minute")
     parser.add_argument("--sku-buckets", type=int, help="stock items per hot SKU (default: as the trace has it)")
     parser.add_argument("--order-shards", type=int, help="orders index shards (default: as the trace has it)")
+    parser.add_argument("--facts-shards", type=int, help="order facts shards a day (default: as the trace has it)")
+    parser.add_argument("--demand-shards", type=int, help="demand counter shards a SKU (default: as the trace has it)")
     parser.add_argument("--skus", type=int, default=1_000, help="catalogue size for the Zipf popularity")
     parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of SKU popularity")
     parser.add_argument("--channel-share", type=float, default=1.0, help="share of orders the busiest channel brings")
@@ -654,6 +699,8 @@ def main(argv: Iterable[str] | None = None) -> None:
         zipf_s=args.zipf,
         sku_buckets=args.sku_buckets,
         order_shards=args.order_shards,
+        facts_shards=args.facts_shards,
+        demand_shards=args.demand_shards,
         channel_share=args.channel_share,
         location_share=args.location_share,
     )

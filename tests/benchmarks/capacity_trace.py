@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from moto.dynamodb.models.dynamo_type import DynamoType
 
 from demo.samples import CHANNEL_KEYS, sample_order
+from functions.customers.store import DEMAND_SHARDS, FACTS_SHARDS
 from infra import manifest
 from infra.local import requests_meter, runtime
 from tests.benchmarks.aws_meter import AwsMeter, _read_units, _size, _units
@@ -32,6 +33,7 @@ from tests.benchmarks.capacity import bucket_of, key_class
 _INDEXES = {ix.name: ix.pk for ix in manifest.TABLE.indexes}
 _EQUALS = re.compile(r"(#?[\w]+)\s*=\s*(:[\w]+)")
 _SHARD_VALUE = re.compile(r"^ORDERS#\d+$")
+_READ_MODEL_SHARD = re.compile(r"^(FACTS|DEMAND)#.+#\d{2}$")
 
 
 def _plain(typed: Any) -> Any:
@@ -67,6 +69,7 @@ class TraceRecorder(AwsMeter):
         self._index_keys: dict[tuple[str, str], dict[str, str]] = {}
         self.shards_seen: set[str] = set()
         self.buckets_seen: set[int] = set()
+        self.read_model_shards_seen: set[str] = set()  # FACTS, DEMAND: keys with a shard suffix were written
         self._trace_lock = threading.Lock()
 
     def attach(self, *services: str) -> TraceRecorder:
@@ -218,6 +221,8 @@ class TraceRecorder(AwsMeter):
         phase.examples.setdefault((index, cls), raw)
         if _SHARD_VALUE.match(raw):
             self.shards_seen.add(raw)
+        if _READ_MODEL_SHARD.match(raw):
+            self.read_model_shards_seen.add(raw.split("#", 1)[0])
         bucket = bucket_of(raw)
         if bucket is not None:
             self.buckets_seen.add(bucket)
@@ -392,6 +397,9 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
             "order_shards": 16 if recorder.shards_seen else 1,
             "order_shard_keys_seen": len(recorder.shards_seen),
             "sku_buckets": max(recorder.buckets_seen) + 1 if recorder.buckets_seen else 1,
+            # Read models written in shards: the code's fixed counts once their shard keys appear.
+            "facts_shards": FACTS_SHARDS if "FACTS" in recorder.read_model_shards_seen else 1,
+            "demand_shards": DEMAND_SHARDS if "DEMAND" in recorder.read_model_shards_seen else 1,
         },
         "phases": {"placed": phase_placed, "processed": phase_processed},
     }

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import numpy as np
 
-from functions.customers.store import demand_add_op, skus_with_demand
+from functions.customers.store import demand_add_op, put_demand_days, skus_with_demand
 from functions.reports import store
 from functions.reports.handlers.api import handler as reports_handler
 from functions.reports.logic.forecasts import demand_series
@@ -20,14 +20,20 @@ from tests.integration.conftest import api_event, call
 
 
 def _demand(sku: str, units_by_days_ago: dict[int, int], today: datetime) -> None:
-    """Demand counters as the read-model projection writes them."""
-    ops = [
-        demand_add_op(sku, (today.date() - timedelta(days=ago)).isoformat(), units)
-        for ago, units in units_by_days_ago.items()
-    ]
+    """Demand counters as the read-model projection writes them: each day's units from two
+    orders (so in up to two shards' counters), and the SKU's day markers."""
+    ops, days = [], []
+    for ago, units in units_by_days_ago.items():
+        day = (today.date() - timedelta(days=ago)).isoformat()
+        days.append((sku, day))
+        first = units // 2
+        for order_id, part in ((f"ord_{sku}_{ago}_a", first), (f"ord_{sku}_{ago}_b", units - first)):
+            if part:
+                ops.append(demand_add_op(sku, day, part, order_id))
     table = Table()
-    for start in range(0, len(ops), 100):
-        table.transact(ops[start : start + 100])
+    put_demand_days(days, table)
+    for op in ops:  # one at a time: two orders of a day may share a shard's counter
+        table.transact([op])
 
 
 def _get_forecast(sku: str, days: int = 14) -> dict:

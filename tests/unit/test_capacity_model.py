@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from tests.benchmarks.capacity import (
     run_model,
     sku_orders,
     verdict,
+    with_current_classes,
     zipf_top_share,
 )
 
@@ -66,11 +68,14 @@ def _by_name(candidates: list[Any]) -> dict[str, Any]:
         ("ORDERS#07", "ORDERS#{shard}", True),
         ("SKU#TEE-CLASSIC-M", "SKU#{sku}", True),
         ("SKU#TEE-CLASSIC-M#B3", "SKU#{sku}#B{bucket}", True),
-        ("DEMAND#TEE-CLASSIC-M", "DEMAND#{sku}", True),
+        ("DEMAND#TEE-CLASSIC-M", "DEMAND#{sku}#{shard}", True),
+        ("DEMAND#TEE-CLASSIC-M#03", "DEMAND#{sku}#{shard}", True),
+        ("DEMANDSKU#TEE-CLASSIC-M", "DEMANDSKU#{sku}", True),
         ("FOLOC#wh-east", "FOLOC#{location}", True),
         ("CAPACITY#wh-east", "CAPACITY#{location}", True),
         ("FOSTATUS#allocated", "FOSTATUS#allocated", True),
-        ("FACTS#2026-12-02", "FACTS#{date}", True),
+        ("FACTS#2026-12-02", "FACTS#{date}#{shard}", True),
+        ("FACTS#2026-12-02#07", "FACTS#{date}#{shard}", True),
         ("DEMANDSKUS#2026-12", "DEMANDSKUS#{month}", True),
         ("CHANNEL#web", "CHANNEL#{channel}", True),
         ("CHANNELORDER#web#SHOP-1001", "CHANNELORDER#{channel}#{external_id}", False),
@@ -301,3 +306,44 @@ def test_scenarios_split_the_hot_keys_one_after_another() -> None:
     assert scenarios["16 shards, 4 channels, 2 warehouses"]["first_bottleneck"] == "Step Functions StateTransition"
     rates = [s["max_placed_per_minute"] for s in scenarios.values()]
     assert rates == sorted(rates)
+
+
+def test_sharded_read_models_divide_their_load_by_their_own_shard_counts() -> None:
+    trace = _trace(
+        _phase(
+            [
+                {"index": "table", "key": "FACTS#{date}#{shard}", "wcu": 3.0},
+                {"index": "table", "key": "SKU#{sku}", "wcu": 2.0},
+                {"index": "table", "key": "DEMAND#{sku}#{shard}", "wcu": 2.0},
+                {"index": "gsi3", "key": "ORDERS#{shard}", "wcu": 1.0},
+            ]
+        ),
+    )
+    workload = Workload(placed_per_minute=6_000, processed_per_minute=0, hot_sku_order_share=0.5)
+    as_recorded = _by_name(evaluate(trace, workload))
+    assert as_recorded["table FACTS#{date}#{shard}"].detail["wcu_per_s"] == pytest.approx(100 * 3)
+    sharded = replace(workload, facts_shards=8, demand_shards=4, order_shards=16)
+    candidates = _by_name(evaluate(trace, sharded))
+    assert candidates["table FACTS#{date}#{shard}"].detail["wcu_per_s"] == pytest.approx(100 * 3 / 8)
+    assert candidates["table DEMAND#{sku}#{shard}"].detail["wcu_per_s"] == pytest.approx(100 * 0.5 * 2 / 4)
+    assert candidates["gsi3 ORDERS#{shard}"].detail["wcu_per_s"] == pytest.approx(100 / 16)
+    # The flash sale's demand counter takes a line in one of its shards.
+    assert flash_sale(trace, workload)["other_hot_sku_items"]["DEMAND#{sku}#{shard}"][
+        "lines_per_s_capacity"
+    ] == pytest.approx(500)
+    other = flash_sale(trace, sharded)["other_hot_sku_items"]["DEMAND#{sku}#{shard}"]
+    assert other["lines_per_s_capacity"] == pytest.approx(2_000) and other["carries_needed"] is True
+    # A trace recorded with the shard keys says so itself.
+    observed = {**trace, "observed": {"facts_shards": 8, "demand_shards": 4}}
+    assert _by_name(evaluate(observed, workload))["table FACTS#{date}#{shard}"].detail["wcu_per_s"] == pytest.approx(
+        100 * 3 / 8
+    )
+
+
+def test_an_older_traces_unsharded_read_model_classes_take_the_shard_counts() -> None:
+    trace = with_current_classes(_trace(_phase([{"index": "table", "key": "FACTS#{date}", "wcu": 3.0}])))
+    assert trace["phases"]["placed"]["dynamodb"]["partitions"][0]["key"] == "FACTS#{date}#{shard}"
+    workload = Workload(placed_per_minute=6_000, processed_per_minute=0, facts_shards=8)
+    assert _by_name(evaluate(trace, workload))["table FACTS#{date}#{shard}"].detail["wcu_per_s"] == pytest.approx(
+        100 * 3 / 8
+    )

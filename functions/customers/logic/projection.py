@@ -6,6 +6,10 @@ difference from the previous facts to the counters. A redelivered or out-of-orde
 recomputes the same facts and writes nothing; two projections of one order racing lose
 one condition and the loser reads again. Counters are therefore always the sums of the
 stored facts; ``rebuild`` recomputes both from the orders.
+
+The facts and the demand counters are written in the order's shard (store.py): the same
+for every projection of the order, so a change moves the order's own contribution.
+Facts still in the unsharded legacy partition move to the shard on their next change.
 """
 
 from __future__ import annotations
@@ -38,23 +42,38 @@ def project_order(order_id: str, table: Table | None = None) -> bool:
         previous = store.get_facts(facts["day"], order_id, table)
         if _same(previous, facts):
             return False
-        ops: list[dict[str, Any]] = [store.facts_put_op(facts, previous)]
+        ops: list[dict[str, Any]] = store.facts_put_ops(facts, previous)
         if facts.get("customer_id"):
             lifetime = store.lifetime_add_op(facts["customer_id"], facts["currency"], lifetime_delta(facts, previous))
             if lifetime:
                 ops.append(lifetime)
         if previous is None:
             ops.append(store.external_id_entry(facts, str(record.header["external_id"])))
+        demand = demand_delta(facts, previous)
+        _mark_demand_days(facts, previous, table)
         # At most MAX_DEMAND_SKUS counters (the facts hold no more), so this fits one transaction.
-        ops.extend(
-            store.demand_add_op(sku, facts["day"], d) for sku, d in sorted(demand_delta(facts, previous).items())
-        )
+        ops.extend(store.demand_add_op(sku, facts["day"], d, order_id) for sku, d in sorted(demand.items()))
         try:
             table.transact(ops)
             return True
         except ConditionFailed:
             continue  # another projection of this order won: read again
     raise ConditionFailed(f"facts of order {order_id} kept moving")
+
+
+def _mark_demand_days(facts: dict[str, Any], previous: Item | None, table: Table) -> None:
+    """The day markers of the SKUs this order newly has demand for (the forecast batch's list).
+
+    Written before the counters, outside their transaction (which stays within 100 items):
+    a marker is never wrong to have, and one missing would hide a SKU's demand. An order
+    that already had demand for a SKU was marked when it first had it, so only new SKUs
+    cost a read; a marker already there is not written again, so its index entry is
+    written once per SKU and day, not once per order."""
+    before = (previous or {}).get("demand") or {}
+    new_skus = [sku for sku, units in facts["demand"].items() if int(units) > 0 and not int(before.get(sku, 0))]
+    missing = store.missing_demand_days(((sku, facts["day"]) for sku in new_skus), table)
+    if missing:
+        store.put_demand_days(missing, table)
 
 
 def order_ids_of_records(records: Iterable[dict[str, Any]]) -> list[str]:
@@ -77,7 +96,7 @@ def rebuild(table: Table | None = None) -> dict[str, int]:
     """
     table = table or Table()
     lifetimes: dict[tuple[str, str], dict[str, int]] = {}
-    demand: dict[tuple[str, str], int] = {}
+    demand: dict[tuple[str, str, str], int] = {}  # (sku, day, shard's pk) -> units
     orders = 0
     for order_id in store.all_order_ids(table):
         record = load_order(order_id, table)
@@ -87,22 +106,24 @@ def rebuild(table: Table | None = None) -> dict[str, int]:
         facts = order_facts(record)
         previous = store.get_facts(facts["day"], order_id, table)
         revision = int(previous["revision"]) + 1 if previous else 1
-        table.put(
-            {
-                "pk": store.facts_pk(facts["day"]),
-                "sk": store.facts_sk(order_id),
-                "type": "order_facts",
-                **facts,
-                "revision": revision,
-            }
-        )
+        item = {
+            "pk": store.facts_pk(facts["day"], order_id),
+            "sk": store.facts_sk(order_id),
+            "type": "order_facts",
+            **facts,
+            "revision": revision,
+        }
+        table.put(item)
+        if previous is not None and previous["pk"] != item["pk"]:
+            table.batch_delete([(previous["pk"], previous["sk"])])  # moved out of the legacy partition
         table.put(store.external_id_entry(facts, str(record.header["external_id"]))["Put"]["Item"])
         if facts.get("customer_id"):
             sums = lifetimes.setdefault((facts["customer_id"], facts["currency"]), dict.fromkeys(LIFETIME_FIELDS, 0))
             for name in LIFETIME_FIELDS:
                 sums[name] += int(facts[name])
         for sku, units in facts["demand"].items():
-            demand[(sku, facts["day"])] = demand.get((sku, facts["day"]), 0) + int(units)
+            key = (sku, facts["day"], store.demand_pk(sku, order_id))
+            demand[key] = demand.get(key, 0) + int(units)
     for (customer_id, currency), sums in lifetimes.items():
         table.put(
             {
@@ -114,15 +135,14 @@ def rebuild(table: Table | None = None) -> dict[str, int]:
                 **sums,
             }
         )
-    for (sku, day), units in demand.items():
-        table.put(
-            {
-                "pk": store.demand_pk(sku),
-                "sk": day,
-                "type": "demand",
-                "sku": sku,
-                "units": units,
-                **store.demand_month_keys(sku, day),
-            }
-        )
-    return {"orders": orders, "customers": len({c for c, _ in lifetimes}), "demand_days": len(demand)}
+    days = sorted({(sku, day) for sku, day, _pk in demand})
+    # Every shard's counter of a day is written, zero too: none keeps a delta the sums no longer hold.
+    table.batch_put(
+        {"pk": pk, "sk": day, "type": "demand", "sku": sku, "units": demand.get((sku, day, pk), 0)}
+        for sku, day in days
+        for pk in store.demand_shard_pks(sku)
+    )
+    store.put_demand_days(days, table)
+    # The unsharded counters: every order they counted is now in its shard's counter.
+    table.batch_delete((store.legacy_demand_pk(sku), day) for sku, day in days)
+    return {"orders": orders, "customers": len({c for c, _ in lifetimes}), "demand_days": len(days)}
