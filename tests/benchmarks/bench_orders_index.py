@@ -157,6 +157,7 @@ def _walk(
 
 def bench_orders_index(orders: int = 3000, pages: int = 12, rtt_ms: float = 5.0) -> dict[str, Any]:
     from functions.capture import store
+    from shared import sharded_index
 
     rng = random.Random(20261202)
     headers = [_header(rng, n) for n in range(orders)]
@@ -183,7 +184,9 @@ def bench_orders_index(orders: int = 3000, pages: int = 12, rtt_ms: float = 5.0)
 
         def one_partition(flt: store.OrderFilter, limit: int) -> Callable[[str | None], Any]:
             query = store._query_for(flt, "gsi3", "gsi3pk", "gsi3sk")
-            return lambda cursor: store._list_one_partition(query, keys.LEGACY_ORDER_INDEX_PK, limit, cursor, table)
+            return lambda cursor: sharded_index.read_one_partition(
+                query, keys.LEGACY_ORDER_INDEX_PK, limit=limit, cursor=cursor, table=table
+            )
 
         def sharded(flt: store.OrderFilter, limit: int) -> Callable[[str | None], Any]:
             return lambda cursor: store.list_orders(flt, limit=limit, cursor=cursor, table=table)
@@ -200,12 +203,12 @@ def bench_orders_index(orders: int = 3000, pages: int = 12, rtt_ms: float = 5.0)
         results["migration"] = store.migrate_legacy_order_index(table)
         reader = sharded
         run_all(f"{keys.ORDER_INDEX_SHARDS} shards, concurrent")
-        readers = store._SHARD_READERS
-        store._SHARD_READERS = 1
+        readers = sharded_index.SHARD_READERS
+        sharded_index.SHARD_READERS = 1
         try:
             run_all(f"{keys.ORDER_INDEX_SHARDS} shards, one after another")
         finally:
-            store._SHARD_READERS = readers
+            sharded_index.SHARD_READERS = readers
     return results
 
 
