@@ -54,6 +54,10 @@ _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})
 _MONTH = re.compile(r"\b\d{4}-\d{2}\b")
 _BUCKET = re.compile(r"#B\d+$")
 _SHARD = re.compile(r"^ORDERS#\d+$")
+# Partitions written in shards (shared/order/keys.py, functions/fulfill/store.py): the
+# legacy key and each shard of it are one class, whose load divides by the shard count.
+_SHARDED_PREFIXES = {"CHANNEL": "CHANNEL#{channel}#{shard}", "FOLOC": "FOLOC#{location}#{shard}"}
+_SHARDED = re.compile(r"^(CHANNEL|FOLOC)#[^#]+(?:#\d+)?$")
 
 # The segments after these key prefixes name things of these kinds.
 _SEGMENT_KINDS: dict[str, tuple[str, ...]] = {
@@ -91,9 +95,14 @@ _OPAQUE = re.compile(r"^(?=.*\d)[0-9A-Za-z_.:@+=/-]{12,}$")
 
 def key_class(value: str) -> str:
     """``ORDER#ord_01J...`` -> ``ORDER#{order}``; ``SKU#TEE-M#B3`` -> ``SKU#{sku}#B{bucket}``;
-    ``ORDERS`` and ``ORDERS#07`` -> ``ORDERS#{shard}`` (one class, sharded or not)."""
+    ``ORDERS`` and ``ORDERS#07`` -> ``ORDERS#{shard}`` (one class, sharded or not), and so
+    ``CHANNEL#web`` and ``CHANNEL#web#07`` -> ``CHANNEL#{channel}#{shard}``, ``FOLOC#wh-east``
+    and ``FOLOC#wh-east#03`` -> ``FOLOC#{location}#{shard}``."""
     if value == "ORDERS" or _SHARD.match(value):
         return "ORDERS#{shard}"
+    sharded = _SHARDED.match(value)
+    if sharded:
+        return _SHARDED_PREFIXES[sharded.group(1)]
     bucket = bool(_BUCKET.search(value))
     if bucket:
         value = _BUCKET.sub("", value)
@@ -197,6 +206,8 @@ class Workload:
     hot_sku_order_share: float | None = None
     sku_buckets: int | None = None  # None: as the trace has it (1 without bucket keys)
     order_shards: int | None = None  # None: as the trace has it (1 for ORDERS, 16 for ORDERS#<nn>)
+    channel_shards: int | None = None  # None: as the trace has it (1 for CHANNEL#<c>, 16 for CHANNEL#<c>#<nn>)
+    location_shards: int | None = None  # None: as the trace has it (1 for FOLOC#<l>, 8 for FOLOC#<l>#<nn>)
     # One channel / one location taking every order is the worst case the model assumes.
     channel_share: float = 1.0
     location_share: float = 1.0
@@ -265,6 +276,16 @@ def observed_order_shards(trace: Mapping[str, Any]) -> int:
     return int(trace.get("observed", {}).get("order_shards", 1))
 
 
+def shards_of(cls: str, trace: Mapping[str, Any], workload: Workload) -> int:
+    """Partitions a sharded class is written in: the workload's count, else the trace's."""
+    observed = trace.get("observed", {})
+    if cls.startswith("CHANNEL#"):
+        return workload.channel_shards or int(observed.get("channel_shards", 1))
+    if cls.startswith("FOLOC#"):
+        return workload.location_shards or int(observed.get("location_shards", 1))
+    return workload.order_shards or observed_order_shards(trace)
+
+
 def observed_sku_buckets(trace: Mapping[str, Any]) -> int:
     return int(trace.get("observed", {}).get("sku_buckets", 1))
 
@@ -276,7 +297,9 @@ def _partition_loads(trace: Mapping[str, Any], workload: Workload) -> dict[tuple
     for phase_name, phase in trace["phases"].items():
         rate = rates.get(phase_name, 0.0)
         for p in phase["dynamodb"]["partitions"]:
-            entry = loads.setdefault((p["index"], p["key"]), {"wcu": 0.0, "rcu": 0.0, "writes": 0.0, "reads": 0.0})
+            # A trace recorded before these classes were sharded names them without {shard}.
+            cls = key_class(p["key"]) if _SHARDED.match(p["key"]) else p["key"]
+            entry = loads.setdefault((p["index"], cls), {"wcu": 0.0, "rcu": 0.0, "writes": 0.0, "reads": 0.0})
             for unit in entry:
                 entry[unit] += rate * float(p.get(unit, 0.0))
     return loads
@@ -287,7 +310,7 @@ def _spread(cls: str, trace: Mapping[str, Any], workload: Workload) -> tuple[flo
     dims = set(_PLACEHOLDER.findall(cls))
     share, why = 1.0, []
     if "shard" in dims:
-        shards = workload.order_shards or observed_order_shards(trace)
+        shards = shards_of(cls, trace, workload)
         share /= shards
         why.append(f"{shards} shard(s)")
     if "sku" in dims:
@@ -528,6 +551,10 @@ def scenarios(trace: Mapping[str, Any], workload: Workload, limits: Limits) -> l
             "16 shards, 4 channels, 2 warehouses",
             {"order_shards": 16, "channel_share": 0.25, "location_share": 0.5},
         ),
+        (
+            "orders, channels 16 shards, locations 8",
+            {"order_shards": 16, "channel_shards": 16, "location_shards": 8},
+        ),
     ):
         w = replace(workload, **change)
         out.append({"scenario": label, **verdict(evaluate(trace, w, limits), w)})
@@ -545,6 +572,8 @@ def run_model(trace: Mapping[str, Any], workload: Workload, limits: Limits | Non
     return {
         "workload": asdict(workload),
         "order_shards": workload.order_shards or observed_order_shards(trace),
+        "channel_shards": shards_of("CHANNEL#", trace, workload),
+        "location_shards": shards_of("FOLOC#", trace, workload),
         "sku_buckets": workload.sku_buckets or observed_sku_buckets(trace),
         "limits": asdict(limits),
         "trace": {k: trace.get(k) for k in ("recorded_at", "orders", "clients", "lines_per_order")},
@@ -590,7 +619,9 @@ def print_report(result: Mapping[str, Any], rows: int = 15) -> None:
     target = v["target"]
     print(
         f"\nCapacity at {target['placed_per_minute']:,.0f} placed + {target['processed_per_minute']:,.0f}"
-        f" processed orders/min (order shards {result['order_shards']}, SKU buckets {result['sku_buckets']})"
+        f" processed orders/min (order shards {result['order_shards']}, channel shards"
+        f" {result.get('channel_shards', 1)}, location shards {result.get('location_shards', 1)},"
+        f" SKU buckets {result['sku_buckets']})"
     )
     print(f"  {'candidate':<44} {'limit':>10} {'load':>10}  {'headroom':>8}  {'max placed/min':>14}")
     for c in result["candidates"][:rows]:
@@ -660,6 +691,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--processed", type=float, default=2_500, help="orders processed per minute")
     parser.add_argument("--sku-buckets", type=int, help="stock items per hot SKU (default: as the trace has it)")
     parser.add_argument("--order-shards", type=int, help="orders index shards (default: as the trace has it)")
+    parser.add_argument("--channel-shards", type=int, help="channel index shards (default: as the trace has it)")
+    parser.add_argument("--location-shards", type=int, help="location work index shards (default: as the trace)")
     parser.add_argument("--skus", type=int, default=1_000, help="catalogue size for the Zipf popularity")
     parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of SKU popularity")
     parser.add_argument("--channel-share", type=float, default=1.0, help="share of orders the busiest channel brings")
@@ -681,6 +714,8 @@ def main(argv: Iterable[str] | None = None) -> None:
         zipf_s=args.zipf,
         sku_buckets=args.sku_buckets,
         order_shards=args.order_shards,
+        channel_shards=args.channel_shards,
+        location_shards=args.location_shards,
         channel_share=args.channel_share,
         location_share=args.location_share,
     )

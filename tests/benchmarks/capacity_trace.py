@@ -23,8 +23,10 @@ from typing import Any, NamedTuple
 from moto.dynamodb.models.dynamo_type import DynamoType
 
 from demo.samples import CHANNEL_KEYS, sample_order
+from functions.fulfill.store import LOCATION_INDEX_SHARDS
 from infra import manifest
 from infra.local import requests_meter, runtime
+from shared.order.keys import ORDER_INDEX_SHARDS
 from tests.benchmarks.aws_meter import AwsMeter, _read_units, _size, _units
 from tests.benchmarks.bench_lifecycle import Warehouse, _capture, _finished, _stock, _transitions
 from tests.benchmarks.capacity import bucket_of, key_class
@@ -32,6 +34,8 @@ from tests.benchmarks.capacity import bucket_of, key_class
 _INDEXES = {ix.name: ix.pk for ix in manifest.TABLE.indexes}
 _EQUALS = re.compile(r"(#?[\w]+)\s*=\s*(:[\w]+)")
 _SHARD_VALUE = re.compile(r"^ORDERS#\d+$")
+_CHANNEL_SHARD = re.compile(r"^CHANNEL#[^#]+#\d+$")
+_LOCATION_SHARD = re.compile(r"^FOLOC#[^#]+#\d+$")
 
 
 def _plain(typed: Any) -> Any:
@@ -66,6 +70,8 @@ class TraceRecorder(AwsMeter):
         # write that changes them is seen to leave one index partition and enter another.
         self._index_keys: dict[tuple[str, str], dict[str, str]] = {}
         self.shards_seen: set[str] = set()
+        self.channel_shards_seen: set[str] = set()
+        self.location_shards_seen: set[str] = set()
         self.buckets_seen: set[int] = set()
         self._trace_lock = threading.Lock()
 
@@ -218,6 +224,10 @@ class TraceRecorder(AwsMeter):
         phase.examples.setdefault((index, cls), raw)
         if _SHARD_VALUE.match(raw):
             self.shards_seen.add(raw)
+        if _CHANNEL_SHARD.match(raw):
+            self.channel_shards_seen.add(raw)
+        if _LOCATION_SHARD.match(raw):
+            self.location_shards_seen.add(raw)
         bucket = bucket_of(raw)
         if bucket is not None:
             self.buckets_seen.add(bucket)
@@ -391,6 +401,9 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
             # ORDERS#<nn> keys mean the orders index is sharded (16 shards); plain ORDERS: one.
             "order_shards": 16 if recorder.shards_seen else 1,
             "order_shard_keys_seen": len(recorder.shards_seen),
+            # CHANNEL#<c>#<nn> and FOLOC#<l>#<nn>: the counts the code writes them with.
+            "channel_shards": ORDER_INDEX_SHARDS if recorder.channel_shards_seen else 1,
+            "location_shards": LOCATION_INDEX_SHARDS if recorder.location_shards_seen else 1,
             "sku_buckets": max(recorder.buckets_seen) + 1 if recorder.buckets_seen else 1,
         },
         "phases": {"placed": phase_placed, "processed": phase_processed},
