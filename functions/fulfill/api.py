@@ -8,6 +8,7 @@ from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
 from functions.fulfill.logic.pickup import pickup_code, uncollected_units
 from functions.fulfill.logic.release import release_to_fulfillment
 from functions.fulfill.rules.views import fulfillment_order_view, shipment_view
+from functions.fulfill.store import migrate_legacy_location_index
 
 __all__ = [
     # Cancelling units held by fulfillment orders (change orders).
@@ -15,6 +16,8 @@ __all__ = [
     # Fulfillment orders and shipments as GET /v1/orders/{id} shows them.
     "fulfillment_order_view",
     "http_routers",
+    # Moving fulfillment orders indexed before a location's work was sharded (the index migration).
+    "migrate_legacy_location_index",
     # Store pickup: the code for the customer's e-mail, and what a no-show cancels.
     "pickup_code",
     # The workflow's release of reserved units to fulfillment orders (the lifecycle's AdvanceOrder).

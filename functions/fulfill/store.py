@@ -6,7 +6,8 @@
                                   execution waiting on it. ``version`` goes up with every write,
                                   and every write is conditioned on it (DynamoDB conditions
                                   cannot do arithmetic, so counts are pinned through it).
-                                  gsi1 ``FOLOC#<location>`` by ``<status>#<created_at>#<fo_id>``,
+                                  gsi1 ``FOLOC#<location>#<nn>`` (the fo id's shard) by
+                                  ``<status>#<created_at>#<fo_id>``,
                                   gsi2 ``FO#<fo_id>`` (lookup by id),
                                   gsi3 ``FOSTATUS#<status>`` by ``<created_at>#<fo_id>``.
 ``ORDER#<id>`` / ``SHP#<shp_id>`` one shipment: carrier, tracking number, lines with the first
@@ -19,12 +20,22 @@ fulfillment order consumes are the allocate domain's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from functions.fulfill.rules.status import is_terminal
 from shared.errors import NotFound
 from shared.order import keys
-from shared.table import Item, Table, decode_cursor, encode_cursor
+from shared.sharded_index import IndexQuery, read_merged
+from shared.shards import shard_of
+from shared.table import ConditionFailed, Item, Table, decode_cursor, encode_cursor
+
+# A location's work (gsi1) is written in this many partitions per location, so that one
+# warehouse taking most orders does not write one index partition (1,000 write units a
+# second) with every fulfillment order's changes; its readers query them all and merge.
+# The same for every location: a small one pays 8 queries (read together) per page.
+# Changing it moves fulfillment orders between partitions (see migrate_legacy_location_index).
+LOCATION_INDEX_SHARDS = 8
 
 
 def fo_sk(fo_id: str) -> str:
@@ -37,6 +48,21 @@ def shipment_sk(shipment_id: str) -> str:
 
 def location_index_sk(status: str, created_at: str, fo_id: str) -> str:
     return f"{status}#{created_at}#{fo_id}"
+
+
+def location_index_pk(location_id: str, fo_id: str) -> str:
+    return f"FOLOC#{location_id}#{shard_of(fo_id, LOCATION_INDEX_SHARDS):02d}"
+
+
+def legacy_location_index_pk(location_id: str) -> str:
+    """The one partition of a location every fulfillment order was written to before sharding."""
+    return f"FOLOC#{location_id}"
+
+
+def location_index_pks(location_id: str) -> list[str]:
+    """Every partition a location's ``gsi1pk`` can hold: the shards, then the legacy one."""
+    shards = [f"FOLOC#{location_id}#{n:02d}" for n in range(LOCATION_INDEX_SHARDS)]
+    return [*shards, legacy_location_index_pk(location_id)]
 
 
 def status_index_pk(status: str) -> str:
@@ -66,7 +92,7 @@ def new_fulfillment_order(
         "version": 1,
         "created_at": at,
         "updated_at": at,
-        "gsi1pk": f"FOLOC#{location_id}",
+        "gsi1pk": location_index_pk(location_id, fo_id),
         "gsi1sk": location_index_sk("allocated", at, fo_id),
         "gsi2pk": f"FO#{fo_id}",
         "gsi2sk": "FO",
@@ -192,30 +218,38 @@ def list_fulfillment_orders(
     cursor: str | None,
     table: Table | None = None,
 ) -> tuple[list[Item], str | None]:
-    """Oldest first within a status. A location's work is gsi1 (a status is a prefix of its sort key); all
-    locations' work in one status is gsi3, kept to the locations ``within`` when given."""
+    """Oldest first within a status. A location's work is gsi1 (a status is a prefix of its sort key), its
+    shards read and merged by the sort key; all locations' work in one status is gsi3, kept to the locations
+    ``within`` when given."""
     table = table or Table()
-    filter_expression = None
-    values: dict[str, Any]
     if location_id:
-        index = "gsi1"
-        condition = "gsi1pk = :pk" + (" AND begins_with(gsi1sk, :st)" if status else "")
-        values = {":pk": f"FOLOC#{location_id}", **({":st": f"{status}#"} if status else {})}
-    elif status:
-        index, condition, values = "gsi3", "gsi3pk = :pk", {":pk": status_index_pk(status)}
-        if within is not None:
-            names = [f":loc{i}" for i in range(len(within))]
-            filter_expression = f"location_id IN ({', '.join(names)})"
-            values |= dict(zip(names, within, strict=True))
-    else:
+        if "#" in location_id:  # no location id has one: it would name another's shard
+            return [], None
+        # The sort key is <status>#<created_at>#<fo_id>: "~" sorts after every such rest.
+        query = IndexQuery(
+            index="gsi1",
+            pk_name="gsi1pk",
+            sk_name="gsi1sk",
+            lower=f"{status}#" if status else None,
+            upper=f"{status}#~" if status else None,
+            forward=True,
+        )
+        return read_merged(query, location_index_pks(location_id), limit=limit, cursor=cursor, table=table)
+    if not status:
         raise ValueError("a location or a status is needed")
+    condition, values = "gsi3pk = :pk", {":pk": status_index_pk(status)}
+    filter_expression = None
+    if within is not None:
+        names = [f":loc{i}" for i in range(len(within))]
+        filter_expression = f"location_id IN ({', '.join(names)})"
+        values |= dict(zip(names, within, strict=True))
     start = decode_cursor(cursor)
     found: list[Item] = []
     for _ in range(20):  # a filter can leave a page short: read on until it is full
         items, start = table.query(
             condition,
             values,
-            index=index,
+            index="gsi3",
             filter_expression=filter_expression,
             limit=limit - len(found),
             start_key=start,
@@ -224,3 +258,26 @@ def list_fulfillment_orders(
         if not start or len(found) >= limit:
             break
     return found, encode_cursor(start)
+
+
+def migrate_legacy_location_index(location_ids: Iterable[str], table: Table | None = None) -> dict[str, int]:
+    """Move every fulfillment order still in a location's legacy partition ``FOLOC#<location>``
+    to its shard. Each move is conditional on the item still being there, so racing runs
+    move it once and a second run moves nothing."""
+    table = table or Table()
+    moved = already_moved = 0
+    for location_id in location_ids:
+        legacy = legacy_location_index_pk(location_id)
+        for item in table.query_all("gsi1pk = :pk", {":pk": legacy}, index="gsi1"):
+            try:
+                table.update(
+                    item["pk"],
+                    item["sk"],
+                    "SET gsi1pk = :shard",
+                    values={":shard": location_index_pk(location_id, str(item["fo_id"])), ":legacy": legacy},
+                    condition="gsi1pk = :legacy",
+                )
+                moved += 1
+            except ConditionFailed:
+                already_moved += 1
+    return {"moved": moved, "already_moved": already_moved}

@@ -16,6 +16,8 @@ ORDER_INDEX_SHARDS = 16
 # The one partition every header was written to before sharding. Readers read it too until
 # the migration has moved its orders (docs/decisions.md).
 LEGACY_ORDER_INDEX_PK = "ORDERS"
+# The orders-of-a-channel index (gsi1 ``CHANNEL#<channel>#<nn>``) uses the same shards: one
+# channel bringing every order writes it as often as the all-orders index.
 
 
 def order_pk(order_id: str) -> str:
@@ -44,8 +46,7 @@ def created_sort_key(created_at: str, entity_id: str) -> str:
 
 
 def order_index_shard(order_id: str) -> int:
-    """The order's shard of the orders-by-date index: a digest of its id, the same in every
-    process (Python's ``hash`` of a string is salted per process)."""
+    """The order's shard of the orders-by-date index and of its channel's index."""
     return shard_of(order_id, ORDER_INDEX_SHARDS)
 
 
@@ -57,3 +58,18 @@ def order_index_pk(order_id: str) -> str:
 def order_index_pks() -> list[str]:
     """Every partition an order header's ``gsi3pk`` can hold: the shards, then the legacy one."""
     return [f"ORDERS#{n:02d}" for n in range(ORDER_INDEX_SHARDS)] + [LEGACY_ORDER_INDEX_PK]
+
+
+def channel_index_pk(channel: str, order_id: str) -> str:
+    """The ``gsi1pk`` of an order header: its channel's partition of the order's shard."""
+    return f"CHANNEL#{channel}#{order_index_shard(order_id):02d}"
+
+
+def legacy_channel_index_pk(channel: str) -> str:
+    """The one partition of a channel every header was written to before sharding."""
+    return f"CHANNEL#{channel}"
+
+
+def channel_index_pks(channel: str) -> list[str]:
+    """Every partition a channel's headers' ``gsi1pk`` can hold: the shards, then the legacy one."""
+    return [f"CHANNEL#{channel}#{n:02d}" for n in range(ORDER_INDEX_SHARDS)] + [legacy_channel_index_pk(channel)]

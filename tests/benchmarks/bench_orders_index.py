@@ -168,6 +168,7 @@ def _walk(
 
 def bench_orders_index(orders: int = 800, pages: int = 5, rtt_ms: float = 5.0) -> dict[str, Any]:
     from functions.capture import store
+    from shared import sharded_index
 
     rng = random.Random(20261202)
     headers = [_header(rng, n) for n in range(orders)]
@@ -193,7 +194,9 @@ def bench_orders_index(orders: int = 800, pages: int = 5, rtt_ms: float = 5.0) -
 
         def one_partition(flt: store.OrderFilter, limit: int) -> Callable[[str | None], Any]:
             query = store._query_for(flt, "gsi3", "gsi3pk", "gsi3sk")
-            return lambda cursor: store._list_one_partition(query, keys.LEGACY_ORDER_INDEX_PK, limit, cursor, table)
+            return lambda cursor: sharded_index.read_one_partition(
+                query, keys.LEGACY_ORDER_INDEX_PK, limit=limit, cursor=cursor, table=table
+            )
 
         def sharded(flt: store.OrderFilter, limit: int) -> Callable[[str | None], Any]:
             return lambda cursor: store.list_orders(flt, limit=limit, cursor=cursor, table=table)
@@ -204,7 +207,7 @@ def bench_orders_index(orders: int = 800, pages: int = 5, rtt_ms: float = 5.0) -
                     reader(flt, limit), meter, pages, concurrent_rounds=concurrent_rounds, rtt_ms=rtt_ms
                 )
 
-        read_round = store._read_round
+        read_round = sharded_index._read_round
 
         def counted_round(*args: Any, **kwargs: Any) -> None:
             meter.rounds = (meter.rounds or 0) + 1
@@ -212,15 +215,15 @@ def bench_orders_index(orders: int = 800, pages: int = 5, rtt_ms: float = 5.0) -
 
         run_all("one partition (before)", one_partition, concurrent_rounds=False)
         results["migration"] = store.migrate_legacy_order_index(table)
-        store._read_round = counted_round
-        readers = store._SHARD_READERS
+        sharded_index._read_round = counted_round
+        readers = sharded_index.SHARD_READERS
         try:
             run_all(f"{keys.ORDER_INDEX_SHARDS} shards, concurrent", sharded, concurrent_rounds=True)
-            store._SHARD_READERS = 1
+            sharded_index.SHARD_READERS = 1
             run_all(f"{keys.ORDER_INDEX_SHARDS} shards, one after another", sharded, concurrent_rounds=False)
         finally:
-            store._SHARD_READERS = readers
-            store._read_round = read_round
+            sharded_index.SHARD_READERS = readers
+            sharded_index._read_round = read_round
     return results
 
 

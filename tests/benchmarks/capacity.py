@@ -60,6 +60,10 @@ _SHARD = re.compile(r"^ORDERS#\d+$")
 # suffix, or none (the unsharded key), makes one class with ``{shard}``, as ``ORDERS`` does.
 _SHARDED_PREFIXES = ("FACTS", "DEMAND")
 _SHARD_SUFFIX = re.compile(r"#\d{2}$")
+# Partitions written in shards (shared/order/keys.py, functions/fulfill/store.py): the
+# legacy key and each shard of it are one class, whose load divides by the shard count.
+_INDEX_SHARDED = {"CHANNEL": "CHANNEL#{channel}#{shard}", "FOLOC": "FOLOC#{location}#{shard}"}
+_SHARDED = re.compile(r"^(CHANNEL|FOLOC)#[^#]+(?:#\d+)?$")
 
 # The segments after these key prefixes name things of these kinds.
 _SEGMENT_KINDS: dict[str, tuple[str, ...]] = {
@@ -98,10 +102,15 @@ _OPAQUE = re.compile(r"^(?=.*\d)[0-9A-Za-z_.:@+=/-]{12,}$")
 
 def key_class(value: str) -> str:
     """``ORDER#ord_01J...`` -> ``ORDER#{order}``; ``SKU#TEE-M#B3`` -> ``SKU#{sku}#B{bucket}``;
-    ``ORDERS`` and ``ORDERS#07`` -> ``ORDERS#{shard}`` (one class, sharded or not);
+    ``ORDERS`` and ``ORDERS#07`` -> ``ORDERS#{shard}`` (one class, sharded or not), and so
+    ``CHANNEL#web`` and ``CHANNEL#web#07`` -> ``CHANNEL#{channel}#{shard}``, ``FOLOC#wh-east``
+    and ``FOLOC#wh-east#03`` -> ``FOLOC#{location}#{shard}``;
     ``FACTS#2026-12-02`` and ``FACTS#2026-12-02#03`` -> ``FACTS#{date}#{shard}``."""
     if value == "ORDERS" or _SHARD.match(value):
         return "ORDERS#{shard}"
+    sharded = _SHARDED.match(value)
+    if sharded:
+        return _INDEX_SHARDED[sharded.group(1)]
     if value.split("#", 1)[0] in _SHARDED_PREFIXES:
         return _segments_class(_SHARD_SUFFIX.sub("", value)) + "#{shard}"
     return _segments_class(value)
@@ -185,6 +194,8 @@ class Workload:
     # Read-model shards (FACTS#<day>#<nn>, DEMAND#<sku>#<nn>); None: as the trace has it.
     facts_shards: int | None = None
     demand_shards: int | None = None
+    channel_shards: int | None = None  # None: as the trace has it (1 for CHANNEL#<c>, 16 for CHANNEL#<c>#<nn>)
+    location_shards: int | None = None  # None: as the trace has it (1 for FOLOC#<l>, 8 for FOLOC#<l>#<nn>)
     # One channel / one location taking every order is the worst case the model assumes.
     channel_share: float = 1.0
     location_share: float = 1.0
@@ -260,6 +271,10 @@ def shards_of(cls: str, trace: Mapping[str, Any], workload: Workload) -> int:
         return workload.facts_shards or int(observed.get("facts_shards", 1))
     if cls.startswith("DEMAND#"):
         return workload.demand_shards or int(observed.get("demand_shards", 1))
+    if cls.startswith("CHANNEL#"):
+        return workload.channel_shards or int(observed.get("channel_shards", 1))
+    if cls.startswith("FOLOC#"):
+        return workload.location_shards or int(observed.get("location_shards", 1))
     return workload.order_shards or observed_order_shards(trace)
 
 
@@ -274,7 +289,9 @@ def _partition_loads(trace: Mapping[str, Any], workload: Workload) -> dict[tuple
     for phase_name, phase in trace["phases"].items():
         rate = rates.get(phase_name, 0.0)
         for p in phase["dynamodb"]["partitions"]:
-            entry = loads.setdefault((p["index"], p["key"]), {"wcu": 0.0, "rcu": 0.0, "writes": 0.0, "reads": 0.0})
+            # A trace recorded before these classes were sharded names them without {shard}.
+            cls = key_class(p["key"]) if _SHARDED.match(p["key"]) else p["key"]
+            entry = loads.setdefault((p["index"], cls), {"wcu": 0.0, "rcu": 0.0, "writes": 0.0, "reads": 0.0})
             for unit in entry:
                 entry[unit] += rate * float(p.get(unit, 0.0))
     return loads
@@ -531,6 +548,10 @@ def scenarios(trace: Mapping[str, Any], workload: Workload, limits: Limits) -> l
             "16 shards, 4 channels, 2 warehouses",
             {"order_shards": 16, "channel_share": 0.25, "location_share": 0.5},
         ),
+        (
+            "orders, channels 16 shards, locations 8",
+            {"order_shards": 16, "channel_shards": 16, "location_shards": 8},
+        ),
     ):
         w = replace(workload, **change)
         out.append({"scenario": label, **verdict(evaluate(trace, w, limits), w)})
@@ -550,6 +571,8 @@ def run_model(trace: Mapping[str, Any], workload: Workload, limits: Limits | Non
         "order_shards": workload.order_shards or observed_order_shards(trace),
         "facts_shards": shards_of("FACTS#{date}#{shard}", trace, workload),
         "demand_shards": shards_of("DEMAND#{sku}#{shard}", trace, workload),
+        "channel_shards": shards_of("CHANNEL#", trace, workload),
+        "location_shards": shards_of("FOLOC#", trace, workload),
         "sku_buckets": workload.sku_buckets or observed_sku_buckets(trace),
         "limits": asdict(limits),
         "trace": {k: trace.get(k) for k in ("recorded_at", "orders", "clients", "lines_per_order")},
@@ -597,6 +620,9 @@ def print_report(result: Mapping[str, Any], rows: int = 15) -> None:
         f"\nCapacity at {target['placed_per_minute']:,.0f} placed + {target['processed_per_minute']:,.0f}"
         f" processed orders/min (order shards {result['order_shards']}, SKU buckets {result['sku_buckets']},"
         f" facts shards {result['facts_shards']}, demand shards {result['demand_shards']})"
+        f" processed orders/min (order shards {result['order_shards']}, channel shards"
+        f" {result.get('channel_shards', 1)}, location shards {result.get('location_shards', 1)},"
+        f" SKU buckets {result['sku_buckets']})"
     )
     print(f"  {'candidate':<44} {'limit':>10} {'load':>10}  {'headroom':>8}  {'max placed/min':>14}")
     for c in result["candidates"][:rows]:
@@ -678,6 +704,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--order-shards", type=int, help="orders index shards (default: as the trace has it)")
     parser.add_argument("--facts-shards", type=int, help="order facts shards a day (default: as the trace has it)")
     parser.add_argument("--demand-shards", type=int, help="demand counter shards a SKU (default: as the trace has it)")
+    parser.add_argument("--channel-shards", type=int, help="channel index shards (default: as the trace has it)")
+    parser.add_argument("--location-shards", type=int, help="location work index shards (default: as the trace)")
     parser.add_argument("--skus", type=int, default=1_000, help="catalogue size for the Zipf popularity")
     parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of SKU popularity")
     parser.add_argument("--channel-share", type=float, default=1.0, help="share of orders the busiest channel brings")
@@ -701,6 +729,8 @@ def main(argv: Iterable[str] | None = None) -> None:
         order_shards=args.order_shards,
         facts_shards=args.facts_shards,
         demand_shards=args.demand_shards,
+        channel_shards=args.channel_shards,
+        location_shards=args.location_shards,
         channel_share=args.channel_share,
         location_share=args.location_share,
     )

@@ -24,8 +24,10 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 
 from demo.samples import CHANNEL_KEYS, sample_order
 from functions.customers.store import DEMAND_SHARDS, FACTS_SHARDS
+from functions.fulfill.store import LOCATION_INDEX_SHARDS
 from infra import manifest
 from infra.local import requests_meter, runtime
+from shared.order.keys import ORDER_INDEX_SHARDS
 from tests.benchmarks.aws_meter import AwsMeter, _read_units, _size, _units
 from tests.benchmarks.bench_lifecycle import Warehouse, _capture, _finished, _stock, _transitions
 from tests.benchmarks.capacity import bucket_of, key_class
@@ -34,6 +36,9 @@ _INDEXES = {ix.name: ix.pk for ix in manifest.TABLE.indexes}
 _EQUALS = re.compile(r"(#?[\w]+)\s*=\s*(:[\w]+)")
 _SHARD_VALUE = re.compile(r"^ORDERS#\d+$")
 _READ_MODEL_SHARD = re.compile(r"^(FACTS|DEMAND)#.+#\d{2}$")
+
+_CHANNEL_SHARD = re.compile(r"^CHANNEL#[^#]+#\d+$")
+_LOCATION_SHARD = re.compile(r"^FOLOC#[^#]+#\d+$")
 
 
 def _plain(typed: Any) -> Any:
@@ -68,6 +73,8 @@ class TraceRecorder(AwsMeter):
         # write that changes them is seen to leave one index partition and enter another.
         self._index_keys: dict[tuple[str, str], dict[str, str]] = {}
         self.shards_seen: set[str] = set()
+        self.channel_shards_seen: set[str] = set()
+        self.location_shards_seen: set[str] = set()
         self.buckets_seen: set[int] = set()
         self.read_model_shards_seen: set[str] = set()  # FACTS, DEMAND: keys with a shard suffix were written
         self._trace_lock = threading.Lock()
@@ -223,6 +230,11 @@ class TraceRecorder(AwsMeter):
             self.shards_seen.add(raw)
         if _READ_MODEL_SHARD.match(raw):
             self.read_model_shards_seen.add(raw.split("#", 1)[0])
+
+        if _CHANNEL_SHARD.match(raw):
+            self.channel_shards_seen.add(raw)
+        if _LOCATION_SHARD.match(raw):
+            self.location_shards_seen.add(raw)
         bucket = bucket_of(raw)
         if bucket is not None:
             self.buckets_seen.add(bucket)
@@ -396,6 +408,9 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
             # ORDERS#<nn> keys mean the orders index is sharded (16 shards); plain ORDERS: one.
             "order_shards": 16 if recorder.shards_seen else 1,
             "order_shard_keys_seen": len(recorder.shards_seen),
+            # CHANNEL#<c>#<nn> and FOLOC#<l>#<nn>: the counts the code writes them with.
+            "channel_shards": ORDER_INDEX_SHARDS if recorder.channel_shards_seen else 1,
+            "location_shards": LOCATION_INDEX_SHARDS if recorder.location_shards_seen else 1,
             "sku_buckets": max(recorder.buckets_seen) + 1 if recorder.buckets_seen else 1,
             # Read models written in shards: the code's fixed counts once their shard keys appear.
             "facts_shards": FACTS_SHARDS if "FACTS" in recorder.read_model_shards_seen else 1,

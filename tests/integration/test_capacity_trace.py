@@ -96,7 +96,7 @@ def test_writes_touch_the_base_partition_and_every_index_the_item_enters_or_leav
     # Base item: 1 WCU for the put, 2 for the transactional update (items far below 1 KB).
     assert parts[("table", "ORDER#{order}")]["wcu"] == 3
     assert parts[("table", "ORDER#{order}")]["writes"] == 2
-    assert parts[("gsi1", "FOLOC#{location}")]["writes"] == 2
+    assert parts[("gsi1", "FOLOC#{location}#{shard}")]["writes"] == 2
     assert parts[("gsi3", "FOSTATUS#allocated")]["writes"] == 2  # entered, then the old entry deleted
     assert parts[("gsi3", "FOSTATUS#accepted")]["writes"] == 1
     assert ("gsi2", "FO#{fo}") not in parts  # the item carries no gsi2 key

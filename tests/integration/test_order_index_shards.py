@@ -1,19 +1,25 @@
-"""The all-orders list read across the shards of its index: the same pages, filters and
-order as one partition sorted, the cursor going on without a duplicate or a gap; headers
-written before sharding are listed and migrated."""
+"""The all-orders and channel lists read across the shards of their indexes: the same pages,
+filters and order as one partition sorted, the cursor going on without a duplicate or a gap;
+headers written before sharding are listed and migrated."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from functions.capture import store as capture_store
-from functions.capture.store import OrderFilter, list_orders, migrate_legacy_order_index
+from functions.capture.store import (
+    OrderFilter,
+    list_orders,
+    migrate_legacy_channel_index,
+    migrate_legacy_order_index,
+)
 from functions.customers import store as customers_store
+from shared import sharded_index
 from shared.clock import iso
 from shared.errors import MalformedInput
 from shared.order import keys
@@ -40,7 +46,7 @@ def _header(order_id: str, created_at: str, rng: random.Random, *, legacy: bool 
         "fulfillment_status": rng.choice(FULFILLMENT),
         "created_at": created_at,
         "updated_at": iso(START + timedelta(minutes=rng.randrange(0, 24 * 60))),
-        "gsi1pk": f"CHANNEL#{channel}",
+        "gsi1pk": keys.legacy_channel_index_pk(channel) if legacy else keys.channel_index_pk(channel, order_id),
         "gsi1sk": sort_key,
         "gsi2pk": keys.customer_pk("cus_shared"),
         "gsi2sk": sort_key,
@@ -119,10 +125,22 @@ FILTERS = [
 ]
 
 
+# Every filter again within a channel: the channel's shards are merged the same way.
+CHANNEL_FILTERS = [
+    replace(flt, channel=channel)
+    for channel in ("web", "marketplace")
+    for flt in FILTERS
+    if not flt.customer_id and not flt.channel
+]
+
+
 def test_the_seeded_orders_spread_over_every_shard(aws):
     headers = seed(90)
     shards = Counter(h["gsi3pk"] for h in headers)
     assert set(shards) == set(keys.order_index_pks()[: keys.ORDER_INDEX_SHARDS])
+    web = Counter(h["gsi1pk"] for h in headers if h["channel"] == "web")
+    assert len(web) > keys.ORDER_INDEX_SHARDS // 2
+    assert set(web) <= set(keys.channel_index_pks("web")[: keys.ORDER_INDEX_SHARDS])
     # Instants shared by several orders: their ids order them.
     assert max(Counter(h["created_at"] for h in headers).values()) > 1
 
@@ -132,6 +150,23 @@ def test_pages_of_the_all_orders_list_equal_a_sort_of_the_same_orders_under_ever
     headers = seed(90)
     for flt in FILTERS:
         assert_paged_like_a_sort(headers, flt, limit)
+
+
+@pytest.mark.parametrize("limit", [pytest.param(2, marks=pytest.mark.slow), 5])
+def test_pages_of_a_channel_list_equal_a_sort_of_the_channel_orders_under_every_filter(aws, limit):
+    headers = seed(90)
+    for flt in CHANNEL_FILTERS:
+        assert_paged_like_a_sort(headers, flt, limit)
+
+
+def test_a_channel_list_holds_only_that_channel(aws):
+    headers = seed(60)
+    for channel in ("web", "pos", "marketplace", "none"):
+        got = [i for page in pages(OrderFilter(channel=channel), 4) for i in page]
+        assert got == expected(headers, OrderFilter(channel=channel))
+        assert all(h["channel"] == channel for h in headers if h["order_id"] in got)
+    # A channel named like another's shard lists nothing (capture refuses such names).
+    assert list_orders(OrderFilter(channel="web#01"), limit=10, cursor=None) == ([], None)
 
 
 @pytest.mark.slow
@@ -157,7 +192,7 @@ def test_a_page_cut_short_by_its_read_budget_goes_on_from_where_reading_stopped(
     """A filter that matches little can stop a page before it is full (a bounded number of
     reads per request): the cursor then resumes there, even from a page with no item."""
     headers = seed(120)
-    monkeypatch.setattr(capture_store, "_MAX_ROUNDS", 1)
+    monkeypatch.setattr(sharded_index, "MAX_ROUNDS", 1)
     for flt in (OrderFilter(status="cancelled", fulfillment_status="fulfilled"), OrderFilter(status="open")):
         got = pages(flt, 3)
         flat = [order_id for page in got for order_id in page]
@@ -169,7 +204,7 @@ def test_reading_the_shards_one_after_another_gives_the_same_pages(aws, monkeypa
     headers = seed(50)
     flt = OrderFilter(status="open", created_before=LATER)
     concurrent = pages(flt, 4)
-    monkeypatch.setattr(capture_store, "_SHARD_READERS", 1)
+    monkeypatch.setattr(sharded_index, "SHARD_READERS", 1)
     assert pages(flt, 4) == concurrent
     assert [i for p in concurrent for i in p] == expected(headers, flt)
 
@@ -196,6 +231,20 @@ def test_orders_indexed_before_sharding_are_listed_and_migrated_to_their_shards(
     # A second run finds nothing left to move.
     assert migrate_legacy_order_index(table) == {"moved": 0, "already_moved": 0}
 
+    # The channel partitions: still legacy for those 20, listed, then moved too.
+    for flt in (OrderFilter(channel="web"), OrderFilter(channel="pos", status="open")):
+        assert_paged_like_a_sort(migrated, flt, 3)
+    assert migrate_legacy_channel_index(table) == {"moved": 20, "already_moved": 0}
+    for channel in ("web", "pos", "marketplace"):
+        legacy, _ = table.query("gsi1pk = :pk", {":pk": keys.legacy_channel_index_pk(channel)}, index="gsi1")
+        assert legacy == []
+    for h in headers:
+        stored = table.get(h["pk"], h["sk"])
+        assert stored is not None and stored["gsi1pk"] == keys.channel_index_pk(h["channel"], h["order_id"])
+    for flt in (OrderFilter(channel="web"), OrderFilter(channel="pos", status="open")):
+        assert_paged_like_a_sort(migrated, flt, 3)
+    assert migrate_legacy_channel_index(table) == {"moved": 0, "already_moved": 0}
+
 
 def test_a_cursor_issued_before_sharding_goes_on_below_its_sort_key(aws):
     headers = seed(30)
@@ -208,6 +257,12 @@ def test_a_cursor_issued_before_sharding_goes_on_below_its_sort_key(aws):
     assert [i["order_id"] for i in items] == everything[10:15]
     with pytest.raises(MalformedInput):
         list_orders(OrderFilter(), limit=5, cursor=encode_cursor({"pk": "x", "sk": "y"}))
+    # A channel list's cursor then was gsi1's last evaluated key.
+    web = expected(headers, OrderFilter(channel="web"))
+    fourth = next(h for h in headers if h["order_id"] == web[3])
+    old = encode_cursor({"pk": fourth["pk"], "sk": fourth["sk"], "gsi1pk": "CHANNEL#web", "gsi1sk": fourth["gsi1sk"]})
+    items, _ = list_orders(OrderFilter(channel="web"), limit=3, cursor=old)
+    assert [i["order_id"] for i in items] == web[4:7]
 
 
 def test_captured_orders_are_written_to_their_shard_and_listed(aws):
@@ -217,7 +272,11 @@ def test_captured_orders_are_written_to_their_shard_and_listed(aws):
         header = table.get(keys.order_pk(order["order_id"]), keys.ORDER_HEADER)
         assert header is not None
         assert header["gsi3pk"] == keys.order_index_pk(order["order_id"]) != keys.LEGACY_ORDER_INDEX_PK
+        assert header["gsi1pk"] == keys.channel_index_pk(header["channel"], order["order_id"])
     items, _ = list_orders(OrderFilter(), limit=10, cursor=None)
     ids = [i["order_id"] for i in items]
     assert set(ids) == {o["order_id"] for o in placed}
     assert ids == [h["order_id"] for h in sorted(items, key=lambda h: h["gsi3sk"], reverse=True)]
+    channel = items[0]["channel"]
+    by_channel, _ = list_orders(OrderFilter(channel=channel), limit=10, cursor=None)
+    assert [i["order_id"] for i in by_channel] == [i["order_id"] for i in items if i["channel"] == channel]

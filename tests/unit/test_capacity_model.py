@@ -71,13 +71,17 @@ def _by_name(candidates: list[Any]) -> dict[str, Any]:
         ("DEMAND#TEE-CLASSIC-M", "DEMAND#{sku}#{shard}", True),
         ("DEMAND#TEE-CLASSIC-M#03", "DEMAND#{sku}#{shard}", True),
         ("DEMANDSKU#TEE-CLASSIC-M", "DEMANDSKU#{sku}", True),
-        ("FOLOC#wh-east", "FOLOC#{location}", True),
+        ("FOLOC#wh-east", "FOLOC#{location}#{shard}", True),
+        ("FOLOC#{location}", "FOLOC#{location}#{shard}", True),
+        ("FOLOC#wh-east#03", "FOLOC#{location}#{shard}", True),
         ("CAPACITY#wh-east", "CAPACITY#{location}", True),
         ("FOSTATUS#allocated", "FOSTATUS#allocated", True),
         ("FACTS#2026-12-02", "FACTS#{date}#{shard}", True),
         ("FACTS#2026-12-02#07", "FACTS#{date}#{shard}", True),
         ("DEMANDSKUS#2026-12", "DEMANDSKUS#{month}", True),
-        ("CHANNEL#web", "CHANNEL#{channel}", True),
+        ("CHANNEL#web", "CHANNEL#{channel}#{shard}", True),
+        ("CHANNEL#{channel}", "CHANNEL#{channel}#{shard}", True),
+        ("CHANNEL#web#15", "CHANNEL#{channel}#{shard}", True),
         ("CHANNELORDER#web#SHOP-1001", "CHANNELORDER#{channel}#{external_id}", False),
         ("CUSTOMER#cus_01jc0m2x3y4z5a6b7c8d9e0f1g", "CUSTOMER#{customer}", False),
         ("TRACKING#1Z999AA10123456784", "TRACKING#{tracking}", False),
@@ -182,11 +186,11 @@ def test_sharding_moves_the_bottleneck_elsewhere() -> None:
     placed = _phase(
         [
             {"index": "gsi3", "key": "ORDERS#{shard}", "wcu": 14.0},
-            {"index": "gsi1", "key": "CHANNEL#{channel}", "wcu": 7.0},
+            {"index": "gsi1", "key": "CHANNEL#{channel}#{shard}", "wcu": 7.0},
         ]
     )
     assert evaluate(_trace(placed), Workload())[0].name == "gsi3 ORDERS#{shard}"
-    assert evaluate(_trace(placed), Workload(order_shards=16))[0].name == "gsi1 CHANNEL#{channel}"
+    assert evaluate(_trace(placed), Workload(order_shards=16))[0].name == "gsi1 CHANNEL#{channel}#{shard}"
 
 
 # -- SKU popularity and the flash sale ------------------------------------------------------
@@ -280,29 +284,29 @@ def test_run_model_reports_the_target_verdict_candidates_and_flash_sale() -> Non
 def test_channel_and_location_shares_scale_their_partitions() -> None:
     placed = _phase(
         [
-            {"index": "gsi1", "key": "CHANNEL#{channel}", "wcu": 6.0},
-            {"index": "gsi1", "key": "FOLOC#{location}", "wcu": 6.0},
+            {"index": "gsi1", "key": "CHANNEL#{channel}#{shard}", "wcu": 6.0},
+            {"index": "gsi1", "key": "FOLOC#{location}#{shard}", "wcu": 6.0},
         ]
     )
     workload = Workload(placed_per_minute=6_000, channel_share=0.25, location_share=0.5)
     candidates = _by_name(evaluate(_trace(placed), workload))
-    assert candidates["gsi1 CHANNEL#{channel}"].detail["wcu_per_s"] == pytest.approx(600 * 0.25)
-    assert candidates["gsi1 FOLOC#{location}"].detail["wcu_per_s"] == pytest.approx(600 * 0.5)
+    assert candidates["gsi1 CHANNEL#{channel}#{shard}"].detail["wcu_per_s"] == pytest.approx(600 * 0.25)
+    assert candidates["gsi1 FOLOC#{location}#{shard}"].detail["wcu_per_s"] == pytest.approx(600 * 0.5)
 
 
 def test_scenarios_split_the_hot_keys_one_after_another() -> None:
     placed = _phase(
         [
             {"index": "gsi3", "key": "ORDERS#{shard}", "wcu": 14.0},
-            {"index": "gsi1", "key": "CHANNEL#{channel}", "wcu": 13.0},
-            {"index": "gsi1", "key": "FOLOC#{location}", "wcu": 12.0},
+            {"index": "gsi1", "key": "CHANNEL#{channel}#{shard}", "wcu": 13.0},
+            {"index": "gsi1", "key": "FOLOC#{location}#{shard}", "wcu": 12.0},
         ],
         transitions=11,
     )
     scenarios = {s["scenario"]: s for s in run_model(_trace(placed), Workload())["scenarios"]}
     assert scenarios["as recorded"]["first_bottleneck"] == "gsi3 ORDERS#{shard}"
-    assert scenarios["orders index in 16 shards"]["first_bottleneck"] == "gsi1 CHANNEL#{channel}"
-    assert scenarios["16 shards, orders spread over 4 channels"]["first_bottleneck"] == "gsi1 FOLOC#{location}"
+    assert scenarios["orders index in 16 shards"]["first_bottleneck"] == "gsi1 CHANNEL#{channel}#{shard}"
+    assert scenarios["16 shards, orders spread over 4 channels"]["first_bottleneck"] == "gsi1 FOLOC#{location}#{shard}"
     assert scenarios["16 shards, 4 channels, 2 warehouses"]["first_bottleneck"] == "Step Functions StateTransition"
     rates = [s["max_placed_per_minute"] for s in scenarios.values()]
     assert rates == sorted(rates)
@@ -347,3 +351,27 @@ def test_an_older_traces_unsharded_read_model_classes_take_the_shard_counts() ->
     assert _by_name(evaluate(trace, workload))["table FACTS#{date}#{shard}"].detail["wcu_per_s"] == pytest.approx(
         100 * 3 / 8
     )
+
+
+def test_channel_and_location_shards_divide_their_partitions_load() -> None:
+    placed = _phase(
+        [
+            {"index": "gsi3", "key": key_class("ORDERS#03"), "wcu": 14.0},
+            {"index": "gsi1", "key": key_class("CHANNEL#web#07"), "wcu": 13.0},
+            {"index": "gsi1", "key": key_class("FOLOC#wh-east#02"), "wcu": 12.0},
+        ]
+    )
+    # A trace recorded before sharding: one partition each, unless the workload says otherwise.
+    one = _by_name(evaluate(_trace(placed), Workload(placed_per_minute=6_000, order_shards=16)))
+    assert one["gsi1 CHANNEL#{channel}#{shard}"].detail["wcu_per_s"] == pytest.approx(1_300)
+    assert one["gsi1 FOLOC#{location}#{shard}"].detail["wcu_per_s"] == pytest.approx(1_200)
+    workload = Workload(placed_per_minute=6_000, order_shards=16, channel_shards=16, location_shards=8)
+    split = _by_name(evaluate(_trace(placed), workload))
+    assert split["gsi1 CHANNEL#{channel}#{shard}"].detail["wcu_per_s"] == pytest.approx(1_300 / 16)
+    assert split["gsi1 FOLOC#{location}#{shard}"].detail["wcu_per_s"] == pytest.approx(1_200 / 8)
+    assert split["gsi3 ORDERS#{shard}"].detail["wcu_per_s"] == pytest.approx(1_400 / 16)
+    # A trace that saw the shards carries their counts.
+    seen = _trace(placed, observed={"order_shards": 16, "channel_shards": 16, "location_shards": 8})
+    assert _by_name(evaluate(seen, Workload(placed_per_minute=6_000)))["gsi1 FOLOC#{location}#{shard}"].detail[
+        "wcu_per_s"
+    ] == pytest.approx(1_200 / 8)

@@ -112,3 +112,23 @@ def test_the_legacy_key_is_named_only_where_it_is_read_or_migrated():
         if "LEGACY_ORDER_INDEX_PK" in p.read_text()
     )
     assert users == ["functions/capture/store.py", "shared/order/keys.py"]
+
+
+def test_a_channel_s_shard_of_an_order_is_its_all_orders_shard():
+    for order_id, pk in PINNED.items():
+        assert keys.channel_index_pk("web", order_id) == "CHANNEL#web#" + pk.removeprefix("ORDERS#")
+    partitions = keys.channel_index_pks("web")
+    assert len(partitions) == keys.ORDER_INDEX_SHARDS + 1 and partitions[-1] == keys.legacy_channel_index_pk("web")
+    assert all(keys.channel_index_pk("web", f"ord_{n}") in partitions[:-1] for n in range(500))
+
+
+def test_a_location_s_work_shard_is_pinned_and_one_of_those_read():
+    from functions.fulfill import store
+
+    pinned = {"fo_x": "FOLOC#wh-east#00", "fo_01KBF3V0Q5RZ8Y2C1M7T4N6W9A": "FOLOC#wh-east#06"}
+    assert {fo_id: store.location_index_pk("wh-east", fo_id) for fo_id in pinned} == pinned
+    partitions = store.location_index_pks("wh-east")
+    assert len(partitions) == store.LOCATION_INDEX_SHARDS + 1 and partitions[-1] == "FOLOC#wh-east"
+    counts = Counter(store.location_index_pk("wh-east", new_id("fo")) for _ in range(8000))
+    assert set(counts) == set(partitions[:-1])
+    assert all(abs(c - 1000) < 150 for c in counts.values()), counts

@@ -89,7 +89,7 @@ def _header(order_id: str, request: OrderRequest, customer_id: str, totals: Tota
         **initial_header_state(execution_arn(get_settings().order_lifecycle_arn, order_id)),
         "created_at": created_at,
         "updated_at": created_at,
-        "gsi1pk": f"CHANNEL#{request.channel}",
+        "gsi1pk": keys.channel_index_pk(request.channel, order_id),
         "gsi1sk": sort_key,
         "gsi2pk": keys.customer_pk(customer_id),
         "gsi2sk": sort_key,
