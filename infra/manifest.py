@@ -154,7 +154,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # Screening may expire a hold whose action cancels (stock released, payment voided or
         # refunded, waiting executions resumed); authorizing calls the payment provider.
         grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
-        timeout_seconds=60,
+        # The four steps' own limits added up (allocation 60 s, the others 30 s each): an
+        # order of 2,000 lines allocates and releases in many transactions.
+        timeout_seconds=150,
         memory_mb=1024,
         layers=("routing", "payments"),
     ),
