@@ -114,6 +114,7 @@ def test_put_stock_applies_newer_and_ignores_stale_updates(network):
         "as_of": "2024-05-01T11:00:00.000Z",
         "updated_at": None,
         "applied": True,
+        "buckets": 1,  # one item: not split
     }
     for stale in (T0, T1, "2024-05-01T12:00:00+02:00"):  # older, equal, and older in another zone
         status, _, rec = put_stock("wh-east", "TEE-M", {"on_hand": 99, "as_of": stale})
