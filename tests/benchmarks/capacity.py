@@ -618,10 +618,9 @@ def print_report(result: Mapping[str, Any], rows: int = 15) -> None:
     target = v["target"]
     print(
         f"\nCapacity at {target['placed_per_minute']:,.0f} placed + {target['processed_per_minute']:,.0f}"
-        f" processed orders/min (order shards {result['order_shards']}, SKU buckets {result['sku_buckets']},"
-        f" facts shards {result['facts_shards']}, demand shards {result['demand_shards']})"
         f" processed orders/min (order shards {result['order_shards']}, channel shards"
         f" {result.get('channel_shards', 1)}, location shards {result.get('location_shards', 1)},"
+        f" facts shards {result['facts_shards']}, demand shards {result['demand_shards']},"
         f" SKU buckets {result['sku_buckets']})"
     )
     print(f"  {'candidate':<44} {'limit':>10} {'load':>10}  {'headroom':>8}  {'max placed/min':>14}")
