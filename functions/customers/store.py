@@ -22,7 +22,7 @@ from shared.clock import now_iso
 from shared.errors import InvalidInput
 from shared.ids import new_id
 from shared.order import keys
-from shared.shards import shard_of
+from shared.shards import every_shard, shard_of, sharded_key
 from shared.table import ConditionFailed, Item, Table
 
 PROFILE = "PROFILE"
@@ -250,7 +250,7 @@ def facts_shard(order_id: str) -> int:
 
 
 def facts_pk(day: str, order_id: str) -> str:
-    return f"FACTS#{day}#{facts_shard(order_id):02d}"
+    return sharded_key(legacy_facts_pk(day), order_id, FACTS_SHARDS)
 
 
 def legacy_facts_pk(day: str) -> str:
@@ -260,7 +260,7 @@ def legacy_facts_pk(day: str) -> str:
 
 def facts_pks(day: str) -> list[str]:
     """Every partition a day's facts can be in: the shards, then the legacy one."""
-    return [f"FACTS#{day}#{n:02d}" for n in range(FACTS_SHARDS)] + [legacy_facts_pk(day)]
+    return every_shard(legacy_facts_pk(day), FACTS_SHARDS)
 
 
 def facts_sk(order_id: str) -> str:
@@ -272,7 +272,7 @@ def lifetime_sk(currency: str) -> str:
 
 
 def demand_pk(sku: str, order_id: str) -> str:
-    return f"DEMAND#{sku}#{shard_of(order_id, DEMAND_SHARDS):02d}"
+    return sharded_key(legacy_demand_pk(sku), order_id, DEMAND_SHARDS)
 
 
 def legacy_demand_pk(sku: str) -> str:
@@ -281,12 +281,12 @@ def legacy_demand_pk(sku: str) -> str:
 
 
 def demand_shard_pks(sku: str) -> list[str]:
-    return [f"DEMAND#{sku}#{n:02d}" for n in range(DEMAND_SHARDS)]
+    return every_shard(legacy_demand_pk(sku), DEMAND_SHARDS)[:-1]
 
 
 def demand_pks(sku: str) -> list[str]:
     """Every partition a SKU's counters can be in: the shards, then the legacy one."""
-    return [*demand_shard_pks(sku), legacy_demand_pk(sku)]
+    return every_shard(legacy_demand_pk(sku), DEMAND_SHARDS)
 
 
 def demand_day_pk(sku: str) -> str:

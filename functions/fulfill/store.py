@@ -27,7 +27,7 @@ from functions.fulfill.rules.status import is_terminal
 from shared.errors import NotFound
 from shared.order import keys
 from shared.sharded_index import IndexQuery, read_merged
-from shared.shards import shard_of
+from shared.shards import every_shard, sharded_key
 from shared.table import ConditionFailed, Item, Table, decode_cursor, encode_cursor
 
 # A location's work (gsi1) is written in this many partitions per location, so that one
@@ -51,7 +51,7 @@ def location_index_sk(status: str, created_at: str, fo_id: str) -> str:
 
 
 def location_index_pk(location_id: str, fo_id: str) -> str:
-    return f"FOLOC#{location_id}#{shard_of(fo_id, LOCATION_INDEX_SHARDS):02d}"
+    return sharded_key(legacy_location_index_pk(location_id), fo_id, LOCATION_INDEX_SHARDS)
 
 
 def legacy_location_index_pk(location_id: str) -> str:
@@ -61,8 +61,7 @@ def legacy_location_index_pk(location_id: str) -> str:
 
 def location_index_pks(location_id: str) -> list[str]:
     """Every partition a location's ``gsi1pk`` can hold: the shards, then the legacy one."""
-    shards = [f"FOLOC#{location_id}#{n:02d}" for n in range(LOCATION_INDEX_SHARDS)]
-    return [*shards, legacy_location_index_pk(location_id)]
+    return every_shard(legacy_location_index_pk(location_id), LOCATION_INDEX_SHARDS)
 
 
 def status_index_pk(status: str) -> str:

@@ -4,7 +4,7 @@ Each domain builds the keys of its own items in its ``store.py``."""
 
 from __future__ import annotations
 
-from shared.shards import shard_of
+from shared.shards import every_shard, shard_of, sharded_key
 
 ORDER_HEADER = "HEADER"
 
@@ -52,17 +52,17 @@ def order_index_shard(order_id: str) -> int:
 
 def order_index_pk(order_id: str) -> str:
     """The ``gsi3pk`` of an order header."""
-    return f"ORDERS#{order_index_shard(order_id):02d}"
+    return sharded_key(LEGACY_ORDER_INDEX_PK, order_id, ORDER_INDEX_SHARDS)
 
 
 def order_index_pks() -> list[str]:
     """Every partition an order header's ``gsi3pk`` can hold: the shards, then the legacy one."""
-    return [f"ORDERS#{n:02d}" for n in range(ORDER_INDEX_SHARDS)] + [LEGACY_ORDER_INDEX_PK]
+    return every_shard(LEGACY_ORDER_INDEX_PK, ORDER_INDEX_SHARDS)
 
 
 def channel_index_pk(channel: str, order_id: str) -> str:
     """The ``gsi1pk`` of an order header: its channel's partition of the order's shard."""
-    return f"CHANNEL#{channel}#{order_index_shard(order_id):02d}"
+    return sharded_key(legacy_channel_index_pk(channel), order_id, ORDER_INDEX_SHARDS)
 
 
 def legacy_channel_index_pk(channel: str) -> str:
@@ -72,4 +72,4 @@ def legacy_channel_index_pk(channel: str) -> str:
 
 def channel_index_pks(channel: str) -> list[str]:
     """Every partition a channel's headers' ``gsi1pk`` can hold: the shards, then the legacy one."""
-    return [f"CHANNEL#{channel}#{n:02d}" for n in range(ORDER_INDEX_SHARDS)] + [legacy_channel_index_pk(channel)]
+    return every_shard(legacy_channel_index_pk(channel), ORDER_INDEX_SHARDS)
