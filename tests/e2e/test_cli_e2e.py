@@ -148,14 +148,22 @@ def test_orders_get_list_search_and_timeline(oms: Oms, api: Api, placed: dict[st
 
 
 def _dispute(api: Api, order: dict[str, Any], name: str) -> None:
-    """The sandbox provider opens a dispute: the order goes on hold with a process exception."""
+    """The sandbox provider opens a dispute: the order goes on hold with a process exception.
+
+    Each call is a dispute of its own: a second ``dispute.opened`` of one dispute in the
+    same second is the same stage of its sequence, a repeat the OMS rightly ignores."""
     (payment,) = order["payments"]
     reference = payment["reference"]
     event = {
         "id": f"evt_cli_{name}_{order['order_id']}",
         "type": "dispute.opened",
         "created": int(time.time()),
-        "data": {"reference": reference, "payment_reference": reference, "amount": 100, "reason": "fraudulent"},
+        "data": {
+            "reference": f"dp_{name}_{reference}",
+            "payment_reference": reference,
+            "amount": 100,
+            "reason": "fraudulent",
+        },
     }
     body, headers = sign_sandbox_event(event, DEV_WEBHOOK_SECRETS["sandbox"])
     response = api.request("POST", "/v1/webhooks/payments/sandbox", key=None, data=body, headers=headers)

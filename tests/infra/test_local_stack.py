@@ -161,7 +161,8 @@ def authorize(event: Any, context: Any) -> dict[str, Any]:
     }
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+# Generous: a first invocation starts an execution environment, slow on a busy machine.
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if value := predicate():
