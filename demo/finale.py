@@ -54,13 +54,16 @@ def _import_history(stack: RunningStack, seed: int) -> None:
         if status["status"] == "completed":
             break
         time.sleep(0.5)
-    # The demand read model follows the stream: wait until the forecast sees the history.
+    # The demand read model follows the stream, a batch of orders at a time: wait until the
+    # forecast sees the whole span of the history and stops changing (every day projected).
+    previous = None
     while time.monotonic() < deadline:
         ops = {"x-api-key": "dev-ops-key"}
         found = http.get(f"{stack.api_url}/v1/forecast", params={"sku": HISTORY_SKU}, headers=ops, timeout=30).json()
-        if found.get("history_days", 0) >= HISTORY_DAYS:
+        if found.get("history_days", 0) >= HISTORY_DAYS and found.get("daily") == previous:
             return
-        time.sleep(0.5)
+        previous = found.get("daily")
+        time.sleep(1.0)
 
 
 def print_finale(stack: RunningStack, customer_id: str, seed: int) -> None:
