@@ -16,6 +16,7 @@ from functions.fulfill.logic.release import release_to_fulfillment
 from functions.fulfill.logic.review import RerouteLimitReached
 from functions.fulfill.store import find_shipment_by_tracking, fulfillment_orders_of
 from functions.inventory.store import get_stock
+from functions.payments.logic.capture import capture_shipments
 from infra.local.runtime import LambdaContext
 from shared.order.record import load_order
 from shared.order.timeline import timeline
@@ -298,6 +299,10 @@ def test_review_completes_the_order_once_everything_shipped(resumed):
         assert (
             _api("POST", fo["fo_id"], "ship", body={"carrier": "dhl", "tracking_number": f"T-{fo['fo_id']}"})[0] == 201
         )
+    # Shipped, not yet captured: another pass captures them before the order completes.
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "fulfill", "open": released["open"]} | _wait()
+    for fo in _fos(order_id).values():
+        capture_shipments(order_id, fo["fo_id"])
     assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
     assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
     record = load_order(order_id)
@@ -305,6 +310,30 @@ def test_review_completes_the_order_once_everything_shipped(resumed):
     assert (record.header["status"], record.header["fulfillment_status"]) == ("completed", "shipped")
     assert record.header["workflow"]["status"] == "SUCCEEDED"
     assert _events(order_id).count("order.completed") == 1
+
+
+def test_a_shipment_landing_while_the_one_before_is_captured_is_captured_before_completion(resumed):
+    """The pass over a fulfillment order ends once its first shipment is captured; the rest
+    shipped meanwhile closes it with a shipment still to capture, which the review waits on."""
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, released = _released_order("FO-LATE")
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    tshirt = _lines(order_id)["TSHIRT-M"]["line_id"]
+    first = {"carrier": "dhl", "tracking_number": "TRK-L1", "lines": [{"line_id": tshirt, "quantity": 1}]}
+    assert _api("POST", fo_id, "ship", body=first)[0] == 201
+    assert capture_shipments(order_id, fo_id)["captured"] > 0
+    assert _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": "TRK-L2"})[0] == 201
+    assert _api("GET", fo_id)[2]["status"] == "fulfilled"
+
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "fulfill", "open": released["open"]} | _wait()
+    _step(await_fulfillment, {"order_id": order_id, "fo_id": fo_id, "task_token": "token-late"})
+    assert resumed[-1] == ("token-late", {"event": "fulfilled", "fo_id": fo_id})  # the pass resumes at once
+    assert capture_shipments(order_id, fo_id)["captured"] > 0
+    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
+    record = load_order(order_id)
+    assert record is not None and record.header["status"] == "completed"
+    assert {s["capture_status"] for s in record.others["SHP"]} == {"captured"}
+    assert len(record.others["INV"]) == 2
 
 
 def test_cancelling_units_a_location_holds(resumed):
@@ -399,6 +428,7 @@ def test_an_order_whose_last_open_units_are_cancelled_after_its_parcels_arrived_
     cancel = {"lines": [{"line_id": jeans, "quantity": 1}], "reason": "no longer wanted"}
     status, _, change = post_change(order_id, "cancel", cancel, headers={"Idempotency-Key": "last-cancel"})
     assert status == 201, change
+    capture_shipments(order_id, fo_id)  # the pass over the fulfillment order captured its shipment
     assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
 
     header = load_order(order_id).header  # type: ignore[union-attr]

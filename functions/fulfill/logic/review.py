@@ -13,7 +13,7 @@ from typing import Any
 
 from functions.allocate.api import load_policy, pinned
 from functions.fulfill.logic.tracking import complete_delivery
-from functions.fulfill.rules.status import is_terminal
+from functions.fulfill.rules.status import awaited
 from shared.clock import now_iso
 from shared.errors import Conflict, NotFound, RetryableError
 from shared.order import keys
@@ -139,7 +139,9 @@ def review_fulfillment(order_id: str) -> dict[str, Any]:
         _delivered_if_every_parcel_arrived(table, record)  # a retry after a stop between the two writes
         return {"next": "done", "open": []}
     fos = sorted(record.others.get("FO", []), key=lambda fo: (fo["created_at"], fo["fo_id"]))
-    open_ids = [{"fo_id": fo["fo_id"]} for fo in fos if not is_terminal(fo)]
+    # Closed ones with a shipment still to capture count as open: a shipment that landed
+    # while the last pass was capturing its fulfillment order's earlier one is captured too.
+    open_ids = [{"fo_id": fo["fo_id"]} for fo in awaited(fos, record.others.get("SHP", []))]
     units = _unallocated(record.lines)
     if units:
         return _reroute(table, record, units, open_ids)
