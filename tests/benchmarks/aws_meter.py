@@ -23,7 +23,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,10 +125,16 @@ def index_writes(
     return out
 
 
+def _read_units(size: int) -> int:
+    return max(1, math.ceil(size / 4096))
+
+
 # Meters attached, which the stream hook tells of every item write.
 _attached: list[AwsMeter] = []
 _hook_lock = threading.Lock()
-_unhooked_add = StreamShard.add
+# What StreamShard.add was when the hook went in: moto's, or the local stack's own (it
+# delivers stream records asynchronously), which the hook calls first.
+_unhooked_add: Callable[..., None] = StreamShard.add
 
 
 def _hooked_add(shard: StreamShard, old: Any, new: Any) -> None:
@@ -138,21 +144,21 @@ def _hooked_add(shard: StreamShard, old: Any, new: Any) -> None:
 
 
 def _hook(meter: AwsMeter) -> None:
+    """Attach after the local stack has started (it patches the same call)."""
+    global _unhooked_add
     with _hook_lock:
+        if StreamShard.add is not _hooked_add:
+            _unhooked_add = StreamShard.add
+            StreamShard.add = _hooked_add  # type: ignore[method-assign,assignment]
         _attached.append(meter)
-        StreamShard.add = _hooked_add  # type: ignore[method-assign,assignment]
 
 
 def _unhook(meter: AwsMeter) -> None:
     with _hook_lock:
         if meter in _attached:
             _attached.remove(meter)
-        if not _attached:
+        if not _attached and StreamShard.add is _hooked_add:
             StreamShard.add = _unhooked_add  # type: ignore[method-assign]
-
-
-def _read_units(size: int) -> int:
-    return max(1, math.ceil(size / 4096))
 
 
 class AwsMeter:
