@@ -29,6 +29,8 @@ MAX_ROUNDS = 20
 # A sharded partition's shards are queried together: a page costs about one round trip
 # instead of one per shard. 1 reads them one after another.
 SHARD_READERS = 17
+# Fewest entries read as items at once when a check on the items can leave some out.
+MIN_BATCH = 25
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -150,8 +152,9 @@ def read_merged(
 ) -> tuple[list[Item], str | None]:
     """A k-way merge of ``partitions`` (the shards, and any legacy partition) in reading order.
 
-    The merge takes entries; the ones a page needs are read as items in batches (at most
-    what the page still lacks) and checked (``IndexQuery.items``). The cursor is the sort key
+    The merge takes entries; the ones a page needs are read as items in batches (what the
+    page still lacks, at least ``MIN_BATCH`` when a check can leave items out) and checked
+    (``IndexQuery.items``). The cursor is the sort key
     of the last entry so checked (or, when a page ends before checking any, where reading
     stopped): the next page reads each partition past it. Sort keys are unique, so nothing
     is returned twice and nothing is skipped.
@@ -163,20 +166,31 @@ def read_merged(
     first = min(limit, math.ceil(2 * limit / len(shards)) + 2)
     found: list[Item] = []
     # Entries the merge took, in reading order, not yet read as items; and the sort key of
-    # the last entry that was (returned or left out): every entry before it has been seen.
+    # the last entry seen (returned, or left out by the check): every entry before it has been.
     taken: list[Item] = []
     seen_to: str | None = None
+    cut = False
+    # A check can leave out most items: entries are then read at least this many at a time,
+    # so that the last items of a page do not cost a request each.
+    least = min(limit, MIN_BATCH) if query.where else 1
 
     def read_taken() -> None:
-        nonlocal seen_to
-        if taken:
-            found.extend(query.items(table, taken))
+        nonlocal seen_to, cut
+        if not taken:
+            return
+        items = query.items(table, taken)
+        room = limit - len(found)
+        if len(items) > room:  # more than the page holds: it ends at its last item
+            items, cut = items[:room], True
+            seen_to = str(items[-1][query.sk_name])
+        else:
             seen_to = str(taken[-1][query.sk_name])
-            taken.clear()
+        found.extend(items)
+        taken.clear()
 
     rounds = 0
     while True:
-        if len(found) + len(taken) >= limit:
+        if len(taken) >= max(limit - len(found), least):
             read_taken()
             if len(found) >= limit:
                 break
@@ -209,7 +223,7 @@ def read_merged(
             break
         taken.append(best.buffered.pop(0))
     read_taken()
-    more = any(s.buffered or not s.exhausted for s in shards)
+    more = cut or any(s.buffered or not s.exhausted for s in shards)
     if not more:
         return found, None
     if seen_to is not None:

@@ -98,3 +98,21 @@ def _all_pages(flt: OrderFilter) -> list[dict[str, Any]]:
         out.extend(items)
         if not cursor:
             return out
+
+
+def test_a_filtered_page_reads_its_candidates_a_batch_at_a_time(aws: Any, monkeypatch: Any) -> None:
+    headers = seed(150, seed=9)
+    calls: list[int] = []
+    batch_get = Table.batch_get
+
+    def counting(self: Table, keys_: Any, **kwargs: Any) -> Any:
+        wanted = list(keys_)
+        calls.append(len(wanted))
+        return batch_get(self, wanted, **kwargs)
+
+    monkeypatch.setattr(Table, "batch_get", counting)
+    items, _ = list_orders(OrderFilter(status="cancelled"), limit=20, cursor=None)
+    cancelled = sorted((h for h in headers if h["status"] == "cancelled"), key=lambda h: h["gsi3sk"], reverse=True)
+    assert [i["order_id"] for i in items] == [h["order_id"] for h in cancelled[:20]]
+    # About one in five is cancelled: ~100 candidates, read 20 or more at a time.
+    assert all(n >= 20 for n in calls[:-1]) and len(calls) <= 8
