@@ -154,10 +154,10 @@ def read_merged(
 
     The merge takes entries; the ones a page needs are read as items in batches (what the
     page still lacks, at least ``MIN_BATCH`` when a check can leave items out) and checked
-    (``IndexQuery.items``). The cursor is the sort key
-    of the last entry so checked (or, when a page ends before checking any, where reading
-    stopped): the next page reads each partition past it. Sort keys are unique, so nothing
-    is returned twice and nothing is skipped.
+    (``IndexQuery.items``). The cursor is the sort key of the last entry so checked (the
+    last item returned when a batch held more than the page; when a page ends before
+    checking any, where reading stopped): the next page reads each partition past it. Sort
+    keys are unique, so nothing is returned twice and nothing is skipped.
     """
     past = _decode_past(cursor, query)
     shards = [_Shard(pk) for pk in partitions]
