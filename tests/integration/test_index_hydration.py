@@ -10,6 +10,7 @@ import boto3
 
 from functions.capture.store import OrderFilter, list_orders
 from infra import manifest
+from shared.aws import client
 from shared.order import keys
 from shared.table import Table
 from tests.integration.test_order_index_shards import seed
@@ -116,3 +117,28 @@ def test_a_filtered_page_reads_its_candidates_a_batch_at_a_time(aws: Any, monkey
     assert [i["order_id"] for i in items] == [h["order_id"] for h in cancelled[:20]]
     # About one in five is cancelled: ~100 candidates, read 20 or more at a time.
     assert all(n >= 20 for n in calls[:-1]) and len(calls) <= 8
+
+
+def test_hydrate_asks_again_for_the_keys_dynamodb_left_unprocessed(aws: Any, monkeypatch: Any) -> None:
+    table = Table()
+    items = [{"pk": f"THING#{n:04d}", "sk": "THING", "gsi1pk": "THINGS", "gsi1sk": f"{n:04d}"} for n in range(150)]
+    table.batch_put(items)
+    ddb = client("dynamodb")
+    real = ddb.batch_get_item
+    requested: list[int] = []
+
+    def holding_back(**kwargs: Any) -> Any:
+        ((name, request),) = kwargs["RequestItems"].items()
+        requested.append(len(request["Keys"]))
+        out = real(**kwargs)
+        if len(requested) == 1:  # DynamoDB answers part of a request under load or past 16 MB
+            got = out["Responses"][name]
+            out["Responses"][name] = got[:40]
+            held = [{"pk": i["pk"], "sk": i["sk"]} for i in got[40:]]
+            out["UnprocessedKeys"] = {name: {"Keys": held, "ConsistentRead": False}}
+        return out
+
+    monkeypatch.setattr(ddb, "batch_get_item", holding_back)
+    hydrated = table.hydrate([_entry(i, "gsi1") for i in items], index_keys=("gsi1pk", "gsi1sk"))
+    assert [i["gsi1sk"] for i in hydrated] == [i["gsi1sk"] for i in items]
+    assert requested == [100, 60, 50]  # the first chunk's 60 held back asked again, then the rest
