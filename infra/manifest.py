@@ -25,9 +25,24 @@ LOCAL_PREFIX = "oms-"
 
 @dataclass(frozen=True)
 class Index:
+    """A global secondary index. ``projection`` is what each entry carries besides the keys:
+    KEYS_ONLY (the table's and the index's keys), INCLUDE (those and ``non_key_attributes``)
+    or ALL. DynamoDB rewrites an entry whenever its key or a projected attribute changes, so
+    a narrow projection spares the write units of every other change of the item; readers
+    get the items by key (``shared.table.Table.query`` on an index does)."""
+
     name: str
     pk: str
     sk: str
+    projection: str = "KEYS_ONLY"
+    non_key_attributes: tuple[str, ...] = ()
+
+    def projection_description(self) -> dict[str, object]:
+        """The ``Projection`` of the index as CreateTable and the table's description have it."""
+        out: dict[str, object] = {"ProjectionType": self.projection}
+        if self.non_key_attributes:
+            out["NonKeyAttributes"] = list(self.non_key_attributes)
+        return out
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "forecast": ("numpy",),
 }
 
+# Every index projects the keys only (docs/decisions.md, Index projections): order headers
+# and fulfillment orders are rewritten several times per order without changing their
+# index keys, which with ALL rewrote each ~2 KB item in every index each time.
 TABLE = TableSpec(
     name="Table",
     indexes=(

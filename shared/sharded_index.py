@@ -4,13 +4,18 @@ by the sort key, so a caller sees the pages one partition sorted by that key wou
 Used by every sharded list (all orders, orders of a channel, a location's work). The sort
 key of each such index is unique (it ends in the item's id), which makes the cursor simple:
 the last sort key returned; the next page reads every shard past it.
+
+The indexes project keys only: the merge runs on the entries, and only the entries a page
+takes are read as items (``Table.hydrate``, in batches, in reading order). A condition on
+anything but the keys (an order's status) is checked on those items, never on the index,
+so an item whose status has moved on since its entry was read is not listed under the old one.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +29,8 @@ MAX_ROUNDS = 20
 # A sharded partition's shards are queried together: a page costs about one round trip
 # instead of one per shard. 1 reads them one after another.
 SHARD_READERS = 17
+# Fewest entries read as items at once when a check on the items can leave some out.
+MIN_BATCH = 25
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -39,7 +46,9 @@ def _shard_pool() -> ThreadPoolExecutor:
 @dataclass(frozen=True)
 class IndexQuery:
     """One index query's expressions, less its partition key. ``lower`` and ``upper`` bound
-    the sort key (both inclusive); ``forward`` reads it ascending (else descending)."""
+    the sort key (both inclusive); ``forward`` reads it ascending (else descending).
+    ``filters`` is a filter expression on the index's keys; ``where`` keeps the items (read
+    by key) it accepts."""
 
     index: str
     pk_name: str
@@ -50,6 +59,7 @@ class IndexQuery:
     names: dict[str, str] | None = None
     values: dict[str, Any] = field(default_factory=dict)
     forward: bool = False
+    where: Callable[[Item], bool] | None = None
 
     def ahead(self, a: str, b: str) -> bool:
         """True when sort key ``a`` comes before ``b`` in reading order."""
@@ -64,8 +74,8 @@ class IndexQuery:
         start_key: dict[str, Any] | None = None,
         past: str | None = None,
     ) -> tuple[list[Item], dict[str, Any] | None]:
-        """In reading order from ``pk_value``: sort keys within the bounds, and past ``past``
-        (exclusive: below it descending, above it ascending) when given."""
+        """The index entries in reading order from ``pk_value``: sort keys within the bounds,
+        and past ``past`` (exclusive: below it descending, above it ascending) when given."""
         lower, upper = self.lower, self.upper
         lower_inclusive = upper_inclusive = True
         if past is not None and not self.forward and (upper is None or past <= upper):
@@ -95,12 +105,18 @@ class IndexQuery:
             limit=limit,
             start_key=start_key,
             forward=self.forward,
+            keys_only=True,
         )
         if not upper_inclusive:
             items = [i for i in items if i[self.sk_name] != upper]
         if not lower_inclusive:
             items = [i for i in items if i[self.sk_name] != lower]
         return items, last
+
+    def items(self, table: Table, entries: list[Item]) -> list[Item]:
+        """The items of ``entries`` that are still at their place in the index and pass ``where``, in order."""
+        items = table.hydrate(entries, index_keys=(self.pk_name, self.sk_name))
+        return [i for i in items if self.where(i)] if self.where else items
 
 
 def read_one_partition(
@@ -110,8 +126,8 @@ def read_one_partition(
     start = decode_cursor(cursor)
     found: list[Item] = []
     for _ in range(MAX_ROUNDS):
-        items, start = query.run(table, pk_value, limit=limit - len(found), start_key=start)
-        found.extend(items)
+        entries, start = query.run(table, pk_value, limit=limit - len(found), start_key=start)
+        found.extend(query.items(table, entries))
         if not start or len(found) >= limit:
             break
     return found, encode_cursor(start)
@@ -136,10 +152,12 @@ def read_merged(
 ) -> tuple[list[Item], str | None]:
     """A k-way merge of ``partitions`` (the shards, and any legacy partition) in reading order.
 
-    The cursor is the sort key every returned item comes before (the last one returned, or,
-    when a page ends before finding any, where reading stopped): the next page reads each
-    partition past it. Sort keys are unique, so nothing is returned twice and nothing is
-    skipped.
+    The merge takes entries; the ones a page needs are read as items in batches (what the
+    page still lacks, at least ``MIN_BATCH`` when a check can leave items out) and checked
+    (``IndexQuery.items``). The cursor is the sort key of the last entry so checked (the
+    last item returned when a batch held more than the page; when a page ends before
+    checking any, where reading stopped): the next page reads each partition past it. Sort
+    keys are unique, so nothing is returned twice and nothing is skipped.
     """
     past = _decode_past(cursor, query)
     shards = [_Shard(pk) for pk in partitions]
@@ -147,8 +165,35 @@ def read_merged(
     # asks a little more than that; a partition asked again gets twice as many each time.
     first = min(limit, math.ceil(2 * limit / len(shards)) + 2)
     found: list[Item] = []
+    # Entries the merge took, in reading order, not yet read as items; and the sort key of
+    # the last entry seen (returned, or left out by the check): every entry before it has been.
+    taken: list[Item] = []
+    seen_to: str | None = None
+    cut = False
+    # A check can leave out most items: entries are then read at least this many at a time,
+    # so that the last items of a page do not cost a request each.
+    least = min(limit, MIN_BATCH) if query.where else 1
+
+    def read_taken() -> None:
+        nonlocal seen_to, cut
+        if not taken:
+            return
+        items = query.items(table, taken)
+        room = limit - len(found)
+        if len(items) > room:  # more than the page holds: it ends at its last item
+            items, cut = items[:room], True
+            seen_to = str(items[-1][query.sk_name])
+        else:
+            seen_to = str(taken[-1][query.sk_name])
+        found.extend(items)
+        taken.clear()
+
     rounds = 0
-    while len(found) < limit:
+    while True:
+        if len(taken) >= max(limit - len(found), least):
+            read_taken()
+            if len(found) >= limit:
+                break
         best: _Shard | None = None
         for s in shards:
             if s.buffered and (
@@ -157,7 +202,7 @@ def read_merged(
                 best = s
         best_key = best.buffered[0][query.sk_name] if best else None
         # A partition with nothing buffered may still hold something ahead of the best head,
-        # past the point its reading reached: it is read before anything is returned.
+        # past the point its reading reached: it is read before anything is taken.
         waiting = [
             s
             for s in shards
@@ -176,13 +221,14 @@ def read_merged(
             continue
         if best is None:
             break
-        found.append(best.buffered.pop(0))
-    more = any(s.buffered or not s.exhausted for s in shards)
+        taken.append(best.buffered.pop(0))
+    read_taken()
+    more = cut or any(s.buffered or not s.exhausted for s in shards)
     if not more:
         return found, None
-    if found:
-        return found, _encode_past(found[-1][query.sk_name], query)
-    # No item in this page's rounds: go on from the point the least read partition reached
+    if seen_to is not None:
+        return found, _encode_past(seen_to, query)
+    # No entry in this page's rounds: go on from the point the least read partition reached
     # (everything before it in reading order has been read in every partition).
     reached = [s.read_to for s in shards if not s.exhausted and s.read_to is not None]
     if not reached:

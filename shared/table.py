@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -173,8 +173,17 @@ class Table:
         start_key: dict[str, Any] | None = None,
         forward: bool = True,
         consistent: bool = False,
+        keys_only: bool = False,
+        where: Callable[[Item], bool] | None = None,
     ) -> tuple[list[Item], dict[str, Any] | None]:
-        """One page: the items and the key to continue from (None on the last page)."""
+        """One page: the items and the key to continue from (None on the last page).
+
+        The indexes project keys only (infra/manifest.py): on an ``index`` the entries are
+        turned into the items they stand for (``hydrate``), unless ``keys_only`` asks for
+        the entries themselves. A ``filter_expression`` on an index sees only its keys; a
+        condition on other attributes is ``where``, checked on the items read (a page can
+        come back short, as with a filter; the key to continue from is the index's).
+        """
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": key_condition,
@@ -198,7 +207,13 @@ class Table:
         except ClientError as err:
             raise _map_error(err) from err
         last = out.get("LastEvaluatedKey")
-        return [from_ddb(i) for i in out.get("Items", [])], (from_ddb(last) if last else None)
+        items = [from_ddb(i) for i in out.get("Items", [])]
+        if index and not keys_only:
+            # Each index's key attributes are named after it: gsi1 -> gsi1pk, gsi1sk.
+            items = self.hydrate(items, index_keys=(f"{index}pk", f"{index}sk"))
+        if where is not None:
+            items = [i for i in items if where(i)]
+        return items, (from_ddb(last) if last else None)
 
     def query_all(self, key_condition: str, values: dict[str, Any], **kwargs: Any) -> Iterator[Item]:
         start: dict[str, Any] | None = None
@@ -256,6 +271,25 @@ class Table:
             else:
                 raise RetryableError("DynamoDB left keys unprocessed after retries")
         return found
+
+    def hydrate(self, entries: Sequence[Item], *, index_keys: Sequence[str]) -> list[Item]:
+        """The items index ``entries`` stand for, in the entries' order: read by key, 100 a
+        BatchGetItem (eventually consistent, as the index itself is).
+
+        The item read may be newer than the entry. An item deleted since is left out, and so
+        is one whose index key (``index_keys``, the attributes) has changed since: it has moved
+        on in the index (a list by status, whose key holds the status, must not show it under
+        its old one).
+        """
+        if not entries:
+            return []
+        found = {(i["pk"], i["sk"]): i for i in self.batch_get((e["pk"], e["sk"]) for e in entries)}
+        items = []
+        for entry in entries:
+            item = found.get((entry["pk"], entry["sk"]))
+            if item is not None and all(item.get(k) == entry.get(k) for k in index_keys):
+                items.append(item)
+        return items
 
     def batch_put(self, items: Iterable[Item]) -> None:
         self._batch([{"PutRequest": {"Item": to_ddb(i)}} for i in items])

@@ -4,7 +4,6 @@ migration of headers indexed before the all-orders and channel indexes were shar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from shared.order import keys
 from shared.sharded_index import IndexQuery, read_merged, read_one_partition
@@ -24,23 +23,21 @@ class OrderFilter:
 
 
 def _query_for(flt: OrderFilter, index: str, pk_name: str, sk_name: str) -> IndexQuery:
-    values: dict[str, Any] = {}
-    filters = []
-    names: dict[str, str] = {}
-    if flt.status:
-        filters.append("#status = :status")
-        names["#status"] = "status"
-        values[":status"] = flt.status
-    if flt.fulfillment_status:
-        filters.append("#fs = :fs")
-        names["#fs"] = "fulfillment_status"
-        values[":fs"] = flt.fulfillment_status
-    if flt.updated_before:
-        filters.append("updated_at < :updated_before")
-        values[":updated_before"] = flt.updated_before
-    if flt.channel and index != "gsi1":
-        filters.append("channel = :channel")
-        values[":channel"] = flt.channel
+    """The index holds keys only: dates bound its sort key, every other filter is checked on
+    the headers read (the current ones: an order whose status moved on is not listed under
+    the old one)."""
+
+    def wanted(header: Item) -> bool:
+        if flt.status and header.get("status") != flt.status:
+            return False
+        if flt.fulfillment_status and header.get("fulfillment_status") != flt.fulfillment_status:
+            return False
+        updated = header.get("updated_at")
+        if flt.updated_before and (updated is None or str(updated) >= flt.updated_before):
+            return False
+        return not (flt.channel and index != "gsi1" and header.get("channel") != flt.channel)
+
+    filtered = flt.status or flt.fulfillment_status or flt.updated_before or (flt.channel and index != "gsi1")
     return IndexQuery(
         index=index,
         pk_name=pk_name,
@@ -48,9 +45,7 @@ def _query_for(flt: OrderFilter, index: str, pk_name: str, sk_name: str) -> Inde
         lower=flt.created_after,
         # The sort key is <created_at>#<id>: "~" sorts after every id, so the bound takes that instant in.
         upper=flt.created_before + "~" if flt.created_before else None,
-        filters=" AND ".join(filters) or None,
-        names=names or None,
-        values=values,
+        where=wanted if filtered else None,
     )
 
 

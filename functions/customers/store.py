@@ -440,12 +440,17 @@ def skus_with_demand(first_day: str, last_day: str, table: Table | None = None) 
     found: set[str] = set()
     year, month = int(first_day[:4]), int(first_day[5:7])
     while f"{year:04d}-{month:02d}" <= last_day[:7]:
+        # The index's keys say it all: no item is read.
         rows = table.query_all(
             "gsi1pk = :pk",
             {":pk": f"DEMANDSKUS#{year:04d}-{month:02d}"},
             index="gsi1",
+            keys_only=True,
         )
-        found.update(str(r["sku"]) for r in rows if first_day <= str(r["gsi1sk"]).rsplit("#", 1)[1] <= last_day)
+        for r in rows:
+            sku, day = str(r["gsi1sk"]).rsplit("#", 1)
+            if first_day <= day <= last_day:
+                found.add(sku)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return sorted(found)
 
@@ -459,8 +464,8 @@ def all_order_ids(table: Table | None = None) -> Iterable[str]:
     """Every order's id (every partition of gsi3 ``ORDERS#<nn>``), for the operator's rebuild."""
     table = table or Table()
     for pk in keys.order_index_pks():
-        for header in table.query_all("gsi3pk = :pk", {":pk": pk}, index="gsi3"):
-            yield str(header["order_id"])
+        for entry in table.query_all("gsi3pk = :pk", {":pk": pk}, index="gsi3", keys_only=True):
+            yield str(entry["pk"]).removeprefix(keys.order_pk(""))
 
 
 def latest_events(order_id: str, *, limit: int, table: Table | None = None) -> list[Item]:

@@ -169,7 +169,9 @@ def applied(fo: Item, op: dict[str, Any]) -> Item:
 def load_fulfillment_order(fo_id: str, table: Table | None = None) -> Item:
     """A fulfillment order by id: the index names its order, a consistent read gets it."""
     table = table or Table()
-    items, _ = table.query("gsi2pk = :pk AND gsi2sk = :sk", {":pk": f"FO#{fo_id}", ":sk": "FO"}, index="gsi2")
+    items, _ = table.query(
+        "gsi2pk = :pk AND gsi2sk = :sk", {":pk": f"FO#{fo_id}", ":sk": "FO"}, index="gsi2", keys_only=True
+    )
     fo = table.get(items[0]["pk"], fo_sk(fo_id)) if items else None
     if fo is None:
         raise NotFound(f"no fulfillment order {fo_id}")
@@ -198,7 +200,7 @@ def find_shipments_by_tracking(tracking_number: str, table: Table | None = None)
     """Every shipment with this tracking number (one, unless a shipment too large for one
     transaction was written as several), each read consistently."""
     table = table or Table()
-    index_items = table.query_all("gsi2pk = :pk", {":pk": f"TRACKING#{tracking_number}"}, index="gsi2")
+    index_items = table.query_all("gsi2pk = :pk", {":pk": f"TRACKING#{tracking_number}"}, index="gsi2", keys_only=True)
     found = [table.get(i["pk"], i["sk"]) for i in index_items]
     return sorted((i for i in found if i), key=lambda i: i["shipment_id"])
 
@@ -237,11 +239,8 @@ def list_fulfillment_orders(
     if not status:
         raise ValueError("a location or a status is needed")
     condition, values = "gsi3pk = :pk", {":pk": status_index_pk(status)}
-    filter_expression = None
-    if within is not None:
-        names = [f":loc{i}" for i in range(len(within))]
-        filter_expression = f"location_id IN ({', '.join(names)})"
-        values |= dict(zip(names, within, strict=True))
+    # The index holds keys only: the locations are checked on the fulfillment orders read.
+    allowed = set(within) if within is not None else None
     start = decode_cursor(cursor)
     found: list[Item] = []
     for _ in range(20):  # a filter can leave a page short: read on until it is full
@@ -249,7 +248,7 @@ def list_fulfillment_orders(
             condition,
             values,
             index="gsi3",
-            filter_expression=filter_expression,
+            where=(lambda fo: fo.get("location_id") in allowed) if allowed is not None else None,
             limit=limit - len(found),
             start_key=start,
         )

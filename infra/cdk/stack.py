@@ -100,7 +100,8 @@ class OmsStack(Stack):
                 index_name=index.name,
                 partition_key=dynamodb.Attribute(name=index.pk, type=string),
                 sort_key=dynamodb.Attribute(name=index.sk, type=string),
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=dynamodb.ProjectionType[index.projection],
+                non_key_attributes=list(index.non_key_attributes) or None,
             )
         return table
 

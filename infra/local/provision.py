@@ -228,7 +228,7 @@ def _table(ddb: Any, m: Any) -> str:
             {
                 "IndexName": ix.name,
                 "KeySchema": _key_schema(ix.pk, ix.sk),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": ix.projection_description(),
             }
             for ix in t.indexes
         ],

@@ -5,6 +5,15 @@ requests (``infra.local.requests_meter``) and hands it here with its answer, nam
 the function that made it. Write units follow DynamoDB's rules (1 per started KB written,
 2 per transactional item); an update's size is the stored item's after the write (a
 delete counts 1 unit), read from the emulator, since moto reports no real consumed capacity.
+
+Index write units follow DynamoDB's rule for global secondary indexes, for the projection
+each index has in the emulated table: an index is written only when the item's index key
+or an attribute the index projects changes (a key change is a delete and a put, a key
+removed a delete, a new item with the key a put; 1 unit per started KB of the index
+entry, never doubled in a transaction). That needs each item before and after the write:
+moto hands both to the table's stream (``StreamShard.add``, every put, update and delete,
+transactions and batches included), so the meter wraps that call while attached and keeps
+what each write cost the indexes until the request that made it is answered (same thread).
 """
 
 from __future__ import annotations
@@ -14,10 +23,13 @@ import math
 import re
 import threading
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import StreamShard
 
 from infra.local import requests_meter
 
@@ -38,8 +50,115 @@ def _units(size: int) -> int:
     return max(1, math.ceil(size / 1024))
 
 
+@dataclass(frozen=True)
+class IndexShape:
+    """A global secondary index as the meter needs it: its key and what it projects."""
+
+    name: str
+    pk: str
+    sk: str | None
+    projection: str = "ALL"  # ALL | KEYS_ONLY | INCLUDE
+    attributes: frozenset[str] = frozenset()  # INCLUDE's non-key attributes
+
+    @classmethod
+    def from_description(cls, description: Mapping[str, Any]) -> IndexShape:
+        """From a GlobalSecondaryIndexes entry of a table description (or moto's index)."""
+        keys = {k["KeyType"]: k["AttributeName"] for k in description["KeySchema"]}
+        projection = description.get("Projection") or {}
+        return cls(
+            name=description["IndexName"],
+            pk=keys["HASH"],
+            sk=keys.get("RANGE"),
+            projection=projection.get("ProjectionType", "ALL"),
+            attributes=frozenset(projection.get("NonKeyAttributes", ())),
+        )
+
+
+@dataclass(frozen=True)
+class IndexWrite:
+    """One write of an index entry: the index, the index partition it lands in, its units."""
+
+    index: str
+    partition: str
+    units: int
+
+
+def _entry(item: Mapping[str, Any] | None, index: IndexShape, table_keys: Sequence[str]) -> dict[str, Any] | None:
+    """The item's entry in the index (None: the item is not in it, a key attribute is missing)."""
+    if item is None or index.pk not in item or (index.sk is not None and index.sk not in item):
+        return None
+    if index.projection == "ALL":
+        return dict(item)
+    names = [*table_keys, index.pk, *([index.sk] if index.sk else [])]
+    if index.projection == "INCLUDE":
+        names += sorted(index.attributes)
+    return {name: item[name] for name in names if name in item}
+
+
+def _plain(typed: Any) -> str:
+    return str(next(iter(typed.values()))) if isinstance(typed, dict) and len(typed) == 1 else str(typed)
+
+
+def index_writes(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    indexes: Sequence[IndexShape],
+    table_keys: Sequence[str] = ("pk", "sk"),
+) -> list[IndexWrite]:
+    """What one item write (its stored image ``before`` and ``after``, typed attributes as
+    DynamoDB's JSON has them; None: no item) costs each index, by DynamoDB's rule."""
+    out: list[IndexWrite] = []
+    for index in indexes:
+        old, new = _entry(before, index, table_keys), _entry(after, index, table_keys)
+        if old is None and new is None:
+            continue
+        if old is None:
+            assert new is not None
+            out.append(IndexWrite(index.name, _plain(new[index.pk]), _units(_size(new))))
+        elif new is None:
+            out.append(IndexWrite(index.name, _plain(old[index.pk]), _units(_size(old))))
+        elif old[index.pk] != new[index.pk] or (index.sk is not None and old[index.sk] != new[index.sk]):
+            out.append(IndexWrite(index.name, _plain(old[index.pk]), _units(_size(old))))
+            out.append(IndexWrite(index.name, _plain(new[index.pk]), _units(_size(new))))
+        elif old != new:  # a projected attribute changed: the entry is rewritten in place
+            out.append(IndexWrite(index.name, _plain(new[index.pk]), _units(max(_size(old), _size(new)))))
+    return out
+
+
 def _read_units(size: int) -> int:
     return max(1, math.ceil(size / 4096))
+
+
+# Meters attached, which the stream hook tells of every item write.
+_attached: list[AwsMeter] = []
+_hook_lock = threading.Lock()
+# What StreamShard.add was when the hook went in: moto's, or the local stack's own (it
+# delivers stream records asynchronously), which the hook calls first.
+_unhooked_add: Callable[..., None] = StreamShard.add
+
+
+def _hooked_add(shard: StreamShard, old: Any, new: Any) -> None:
+    _unhooked_add(shard, old, new)
+    for meter in list(_attached):
+        meter._item_written(shard.table, old, new)
+
+
+def _hook(meter: AwsMeter) -> None:
+    """Attach after the local stack has started (it patches the same call)."""
+    global _unhooked_add
+    with _hook_lock:
+        if StreamShard.add is not _hooked_add:
+            _unhooked_add = StreamShard.add
+            StreamShard.add = _hooked_add  # type: ignore[method-assign,assignment]
+        _attached.append(meter)
+
+
+def _unhook(meter: AwsMeter) -> None:
+    with _hook_lock:
+        if meter in _attached:
+            _attached.remove(meter)
+        if not _attached and StreamShard.add is _hooked_add:
+            StreamShard.add = _unhooked_add  # type: ignore[method-assign]
 
 
 class AwsMeter:
@@ -57,6 +176,38 @@ class AwsMeter:
         self.write_units_by_handler: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._backend = dynamodb_backends[account][region]
+        # Index writes of the items written by the request this thread serves, until it is answered.
+        self._pending = threading.local()
+
+    @staticmethod
+    def _table_shape(table: Any) -> tuple[list[IndexShape], list[str]]:
+        """The emulated table's indexes as they were created (their projection included), and its key."""
+        indexes = [
+            IndexShape.from_description({"IndexName": ix.name, "KeySchema": ix.schema, "Projection": ix.projection})
+            for ix in table.global_indexes
+        ]
+        return indexes, list(table.table_key_attrs)
+
+    def _item_written(self, table: Any, old: Any, new: Any) -> None:
+        """An item write the emulator applied (from the stream hook, in the request's thread)."""
+        indexes, table_keys = self._table_shape(table)
+        if not indexes:
+            return
+        names = [ix.pk for ix in indexes]
+        if not any(n in item.attrs for item in (old, new) if item is not None for n in names):
+            return  # in no index before or after: nothing to compare
+        before = old.to_json()["Attributes"] if old is not None else None
+        after = new.to_json()["Attributes"] if new is not None else None
+        writes = index_writes(before, after, indexes, table_keys)
+        pending = getattr(self._pending, "writes", None)
+        if pending is None:
+            pending = self._pending.writes = []
+        pending.extend(writes)
+
+    def _take_index_writes(self) -> list[IndexWrite]:
+        writes: list[IndexWrite] = getattr(self._pending, "writes", None) or []
+        self._pending.writes = []
+        return writes
 
     def _stored(self, table: str, key: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -68,25 +219,6 @@ class AwsMeter:
     def _stored_size(self, table: str, key: dict[str, Any]) -> int:
         stored = self._stored(table, key)
         return _size(stored) if stored else 0
-
-    def _index_units(self, table: str, operation: str, params: dict[str, Any]) -> int:
-        """Write units the indexes spend: every index projects the whole item (ALL), so each
-        index whose key the written item carries is written again (1 unit per KB, never doubled)."""
-        if operation == "PutItem":
-            items = [params["Item"]]
-        elif operation == "UpdateItem":
-            items = [self._stored(table, params["Key"])]
-        elif operation == "TransactWriteItems":
-            items = []
-            for entry in params["TransactItems"]:
-                ((kind, op),) = entry.items()
-                if kind == "Put":
-                    items.append(op["Item"])
-                elif kind == "Update":
-                    items.append(self._stored(op["TableName"], op["Key"]))
-        else:
-            return 0
-        return sum(_units(_size(item)) * sum(1 for name in item if _INDEX_KEY.match(name)) for item in items if item)
 
     def _write_units(self, operation: str, params: dict[str, Any]) -> float:
         if operation == "PutItem":
@@ -110,6 +242,9 @@ class AwsMeter:
 
     def _record(self, service: str, operation: str, caller: str, params: Any, answer: Any) -> None:
         """One request the emulator served (``infra.local.requests_meter``), after it was answered."""
+        written = self._take_index_writes() if service == "dynamodb" else []
+        if "__type" in answer:
+            written = []  # a failed request wrote no index (moto rolls a cancelled transaction back)
         if caller == requests_meter.OUTSIDE or service not in self._services:
             return  # the bench's own reads and the interpreter's Lambda calls are not the order's
         with self._lock:
@@ -118,7 +253,7 @@ class AwsMeter:
             if operation in ("PutEvents", "SendMessageBatch"):
                 self.entries[f"{service}.{operation}"] += len(params.get("Entries", []))
             if service == "dynamodb":
-                index_units = self._index_units(params.get("TableName", ""), operation, params)
+                index_units = sum(w.units for w in written)
                 units = self._write_units(operation, params) + index_units
                 self.write_units += units
                 self.index_write_units += index_units
@@ -141,11 +276,13 @@ class AwsMeter:
 
     def attach(self, *services: str) -> AwsMeter:
         self._services = set(services)
+        _hook(self)
         requests_meter.listen(self._record)
         return self
 
     def detach(self) -> None:
         requests_meter.unlisten(self._record)
+        _unhook(self)
 
     def reset(self) -> None:
         with self._lock:

@@ -7,7 +7,8 @@ another until the page is full), then moved to their 16 shards by the migration 
 by the merged list, its shards queried together and one after another. Per page: queries,
 round trips (queries that wait on each other: a concurrent round is one), items the
 queries evaluated (what DynamoDB bills read units on), read units (eventually consistent,
-each query's items rounded up to 4 KB, half a unit at least), and wall time in moto.
+each query's index entries rounded up to 4 KB, half a unit at least, and each item the
+page reads by key after it: the index projects keys only), and wall time in moto.
 
 Moto's wall time is its own CPU (it reads the whole table for every index query), not a
 network, so it says little about DynamoDB: the latency that counts is round trips times
@@ -77,25 +78,34 @@ def _header(rng: random.Random, n: int) -> dict[str, Any]:
 
 
 class _QueryMeter:
-    """Counts the Query calls of the current page, with their evaluated items and read units."""
+    """Counts the Query calls of the current page, with their evaluated entries and read
+    units, and the BatchGetItem calls that read the page's items by key (the index projects
+    keys only: an entry is ``entry_bytes``, an item ``item_bytes``)."""
 
-    def __init__(self, item_bytes: int):
+    def __init__(self, item_bytes: int, entry_bytes: int):
         self.item_bytes = item_bytes
+        self.entry_bytes = entry_bytes
         self.queries = 0
+        self.batch_gets = 0
         self.evaluated = 0
         self.read_units = 0.0
         # Concurrent rounds of the merged list (each one round trip); None: every query is one.
         self.rounds: int | None = None
 
     def reset(self) -> None:
-        self.queries, self.evaluated, self.read_units = 0, 0, 0.0
+        self.queries, self.batch_gets, self.evaluated, self.read_units = 0, 0, 0, 0.0
         self.rounds = None
 
     def after(self, parsed: dict[str, Any], **_: Any) -> None:
         scanned = int(parsed.get("ScannedCount", 0))
         self.queries += 1
         self.evaluated += scanned
-        self.read_units += max(1, math.ceil(scanned * self.item_bytes / 4096)) / 2
+        self.read_units += max(1, math.ceil(scanned * self.entry_bytes / 4096)) / 2
+
+    def after_batch_get(self, parsed: dict[str, Any], **_: Any) -> None:
+        found = sum(len(items) for items in parsed.get("Responses", {}).values())
+        self.batch_gets += 1
+        self.read_units += found * max(1, math.ceil(self.item_bytes / 4096)) / 2
 
 
 @contextmanager
@@ -147,7 +157,9 @@ def _walk(
         items, cursor = read_page(cursor)
         times.append((time.perf_counter() - started) * 1000)
         queries.append(meter.queries)
-        trips.append(meter.rounds if concurrent_rounds and meter.rounds is not None else meter.queries)
+        trips.append(
+            (meter.rounds if concurrent_rounds and meter.rounds is not None else meter.queries) + meter.batch_gets
+        )
         evaluated.append(meter.evaluated)
         units.append(meter.read_units)
         sizes.append(len(items))
@@ -173,7 +185,8 @@ def bench_orders_index(orders: int = 800, pages: int = 5, rtt_ms: float = 5.0) -
     rng = random.Random(20261202)
     headers = [_header(rng, n) for n in range(orders)]
     item_bytes = len(json.dumps(headers[0]))
-    meter = _QueryMeter(item_bytes)
+    entry_bytes = len(json.dumps({k: headers[0][k] for k in ("pk", "sk", "gsi3pk", "gsi3sk")}))
+    meter = _QueryMeter(item_bytes, entry_bytes)
     cases = {
         "newest 50": (store.OrderFilter(), 50),
         "newest 10": (store.OrderFilter(), 10),
@@ -191,6 +204,7 @@ def bench_orders_index(orders: int = 800, pages: int = 5, rtt_ms: float = 5.0) -
         # The one client every Table shares (cached per service).
         events = client("dynamodb").meta.events
         events.register("after-call.dynamodb.Query", meter.after)
+        events.register("after-call.dynamodb.BatchGetItem", meter.after_batch_get)
 
         def one_partition(flt: store.OrderFilter, limit: int) -> Callable[[str | None], Any]:
             query = store._query_for(flt, "gsi3", "gsi3pk", "gsi3sk")

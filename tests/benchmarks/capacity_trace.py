@@ -4,8 +4,9 @@ Two phases, so the model can scale them apart: *placed* (capture through the HTT
 every fulfillment order waits for the warehouse) and *processed* (the simulated warehouse
 accepts, picks, packs and ships, the carrier delivers, the workflow ends). Every AWS request
 a function makes is kept with the partitions it touches (base-table pk; for a write every
-GSI whose key attributes the item carries, before and after; for a Query the index and its
-pk) and its units (``aws_meter``'s rules), its key values turned into key classes
+index entry it puts, rewrites or deletes, by DynamoDB's rule for the index's projection,
+from the item before and after the write; for a Query the index and its pk) and its units
+(``aws_meter``'s rules), its key values turned into key classes
 (``capacity.key_class``). The trace holds per-order averages per phase.
 """
 
@@ -28,7 +29,7 @@ from functions.fulfill.store import LOCATION_INDEX_SHARDS
 from infra import manifest
 from infra.local import requests_meter, runtime
 from shared.order.keys import ORDER_INDEX_SHARDS
-from tests.benchmarks.aws_meter import AwsMeter, _read_units, _size, _units
+from tests.benchmarks.aws_meter import AwsMeter, IndexWrite, _hook, _read_units, _size, _unhook, _units
 from tests.benchmarks.bench_lifecycle import Warehouse, _capture, _finished, _stock, _transitions
 from tests.benchmarks.capacity import bucket_of, key_class
 
@@ -48,8 +49,6 @@ def _plain(typed: Any) -> Any:
 
 
 class Written(NamedTuple):
-    before: dict[str, str]  # index -> gsi pk before the write
-    after: dict[str, str]
     size: int  # bytes stored after the write (0: deleted)
 
 
@@ -69,9 +68,6 @@ class TraceRecorder(AwsMeter):
     def __init__(self) -> None:
         super().__init__()
         self.phase: Phase | None = None
-        # (pk, sk) -> {index: gsi pk}: the index keys an item had after its last write, so a
-        # write that changes them is seen to leave one index partition and enter another.
-        self._index_keys: dict[tuple[str, str], dict[str, str]] = {}
         self.shards_seen: set[str] = set()
         self.channel_shards_seen: set[str] = set()
         self.location_shards_seen: set[str] = set()
@@ -81,11 +77,13 @@ class TraceRecorder(AwsMeter):
 
     def attach(self, *services: str) -> TraceRecorder:
         self._services = set(services)
+        _hook(self)
         requests_meter.listen(self.observe)
         return self
 
     def detach(self) -> None:
         requests_meter.unlisten(self.observe)
+        _unhook(self)
 
     # -- requests -----------------------------------------------------------------------
 
@@ -93,8 +91,10 @@ class TraceRecorder(AwsMeter):
         """One request the emulator served, after its answer (a ``requests_meter`` listener)."""
         with self._trace_lock:
             failed = "__type" in answer
-            # Index keys follow every write, the bench's own too.
-            written = self._follow(operation, params, failed) if service == "dynamodb" else {}
+            index_writes = self._take_index_writes() if service == "dynamodb" else []
+            if failed:
+                index_writes = []  # moto rolls a cancelled transaction back
+            written = self._follow(operation, params) if service == "dynamodb" else {}
             phase = self.phase
             if phase is None or caller == requests_meter.OUTSIDE or service not in self._services:
                 return
@@ -104,7 +104,7 @@ class TraceRecorder(AwsMeter):
             if operation in ("PutEvents", "SendMessageBatch"):
                 phase.entries[name] += len(params.get("Entries", []))
             if service == "dynamodb":
-                self._dynamodb(phase, operation, params, answer, failed, written)
+                self._dynamodb(phase, operation, params, answer, written, index_writes)
 
     def _stored(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         try:
@@ -136,18 +136,12 @@ class TraceRecorder(AwsMeter):
                 out.append((op["TableName"], key, 2, kind))
         return out
 
-    def _follow(self, operation: str, params: dict[str, Any], failed: bool) -> dict[tuple[str, str], Written]:
-        """Each written item's index keys before and after the write, and its stored size."""
+    def _follow(self, operation: str, params: dict[str, Any]) -> dict[tuple[str, str], Written]:
+        """Each written item's stored size after the write."""
         out: dict[tuple[str, str], Written] = {}
-        for table, key, _, kind in self._writes(operation, params):
-            ident = (str(_plain(key["pk"])), str(_plain(key["sk"])))
+        for table, key, _, _kind in self._writes(operation, params):
             stored = self._stored(table, key)
-            before = self._index_keys.get(ident, {})
-            after = before
-            if not failed and kind != "ConditionCheck":
-                after = {ix: str(_plain(stored[attr])) for ix, attr in _INDEXES.items() if stored and attr in stored}
-                self._index_keys[ident] = after
-            out[ident] = Written(before, after, _size(stored) if stored else 0)
+            out[(str(_plain(key["pk"])), str(_plain(key["sk"])))] = Written(_size(stored) if stored else 0)
         return out
 
     def _dynamodb(
@@ -156,22 +150,17 @@ class TraceRecorder(AwsMeter):
         operation: str,
         params: dict[str, Any],
         answer: dict[str, Any],
-        failed: bool,
         written: dict[tuple[str, str], Written],
+        index_writes: list[IndexWrite],
     ) -> None:
         writes = self._writes(operation, params)
-        for _, key, factor, kind in writes:
+        for _, key, factor, _kind in writes:
             pk, sk = str(_plain(key["pk"])), str(_plain(key["sk"]))
-            before, after, size = written[(pk, sk)]
+            (size,) = written[(pk, sk)]
             self._touch(phase, "table", self._table_class(pk, sk), pk, wcu=factor * _units(size), writes=1)
-            if failed or kind == "ConditionCheck":
-                continue  # a failed condition costs its units on the item, and writes no index
-            for ix in set(before) | set(after):
-                old, new = before.get(ix), after.get(ix)
-                if old and old != new:
-                    self._touch(phase, ix, key_class(old), old, wcu=1, writes=1)  # the old entry's delete
-                if new:
-                    self._touch(phase, ix, key_class(new), new, wcu=_units(size), writes=1)
+        # Each index entry put, rewritten or deleted (none for a failed condition).
+        for w in index_writes:
+            self._touch(phase, w.index, key_class(w.partition), w.partition, wcu=w.units, writes=1)
         if writes:
             return
         consistent = 1.0 if params.get("ConsistentRead") else 0.5

@@ -94,7 +94,9 @@ def test_table(template: Template, resources: Resources) -> None:
             {"AttributeName": index.pk, "KeyType": "HASH"},
             {"AttributeName": index.sk, "KeyType": "RANGE"},
         ]
-        assert indexes[index.name]["Projection"] == {"ProjectionType": "ALL"}
+        assert indexes[index.name]["Projection"] == index.projection_description()
+    # Keys only: an entry is rewritten only when its index key changes (docs/decisions.md).
+    assert {i.projection for i in spec.indexes} == {"KEYS_ONLY"}
 
 
 @pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=lambda s: s.name)

@@ -44,8 +44,17 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                 }
                 for ix in manifest.TABLE.indexes
             ],
+            # The recorder sees each item before and after a write through the stream.
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         yield client
+
+
+@pytest.fixture
+def recorder() -> Iterator[TraceRecorder]:
+    attached = TraceRecorder().attach("dynamodb")
+    yield attached
+    attached.detach()
 
 
 def _send(recorder: TraceRecorder, client: Any, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -60,9 +69,9 @@ def _partitions(phase: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]
     return {(p["index"], p["key"]): p for p in phase["dynamodb"]["partitions"]}
 
 
-def test_writes_touch_the_base_partition_and_every_index_the_item_enters_or_leaves(ddb: Any) -> None:
-    recorder = TraceRecorder()
-    recorder._services = {"dynamodb"}
+def test_writes_touch_the_base_partition_and_every_index_the_item_enters_or_leaves(
+    ddb: Any, recorder: TraceRecorder
+) -> None:
     fo = {
         "pk": {"S": ORDER},
         "sk": {"S": "FO#fo_01jc0m2x3y4z5a6b7c8d9e0f1g"},
@@ -73,7 +82,8 @@ def test_writes_touch_the_base_partition_and_every_index_the_item_enters_or_leav
     }
     before = recorder.begin()
     _send(recorder, ddb, "PutItem", {"TableName": TABLE, "Item": fo})
-    # The status moves: gsi3 leaves FOSTATUS#allocated and enters FOSTATUS#accepted; gsi1 stays.
+    # The status moves: gsi3 leaves FOSTATUS#allocated and enters FOSTATUS#accepted; gsi1's
+    # sort key changes within its partition (its entry deleted and put again).
     _send(
         recorder,
         ddb,
@@ -96,15 +106,56 @@ def test_writes_touch_the_base_partition_and_every_index_the_item_enters_or_leav
     # Base item: 1 WCU for the put, 2 for the transactional update (items far below 1 KB).
     assert parts[("table", "ORDER#{order}")]["wcu"] == 3
     assert parts[("table", "ORDER#{order}")]["writes"] == 2
-    assert parts[("gsi1", "FOLOC#{location}#{shard}")]["writes"] == 2
+    assert parts[("gsi1", "FOLOC#{location}#{shard}")]["writes"] == 3
     assert parts[("gsi3", "FOSTATUS#allocated")]["writes"] == 2  # entered, then the old entry deleted
     assert parts[("gsi3", "FOSTATUS#accepted")]["writes"] == 1
     assert ("gsi2", "FO#{fo}") not in parts  # the item carries no gsi2 key
 
 
-def test_a_query_is_charged_to_its_index_and_key_class_at_half_for_eventual_reads(ddb: Any) -> None:
-    recorder = TraceRecorder()
-    recorder._services = {"dynamodb"}
+def test_a_write_that_changes_no_index_key_or_projected_attribute_writes_no_index(
+    ddb: Any, recorder: TraceRecorder
+) -> None:
+    header = {
+        "pk": {"S": ORDER},
+        "sk": {"S": "HEADER"},
+        "gsi3pk": {"S": "ORDERS#07"},
+        "gsi3sk": {"S": "2026-12-02T00:00:00Z"},
+        "status": {"S": "placed"},
+    }
+    _send(recorder, ddb, "PutItem", {"TableName": TABLE, "Item": header})
+    before = recorder.begin()
+    # The same key again, and a status the ALL projection of this table carries.
+    _send(
+        recorder,
+        ddb,
+        "UpdateItem",
+        {
+            "TableName": TABLE,
+            "Key": {"pk": header["pk"], "sk": header["sk"]},
+            "UpdateExpression": "SET gsi3pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "ORDERS#07"}},
+        },
+    )
+    assert not [key for key in _partitions(recorder.end(before, 1, 0, 0)) if key[0] != "table"]
+    before = recorder.begin()
+    _send(
+        recorder,
+        ddb,
+        "UpdateItem",
+        {
+            "TableName": TABLE,
+            "Key": {"pk": header["pk"], "sk": header["sk"]},
+            "UpdateExpression": "SET #s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": "shipped"}},
+        },
+    )
+    assert _partitions(recorder.end(before, 1, 0, 0))[("gsi3", "ORDERS#{shard}")]["writes"] == 1
+
+
+def test_a_query_is_charged_to_its_index_and_key_class_at_half_for_eventual_reads(
+    ddb: Any, recorder: TraceRecorder
+) -> None:
     for n in range(3):
         item = {
             "pk": {"S": f"ORDER#ord_01jc0m2x3y4z5a6b7c8d9e0f{n}g"},
@@ -113,7 +164,7 @@ def test_a_query_is_charged_to_its_index_and_key_class_at_half_for_eventual_read
             "gsi3sk": {"S": f"2026-12-02T00:00:0{n}Z"},
             "payload": {"S": "x" * 3000},
         }
-        ddb.put_item(TableName=TABLE, Item=item)
+        _send(recorder, ddb, "PutItem", {"TableName": TABLE, "Item": item})
     before = recorder.begin()
     _send(
         recorder,
@@ -134,9 +185,7 @@ def test_a_query_is_charged_to_its_index_and_key_class_at_half_for_eventual_read
     assert recorder.shards_seen == {"ORDERS#07"}
 
 
-def test_a_failed_condition_costs_the_item_its_units_and_writes_no_index(ddb: Any) -> None:
-    recorder = TraceRecorder()
-    recorder._services = {"dynamodb"}
+def test_a_failed_condition_costs_the_item_its_units_and_writes_no_index(ddb: Any, recorder: TraceRecorder) -> None:
     stock = {"pk": {"S": "SKU#TEE-M"}, "sk": {"S": "LOC#wh-east#B2"}, "available": {"N": "0"}}
     ddb.put_item(TableName=TABLE, Item=stock)
     before = recorder.begin()
