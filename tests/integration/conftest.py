@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.base_backend import BackendDict
 
 # Service models parsed once for the session, not by every test's new clients (as the local
 # stack's execution environments share them).
@@ -36,7 +40,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         lambda_adapter.install()
         moto_patches.install()
-        resources = provision()
+        resources = _provisioned()
         for name, value in resources.environment().items():
             monkeypatch.setenv(name, value)
         warm_cache.reset_all()
@@ -45,6 +49,64 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
         moto_patches.wait_for_streams()
         lambda_adapter.uninstall()
     warm_cache.reset_all()
+
+
+# The provisioned stack of this process: moto's backends as provision() left them (a copy
+# no test touches), the registries that hold them, and the resources provision() returned.
+_snapshot: tuple[list[tuple[int, str, str, Any]], list[BackendDict[Any]], LocalResources] | None = None
+
+
+def _provisioned() -> LocalResources:
+    """The whole stack, as provision() leaves it, in the fresh backends mock_aws started with.
+
+    Provisioning makes about a hundred AWS calls (most of a second of CPU): it runs once per
+    process, and every later test gets its own copy of the backends it left behind, so each
+    test still starts from exactly the just-provisioned stack and shares nothing with others.
+    """
+    global _snapshot
+    if _snapshot is not None:
+        backends, registries, resources = _snapshot
+        for index, account, region, backend in _copy(backends):
+            # Indexing registers the account, so mock_aws's reset at exit clears this copy.
+            dict.__setitem__(registries[index][account], region, backend)
+        return copy.deepcopy(resources)
+    resources = provision()
+    registries = list(BackendDict._instances)
+    backends = [
+        (index, account, region, backend)
+        for index, registry in enumerate(registries)
+        for account, regions in registry.items()
+        for region, backend in regions.items()
+    ]
+    _snapshot = _copy(backends), registries, copy.deepcopy(resources)
+    return resources
+
+
+def _weak_values(weak: weakref.WeakValueDictionary[Any, Any], memo: dict[int, Any]) -> Any:
+    # The standard copy keeps the original values, which the copy then holds only weakly
+    # (moto's Lambda finds functions by ARN through one): values are copied, as the owners'.
+    return weakref.WeakValueDictionary({copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in weak.items()})
+
+
+# What the copy of moto's models makes anew instead of the standard way.
+_COPIERS: dict[type, Any] = {
+    type(threading.Lock()): lambda _lock, _memo: threading.Lock(),
+    type(threading.RLock()): lambda _lock, _memo: threading.RLock(),
+    # An SQS queue's Condition: its methods are its lock's, so a new one, not a copy.
+    threading.Condition: lambda _condition, _memo: threading.Condition(),
+    weakref.WeakValueDictionary: _weak_values,
+}
+
+
+def _copy(backends: Any) -> Any:
+    """A deep copy of moto's models that shares nothing with them."""
+    dispatch = copy._deepcopy_dispatch  # type: ignore[attr-defined]
+    dispatch.update(_COPIERS)
+    try:
+        return copy.deepcopy(backends)
+    finally:
+        for kind in _COPIERS:
+            del dispatch[kind]
 
 
 def _stop_executions(resources: LocalResources) -> None:
