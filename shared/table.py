@@ -60,12 +60,59 @@ def _decimals(value: Any) -> Any:
     return value
 
 
+# Whole numbers below 10**38 are exact in DynamoDB's 38 digits: their string is the N value.
+_EXACT_INT = 10**38
+
+
+def _to_attribute(value: Any) -> dict[str, Any]:
+    """``TypeSerializer().serialize(_decimals(value))`` with the common types written directly
+    (exact types only: subclasses, floats, sets, bytes and large numbers take boto3's path)."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is int and -_EXACT_INT < value < _EXACT_INT:
+        return {"N": str(value)}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is dict:
+        return {"M": {k: _to_attribute(v) for k, v in value.items()}}
+    if kind is list:
+        return {"L": [_to_attribute(v) for v in value]}
+    return _serializer.serialize(_decimals(value))
+
+
+def _number(value: str) -> int | float:
+    try:
+        return int(value)  # the usual case; anything else (fractions, exponents) goes by Decimal
+    except ValueError:
+        return _deserializer._deserialize_n(value)
+
+
+def _from_attribute(raw: dict[str, Any]) -> Any:
+    """``_deserializer.deserialize(raw)`` with the common types read directly."""
+    for kind, value in raw.items():  # the first key names the type, as boto3 reads it
+        if kind == "S":
+            return value
+        if kind == "N":
+            return _number(value)
+        if kind == "M":
+            return {k: _from_attribute(v) for k, v in value.items()}
+        if kind == "L":
+            return [_from_attribute(v) for v in value]
+        if kind == "BOOL":
+            return value
+        if kind == "NULL":
+            return None
+        break
+    return _deserializer.deserialize(raw)
+
+
 def to_ddb(item: Item) -> dict[str, Any]:
-    return {k: _serializer.serialize(_decimals(v)) for k, v in item.items() if v is not None}
+    return {k: _to_attribute(v) for k, v in item.items() if v is not None}
 
 
 def from_ddb(raw: dict[str, Any]) -> Item:
-    return {k: _deserializer.deserialize(v) for k, v in raw.items()}
+    return {k: _from_attribute(v) for k, v in raw.items()}
 
 
 class ConditionFailed(Conflict):
