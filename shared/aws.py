@@ -29,6 +29,12 @@ def _new_session() -> boto3.session.Session:
     return boto3.session.Session(botocore_session=core)
 
 
+# The table validates its own requests (shared/table.py _RequestValidator) without walking
+# every attribute of every item again; its requests are the only DynamoDB requests but for
+# the idempotency records' (Powertools'), which DynamoDB validates on arrival as always.
+_SERVICE_CONFIGS = {"dynamodb": _CONFIG.merge(Config(parameter_validation=False))}
+
+
 # One session for all of a process's clients: a session registers hundreds of event
 # handlers and loads the endpoint data when it makes its first client (~100 ms of CPU);
 # the clients it makes after that share both.
@@ -37,7 +43,10 @@ _session = WarmCache("aws_session", lambda _: _new_session())
 # Creating a client reads its service model from disk (tens of ms): threads that start
 # together wait for the first one instead of each building its own (the cache's lock,
 # which also keeps the shared session to one client creation at a time).
-_clients = WarmCache("aws_clients", lambda service: _session.get().client(service, config=_CONFIG))
+_clients = WarmCache(
+    "aws_clients",
+    lambda service: _session.get().client(service, config=_SERVICE_CONFIGS.get(str(service), _CONFIG)),
+)
 
 
 def client(service: str) -> Any:

@@ -1,19 +1,24 @@
-"""The table's shortcuts give what boto3 and botocore give: items written and read, responses parsed."""
+"""The table's shortcuts give what boto3 and botocore give: items written and read, responses parsed,
+requests validated."""
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import botocore.session
 import pytest
 from boto3.dynamodb.types import Binary, TypeSerializer
+from botocore.exceptions import ParamValidationError
 from botocore.parsers import JSONParser
+from botocore.validate import ParamValidator
 
+from shared.aws import reset_clients
 from shared.dynamodb_responses import ItemResponseParser, ResponseParsers
-from shared.table import _decimals, _deserializer, from_ddb, to_ddb
+from shared.table import Table, _decimals, _deserializer, _validator, from_ddb, to_ddb
 
 
 class Colour(enum.StrEnum):
@@ -143,3 +148,64 @@ def test_other_services_keep_botocore_parsers() -> None:
     factory = ResponseParsers()
     assert type(factory.create_parser("json")) is ItemResponseParser
     assert type(factory.create_parser("query")) is not ItemResponseParser
+
+
+@pytest.fixture
+def unreachable_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Table]:
+    """A table whose requests could not be sent: what is refused here is refused before sending."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_clients()
+    yield Table("t")
+    reset_clients()
+
+
+def test_a_misspelt_condition_is_refused_before_sending(unreachable_table: Table) -> None:
+    put = {"Put": {"Item": {"pk": "a", "sk": "b", "qty": 1}, "ConditionExpresion": "attribute_not_exists(pk)"}}
+    with pytest.raises(ParamValidationError, match="ConditionExpresion"):
+        unreachable_table.transact([put])
+
+
+def test_a_name_of_the_wrong_type_is_refused_before_sending(unreachable_table: Table) -> None:
+    with pytest.raises(ParamValidationError, match="ExpressionAttributeNames"):
+        unreachable_table.update("a", "b", "SET #q = :q", values={":q": 1}, names={"#q": 7})  # type: ignore[dict-item]
+
+
+_REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    ("GetItem", {"TableName": "t", "Key": to_ddb({"pk": "a", "sk": "b"}), "ConsistentRead": True}),
+    (
+        "Query",
+        {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": to_ddb({":p": "a"})},
+    ),
+    ("Query", {"TableName": "t", "KeyConditionExpression": "pk = :p", "Limit": "5"}),
+    ("Query", {"TableName": "t"}),
+    ("PutItem", {"TableName": "t", "Item": to_ddb({"pk": "a", "n": [1, {"x": 2.5}]}), "Expected": 1}),
+    (
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Update": {"TableName": "t", "Key": to_ddb({"pk": "a"}), "UpdateExpresion": "SET a = :a"}}
+            ]
+        },
+    ),
+    ("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": to_ddb({"pk": "a"})}, "Extra": 1}]}}),
+]
+
+
+@pytest.mark.parametrize(("operation", "params"), _REQUESTS, ids=[f"{i}-{op}" for i, (op, _) in enumerate(_REQUESTS)])
+def test_validates_what_botocore_validates_around_attribute_values(operation: str, params: dict[str, Any]) -> None:
+    shape = _MODEL.operation_model(operation).input_shape
+    ours, botocores = _validator.validate(params, shape), ParamValidator().validate(params, shape)
+    assert ours.generate_report() == botocores.generate_report()
+
+
+def test_attribute_values_themselves_are_taken_as_built() -> None:
+    shape = _MODEL.operation_model("PutItem").input_shape
+    params = {"TableName": "t", "Item": {"pk": {"S": 1}}}
+    assert ParamValidator().validate(params, shape).has_errors()
+    assert not _validator.validate(params, shape).has_errors()
