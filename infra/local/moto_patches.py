@@ -17,8 +17,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    has a poller of its own (one thread for all queues made carrier events wait behind
    every outbound webhook and e-mail).
 5. The server finds a request's service without listing moto's package directory on
-   disk under a global lock for every request, and keeps connections alive (HTTP/1.1),
-   so a boto3 client does not open a new TCP connection per call.
+   disk under a global lock for every request, and keeps connections alive
+   (``KeepAliveRequestHandler``): werkzeug's development server closes every connection
+   after one response, so each SDK call opened a TCP connection and the server started
+   a thread for it (a third of the emulator's HTTP cost per request).
 4. Stream records reach their Lambda consumers from background threads, in order, as a
    real stream does, instead of inside the write that produced them (which held the
    request lock and made every write wait for its consumers); each mapping has its own.
@@ -79,6 +81,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue as SqsQueue
 
 log = logging.getLogger(__name__)
@@ -382,13 +385,75 @@ def _fast_deepcopy(value: Any, memo: Any = None) -> Any:
     return copy.deepcopy(value, memo)
 
 
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """moto's request handler, answering over a connection the client may use again.
+
+    werkzeug writes ``Connection: close`` on every response (its server cannot tell where
+    an unread request body ends and the next request begins). Here the body is read in
+    full, by its Content-Length, before the application runs, and the response is sent
+    with its length: the connection then stays open for the client's next request, as
+    HTTP/1.1 and the SDK's connection pool expect. Requests whose body length is not
+    known up front (chunked, ``Expect: 100-continue``) take werkzeug's path and close.
+    """
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding") or self.headers.get("Expect"):
+            super().run_wsgi()
+            self.close_connection = True
+            return
+        body = self.rfile.read(int(length)) if length else b""
+        self.environ = environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(body)
+        answer: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer[:] = [status, headers]
+            return chunks.append
+
+        try:
+            iterable = self.server.app(environ, start_response)
+            try:
+                chunks.extend(iterable)
+            finally:
+                close = getattr(iterable, "close", None)
+                if close is not None:
+                    close()
+        except Exception:
+            if self.server.passthrough_errors:
+                raise
+            log.exception("the AWS endpoint failed on %s %s", self.command, self.path)
+            answer[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
+            chunks = [b"Internal Server Error"]
+            self.close_connection = True
+        status, headers = answer
+        code, _, reason = status.partition(" ")
+        payload = b"".join(chunks)
+        self.send_response(int(code), reason)
+        bodyless = self.command == "HEAD" or code.startswith("1") or code in ("204", "304")
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered in ("connection", "transfer-encoding") or (lowered == "content-length" and not bodyless):
+                continue
+            self.send_header(name, value)
+        if not bodyless:
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if not bodyless:
+            self.wfile.write(payload)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # werkzeug formats the line (path decoding, colours) before the logger drops it.
+        if logging.getLogger("werkzeug").isEnabledFor(logging.INFO):
+            super().log_request(code, size)
+
+
 def _speed_up_server() -> None:
     from moto import backends
-    from werkzeug.serving import WSGIRequestHandler
 
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
-    WSGIRequestHandler.protocol_version = "HTTP/1.1"
 
 
 _parse_trees: dict[str, Any] = {}
