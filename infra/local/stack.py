@@ -195,7 +195,7 @@ class _MotoServer(ThreadedMotoServer):
     """moto's threaded server with every request counted (``requests_meter``)."""
 
     def _server_entry(self) -> None:
-        app = requests_meter.Middleware(DomainDispatcherApplication(create_backend_app))
+        app = requests_meter.Middleware(moto_patches.DirectDispatch(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=moto_patches.KeepAliveRequestHandler
         )
