@@ -68,6 +68,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    new dicts) and serialized while the request still holds the lock (patch 1), and
    projection builds new items, so nothing written to the copy would ever reach the
    table. Copying the items of each query was 8 % of the emulator's CPU.
+19. Results are turned into plain values (``dynamo_to_dict``) without asking every string
+   of every item whether it has a ``to_json`` method (a failed attribute lookup, with its
+   exception, per value): dicts, lists, scalars and DynamoDB values are converted as moto
+   converts them; anything else still goes to moto's function.
 """
 
 from __future__ import annotations
@@ -542,6 +546,29 @@ class DirectDispatch:
         return [body or b""]
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_ORIGINAL_TO_DICT: Any = None
+_DYNAMO_TYPE: Any = None
+
+
+def _to_dict(value: Any) -> Any:
+    kind = type(value)
+    if kind is _DYNAMO_TYPE:
+        value_type, inner = value.type, value.value
+        if value_type in ("B", "BS"):
+            return _ORIGINAL_TO_DICT(value)  # binary values are decoded for the serializer
+        if type(inner) in _SCALARS:
+            return {value_type: inner}
+        return {value_type: _to_dict(inner)}
+    if kind is dict:
+        return {k: _to_dict(v) for k, v in value.items()}
+    if kind is list:
+        return [_to_dict(v) for v in value]
+    if kind in _SCALARS:
+        return value
+    return _ORIGINAL_TO_DICT(value)  # datetimes, models with to_json
+
+
 def _speed_up_server() -> None:
     from moto import backends
 
@@ -713,6 +740,12 @@ def install() -> None:
     _patch_json_paths()
     _patch_traversal()
     _patch_parsing()
+    global _ORIGINAL_TO_DICT, _DYNAMO_TYPE
+    from moto.dynamodb import responses as dynamodb_responses
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    _ORIGINAL_TO_DICT, _DYNAMO_TYPE = dynamodb_responses.dynamo_to_dict, DynamoType
+    dynamodb_responses.dynamo_to_dict = _to_dict  # type: ignore[assignment]
     from moto.dynamodb.parsing import ast_nodes, validators
 
     _NODE = ast_nodes.Node  # type: ignore[attr-defined]
