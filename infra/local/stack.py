@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
@@ -195,8 +195,10 @@ class _MotoServer(ThreadedMotoServer):
     """moto's threaded server with every request counted (``requests_meter``)."""
 
     def _server_entry(self) -> None:
-        app = requests_meter.Middleware(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        app = requests_meter.Middleware(moto_patches.DirectDispatch(DomainDispatcherApplication(create_backend_app)))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=moto_patches.KeepAliveRequestHandler
+        )
         self._server_ready_event.set()
         self._server.serve_forever()
 

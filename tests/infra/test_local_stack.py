@@ -501,6 +501,61 @@ def test_queries_read_their_partition_and_indexes_keep_their_order(stack: LocalS
     assert len(scanned) == 6
 
 
+def test_projected_queries_leave_the_stored_items_whole(stack: LocalStack) -> None:
+    # moto_patches 18 answers a query from the table's own items, not copies of them.
+    assert stack.resources is not None
+    ddb, table = stack.client("dynamodb"), stack.resources.table_name
+    key = {"pk": {"S": "PROJTEST#a"}, "sk": {"S": "ONE"}}
+    whole = {**key, "gsi1pk": {"S": "PROJTEST#index"}, "gsi1sk": {"S": "1"}, "kept": {"M": {"x": {"N": "1"}}}}
+    ddb.put_item(TableName=table, Item=whole)
+    projected = ddb.query(
+        TableName=table,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "PROJTEST#index"}},
+        ProjectionExpression="pk, gsi1sk",
+    )["Items"]
+    assert projected == [{"pk": {"S": "PROJTEST#a"}, "gsi1sk": {"S": "1"}}]
+    nested = ddb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "PROJTEST#a"}},
+        ProjectionExpression="kept.x",
+    )["Items"]
+    assert nested == [{"kept": {"M": {"x": {"N": "1"}}}}]
+    assert ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"] == whole
+
+
+def test_the_aws_endpoint_keeps_connections_alive(stack: LocalStack) -> None:
+    # moto_patches 5: one connection serves request after request, whether or not moto
+    # reads the request's body (werkzeug's server closed every connection after one).
+    import http.client
+
+    assert stack.resources is not None
+    connection = http.client.HTTPConnection("127.0.0.1", stack.moto_port, timeout=10)
+    get_item = json.dumps({"TableName": stack.resources.table_name, "Key": {"pk": {"S": "KA"}, "sk": {"S": "KA"}}})
+    headers = {
+        "X-Amz-Target": "DynamoDB_20120810.GetItem",
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=0",
+    }
+    sockets = []
+    for method, path, body, sent in (
+        ("POST", "/", get_item, headers),
+        ("POST", requests_meter.PATH, "an unread body", {}),
+        ("POST", "/", get_item, headers),
+    ):
+        connection.request(method, path, body, sent)
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200, (path, response.status)
+        assert not response.will_close and response.getheader("Connection") != "close"
+        sockets.append(connection.sock)
+    assert sockets[0] is not None and sockets[0] is sockets[1] is sockets[2]
+    connection.close()
+
+
 def test_update_expressions_apply_on_the_copied_syntax_tree(stack: LocalStack) -> None:
     # moto_patches 10 copies the expression's tree itself: every kind of action still applies.
     assert stack.resources is not None
