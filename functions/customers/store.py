@@ -465,7 +465,7 @@ def all_order_ids(table: Table | None = None) -> Iterable[str]:
     table = table or Table()
     for pk in keys.order_index_pks():
         for entry in table.query_all("gsi3pk = :pk", {":pk": pk}, index="gsi3", keys_only=True):
-            yield str(entry["pk"]).removeprefix(keys.order_pk(""))
+            yield str(keys.order_id_of(str(entry["pk"])))
 
 
 def latest_events(order_id: str, *, limit: int, table: Table | None = None) -> list[Item]:

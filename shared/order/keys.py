@@ -24,6 +24,12 @@ def order_pk(order_id: str) -> str:
     return f"ORDER#{order_id}"
 
 
+def order_id_of(pk: str) -> str | None:
+    """The order id an item's partition key names; None for an item of no order."""
+    prefix = order_pk("")
+    return pk.removeprefix(prefix) if pk.startswith(prefix) else None
+
+
 def line_sk(position: int) -> str:
     # Zero-padded so lines sort in their order of entry.
     return f"LINE#{position:05d}"

@@ -19,6 +19,7 @@ from typing import Any
 
 from functions.customers import store
 from functions.customers.rules.facts import LIFETIME_FIELDS, demand_delta, lifetime_delta, order_facts
+from shared.order import keys
 from shared.order.record import load_order
 from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
@@ -82,8 +83,9 @@ def order_ids_of_records(records: Iterable[dict[str, Any]]) -> list[str]:
     for record in records:
         change = record.get("dynamodb") or {}
         pk = ((change.get("Keys") or {}).get("pk") or {}).get("S", "")
-        if pk.startswith("ORDER#"):
-            seen[pk.removeprefix("ORDER#")] = None
+        order_id = keys.order_id_of(pk)
+        if order_id is not None:
+            seen[order_id] = None
     return list(seen)
 
 

@@ -73,7 +73,7 @@ def _apply(event: TrackingEvent, found: Item, table: Table) -> Outcome:
         shipment = table.get(pk, sk)
         if shipment is None:
             raise RetryableError(f"shipment {found.get('shipment_id')} vanished")
-        shipment.setdefault("order_id", pk.removeprefix("ORDER#"))
+        shipment.setdefault("order_id", keys.order_id_of(pk))
         shipment.setdefault("shipment_id", sk.removeprefix("SHP#"))
         outcome = decide(Tracked.of(shipment), event.status, event.occurred_at)
         operations = [_marker_put(event, shipment), _history_put(event, shipment, outcome)]
