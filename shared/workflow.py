@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
@@ -61,10 +62,9 @@ def start_return_lifecycle(return_id: str, order_id: str, *, receipt_timeout_sec
 _STALE_TOKEN_CODES = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist"}
 
 
-def resume_task(task_token: str, output: dict[str, object]) -> bool:
-    """Complete a ``.waitForTaskToken`` task; False when the token is spent or expired."""
+def _callback(send: Callable[[], object]) -> bool:
     try:
-        client("stepfunctions").send_task_success(taskToken=task_token, output=json.dumps(output))
+        send()
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "")
         if code in _STALE_TOKEN_CODES:
@@ -73,3 +73,24 @@ def resume_task(task_token: str, output: dict[str, object]) -> bool:
             raise Throttled("Step Functions throttled the callback") from err
         raise
     return True
+
+
+def resume_task(task_token: str, output: dict[str, object]) -> bool:
+    """Complete a ``.waitForTaskToken`` task; False when the token is spent or expired."""
+    sfn = client("stepfunctions")
+    return _callback(lambda: sfn.send_task_success(taskToken=task_token, output=json.dumps(output)))
+
+
+def branch_task(task_token: str, branch: str, detail: dict[str, object]) -> bool:
+    """End a ``.waitForTaskToken`` task on a side branch: the task fails with ``branch`` as
+    its error, which the state's Catch routes, and ``detail`` as JSON in its cause (read back
+    with ``States.StringToJson``). The common way on stays free of Choice states, each of
+    which is a paid transition. False when the token is spent or expired."""
+    sfn = client("stepfunctions")
+    return _callback(lambda: sfn.send_task_failure(taskToken=task_token, error=branch, cause=json.dumps(detail)))
+
+
+class WorkflowBranch(Exception):
+    """A task's outcome that leaves the state machine's common way: the task raises it and
+    the state's Catch, matching the class name, routes it. Only outcomes off the common way
+    are raised, so the way most executions take pays for no Choice state."""

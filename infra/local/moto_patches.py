@@ -72,6 +72,9 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    of every item whether it has a ``to_json`` method (a failed attribute lookup, with its
    exception, per value): dicts, lists, scalars and DynamoDB values are converted as moto
    converts them; anything else still goes to moto's function.
+20. ``SendTaskFailure`` keeps its ``cause``: moto's response handler passed only the error
+   to the interpreter, so a Catch saw no cause (the workflow's branches carry their detail
+   in it: shared/workflow.py ``branch_task``).
 """
 
 from __future__ import annotations
@@ -678,6 +681,21 @@ def _patch_step_functions() -> None:
     lambda_eval_utils.boto_client_for = client_for
 
 
+def _send_task_failure(self: Any) -> Any:
+    from moto.core.responses import EmptyResult
+
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
+def _patch_task_failure() -> None:
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
+
+
 def _patch_json_paths() -> None:
     import jsonpath_ng
     import jsonpath_ng.ext
@@ -737,6 +755,7 @@ def install() -> None:
     global _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS, _NODE
     _speed_up_server()
     _patch_step_functions()
+    _patch_task_failure()
     _patch_json_paths()
     _patch_traversal()
     _patch_parsing()

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from functions.allocate.logic.allocation import allocate_order
-from functions.allocate.logic.policy import RoutingPolicy, load_policy, save_policy
+from functions.allocate.logic.policy import RoutingPolicy, save_policy
 from functions.fulfill.handlers import await_fulfillment, review_fulfillment
 from functions.fulfill.handlers.api import handler as api_handler
 from functions.fulfill.logic import resume as fulfillment_resume
 from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
 from functions.fulfill.logic.release import release_to_fulfillment
-from functions.fulfill.logic.review import RerouteLimitReached
+from functions.fulfill.logic.review import RerouteLimitReached, RerouteRejectedUnits
 from functions.fulfill.store import find_shipment_by_tracking, fulfillment_orders_of
 from functions.inventory.store import get_stock
 from functions.payments.logic.capture import capture_shipments
 from infra.local.runtime import LambdaContext
 from shared.order.record import load_order
 from shared.order.timeline import timeline
+from shared.workflow import WorkflowBranch
 from tests.integration.conftest import api_event, call, stock_up
 from tests.integration.test_capture_api import order_body, post
 
@@ -29,16 +31,20 @@ WMS = "dev-wms-key"  # locations wh-east, wh-west, wh-central
 @pytest.fixture
 def resumed(aws, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
     """Orders are captured without their execution (these tests drive the steps themselves);
-    task-token callbacks are recorded instead of sent."""
+    task-token callbacks are recorded instead of sent (a branch with its name)."""
     calls: list[tuple[str, dict[str, Any]]] = []
 
     def record(token: str, output: dict[str, Any]) -> bool:
         calls.append((token, output))
         return True
 
+    def record_branch(token: str, branch: str, detail: dict[str, Any]) -> bool:
+        calls.append((token, {"branch": branch} | detail))
+        return True
+
     monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
     monkeypatch.setattr(fulfillment_resume, "resume_task", record)
-    monkeypatch.setattr("functions.fulfill.logic.awaiting.resume_task", record)
+    monkeypatch.setattr(fulfillment_resume, "branch_task", record_branch)
     return calls
 
 
@@ -46,10 +52,12 @@ def _step(module: Any, event: dict[str, Any]) -> Any:
     return module.handler(event, LambdaContext(function_name="test"))
 
 
-def _wait() -> dict[str, int]:
-    """What the review adds to its answer: the next pass over the fulfillment orders waits as
-    long as the routing policy says."""
-    return {"fulfillment_timeout_seconds": load_policy().fulfillment_timeout_seconds}
+def _review(order_id: str) -> dict[str, Any]:
+    """ReviewFulfillment's answer: the completed order's, or the outcome a branch carries."""
+    try:
+        return dict(_step(review_fulfillment, {"order_id": order_id}))
+    except WorkflowBranch as branch:
+        return dict(json.loads(str(branch)))
 
 
 def _released_order(external_id: str, **body: Any) -> tuple[str, dict[str, Any]]:
@@ -177,7 +185,9 @@ def test_a_partial_shipment_then_the_rest(resumed):
     assert status == 201, first
     assert first["lines"] == [{"line_id": tshirt, "sku": "TSHIRT-M", "quantity": 1, "first_unit": 0}]
     assert first["capture_status"] == "pending" and first["tracking_status"] == "label_created"
-    assert resumed == [("token-1", {"event": "shipped", "fo_id": fo_id, "shipment_id": first["shipment_id"]})]
+    # The rest is still open: the wait ends on the branch that captures this part and waits on.
+    shipped = {"event": "shipped", "fo_id": fo_id, "shipment_id": first["shipment_id"]}
+    assert resumed == [("token-1", {"branch": "FulfillmentOrderOpen"} | shipped)]
     replay = _api("POST", fo_id, "ship", body=body, headers={"Idempotency-Key": "ship-1"})
     assert replay[0] == 201 and replay[2]["shipment_id"] == first["shipment_id"]
     stock = get_stock("TSHIRT-M", "wh-east")
@@ -244,16 +254,18 @@ def test_a_rejection_releases_the_stock_and_reroutes_elsewhere(resumed):
     assert {a["status"] for a in record.others["ALLOC"]} == {"released"}
     assert _api("POST", fo_id, "reject", body={"reason": "again"})[0] == 409
 
-    review = _step(review_fulfillment, {"order_id": order_id})
+    with pytest.raises(RerouteRejectedUnits):  # the workflow's branch back to AdvanceOrder
+        _step(review_fulfillment, {"order_id": order_id})
+    review = _review(order_id)
     assert review["next"] == "reroute" and review["attempt"] == 1 and review["open"] == []
-    assert _step(review_fulfillment, {"order_id": order_id})["attempt"] == 1  # a retried review counts once
+    assert _review(order_id)["attempt"] == 1  # a retried review counts once
     allocate_order(order_id)
     released = release_to_fulfillment(order_id)
     fos = _fos(order_id)
     assert set(fos) == {"wh-east", "wh-west"} and fos["wh-west"]["delivery_group"] == "express"
     assert released == {"open": [{"fo_id": fos["wh-west"]["fo_id"]}], "created": 1}
     assert get_stock("TSHIRT-M", "wh-west").reserved == 2
-    assert _step(review_fulfillment, {"order_id": order_id})["next"] == "fulfill"
+    assert _review(order_id)["next"] == "fulfill"
 
 
 def test_some_lines_rejected_keep_the_rest_open(resumed):
@@ -271,7 +283,7 @@ def test_some_lines_rejected_keep_the_rest_open(resumed):
         _step(await_fulfillment, {"order_id": order_id, "fo_id": east["fo_id"], "task_token": "next"})["resumed"]
         is False
     )
-    assert _step(review_fulfillment, {"order_id": order_id})["next"] == "reroute"
+    assert _review(order_id)["next"] == "reroute"
 
 
 def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
@@ -281,7 +293,7 @@ def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
     order_id, _ = _released_order("FO-LIMIT")
     (first,) = _fos(order_id).values()
     assert _api("POST", first["fo_id"], "reject", body={"reason": "closed"})[0] == 200
-    assert _step(review_fulfillment, {"order_id": order_id})["next"] == "reroute"
+    assert _review(order_id)["next"] == "reroute"
     allocate_order(order_id)
     release_to_fulfillment(order_id)
     (second,) = [fo for fo in fulfillment_orders_of(order_id) if fo["status"] == "allocated"]
@@ -294,17 +306,17 @@ def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
 def test_review_completes_the_order_once_everything_shipped(resumed):
     _split_stock()
     order_id, released = _released_order("FO-DONE")
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "fulfill", "open": released["open"]} | _wait()
+    assert _review(order_id) == {"next": "fulfill", "open": released["open"]}
     for fo in _fos(order_id).values():
         assert (
             _api("POST", fo["fo_id"], "ship", body={"carrier": "dhl", "tracking_number": f"T-{fo['fo_id']}"})[0] == 201
         )
     # Shipped, not yet captured: another pass captures them before the order completes.
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "fulfill", "open": released["open"]} | _wait()
+    assert _review(order_id) == {"next": "fulfill", "open": released["open"]}
     for fo in _fos(order_id).values():
         capture_shipments(order_id, fo["fo_id"])
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
+    assert _review(order_id) == {"next": "done", "open": []}
+    assert _review(order_id) == {"next": "done", "open": []}
     record = load_order(order_id)
     assert record is not None
     assert (record.header["status"], record.header["fulfillment_status"]) == ("completed", "shipped")
@@ -325,11 +337,11 @@ def test_a_shipment_landing_while_the_one_before_is_captured_is_captured_before_
     assert _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": "TRK-L2"})[0] == 201
     assert _api("GET", fo_id)[2]["status"] == "fulfilled"
 
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "fulfill", "open": released["open"]} | _wait()
+    assert _review(order_id) == {"next": "fulfill", "open": released["open"]}
     _step(await_fulfillment, {"order_id": order_id, "fo_id": fo_id, "task_token": "token-late"})
     assert resumed[-1] == ("token-late", {"event": "fulfilled", "fo_id": fo_id})  # the pass resumes at once
     assert capture_shipments(order_id, fo_id)["captured"] > 0
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
+    assert _review(order_id) == {"next": "done", "open": []}
     record = load_order(order_id)
     assert record is not None and record.header["status"] == "completed"
     assert {s["capture_status"] for s in record.others["SHP"]} == {"captured"}
@@ -344,7 +356,8 @@ def test_cancelling_units_a_location_holds(resumed):
     jeans = _lines(order_id)["JEANS-32"]["line_id"]
     plan = cancel_fulfillment_lines(order_id, {jeans: 1, "ln_elsewhere": 2}, "customer asked")
     assert plan.unplaced == {"ln_elsewhere": 2} and plan.released == {2: 1}
-    assert resumed == [("token-c", {"event": "cancelled", "fo_id": fo["fo_id"]})]
+    # The T-shirts are still open: the execution waits on (the branch that keeps the wait).
+    assert resumed == [("token-c", {"branch": "FulfillmentOrderOpen", "event": "cancelled", "fo_id": fo["fo_id"]})]
     assert get_stock("JEANS-32", "wh-east").reserved == 0
     assert _lines(order_id)["JEANS-32"]["quantities"]["allocated"] == 0
     view = _api("GET", fo["fo_id"])[2]
@@ -429,7 +442,7 @@ def test_an_order_whose_last_open_units_are_cancelled_after_its_parcels_arrived_
     status, _, change = post_change(order_id, "cancel", cancel, headers={"Idempotency-Key": "last-cancel"})
     assert status == 201, change
     capture_shipments(order_id, fo_id)  # the pass over the fulfillment order captured its shipment
-    assert _step(review_fulfillment, {"order_id": order_id}) == {"next": "done", "open": []} | _wait()
+    assert _review(order_id) == {"next": "done", "open": []}
 
     header = load_order(order_id).header  # type: ignore[union-attr]
     assert (header["status"], header["fulfillment_status"]) == ("completed", "delivered")

@@ -36,7 +36,7 @@ ORDER_EVENTS = ["order.captured", "order.allocated", "fulfillment.released", "sh
 def flow(aws, monkeypatch: pytest.MonkeyPatch) -> None:
     """Orders are captured without their execution: the test drives the steps itself."""
     monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
-    monkeypatch.setattr(fulfillment_resume, "resume_task", lambda token, output: True)
+    monkeypatch.setattr(fulfillment_resume, "signal_wait", lambda token, output, fo: True)
 
 
 @pytest.fixture

@@ -250,8 +250,8 @@ class Driver:
 def _prepare(monkeypatch: pytest.MonkeyPatch, orders: int, seed: int) -> list[str]:
     monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
     monkeypatch.setattr("functions.returns.logic.authorize.start_return_lifecycle", lambda *a, **k: "")
-    monkeypatch.setattr(fulfillment_resume, "resume_task", lambda token, output: True)
-    monkeypatch.setattr("functions.fulfill.logic.awaiting.resume_task", lambda token, output: True)
+    monkeypatch.setattr(fulfillment_resume, "signal_wait", lambda token, output, fo: True)
+    monkeypatch.setattr("functions.fulfill.logic.awaiting.signal_wait", lambda token, output, fo: True)
     registry.reset()
     stock_up(dict.fromkeys(SKUS, 1000), location_id=LOCATION)
     ids = []

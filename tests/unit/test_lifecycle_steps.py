@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from functions.fulfill.logic.review import FulfillmentContinues, RerouteRejectedUnits
+from functions.fulfill.rules.waits import BRANCHES, ORDER_OPEN_BRANCH, READY_FOR_PICKUP_BRANCH, branch_of
 from functions.lifecycle.rules.steps import Advance, Next
 from infra.manifest import ROOT
 
@@ -52,3 +55,68 @@ def test_the_state_machine_routes_every_outcome() -> None:
     assert states["FulfillEach"]["ItemsPath"] == "$.step.open"
     catches = {c["ErrorEquals"][0]: c["Next"] for c in states["AdvanceOrder"]["Catch"]}
     assert catches == {"PaymentDeclined": "ReleaseDeclinedOrder", "States.ALL": "ReleaseReservations"}
+
+
+def _common_way(states: dict[str, Any], start: str) -> list[str]:
+    """The states an execution enters when every task answers (no Catch taken): Next, a
+    Choice's Default, and a Map's iteration before the Map's Next."""
+    way: list[str] = []
+    name: str | None = start
+    while name:
+        state = states[name]
+        way.append(name)
+        if state["Type"] == "Map":
+            processor = state["ItemProcessor"]
+            way += _common_way(processor["States"], processor["StartAt"])
+        name = state.get("Next") or state.get("Default")
+    return way
+
+
+def test_an_order_shipped_in_one_parcel_takes_six_transitions() -> None:
+    """Every state entered is a paid transition: the common way has no Choice after the waits."""
+    definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
+    way = _common_way(definition["States"], definition["StartAt"])
+    assert way == [
+        "AdvanceOrder",
+        "NextOrderStep",
+        "FulfillEach",
+        "AwaitFulfillment",
+        "CaptureShipments",
+        "ReviewFulfillment",
+    ]
+    assert definition["States"]["ReviewFulfillment"]["End"] is True
+
+
+def test_every_branch_a_task_raises_or_is_sent_is_caught_where_it_can_arrive() -> None:
+    definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
+    states = definition["States"]
+    iteration = states["FulfillEach"]["ItemProcessor"]["States"]
+
+    def caught(state: dict[str, Any]) -> dict[str, str]:
+        return {error: c["Next"] for c in state.get("Catch", []) for error in c["ErrorEquals"]}
+
+    # News about a fulfillment order reaches whichever of its two waits holds the token.
+    await_fulfillment, await_pickup = caught(iteration["AwaitFulfillment"]), caught(iteration["AwaitPickup"])
+    assert await_fulfillment == {READY_FOR_PICKUP_BRANCH: "NoShowDeadline", ORDER_OPEN_BRANCH: "CaptureAndAwait"}
+    assert set(BRANCHES) <= set(await_pickup)
+    assert iteration["CaptureAndAwait"]["Next"] == "AwaitFulfillment"
+    assert iteration["AwaitPickup"]["TimeoutSecondsPath"] == "$.update.no_show_after_seconds"
+    assert iteration["NoShowDeadline"]["Parameters"]["update.$"] == "States.StringToJson($.ready.Cause)"
+    # The review's branches go back to AdvanceOrder, ahead of the catch-all.
+    review = states["ReviewFulfillment"]["Catch"]
+    assert review[0]["ErrorEquals"] == [RerouteRejectedUnits.__name__, FulfillmentContinues.__name__]
+    assert review[0]["Next"] == "AdvanceOrder" and review[-1]["ErrorEquals"] == ["States.ALL"]
+    # No branch is retried as a transient failure.
+    retried = {e for r in states["ReviewFulfillment"]["Retry"] for e in r["ErrorEquals"]}
+    assert not retried & {RerouteRejectedUnits.__name__, FulfillmentContinues.__name__}
+
+
+def test_news_about_a_fulfillment_order_takes_its_branch() -> None:
+    open_order = {"status": "accepted"}
+    closed = {"status": "fulfilled"}
+    assert branch_of("ready_for_pickup", {"status": "ready_for_pickup"}) == READY_FOR_PICKUP_BRANCH
+    assert branch_of("shipped", open_order) == ORDER_OPEN_BRANCH  # part shipped, the rest waits
+    assert branch_of("cancelled", open_order) == ORDER_OPEN_BRANCH
+    assert branch_of("shipped", closed) is None  # the common way: capture, and the wait is over
+    assert branch_of("rejected", open_order) is None  # ends the wait so the rejected units are re-routed
+    assert branch_of("picked_up", {"status": "picked_up"}) is None

@@ -3,15 +3,16 @@
 Race-free: the token is written first (bumping the version, so a concurrent ship or
 reject that read the order before retries and sees it), then the order is read back: if
 it already moved on (closed, a shipment not yet captured, or a change the execution has
-not seen, recorded as ``signal``), the execution resumes at once. Otherwise the API
-resumes it when the location ships or rejects, or the order is cancelled.
+not seen, recorded as ``signal``), the execution hears it at once. Otherwise the API
+tells it when the location ships, rejects or makes the order ready for pickup, or the
+order is cancelled (on the branch the news takes: functions/fulfill/rules/waits.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from functions.fulfill.logic.resume import clear_signal
+from functions.fulfill.logic.resume import clear_signal, signal_wait
 from functions.fulfill.rules.pickup import seconds_to_no_show
 from functions.fulfill.rules.status import READY_FOR_PICKUP, is_terminal
 from functions.fulfill.store import fo_sk, shipments_of
@@ -19,7 +20,6 @@ from shared.clock import now, now_iso
 from shared.errors import NotFound
 from shared.order import keys
 from shared.table import ConditionFailed, Item, Table
-from shared.workflow import resume_task
 
 
 def _news(fo: Item, table: Table) -> str | None:
@@ -54,6 +54,6 @@ def await_fulfillment(order_id: str, fo_id: str, task_token: str) -> dict[str, A
     output: dict[str, Any] = {"event": event, "fo_id": fo_id}
     if event == READY_FOR_PICKUP:
         output["no_show_after_seconds"] = seconds_to_no_show(fo, now())
-    resume_task(task_token, output)
+    signal_wait(task_token, output, fo)
     clear_signal(fo, table)
     return {"fo_id": fo_id, "resumed": True, "event": event}

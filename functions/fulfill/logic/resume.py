@@ -7,11 +7,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.fulfill.rules.waits import branch_of
 from shared.errors import Throttled
 from shared.observability import logger
 from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
-from shared.workflow import resume_task
+from shared.workflow import branch_task, resume_task
+
+
+def signal_wait(task_token: str, output: dict[str, Any], fo: Item) -> bool:
+    """Tell the execution holding ``task_token`` the news in ``output`` about ``fo``, on the
+    branch that news takes (functions/fulfill/rules/waits.py); False if the token is spent."""
+    branch = branch_of(str(output["event"]), fo)
+    if branch:
+        return branch_task(task_token, branch, output)
+    return resume_task(task_token, output)
 
 
 def resume_waiting(fo: Item, output: dict[str, Any], table: Table | None = None) -> bool:
@@ -23,7 +33,7 @@ def resume_waiting(fo: Item, output: dict[str, Any], table: Table | None = None)
     resumed = False
     for _attempt in attempts(3):
         try:
-            resumed = resume_task(token, output)
+            resumed = signal_wait(token, output, fo)
             break
         except (Throttled, ClientError) as err:  # the change is written; AwaitFulfillment catches up
             logger.warning("could not resume the fulfillment wait", extra={"fo_id": fo["fo_id"], "error": str(err)})

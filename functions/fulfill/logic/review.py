@@ -9,6 +9,7 @@ exception. Completion is one conditional write, so it happens once.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from functions.allocate.api import load_policy, pinned
@@ -30,6 +31,7 @@ from shared.order.state import (
 )
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
+from shared.workflow import WorkflowBranch
 
 
 class RerouteLimitReached(Conflict):
@@ -38,6 +40,25 @@ class RerouteLimitReached(Conflict):
 
 class FulfillmentStalled(Conflict):
     """Units are neither shipped, cancelled, open for routing nor on an open fulfillment order."""
+
+
+class RerouteRejectedUnits(WorkflowBranch):
+    """Locations rejected units: the workflow allocates them again (AdvanceOrder)."""
+
+
+class FulfillmentContinues(WorkflowBranch):
+    """Fulfillment orders are still open: the workflow waits on them again (through AdvanceOrder)."""
+
+
+def review_or_branch(order_id: str) -> dict[str, Any]:
+    """ReviewFulfillment as the workflow's last step: it ends the execution when the order is
+    complete, and raises the branch to take otherwise."""
+    outcome = review_fulfillment(order_id)
+    if outcome["next"] == "reroute":
+        raise RerouteRejectedUnits(json.dumps(outcome))
+    if outcome["next"] == "fulfill":
+        raise FulfillmentContinues(json.dumps(outcome))
+    return outcome
 
 
 def _count(line: Item, bucket: str) -> int:
