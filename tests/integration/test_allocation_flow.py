@@ -37,7 +37,8 @@ def test_stock_the_rules_keep_out_of_reach_parks_the_order_once(aws):
         time.sleep(0.1)
     time.sleep(1.0)  # a wake-up loop would show more entries by now
     entered = _states_entered(order["workflow"]["execution_arn"])
-    assert entered == ["AdvanceOrder", "NextOrderStep", "WaitForStock"], entered
+    # Parked: AdvanceOrder branches, its answer is read back from the cause, the Choice picks the wait.
+    assert entered == ["AdvanceOrder", "ReadParkedOutcome", "ReadParkedStep", "NextOrderStep", "WaitForStock"], entered
     record = load_order(order["order_id"])
     assert record is not None and record.header["fulfillment_status"] == "backordered"
     assert get_stock("TSHIRT-M", "wh-berlin").reserved == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 from functions.fulfill.logic.review import FulfillmentContinues, RerouteRejectedUnits
 from functions.fulfill.rules.waits import BRANCHES, ORDER_OPEN_BRANCH, READY_FOR_PICKUP_BRANCH, branch_of
-from functions.lifecycle.rules.steps import Advance, Next
+from functions.lifecycle.rules.steps import Advance, AwaitingHoldRelease, AwaitingStock, Next
 from infra.manifest import ROOT
 
 _BASE = {
@@ -41,20 +41,41 @@ def test_a_released_order_carries_the_fulfillment_orders_to_wait_on() -> None:
 
 
 def test_the_state_machine_routes_every_outcome() -> None:
-    """NextOrderStep names each outcome but the default (fulfill), and each wait reads the step's answer."""
+    """A fulfillable order goes on to FulfillEach; a parked one branches, its answer is read
+    back from the error's cause, and NextOrderStep names each wait."""
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     states = definition["States"]
     assert definition["StartAt"] == "AdvanceOrder" and states["AdvanceOrder"]["ResultPath"] == "$.step"
+    assert states["AdvanceOrder"]["Next"] == "FulfillEach"
     choice = states["NextOrderStep"]
     routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"] if c["Variable"] == "$.step.next"}
     assert routes == {"wait_for_stock": "WaitForStock", "await_hold_release": "AwaitHoldRelease"}
-    assert choice["Default"] == "FulfillEach" and Next.FULFILL.value not in routes
     assert set(routes) | {Next.FULFILL.value} == {n.value for n in Next}
     assert states["WaitForStock"]["TimeoutSecondsPath"] == "$.step.backorder_timeout_seconds"
     assert states["AwaitHoldRelease"]["TimeoutSecondsPath"] == "$.step.hold_timeout_seconds"
     assert states["FulfillEach"]["ItemsPath"] == "$.step.open"
-    catches = {c["ErrorEquals"][0]: c["Next"] for c in states["AdvanceOrder"]["Catch"]}
-    assert catches == {"PaymentDeclined": "ReleaseDeclinedOrder", "States.ALL": "ReleaseReservations"}
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in states["AdvanceOrder"]["Catch"]}
+    assert catches == {
+        ("PaymentDeclined",): "ReleaseDeclinedOrder",
+        (AwaitingStock.__name__, AwaitingHoldRelease.__name__): "ReadParkedOutcome",
+        ("States.ALL",): "ReleaseReservations",
+    }
+    assert (
+        states["ReadParkedOutcome"]["Next"] == "ReadParkedStep" and states["ReadParkedStep"]["Next"] == "NextOrderStep"
+    )
+
+
+def test_a_parked_order_branches_with_its_answer_as_the_message() -> None:
+    """The answer survives the trip: Lambda's error payload carries str(error) as errorMessage,
+    which the two Pass states read back with States.StringToJson."""
+    waiting = Advance(Next.WAIT_FOR_STOCK, **_BASE | {"backordered_units": 1}, stock_seen={"SKU-1": 0})
+    branch = waiting.branch()
+    assert isinstance(branch, AwaitingStock)
+    cause = json.dumps({"errorMessage": str(branch), "errorType": type(branch).__name__})
+    assert json.loads(json.loads(cause)["errorMessage"]) == waiting.as_state()
+    held = Advance(Next.AWAIT_HOLD_RELEASE, **_BASE, hold_timeout_seconds=60).branch()
+    assert isinstance(held, AwaitingHoldRelease) and json.loads(str(held))["hold_timeout_seconds"] == 60
+    assert Advance(Next.FULFILL, **_BASE, open=[{"fo_id": "fo_1"}]).branch() is None
 
 
 def _common_way(states: dict[str, Any], start: str) -> list[str]:
@@ -72,13 +93,12 @@ def _common_way(states: dict[str, Any], start: str) -> list[str]:
     return way
 
 
-def test_an_order_shipped_in_one_parcel_takes_six_transitions() -> None:
+def test_an_order_shipped_in_one_parcel_takes_five_transitions() -> None:
     """Every state entered is a paid transition: the common way has no Choice after the waits."""
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     way = _common_way(definition["States"], definition["StartAt"])
     assert way == [
         "AdvanceOrder",
-        "NextOrderStep",
         "FulfillEach",
         "AwaitFulfillment",
         "CaptureShipments",

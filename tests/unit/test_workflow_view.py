@@ -19,7 +19,8 @@ def test_graph_has_every_state_of_the_lifecycle_with_its_transitions() -> None:
     assert inner["AwaitFulfillment"] == "FulfillEach"
     kinds = {(e.source, e.target): e.kind for e in edges}
     assert kinds[("FulfillEach", "AwaitFulfillment")] == "iteration"
-    assert kinds[("AdvanceOrder", "NextOrderStep")] == "next"
+    assert kinds[("AdvanceOrder", "FulfillEach")] == "next"
+    assert kinds[("AdvanceOrder", "ReadParkedOutcome")] == "catch"
     assert "catch" in {e.kind for e in edges} and "choice" in {e.kind for e in edges}
     # Every edge joins two known states.
     assert all(e.source in names and e.target in names for e in edges)

@@ -1,4 +1,4 @@
-"""OrderLifecycle step AdvanceOrder: allocate, screen, authorize, release; say what comes next."""
+"""OrderLifecycle step AdvanceOrder: allocate, screen, authorize, release; or branch to a wait."""
 
 from __future__ import annotations
 
@@ -23,4 +23,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "created_orders": outcome.created,
         },
     )
+    branch = outcome.branch()
+    if branch:
+        raise branch
     return outcome.as_state()

@@ -1,15 +1,28 @@
 """What a composite step answers the workflow: the next state and what that state reads.
 
-One Choice routes on ``next``; each wait reads only its own fields (``stock_seen`` and
+An order that can be fulfilled goes straight on to FulfillEach; one that has to wait ends
+the task with a branch (``AwaitingStock``, ``AwaitingHoldRelease``) whose message is the
+answer, and the Choice there routes on ``next``. Each wait reads only its own fields (``stock_seen`` and
 ``backorder_timeout_seconds`` for WaitForStock, ``hold_timeout_seconds`` for
 AwaitHoldRelease, ``open`` and ``fulfillment_timeout_seconds`` for FulfillEach).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from shared.workflow import WorkflowBranch
+
+
+class AwaitingStock(WorkflowBranch):
+    """Units are backordered: the workflow waits for stock (WaitForStock)."""
+
+
+class AwaitingHoldRelease(WorkflowBranch):
+    """The order is held: the workflow waits for its holds to end (AwaitHoldRelease)."""
 
 
 class Next(StrEnum):
@@ -52,3 +65,11 @@ class Advance:
         if self.next is Next.FULFILL:
             state |= {"payment_id": self.payment_id, "authorized": self.authorized, "created": self.created}
         return state
+
+    def branch(self) -> WorkflowBranch | None:
+        """The branch a parked order leaves AdvanceOrder by, carrying the answer; None to fulfill."""
+        if self.next is Next.WAIT_FOR_STOCK:
+            return AwaitingStock(json.dumps(self.as_state()))
+        if self.next is Next.AWAIT_HOLD_RELEASE:
+            return AwaitingHoldRelease(json.dumps(self.as_state()))
+        return None
