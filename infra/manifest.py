@@ -252,10 +252,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=("table:read", "table:write", "tasks:callback"),
     ),
     FunctionSpec(
-        name="ReviewFulfillment",
-        handler="functions.fulfill.handlers.review_fulfillment.handler",
-        description="OrderLifecycle step: re-route rejected units, go on fulfilling, or complete the order",
-        grants=("table:read", "table:write"),
+        name="SettleFulfillmentOrder",
+        handler="functions.lifecycle.handlers.settle_fulfillment_order.handler",
+        description="OrderLifecycle step: capture and invoice a fulfillment order's shipments, then re-route, "
+        "wait on or complete the order",
+        grants=("table:read", "table:write", "secrets:integrations"),
+        timeout_seconds=30,
+        layers=("payments",),
     ),
     FunctionSpec(
         name="FulfillmentApi",
@@ -615,7 +618,7 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
             "AwaitFulfillmentArn": "AwaitFulfillment",
             "AwaitPickupArn": "AwaitPickup",
             "CancelUncollectedPickupArn": "CancelUncollectedPickup",
-            "ReviewFulfillmentArn": "ReviewFulfillment",
+            "SettleFulfillmentOrderArn": "SettleFulfillmentOrder",
             "AwaitHoldReleaseArn": "AwaitHoldRelease",
         },
     ),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
 from functions.fulfill.logic.pickup import pickup_code, uncollected_units
 from functions.fulfill.logic.release import release_to_fulfillment
+from functions.fulfill.logic.review import review_fulfillment
 from functions.fulfill.rules.views import fulfillment_order_view, shipment_view
 from functions.fulfill.store import migrate_legacy_location_index
 
@@ -22,6 +23,8 @@ __all__ = [
     "pickup_code",
     # The workflow's release of reserved units to fulfillment orders (the lifecycle's AdvanceOrder).
     "release_to_fulfillment",
+    # After a fulfillment order's wait: re-route, keep waiting or complete (the lifecycle's settle step).
+    "review_fulfillment",
     "shipment_view",
     "uncollected_units",
 ]

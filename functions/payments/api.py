@@ -9,6 +9,9 @@ from functions.payments.logic.authorize import authorize_order
 
 # Money moves a change order asks for, keyed by the change (an edit that raised the total authorizes more).
 from functions.payments.logic.authorize_more import authorize_more, shortfall
+
+# Capture and invoice of what a fulfillment order shipped (the lifecycle's settle step).
+from functions.payments.logic.capture import capture_shipments
 from functions.payments.logic.refund import refund
 from functions.payments.logic.release import release_authorized_funds
 
@@ -25,6 +28,7 @@ __all__ = [
     "authorize_more",
     "authorize_order",
     "available_to_refund",
+    "capture_shipments",
     "drop_refund_reservation",
     "http_routers",
     "open_amount",

@@ -40,7 +40,7 @@ REQUEST_LATENCY_MS = {
 }
 DEFAULT_LATENCY_MS = 15
 # Calls outside AWS in production, one payment provider round trip per invocation.
-EXTERNAL_LATENCY_MS = {"AdvanceOrder": 400, "CaptureShipments": 400}
+EXTERNAL_LATENCY_MS = {"AdvanceOrder": 400, "CaptureShipments": 400, "SettleFulfillmentOrder": 400}
 FULL_VCPU_MB = 1_769
 INVOCATION_OVERHEAD_MS = 1.0
 

@@ -798,7 +798,6 @@ def test_manifest_state_machine_runs_its_tasks(stack: LocalStack, override: Any)
         return {"next": "fulfill", "open": [], "fulfillment_timeout_seconds": 60}
 
     override("AdvanceOrder", advance)
-    override("ReviewFulfillment", lambda event, context: {"next": "done", "open": []})
     assert stack.resources is not None
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(

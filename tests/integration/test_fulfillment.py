@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from functions.allocate.logic.allocation import allocate_order
 from functions.allocate.logic.policy import RoutingPolicy, save_policy
-from functions.fulfill.handlers import await_fulfillment, review_fulfillment
+from functions.fulfill.handlers import await_fulfillment
 from functions.fulfill.handlers.api import handler as api_handler
 from functions.fulfill.logic import resume as fulfillment_resume
 from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
 from functions.fulfill.logic.release import release_to_fulfillment
-from functions.fulfill.logic.review import RerouteLimitReached, RerouteRejectedUnits
+from functions.fulfill.logic.review import RerouteLimitReached, review_fulfillment
 from functions.fulfill.store import find_shipment_by_tracking, fulfillment_orders_of
 from functions.inventory.store import get_stock
+from functions.lifecycle.logic.settle import settle_fulfillment_order
+from functions.lifecycle.rules.steps import FulfillmentContinues, RerouteRejectedUnits
 from functions.payments.logic.capture import capture_shipments
 from infra.local.runtime import LambdaContext
 from shared.order.record import load_order
 from shared.order.timeline import timeline
-from shared.workflow import WorkflowBranch
 from tests.integration.conftest import api_event, call, stock_up
 from tests.integration.test_capture_api import order_body, post
 
@@ -53,11 +53,7 @@ def _step(module: Any, event: dict[str, Any]) -> Any:
 
 
 def _review(order_id: str) -> dict[str, Any]:
-    """ReviewFulfillment's answer: the completed order's, or the outcome a branch carries."""
-    try:
-        return dict(_step(review_fulfillment, {"order_id": order_id}))
-    except WorkflowBranch as branch:
-        return dict(json.loads(str(branch)))
+    return review_fulfillment(order_id)
 
 
 def _released_order(external_id: str, **body: Any) -> tuple[str, dict[str, Any]]:
@@ -255,7 +251,7 @@ def test_a_rejection_releases_the_stock_and_reroutes_elsewhere(resumed):
     assert _api("POST", fo_id, "reject", body={"reason": "again"})[0] == 409
 
     with pytest.raises(RerouteRejectedUnits):  # the workflow's branch back to AdvanceOrder
-        _step(review_fulfillment, {"order_id": order_id})
+        settle_fulfillment_order(order_id, fo_id)
     review = _review(order_id)
     assert review["next"] == "reroute" and review["attempt"] == 1 and review["open"] == []
     assert _review(order_id)["attempt"] == 1  # a retried review counts once
@@ -300,7 +296,7 @@ def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
     assert second["location_id"] != first["location_id"]
     assert _api("POST", second["fo_id"], "reject", body={"reason": "closed too"})[0] == 200
     with pytest.raises(RerouteLimitReached):
-        review_fulfillment.handler({"order_id": order_id}, LambdaContext(function_name="test"))
+        settle_fulfillment_order(order_id, second["fo_id"])
 
 
 def test_review_completes_the_order_once_everything_shipped(resumed):
@@ -322,6 +318,42 @@ def test_review_completes_the_order_once_everything_shipped(resumed):
     assert (record.header["status"], record.header["fulfillment_status"]) == ("completed", "shipped")
     assert record.header["workflow"]["status"] == "SUCCEEDED"
     assert _events(order_id).count("order.completed") == 1
+
+
+def test_the_last_fulfillment_order_to_settle_completes_the_order(resumed):
+    """Each wait settles on its own; the one that finds nothing else open completes the order."""
+    _split_stock()
+    order_id, _ = _released_order("FO-SETTLE")
+    east, west = _fos(order_id)["wh-east"], _fos(order_id)["wh-west"]
+    for fo in (east, west):
+        assert (
+            _api("POST", fo["fo_id"], "ship", body={"carrier": "dhl", "tracking_number": f"S-{fo['fo_id']}"})[0] == 201
+        )
+    # West's shipment is not captured yet: east settles and leaves the order to it.
+    settled = settle_fulfillment_order(order_id, east["fo_id"])
+    assert settled["next"] == "fulfill" and len(settled["invoices"]) == 1
+    record = load_order(order_id)
+    assert record is not None and record.header["status"] == "open"
+    assert settle_fulfillment_order(order_id, west["fo_id"])["next"] == "done"
+    record = load_order(order_id)
+    assert record is not None and record.header["status"] == "completed"
+    assert {s["capture_status"] for s in record.others["SHP"]} == {"captured"}
+    assert settle_fulfillment_order(order_id, west["fo_id"])["next"] == "done"  # a retry completes nothing twice
+    assert _events(order_id).count("order.completed") == 1
+
+
+def test_settling_a_fulfillment_order_still_open_branches_back(resumed):
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, _ = _released_order("FO-OPEN")
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    tshirt = _lines(order_id)["TSHIRT-M"]["line_id"]
+    body = {"carrier": "dhl", "tracking_number": "P-1", "lines": [{"line_id": tshirt, "quantity": 1}]}
+    assert _api("POST", fo_id, "ship", body=body)[0] == 201
+    with pytest.raises(FulfillmentContinues):
+        settle_fulfillment_order(order_id, fo_id)
+    # What shipped was captured before the branch: the next pass does not capture it again.
+    record = load_order(order_id)
+    assert record is not None and [s["capture_status"] for s in record.others["SHP"]] == ["captured"]
 
 
 def test_a_shipment_landing_while_the_one_before_is_captured_is_captured_before_completion(resumed):

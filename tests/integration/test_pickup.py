@@ -162,7 +162,11 @@ def test_a_no_show_is_cancelled_its_authorization_voided_and_its_units_restocked
     execution = wait_for_execution(arn, timeout=30)
     assert execution["status"] == "SUCCEEDED", execution
     entered = wait_for_state(arn, "CancelUncollectedPickup")
-    assert entered[entered.index("AwaitPickup") :][:3] == ["AwaitPickup", "CancelUncollectedPickup", "CaptureShipments"]
+    assert entered[entered.index("AwaitPickup") :][:3] == [
+        "AwaitPickup",
+        "CancelUncollectedPickup",
+        "SettleFulfillmentOrder",
+    ]
     record = load_order(order_id)
     assert record is not None
     assert record.header["status"] == "cancelled"

@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.fulfill.logic.review import FulfillmentContinues, RerouteRejectedUnits
 from functions.fulfill.rules.waits import BRANCHES, ORDER_OPEN_BRANCH, READY_FOR_PICKUP_BRANCH, branch_of
-from functions.lifecycle.rules.steps import Advance, AwaitingHoldRelease, AwaitingStock, Next
+from functions.lifecycle.rules.steps import (
+    Advance,
+    AwaitingHoldRelease,
+    AwaitingStock,
+    FulfillmentContinues,
+    Next,
+    RerouteRejectedUnits,
+)
 from infra.manifest import ROOT
 
 _BASE = {
@@ -93,7 +99,7 @@ def _common_way(states: dict[str, Any], start: str) -> list[str]:
     return way
 
 
-def test_an_order_shipped_in_one_parcel_takes_five_transitions() -> None:
+def test_an_order_shipped_in_one_parcel_takes_four_transitions() -> None:
     """Every state entered is a paid transition: the common way has no Choice after the waits."""
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     way = _common_way(definition["States"], definition["StartAt"])
@@ -101,10 +107,9 @@ def test_an_order_shipped_in_one_parcel_takes_five_transitions() -> None:
         "AdvanceOrder",
         "FulfillEach",
         "AwaitFulfillment",
-        "CaptureShipments",
-        "ReviewFulfillment",
+        "SettleFulfillmentOrder",
     ]
-    assert definition["States"]["ReviewFulfillment"]["End"] is True
+    assert definition["States"]["FulfillEach"]["End"] is True
 
 
 def test_every_branch_a_task_raises_or_is_sent_is_caught_where_it_can_arrive() -> None:
@@ -122,12 +127,12 @@ def test_every_branch_a_task_raises_or_is_sent_is_caught_where_it_can_arrive() -
     assert iteration["CaptureAndAwait"]["Next"] == "AwaitFulfillment"
     assert iteration["AwaitPickup"]["TimeoutSecondsPath"] == "$.update.no_show_after_seconds"
     assert iteration["NoShowDeadline"]["Parameters"]["update.$"] == "States.StringToJson($.ready.Cause)"
-    # The review's branches go back to AdvanceOrder, ahead of the catch-all.
-    review = states["ReviewFulfillment"]["Catch"]
+    # The settle step's branches leave the Map back to AdvanceOrder, ahead of the catch-all.
+    review = states["FulfillEach"]["Catch"]
     assert review[0]["ErrorEquals"] == [RerouteRejectedUnits.__name__, FulfillmentContinues.__name__]
     assert review[0]["Next"] == "AdvanceOrder" and review[-1]["ErrorEquals"] == ["States.ALL"]
     # No branch is retried as a transient failure.
-    retried = {e for r in states["ReviewFulfillment"]["Retry"] for e in r["ErrorEquals"]}
+    retried = {e for r in iteration["SettleFulfillmentOrder"]["Retry"] for e in r["ErrorEquals"]}
     assert not retried & {RerouteRejectedUnits.__name__, FulfillmentContinues.__name__}
 
 

@@ -13,7 +13,7 @@ def test_graph_has_every_state_of_the_lifecycle_with_its_transitions() -> None:
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     states, edges = graph_of(definition)
     names = {s.name for s in states}
-    assert {"AdvanceOrder", "NextOrderStep", "FulfillEach", "AwaitFulfillment", "ReviewFulfillment"} <= names
+    assert {"AdvanceOrder", "NextOrderStep", "FulfillEach", "AwaitFulfillment", "SettleFulfillmentOrder"} <= names
     assert [s.name for s in states if s.start and s.parent is None] == [definition["StartAt"]]
     inner = {s.name: s.parent for s in states if s.parent}
     assert inner["AwaitFulfillment"] == "FulfillEach"

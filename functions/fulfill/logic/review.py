@@ -1,5 +1,10 @@
-"""OrderLifecycle ReviewFulfillment: after every pass over the open fulfillment orders,
+"""After the wait on a fulfillment order ends (the lifecycle's SettleFulfillmentOrder):
 re-route what was rejected, keep waiting on what is open, or complete the order.
+
+The waits on an order's fulfillment orders end independently and may settle at once. Each
+settles after its own fulfillment order's last change (the capture, the cancellation) is
+written and reads the order consistently, so of any two the later one sees both: the last
+to settle finds nothing open and completes the order.
 
 Re-routing counts its attempts on the order header, once per allocation round (a retried
 review counts nothing twice); past the routing policy's ``max_reroute_attempts`` the step
@@ -9,7 +14,6 @@ exception. Completion is one conditional write, so it happens once.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from functions.allocate.api import load_policy, pinned
@@ -31,7 +35,6 @@ from shared.order.state import (
 )
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
-from shared.workflow import WorkflowBranch
 
 
 class RerouteLimitReached(Conflict):
@@ -40,25 +43,6 @@ class RerouteLimitReached(Conflict):
 
 class FulfillmentStalled(Conflict):
     """Units are neither shipped, cancelled, open for routing nor on an open fulfillment order."""
-
-
-class RerouteRejectedUnits(WorkflowBranch):
-    """Locations rejected units: the workflow allocates them again (AdvanceOrder)."""
-
-
-class FulfillmentContinues(WorkflowBranch):
-    """Fulfillment orders are still open: the workflow waits on them again (through AdvanceOrder)."""
-
-
-def review_or_branch(order_id: str) -> dict[str, Any]:
-    """ReviewFulfillment as the workflow's last step: it ends the execution when the order is
-    complete, and raises the branch to take otherwise."""
-    outcome = review_fulfillment(order_id)
-    if outcome["next"] == "reroute":
-        raise RerouteRejectedUnits(json.dumps(outcome))
-    if outcome["next"] == "fulfill":
-        raise FulfillmentContinues(json.dumps(outcome))
-    return outcome
 
 
 def _count(line: Item, bucket: str) -> int:

@@ -25,6 +25,14 @@ class AwaitingHoldRelease(WorkflowBranch):
     """The order is held: the workflow waits for its holds to end (AwaitHoldRelease)."""
 
 
+class RerouteRejectedUnits(WorkflowBranch):
+    """Locations rejected units: the workflow allocates them again (AdvanceOrder)."""
+
+
+class FulfillmentContinues(WorkflowBranch):
+    """The fulfillment order just settled is still open: the workflow waits on it again (through AdvanceOrder)."""
+
+
 class Next(StrEnum):
     WAIT_FOR_STOCK = "wait_for_stock"
     AWAIT_HOLD_RELEASE = "await_hold_release"
