@@ -8,6 +8,10 @@ import boto3
 import pytest
 
 from functions.capture.handlers.api import handler
+from functions.customers.api import placed_at
+from shared.order.record import get_header
+from shared.settings import get_settings
+from shared.workflow import execution_arn, order_execution_arn
 from tests.integration.conftest import api_event, call, stock_up, wait_for_state
 
 
@@ -92,6 +96,30 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
         "payment.authorized",
         "fulfillment.released",
     ]
+
+
+def test_the_header_stores_nothing_a_reader_can_derive(aws):
+    """The execution named by the order id, the capture time as ``placed_at`` and a missing
+    phone are not stored (each header write costs a unit per started KB); the view still
+    shows the execution's ARN, and the read models the capture time as the placing time."""
+    body = order_body()
+    body["customer"].pop("phone")
+    status, _, order = post(body)
+    assert status == 201, order
+    header = get_header(order["order_id"])
+    assert header is not None
+    assert header["workflow"] == {"status": "RUNNING"}
+    assert "placed_at" not in header and "phone" not in header["customer"]
+    assert placed_at(header) == header["created_at"]
+    expected = execution_arn(get_settings().order_lifecycle_arn, order["order_id"])
+    assert order["workflow"]["execution_arn"] == expected
+    status, _, fetched = get(
+        f"/v1/orders/{order['order_id']}", "/v1/orders/{order_id}", params={"order_id": order["order_id"]}
+    )
+    assert status == 200 and fetched["workflow"]["execution_arn"] == expected
+    # Another execution (a retry's) is recorded, and then named.
+    assert order_execution_arn("ord_x", {"status": "RUNNING", "execution_arn": "arn:x"}) == "arn:x"
+    assert order_execution_arn("ord_x", {}) is None
 
 
 def test_customer_is_matched_by_email_case_insensitively(aws):

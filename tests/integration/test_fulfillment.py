@@ -100,6 +100,11 @@ def test_a_split_allocation_makes_one_fulfillment_order_per_location_and_a_rerun
     east = fos["wh-east"]
     assert east["status"] == "allocated" and east["delivery_group"] == "standard"
     assert [(li["sku"], li["quantity"]) for li in east["lines"]] == [("TSHIRT-M", 2)]
+    # No unit has moved: the line stores no zero counters, the view shows them.
+    assert not {"shipped", "rejected", "cancelled"} & set(east["lines"][0])
+    status, _, view = _api("GET", east["fo_id"])
+    assert status == 200
+    assert [(li["shipped"], li["rejected"], li["cancelled"], li["open"]) for li in view["lines"]] == [(0, 0, 0, 2)]
     record = load_order(order_id)
     assert record is not None
     assert {a["location_id"]: a["fo_id"] for a in record.others["ALLOC"]} == {
