@@ -151,6 +151,10 @@ def test_same_external_id_without_key_is_409_naming_the_order(aws):
     assert status == 409
     assert problem["order_id"] == first["order_id"]
     assert first["order_id"] in problem["errors"][0]["message"]
+    # The refused order's lines, written before its header, are gone again.
+    scanned = boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"]
+    owners = {i["pk"]["S"] for i in scanned if i.get("type", {}).get("S") == "line"}
+    assert owners == {f"ORDER#{first['order_id']}"}
     # another channel may reuse the number
     status, _, _ = post(order_body(channel="pos"), key="dev-pos-key")
     assert status == 201
