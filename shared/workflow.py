@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -15,6 +16,19 @@ from shared.settings import get_settings
 def execution_arn(state_machine_arn: str, name: str) -> str:
     """An execution's ARN follows from its state machine's and its name: no call needed."""
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def order_execution_arn(order_id: str, workflow: Mapping[str, Any] | None) -> str | None:
+    """The execution an order header's ``workflow`` names. One named by the order id (every
+    capture's) is not stored: it follows from the state machine's ARN, and 160 bytes on a
+    header written seven times or more would make each write cost two units, not one. Only
+    another execution (a retry's, an exchange's) is recorded as ``execution_arn``."""
+    if not workflow:
+        return None
+    if workflow.get("execution_arn"):
+        return str(workflow["execution_arn"])
+    machine = get_settings().order_lifecycle_arn
+    return execution_arn(machine, order_id) if machine else None
 
 
 def start_order_lifecycle(order_id: str, *, name: str | None = None) -> str:

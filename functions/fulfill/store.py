@@ -12,7 +12,7 @@
                                   gsi3 ``FOSTATUS#<status>`` by ``<created_at>#<fo_id>``.
 ``ORDER#<id>`` / ``SHP#<shp_id>`` one shipment: carrier, tracking number, lines with the first
                                   unit position each ships (shared/order/amounts.py), capture and
-                                  tracking status; gsi2 ``TRACKING#<tracking number>``.
+                                  tracking status; gsi2 ``TRACKING#<tracking number>`` / ``SHP``.
 
 Statuses and line units are ``functions/fulfill/rules/status.py``; the allocation items a
 fulfillment order consumes are the allocate domain's.

@@ -39,9 +39,10 @@ class OrderRecord:
 def create_order(header: Item, lines: list[Item], events: list[Item], table: Table | None = None) -> None:
     """Write a new order; ``DuplicateOrder`` if its channel already used the external id.
 
-    Small orders go in one transaction. Larger ones write their lines first (batched,
-    1 write unit each) and the header last, so an order is visible only once complete;
-    if the header's transaction is refused the orphan lines are deleted again.
+    The lines go first (batched: 1 write unit each, where a transaction bills 2), then the
+    header in one transaction with the channel-number marker and the events, so an order is
+    visible only once complete; if that transaction is refused the orphan lines are deleted
+    again.
     """
     table = table or Table()
     marker = {
@@ -55,11 +56,7 @@ def create_order(header: Item, lines: list[Item], events: list[Item], table: Tab
         {"Put": {"Item": header, "ConditionExpression": "attribute_not_exists(pk)"}},
         *({"Put": {"Item": e}} for e in events),
     ]
-    inline = len(head_ops) + len(lines) <= 12  # past a few lines, batch writes cost half
-    if inline:
-        head_ops.extend({"Put": {"Item": line}} for line in lines)
-    else:
-        table.batch_put(lines)
+    table.batch_put(lines)
     if len(head_ops) > TRANSACTION_LIMIT:
         raise ValueError("too many events for one transaction")
     try:
@@ -68,8 +65,7 @@ def create_order(header: Item, lines: list[Item], events: list[Item], table: Tab
         existing = table.get(marker["pk"], marker["sk"])
         if existing and existing["order_id"] == header["order_id"]:
             return  # an SDK retry of our own write that had gone through: the order is there
-        if not inline:
-            table.batch_delete((line["pk"], line["sk"]) for line in lines)
+        table.batch_delete((line["pk"], line["sk"]) for line in lines)
         if existing and err.reasons[:1] == ["ConditionalCheckFailed"]:
             raise DuplicateOrder(header["channel"], header["external_id"], existing["order_id"]) from err
         raise

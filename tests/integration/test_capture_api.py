@@ -8,6 +8,10 @@ import boto3
 import pytest
 
 from functions.capture.handlers.api import handler
+from functions.customers.api import placed_at
+from shared.order.record import get_header
+from shared.settings import get_settings
+from shared.workflow import execution_arn, order_execution_arn
 from tests.integration.conftest import api_event, call, stock_up, wait_for_state
 
 
@@ -94,6 +98,30 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
     ]
 
 
+def test_the_header_stores_nothing_a_reader_can_derive(aws):
+    """The execution named by the order id, the capture time as ``placed_at`` and a missing
+    phone are not stored (each header write costs a unit per started KB); the view still
+    shows the execution's ARN, and the read models the capture time as the placing time."""
+    body = order_body()
+    body["customer"].pop("phone")
+    status, _, order = post(body)
+    assert status == 201, order
+    header = get_header(order["order_id"])
+    assert header is not None
+    assert header["workflow"] == {"status": "RUNNING"}
+    assert "placed_at" not in header and "phone" not in header["customer"]
+    assert placed_at(header) == header["created_at"]
+    expected = execution_arn(get_settings().order_lifecycle_arn, order["order_id"])
+    assert order["workflow"]["execution_arn"] == expected
+    status, _, fetched = get(
+        f"/v1/orders/{order['order_id']}", "/v1/orders/{order_id}", params={"order_id": order["order_id"]}
+    )
+    assert status == 200 and fetched["workflow"]["execution_arn"] == expected
+    # Another execution (a retry's) is recorded, and then named.
+    assert order_execution_arn("ord_x", {"status": "RUNNING", "execution_arn": "arn:x"}) == "arn:x"
+    assert order_execution_arn("ord_x", {}) is None
+
+
 def test_customer_is_matched_by_email_case_insensitively(aws):
     _, _, first = post(order_body("W-1"))
     body = order_body("W-2")
@@ -123,6 +151,10 @@ def test_same_external_id_without_key_is_409_naming_the_order(aws):
     assert status == 409
     assert problem["order_id"] == first["order_id"]
     assert first["order_id"] in problem["errors"][0]["message"]
+    # The refused order's lines, written before its header, are gone again.
+    scanned = boto3.client("dynamodb").scan(TableName=get_settings().table_name)["Items"]
+    owners = {i["pk"]["S"] for i in scanned if i.get("type", {}).get("S") == "line"}
+    assert owners == {f"ORDER#{first['order_id']}"}
     # another channel may reuse the number
     status, _, _ = post(order_body(channel="pos"), key="dev-pos-key")
     assert status == 201

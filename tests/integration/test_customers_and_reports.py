@@ -6,6 +6,7 @@ from typing import Any
 
 from functions.customers.handlers.api import handler as customers_handler
 from functions.customers.logic.projection import project_order, rebuild
+from functions.customers.rules.facts import placed_at
 from functions.customers.store import facts_of_day, lifetimes
 from functions.reports.handlers.api import handler as reports_handler
 from functions.reports.rules.metrics import seconds_between
@@ -109,7 +110,7 @@ def recomputed_from_orders(records: list[Any]) -> dict[str, Any]:
 
     ran = [r for r in records if r.others.get("ALLOC") or r.header["fulfillment_status"] == "backordered"]
     shipped = [r for r in records if r.others.get("SHP")]
-    to_ship = [seconds_between(r.header["placed_at"], min(s["shipped_at"] for s in r.others["SHP"])) for r in shipped]
+    to_ship = [seconds_between(placed_at(r.header), min(s["shipped_at"] for s in r.others["SHP"])) for r in shipped]
     units_shipped = sum(line["quantities"].get("shipped", 0) for r in records for line in r.lines)
     gmv = sum(r.header["totals"]["total"] for r in records)
     return {
@@ -155,7 +156,7 @@ def test_the_360_view_search_reports_and_rebuild_agree_with_the_orders(aws):
     assert view["recent_events"] and view["recent_payments"]
 
     # A redelivered record changes nothing; a rebuild from the orders gives the same figures.
-    days = sorted({load_order(i).header["placed_at"][:10] for i in order_ids})  # two if placed across midnight
+    days = sorted({placed_at(load_order(i).header)[:10] for i in order_ids})  # two if placed across midnight
     live_facts = {f["order_id"]: f for d in days for f in facts_of_day(d)}
     live_lifetime = lifetimes(customer_id)
     assert project_order(order_ids[0]) is False
@@ -269,7 +270,7 @@ def test_redelivered_and_reordered_stream_records_leave_the_figures_exact(aws):
     released_to_fulfillment(order["order_id"])
     settled([order["order_id"]])
     before = lifetimes(order["customer_id"])
-    day = load_order(order["order_id"]).header["placed_at"][:10]
+    day = placed_at(load_order(order["order_id"]).header)[:10]
     day_facts = facts_of_day(day)
 
     def record(sk: str, sequence: str) -> dict[str, Any]:

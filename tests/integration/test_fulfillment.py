@@ -14,7 +14,7 @@ from functions.fulfill.logic import resume as fulfillment_resume
 from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
 from functions.fulfill.logic.release import release_to_fulfillment
 from functions.fulfill.logic.review import RerouteLimitReached, review_fulfillment
-from functions.fulfill.store import find_shipment_by_tracking, fulfillment_orders_of
+from functions.fulfill.store import find_shipment_by_tracking, find_shipments_by_tracking, fulfillment_orders_of
 from functions.inventory.store import get_stock
 from functions.lifecycle.logic.settle import settle_fulfillment_order
 from functions.lifecycle.rules.steps import FulfillmentContinues, RerouteRejectedUnits
@@ -104,6 +104,11 @@ def test_a_split_allocation_makes_one_fulfillment_order_per_location_and_a_rerun
     east = fos["wh-east"]
     assert east["status"] == "allocated" and east["delivery_group"] == "standard"
     assert [(li["sku"], li["quantity"]) for li in east["lines"]] == [("TSHIRT-M", 2)]
+    # No unit has moved: the line stores no zero counters, the view shows them.
+    assert not {"shipped", "rejected", "cancelled"} & set(east["lines"][0])
+    status, _, view = _api("GET", east["fo_id"])
+    assert status == 200
+    assert [(li["shipped"], li["rejected"], li["cancelled"], li["open"]) for li in view["lines"]] == [(0, 0, 0, 2)]
     record = load_order(order_id)
     assert record is not None
     assert {a["location_id"]: a["fo_id"] for a in record.others["ALLOC"]} == {
@@ -427,6 +432,9 @@ def test_a_shipment_past_one_transaction_is_written_in_whole_parts(resumed):
     shipments = record.others["SHP"]
     assert sorted(s["shipment_id"] for s in shipments) == sorted(first["parts"])
     assert sum(len(s["lines"]) for s in shipments) == 40
+    # Both parts are found by their one tracking number, in id order, under one short sort key.
+    assert {s["gsi2sk"] for s in shipments} == {"SHP"}
+    assert [s["shipment_id"] for s in find_shipments_by_tracking("BULK-1")] == sorted(first["parts"])
     assert all(line["quantities"]["shipped"] == 2 for line in record.lines)
     assert record.header["fulfillment_status"] == "shipped" and record.header["shipped_units"] == 80
     assert {get_stock(sku, "wh-east").on_hand for sku in skus} == {3}

@@ -10,6 +10,7 @@ import pytest
 
 from functions.customers import store
 from functions.customers.logic.projection import project_order, rebuild
+from functions.customers.rules.facts import placed_at
 from functions.reports.handlers.api import handler as reports_handler
 from shared.order.record import load_order
 from shared.table import Table
@@ -33,7 +34,7 @@ def _one_sku_order(external_id: str, sku: str, quantity: int) -> str:
 
 
 def _day(order_id: str) -> str:
-    return str(load_order(order_id).header["placed_at"][:10])
+    return placed_at(load_order(order_id).header)[:10]
 
 
 def _counters(sku: str, day: str) -> dict[str, int]:

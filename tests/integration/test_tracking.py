@@ -10,6 +10,7 @@ import boto3
 from functions.fulfill.handlers import carrier_webhooks, tracking_events
 from functions.fulfill.logic.carriers.registry import sign
 from functions.fulfill.logic.tracking import adopt_orphans, orphan_pk, shipment_history
+from functions.fulfill.rules.views import shipment_view
 from infra.local import moto_patches
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from infra.local.runtime import LambdaContext
@@ -300,3 +301,16 @@ def test_an_orphan_is_adopted_by_the_next_event_of_its_number(aws):
     shp = shipment("ord_next", "shp_n")
     assert (shp["tracking_status"], shp["tracking_status_at"]) == ("out_for_delivery", T3)
     assert [h["event_id"] for h in shipment_history("ord_next", "shp_n")] == ["o-2", "o-1"]
+
+
+def test_the_shipment_keeps_only_the_latest_events_text_and_its_time_once(aws):
+    seed_order("ord_text", {"shp_t": "TNTEXT"}, ordered=1, shipped=1)
+    assert post_webhook("generic", generic("e-1", "TNTEXT", "in_transit", T2, location="Hamburg"))[0] == 202
+    assert shipment("ord_text", "shp_t")["tracking_location"] == "Hamburg"
+    assert post_webhook("generic", generic("e-2", "TNTEXT", "delivered", T4))[0] == 202
+    shp = shipment("ord_text", "shp_t")
+    assert (shp["tracking_status"], shp["tracking_status_at"]) == ("delivered", T4)
+    # Nothing of the earlier event's location, no empty strings, the time stored once.
+    assert not {"tracking_location", "tracking_description", "tracking_updated_at"} & set(shp)
+    view = shipment_view(shp)
+    assert (view["tracking_status"], view["tracking_updated_at"]) == ("delivered", T4)

@@ -12,13 +12,14 @@ from typing import Any
 import botocore.session
 import pytest
 from boto3.dynamodb.types import Binary, TypeSerializer
-from botocore.exceptions import ParamValidationError
+from botocore.exceptions import ClientError, ParamValidationError
 from botocore.parsers import JSONParser
 from botocore.validate import ParamValidator
 
 from shared.aws import reset_clients
 from shared.dynamodb_responses import ItemResponseParser, ResponseParsers
-from shared.table import Table, _decimals, _deserializer, _validator, from_ddb, to_ddb
+from shared.errors import RetryableError
+from shared.table import ConditionFailed, Table, _decimals, _deserializer, _validator, from_ddb, to_ddb
 
 
 class Colour(enum.StrEnum):
@@ -209,3 +210,61 @@ def test_attribute_values_themselves_are_taken_as_built() -> None:
     params = {"TableName": "t", "Item": {"pk": {"S": 1}}}
     assert ParamValidator().validate(params, shape).has_errors()
     assert not _validator.validate(params, shape).has_errors()
+
+
+class _Recorder(Table):
+    """The table with its requests recorded instead of sent (``fail``: the error code to answer)."""
+
+    def __init__(self, fail: str | None = None):
+        super().__init__("t")
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.fail = fail
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        self.sent.append((operation, params))
+        if self.fail:
+            raise ClientError({"Error": {"Code": self.fail, "Message": self.fail}}, operation)
+        return {}
+
+
+_PUT = {"Put": {"Item": {"pk": "a", "sk": "b", "n": 1}, "ConditionExpression": "attribute_not_exists(pk)"}}
+_UPDATE = {
+    "Update": {
+        "Key": {"pk": "a", "sk": "b"},
+        "UpdateExpression": "SET n = :n",
+        "ConditionExpression": "n = :o",
+        "ExpressionAttributeValues": {":n": 2, ":o": 1},
+    }
+}
+_DELETE = {"Delete": {"Key": {"pk": "a", "sk": "b"}, "ConditionExpression": "attribute_exists(pk)"}}
+_CHECK = {"ConditionCheck": {"Key": {"pk": "a", "sk": "b"}, "ConditionExpression": "attribute_exists(pk)"}}
+
+
+@pytest.mark.parametrize(
+    ("operation", "request_name"), [(_PUT, "PutItem"), (_UPDATE, "UpdateItem"), (_DELETE, "DeleteItem")]
+)
+def test_a_transaction_of_one_write_is_sent_as_that_write(operation: dict[str, Any], request_name: str) -> None:
+    # The same conditional write at half the units: DynamoDB bills a transaction's items twice.
+    table = _Recorder()
+    table.transact([operation])
+    ((_kind, body),) = operation.items()
+    expected = {
+        "TableName": "t",
+        **{k: to_ddb(v) if k in ("Item", "Key", "ExpressionAttributeValues") else v for k, v in body.items()},
+    }
+    assert table.sent == [(request_name, expected)]
+
+
+def test_a_transaction_of_several_items_or_a_lone_condition_check_stays_a_transaction() -> None:
+    for operations in ([_PUT, _UPDATE], [_CHECK]):
+        table = _Recorder()
+        table.transact(operations)
+        assert [name for name, _ in table.sent] == ["TransactWriteItems"]
+
+
+def test_a_lone_write_refused_fails_as_the_transaction_would() -> None:
+    with pytest.raises(ConditionFailed) as refused:
+        _Recorder(fail="ConditionalCheckFailedException").transact([_UPDATE])
+    assert refused.value.reasons == ["ConditionalCheckFailed"]
+    with pytest.raises(RetryableError):
+        _Recorder(fail="TransactionConflictException").transact([_PUT])

@@ -9,16 +9,15 @@ from functions.capture.logic.order_view import OrderView, order_view
 from functions.capture.rules.pricing import PricedLine, Totals, price_order
 from functions.customers.api import resolve_customer
 from shared.api.caller import Caller
-from shared.clock import iso, now_iso
+from shared.clock import now_iso
 from shared.errors import Forbidden
 from shared.ids import new_id
 from shared.order import keys
 from shared.order.record import DuplicateOrder, OrderRecord, create_order
 from shared.order.state import initial_header_state
 from shared.order.timeline import event_item
-from shared.settings import get_settings
 from shared.table import Item
-from shared.workflow import execution_arn, start_order_lifecycle
+from shared.workflow import start_order_lifecycle
 
 
 def authorize_capture(caller: Caller, channel: str) -> None:
@@ -66,13 +65,16 @@ def _header(order_id: str, request: OrderRequest, customer_id: str, totals: Tota
         "channel": request.channel,
         "external_id": request.external_id,
         "customer_id": customer_id,
-        "customer": {"email": request.customer.email, "name": request.customer.name, "phone": request.customer.phone},
+        "customer": {
+            "email": request.customer.email,
+            "name": request.customer.name,
+            **({"phone": request.customer.phone} if request.customer.phone else {}),
+        },
         **(
             {"channel_customer_id": request.customer.channel_customer_id}
             if request.customer.channel_customer_id
             else {}
         ),
-        "placed_at": iso(request.placed_at) if request.placed_at else created_at,
         "currency": request.currency,
         "payment_status": "pending",
         "totals": totals.as_dict(),
@@ -85,8 +87,9 @@ def _header(order_id: str, request: OrderRequest, customer_id: str, totals: Tota
             else {}
         ),
         "line_count": len(request.lines),
+        # The channel's own time for imported history; absent, the capture's (``created_at``).
         **({"placed_at": request.placed_at.isoformat()} if request.placed_at else {}),
-        **initial_header_state(execution_arn(get_settings().order_lifecycle_arn, order_id)),
+        **initial_header_state(),  # its execution is named by the order id: not stored
         "created_at": created_at,
         "updated_at": created_at,
         "gsi1pk": keys.channel_index_pk(request.channel, order_id),

@@ -14,6 +14,7 @@ from functions.returns.api import return_views
 from shared.order.quantities import LineQuantities, line_status
 from shared.order.record import OrderRecord
 from shared.table import Item
+from shared.workflow import order_execution_arn
 
 
 class Quantities(BaseModel):
@@ -197,6 +198,8 @@ def order_view(record: OrderRecord) -> OrderView:
         changes=change_views(record),
         holds=[hold_view(i) for i in sorted(others.get("HOLD", []), key=lambda i: (i["placed_at"], i["hold_id"]))],
         payment_summary=PaymentSummary(**payments),
-        workflow=Workflow(execution_arn=workflow.get("execution_arn"), status=workflow.get("status", "PENDING")),
+        workflow=Workflow(
+            execution_arn=order_execution_arn(h["order_id"], workflow), status=workflow.get("status", "PENDING")
+        ),
         updated_at=h["updated_at"],
     )

@@ -49,7 +49,9 @@ def project_order(order_id: str, table: Table | None = None) -> bool:
             if lifetime:
                 ops.append(lifetime)
         if previous is None:
-            ops.append(store.external_id_entry(facts, str(record.header["external_id"])))
+            # Outside the transaction (one write unit, not two): the entry names an order
+            # that exists, so it is never wrong to have, and writing it again changes nothing.
+            table.put(store.external_id_entry(facts, str(record.header["external_id"]))["Put"]["Item"])
         demand = demand_delta(facts, previous)
         _mark_demand_days(facts, previous, table)
         # At most MAX_DEMAND_SKUS counters (the facts hold no more), so this fits one transaction.

@@ -52,10 +52,9 @@ def _fo_lines(allocations: list[Item]) -> list[dict[str, Any]]:
                 "line_id": alloc["line_id"],
                 "position": int(alloc["line_position"]),
                 "sku": alloc["sku"],
+                # shipped, rejected and cancelled appear when units move (absent: 0), so a new
+                # fulfillment order stays under a write unit longer.
                 "quantity": 0,
-                "shipped": 0,
-                "rejected": 0,
-                "cancelled": 0,
             },
         )
         line["quantity"] += held(alloc)

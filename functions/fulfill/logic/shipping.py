@@ -147,7 +147,10 @@ def _write_part(
         # In the customer's hands: delivered now, and nothing for a carrier to track.
         shipment |= {"method": "pickup", "tracking_status": "delivered", "delivered_at": at}
     else:
-        shipment |= {"gsi2pk": f"TRACKING#{request.tracking_number}", "gsi2sk": shipment_id}
+        # Readers look a number up by gsi2pk alone and order the shipments by id themselves:
+        # the sort key need not repeat the id (a shipment item written at every capture and
+        # carrier scan stays under a write unit longer).
+        shipment |= {"gsi2pk": f"TRACKING#{request.tracking_number}", "gsi2sk": "SHP"}
     detail = {
         "shipment_id": shipment_id,
         "fo_id": fo["fo_id"],

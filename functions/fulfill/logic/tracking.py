@@ -126,19 +126,27 @@ def _shipment_update(event: TrackingEvent, shipment: Item) -> dict[str, Any]:
         ":s": event.status,
         ":at": event.occurred_at,
         ":ev": event.key,
-        ":d": event.description,
-        ":loc": event.location,
         ":rank": max(current.progress, RANKS.get(event.status, 0)),
         ":now": now_iso(),
     }
-    expression = (
-        "SET tracking_status = :s, tracking_status_at = :at, tracking_updated_at = :at, tracking_event = :ev,"
-        " tracking_description = :d, tracking_location = :loc, tracking_rank = :rank, updated_at = :now"
-    )
+    # ``tracking_updated_at`` is not stored: it is ``tracking_status_at`` (the view shows it
+    # under both names). An empty description or location is removed rather than stored as
+    # "", so the shipment keeps nothing of an earlier event's and no bytes for none.
+    sets = [
+        "tracking_status = :s, tracking_status_at = :at, tracking_event = :ev, tracking_rank = :rank, updated_at = :now"
+    ]
+    removes = ["tracking_updated_at"]
+    for name, value in (("tracking_description", event.description), ("tracking_location", event.location)):
+        if value:
+            sets.append(f"{name} = :{name}")
+            values[f":{name}"] = value
+        else:
+            removes.append(name)
     if event.status == "delivered":
-        expression += ", delivered_at = :at"
+        sets.append("delivered_at = :at")
     elif event.status == "returned_to_sender":
-        expression += ", returned_at = :at"
+        sets.append("returned_at = :at")
+    expression = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
     # Optimistic: the shipment still holds the state this decision was made on.
     condition = "attribute_exists(pk) AND "
     if shipment.get("tracking_event"):

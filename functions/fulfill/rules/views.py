@@ -50,7 +50,7 @@ def fulfillment_order_view(item: Item) -> dict[str, Any]:
     }
 
 
-_SHIPMENT_OPTIONAL = ("invoice_id", "captured_at", "delivered_at", "tracking_updated_at", "parts", "method")
+_SHIPMENT_OPTIONAL = ("invoice_id", "captured_at", "delivered_at", "parts", "method")
 
 
 def shipment_view(item: Item) -> dict[str, Any]:
@@ -74,4 +74,11 @@ def shipment_view(item: Item) -> dict[str, Any]:
         "tracking_status": item["tracking_status"],
         "shipped_at": item["shipped_at"],
         **{name: item[name] for name in _SHIPMENT_OPTIONAL if name in item},
+        # The carrier's time of the latest status (stored once, as ``tracking_status_at``;
+        # shipments tracked before kept a copy as ``tracking_updated_at``).
+        **(
+            {"tracking_updated_at": item.get("tracking_status_at") or item["tracking_updated_at"]}
+            if "tracking_status_at" in item or "tracking_updated_at" in item
+            else {}
+        ),
     }

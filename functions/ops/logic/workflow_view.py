@@ -13,6 +13,7 @@ from shared.api.caller import Caller
 from shared.aws import client
 from shared.errors import NotFound
 from shared.order.record import get_header
+from shared.workflow import order_execution_arn
 
 # A busy order has a few hundred events; more pages than this would be a runaway loop.
 _MAX_HISTORY_PAGES = 20
@@ -137,7 +138,7 @@ def order_workflow(caller: Caller, order_id: str) -> WorkflowGraph:
     if header is None or not caller.may_see_channel(header["channel"]):
         raise NotFound(f"no order {order_id}")
     workflow = header.get("workflow") or {}
-    arn = workflow.get("execution_arn")
+    arn = order_execution_arn(order_id, workflow)
     status = str(workflow.get("status", "PENDING"))
     if not arn:
         return WorkflowGraph(
