@@ -2,7 +2,9 @@
 
 Handlers run in the local stack's worker processes; the emulator sees each of their
 requests (``infra.local.requests_meter``) and hands it here with its answer, named by
-the function that made it. Write units follow DynamoDB's rules (1 per started KB written,
+the function that made it. Item sizes follow DynamoDB's documented rules (``item_size``:
+attribute names plus typed values, nested lists and maps with their own overhead, never
+the JSON text). Write units follow DynamoDB's rules (1 per started KB written,
 2 per transactional item); an update's size is the stored item's after the write (a
 delete counts 1 unit), read from the emulator, since moto reports no real consumed capacity.
 
@@ -10,7 +12,8 @@ Index write units follow DynamoDB's rule for global secondary indexes, for the p
 each index has in the emulated table: an index is written only when the item's index key
 or an attribute the index projects changes (a key change is a delete and a put, a key
 removed a delete, a new item with the key a put; 1 unit per started KB of the index
-entry, never doubled in a transaction). That needs each item before and after the write:
+entry, its projected attributes plus 100 bytes of overhead, never doubled in a
+transaction). That needs each item before and after the write:
 moto hands both to the table's stream (``StreamShard.add``, every put, update and delete,
 transactions and batches included), so the meter wraps that call while attached and keeps
 what each write cost the indexes until the request that made it is answered (same thread).
@@ -18,13 +21,14 @@ what each write cost the indexes until the request that made it is answered (sam
 
 from __future__ import annotations
 
-import json
+import base64
 import math
 import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
@@ -33,14 +37,65 @@ from moto.dynamodb.models.table import StreamShard
 
 from infra.local import requests_meter
 
+# DynamoDB's item size rules ("Item sizes and formats" in the developer guide): an item is
+# the sum over its attributes of the name's UTF-8 bytes and the value's size. Sizes come
+# from the typed values ({"S": ...}), never from their JSON text, which costs a nested value
+# its type wrapper and quotes (``{"N":"0"}`` is 9 characters, 2 bytes stored).
+_LIST_OR_MAP = 3  # a List or Map's own overhead, whatever it holds
+_ELEMENT = 1  # each element of a List or Map
+# Every index entry's overhead (the developer guide's global secondary index storage rule).
+INDEX_ENTRY_OVERHEAD = 100
 
-def _size(attrs: dict[str, Any]) -> int:
-    """Attribute names plus values, the typed wrapper ({"S": ...}) left out."""
-    total = 0
-    for name, typed in attrs.items():
-        (value,) = typed.values() if isinstance(typed, dict) and len(typed) == 1 else (typed,)
-        total += len(name) + len(json.dumps(value, separators=(",", ":")))
-    return total
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _number_size(text: str) -> int:
+    """1 byte per two significant digits (leading and trailing zeros trimmed) plus 1; a zero
+    is counted as one digit, so it takes 2 bytes."""
+    digits = "".join(map(str, Decimal(text).as_tuple().digits)).strip("0")
+    significant = max(1, len(digits))
+    return math.ceil(significant / 2) + 1
+
+
+def _binary_size(value: str | bytes) -> int:
+    """Raw bytes: the wire (and moto) carry them base64-encoded."""
+    return len(value) if isinstance(value, bytes | bytearray) else len(base64.b64decode(value))
+
+
+def value_size(typed: Mapping[str, Any]) -> int:
+    """The stored size of one typed attribute value (``{"S": "x"}``, ``{"M": {...}}``, ...)."""
+    ((kind, value),) = typed.items()
+    if kind == "S":
+        return _utf8(value)
+    if kind == "N":
+        return _number_size(value)
+    if kind == "B":
+        return _binary_size(value)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(_utf8(v) for v in value)
+    if kind == "NS":
+        return sum(_number_size(v) for v in value)
+    if kind == "BS":
+        return sum(_binary_size(v) for v in value)
+    if kind == "L":
+        return _LIST_OR_MAP + sum(_ELEMENT + value_size(v) for v in value)
+    if kind == "M":
+        return _LIST_OR_MAP + sum(_ELEMENT + _utf8(k) + value_size(v) for k, v in value.items())
+    raise ValueError(f"not a DynamoDB attribute value type: {kind!r}")
+
+
+def item_size(attrs: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: attribute names plus their values' sizes."""
+    return sum(_utf8(name) + value_size(typed) for name, typed in attrs.items())
+
+
+def index_entry_size(entry: Mapping[str, Any]) -> int:
+    """An index entry's size: its projected attributes plus the per-entry overhead."""
+    return item_size(entry) + INDEX_ENTRY_OVERHEAD
 
 
 _INDEX_KEY = re.compile(r"^gsi\d+pk$")
@@ -114,14 +169,15 @@ def index_writes(
             continue
         if old is None:
             assert new is not None
-            out.append(IndexWrite(index.name, _plain(new[index.pk]), _units(_size(new))))
+            out.append(IndexWrite(index.name, _plain(new[index.pk]), _units(index_entry_size(new))))
         elif new is None:
-            out.append(IndexWrite(index.name, _plain(old[index.pk]), _units(_size(old))))
+            out.append(IndexWrite(index.name, _plain(old[index.pk]), _units(index_entry_size(old))))
         elif old[index.pk] != new[index.pk] or (index.sk is not None and old[index.sk] != new[index.sk]):
-            out.append(IndexWrite(index.name, _plain(old[index.pk]), _units(_size(old))))
-            out.append(IndexWrite(index.name, _plain(new[index.pk]), _units(_size(new))))
+            out.append(IndexWrite(index.name, _plain(old[index.pk]), _units(index_entry_size(old))))
+            out.append(IndexWrite(index.name, _plain(new[index.pk]), _units(index_entry_size(new))))
         elif old != new:  # a projected attribute changed: the entry is rewritten in place
-            out.append(IndexWrite(index.name, _plain(new[index.pk]), _units(max(_size(old), _size(new)))))
+            size = max(index_entry_size(old), index_entry_size(new))
+            out.append(IndexWrite(index.name, _plain(new[index.pk]), _units(size)))
     return out
 
 
@@ -218,24 +274,24 @@ class AwsMeter:
 
     def _stored_size(self, table: str, key: dict[str, Any]) -> int:
         stored = self._stored(table, key)
-        return _size(stored) if stored else 0
+        return item_size(stored) if stored else 0
 
     def _write_units(self, operation: str, params: dict[str, Any]) -> float:
         if operation == "PutItem":
-            return _units(_size(params["Item"]))
+            return _units(item_size(params["Item"]))
         if operation in ("UpdateItem", "DeleteItem"):
             return _units(self._stored_size(params["TableName"], params["Key"]))
         if operation == "BatchWriteItem":
             total = 0
             for requests in params["RequestItems"].values():
                 for r in requests:
-                    total += _units(_size(r["PutRequest"]["Item"])) if "PutRequest" in r else 1
+                    total += _units(item_size(r["PutRequest"]["Item"])) if "PutRequest" in r else 1
             return total
         if operation == "TransactWriteItems":
             total = 0
             for entry in params["TransactItems"]:
                 ((kind, op),) = entry.items()
-                size = _size(op["Item"]) if kind == "Put" else self._stored_size(op["TableName"], op["Key"])
+                size = item_size(op["Item"]) if kind == "Put" else self._stored_size(op["TableName"], op["Key"])
                 total += 2 * _units(size)
             return total
         return 0
@@ -265,13 +321,13 @@ class AwsMeter:
         """Read units from what came back: 4 KB per unit, half for eventually consistent reads."""
         units = 0.0
         if name == "GetItem" and answer.get("Item"):
-            units = _read_units(_size(answer["Item"]))
+            units = _read_units(item_size(answer["Item"]))
         elif name in ("Query", "Scan"):
-            units = _read_units(sum(_size(item) for item in answer.get("Items", [])))
+            units = _read_units(sum(item_size(item) for item in answer.get("Items", [])))
         elif name == "BatchGetItem":
-            units = sum(_read_units(_size(i)) for items in answer.get("Responses", {}).values() for i in items)
+            units = sum(_read_units(item_size(i)) for items in answer.get("Responses", {}).values() for i in items)
         elif name == "TransactGetItems":
-            return 2 * sum(_read_units(_size(r.get("Item", {}))) for r in answer.get("Responses", []))
+            return 2 * sum(_read_units(item_size(r.get("Item", {}))) for r in answer.get("Responses", []))
         return units if params.get("ConsistentRead") else units / 2
 
     def attach(self, *services: str) -> AwsMeter:

@@ -29,7 +29,7 @@ from functions.fulfill.store import LOCATION_INDEX_SHARDS
 from infra import manifest
 from infra.local import requests_meter, runtime
 from shared.order.keys import ORDER_INDEX_SHARDS
-from tests.benchmarks.aws_meter import AwsMeter, IndexWrite, _hook, _read_units, _size, _unhook, _units
+from tests.benchmarks.aws_meter import AwsMeter, IndexWrite, _hook, _read_units, _unhook, _units, item_size
 from tests.benchmarks.bench_lifecycle import Warehouse, _capture, _finished, _stock, _transitions
 from tests.benchmarks.capacity import bucket_of, key_class
 
@@ -141,7 +141,7 @@ class TraceRecorder(AwsMeter):
         out: dict[tuple[str, str], Written] = {}
         for table, key, _, _kind in self._writes(operation, params):
             stored = self._stored(table, key)
-            out[(str(_plain(key["pk"])), str(_plain(key["sk"])))] = Written(_size(stored) if stored else 0)
+            out[(str(_plain(key["pk"])), str(_plain(key["sk"])))] = Written(item_size(stored) if stored else 0)
         return out
 
     def _dynamodb(
@@ -167,11 +167,11 @@ class TraceRecorder(AwsMeter):
         if operation == "GetItem":
             pk, sk = str(_plain(params["Key"]["pk"])), str(_plain(params["Key"]["sk"]))
             item = answer.get("Item")
-            units = _read_units(_size(item)) if item else 1
+            units = _read_units(item_size(item)) if item else 1
             self._touch(phase, "table", self._table_class(pk, sk), pk, rcu=units * consistent, reads=1)
         elif operation in ("Query", "Scan"):
             index = params.get("IndexName", "table")
-            units = _read_units(sum(_size(i) for i in answer.get("Items", [])))
+            units = _read_units(sum(item_size(i) for i in answer.get("Items", [])))
             value = self._query_pk(params, _INDEXES.get(index, "pk")) if operation == "Query" else None
             cls = key_class(value) if value else "{scan}"
             if index == "table" and value and all("sk" in i for i in answer.get("Items", [])[:1]):
@@ -182,12 +182,13 @@ class TraceRecorder(AwsMeter):
             for table_items in answer.get("Responses", {}).values():
                 for item in table_items:
                     pk, sk = str(_plain(item["pk"])), str(_plain(item["sk"]))
-                    self._touch(phase, "table", self._table_class(pk, sk), pk, rcu=_read_units(_size(item)), reads=1)
+                    units = _read_units(item_size(item))
+                    self._touch(phase, "table", self._table_class(pk, sk), pk, rcu=units, reads=1)
         elif operation == "TransactGetItems":
             for entry, response in zip(params.get("TransactItems", []), answer.get("Responses", []), strict=False):
                 key = entry["Get"]["Key"]
                 pk, sk = str(_plain(key["pk"])), str(_plain(key["sk"]))
-                units = 2 * _read_units(_size(response.get("Item", {})))
+                units = 2 * _read_units(item_size(response.get("Item", {})))
                 self._touch(phase, "table", self._table_class(pk, sk), pk, rcu=units, reads=1)
 
     @staticmethod
