@@ -325,6 +325,17 @@ def test_review_completes_the_order_once_everything_shipped(resumed):
     assert _events(order_id).count("order.completed") == 1
 
 
+def _one_tshirt_shipped(external_id: str, tracking_number: str) -> tuple[str, str]:
+    """An order at wh-east of which one of its two T-shirts shipped: its id and its FO's."""
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, _ = _released_order(external_id)
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    tshirt = _lines(order_id)["TSHIRT-M"]["line_id"]
+    body = {"carrier": "dhl", "tracking_number": tracking_number, "lines": [{"line_id": tshirt, "quantity": 1}]}
+    assert _api("POST", fo_id, "ship", body=body)[0] == 201
+    return order_id, fo_id
+
+
 def test_the_last_fulfillment_order_to_settle_completes_the_order(resumed):
     """Each wait settles on its own; the one that finds nothing else open completes the order."""
     _split_stock()
@@ -348,12 +359,7 @@ def test_the_last_fulfillment_order_to_settle_completes_the_order(resumed):
 
 
 def test_settling_a_fulfillment_order_still_open_branches_back(resumed):
-    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
-    order_id, _ = _released_order("FO-OPEN")
-    fo_id = _fos(order_id)["wh-east"]["fo_id"]
-    tshirt = _lines(order_id)["TSHIRT-M"]["line_id"]
-    body = {"carrier": "dhl", "tracking_number": "P-1", "lines": [{"line_id": tshirt, "quantity": 1}]}
-    assert _api("POST", fo_id, "ship", body=body)[0] == 201
+    order_id, fo_id = _one_tshirt_shipped("FO-OPEN", "P-1")
     with pytest.raises(FulfillmentContinues):
         settle_fulfillment_order(order_id, fo_id)
     # What shipped was captured before the branch: the next pass does not capture it again.
@@ -364,17 +370,12 @@ def test_settling_a_fulfillment_order_still_open_branches_back(resumed):
 def test_a_shipment_landing_while_the_one_before_is_captured_is_captured_before_completion(resumed):
     """The pass over a fulfillment order ends once its first shipment is captured; the rest
     shipped meanwhile closes it with a shipment still to capture, which the review waits on."""
-    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
-    order_id, released = _released_order("FO-LATE")
-    fo_id = _fos(order_id)["wh-east"]["fo_id"]
-    tshirt = _lines(order_id)["TSHIRT-M"]["line_id"]
-    first = {"carrier": "dhl", "tracking_number": "TRK-L1", "lines": [{"line_id": tshirt, "quantity": 1}]}
-    assert _api("POST", fo_id, "ship", body=first)[0] == 201
+    order_id, fo_id = _one_tshirt_shipped("FO-LATE", "TRK-L1")
     assert capture_shipments(order_id, fo_id)["captured"] > 0
     assert _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": "TRK-L2"})[0] == 201
     assert _api("GET", fo_id)[2]["status"] == "fulfilled"
 
-    assert _review(order_id) == {"next": "fulfill", "open": released["open"]}
+    assert _review(order_id) == {"next": "fulfill", "open": [{"fo_id": fo_id}]}
     _step(await_fulfillment, {"order_id": order_id, "fo_id": fo_id, "task_token": "token-late"})
     assert resumed[-1] == ("token-late", {"event": "fulfilled", "fo_id": fo_id})  # the pass resumes at once
     assert capture_shipments(order_id, fo_id)["captured"] > 0
