@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from functions.lifecycle.logic.settle import settle_fulfillment_order
 from functions.lifecycle.rules.steps import FulfillmentContinues, RerouteRejectedUnits
 from functions.payments.logic.capture import capture_shipments
 from infra.local.runtime import LambdaContext
+from shared.errors import RetryableError
 from shared.order.record import load_order
 from shared.order.timeline import timeline
 from tests.integration.conftest import api_event, call, stock_up
@@ -356,6 +359,37 @@ def test_the_last_fulfillment_order_to_settle_completes_the_order(resumed):
     assert {s["capture_status"] for s in record.others["SHP"]} == {"captured"}
     assert settle_fulfillment_order(order_id, west["fo_id"])["next"] == "done"  # a retry completes nothing twice
     assert _events(order_id).count("order.completed") == 1
+
+
+def test_two_fulfillment_orders_settling_at_once_complete_the_order_once(resumed):
+    """The waits end together: each settle captures its own shipment and then reads the
+    order, so whichever reads last sees both captured and completes it, exactly once."""
+    for trial in range(4):
+        stock_up({"TSHIRT-M": 10}, location_id="wh-east", lat=52.5, lon=13.4)
+        stock_up({"JEANS-32": 10}, location_id="wh-west", lat=52.4, lon=13.0)
+        order_id, _ = _released_order(f"FO-TOGETHER-{trial}")
+        fos = [fo["fo_id"] for fo in _fos(order_id).values()]
+        assert len(fos) == 2
+        for fo_id in fos:
+            assert _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": f"TG-{fo_id}"})[0] == 201
+        barrier = threading.Barrier(2)
+
+        def settle(fo_id: str, order_id: str = order_id, barrier: threading.Barrier = barrier) -> str:
+            barrier.wait()
+            while True:  # as the state machine's Retry does: two captures on one authorization race
+                try:
+                    return str(settle_fulfillment_order(order_id, fo_id)["next"])
+                except RetryableError:
+                    continue
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(settle, fos))
+        assert "done" in outcomes and set(outcomes) <= {"done", "fulfill"}, outcomes
+        record = load_order(order_id)
+        assert record is not None and record.header["status"] == "completed", (trial, outcomes)
+        assert {s["capture_status"] for s in record.others["SHP"]} == {"captured"}
+        assert len(record.others["INV"]) == 2
+        assert _events(order_id).count("order.completed") == 1
 
 
 def test_settling_a_fulfillment_order_still_open_branches_back(resumed):

@@ -32,6 +32,10 @@ def capture_shipments(order_id: str, fo_id: str) -> dict[str, Any]:
     invoices: list[str] = []
     captured = 0
     budget: int | None = None  # passes: one per shipment, a few more per expiry or lost race
+    # Whether each shipment's capture is the final one, as first asked of the provider: a
+    # pass after a lost race asks again under the same idempotency key, so it must ask the
+    # same (another fulfillment order's capture landing meanwhile would change the answer).
+    finals: dict[str, bool] = {}
     while True:
         snap = load_ledger(order_id)
         pending = [s for s in snap.shipments if s.get("fo_id") == fo_id and s.get("capture_status") == "pending"]
@@ -40,7 +44,7 @@ def capture_shipments(order_id: str, fo_id: str) -> dict[str, Any]:
         budget = 4 * len(pending) + ATTEMPTS if budget is None else budget - 1
         if budget <= 0:
             raise RetryableError(f"could not capture the shipments of {fo_id}")
-        invoice = _capture_shipment(snap, pending[0])
+        invoice = _capture_shipment(snap, pending[0], finals)
         if invoice is not None:
             invoices.append(invoice["invoice_id"])
             captured += int(invoice["amount"])
@@ -50,12 +54,12 @@ def _capturable(snap: Snapshot, amount: int) -> Item | None:
     return next((p for p in snap.payments if p["status"] in ACTIVE and open_amount(p) >= amount), None)
 
 
-def _capture_shipment(snap: Snapshot, shipment: Item) -> Item | None:
+def _capture_shipment(snap: Snapshot, shipment: Item, finals: dict[str, bool]) -> Item | None:
     """Capture one shipment; None when the ledger moved (expired, re-authorized, a race)."""
     lines = invoice_lines({line["line_id"]: line for line in snap.record.lines}, shipment)
     amount = sum(int(line["total"]) for line in lines)
     others = [s for s in snap.shipments if s.get("capture_status") == "pending" and s["sk"] != shipment["sk"]]
-    final = not others and units_to_ship(snap.record.lines) == 0
+    final = finals.get(shipment["shipment_id"], not others and units_to_ship(snap.record.lines) == 0)
     payment: Item | None = None
     reference: str | None = None
     if amount > 0:
@@ -71,6 +75,7 @@ def _capture_shipment(snap: Snapshot, shipment: Item) -> Item | None:
         key = f"{snap.order_id}:capture:{shipment['shipment_id']}"
         if payment.get("replaces"):  # a capture key is bound to one authorization
             key += f":{payment['payment_id']}"
+        finals[shipment["shipment_id"]] = final
         try:
             capture = gateway.capture(
                 authorization=payment["reference"],
