@@ -1,4 +1,5 @@
-"""Starting the OrderLifecycle: one Standard execution per order, named by the order id."""
+"""The workflows as handlers see them: starting an execution (one Standard execution per
+order, named by the order id), answering a waiting task, and the branches a task raises."""
 
 from __future__ import annotations
 
