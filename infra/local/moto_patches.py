@@ -94,6 +94,7 @@ from datetime import datetime
 from typing import Any
 
 from moto.core.request import Request as MotoRequest
+from moto.core.responses import EmptyResult
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -682,8 +683,6 @@ def _patch_step_functions() -> None:
 
 
 def _send_task_failure(self: Any) -> Any:
-    from moto.core.responses import EmptyResult
-
     self.stepfunction_backend.send_task_failure(
         self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
     )

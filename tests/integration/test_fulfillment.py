@@ -55,10 +55,6 @@ def _step(module: Any, event: dict[str, Any]) -> Any:
     return module.handler(event, LambdaContext(function_name="test"))
 
 
-def _review(order_id: str) -> dict[str, Any]:
-    return review_fulfillment(order_id)
-
-
 def _released_order(external_id: str, **body: Any) -> tuple[str, dict[str, Any]]:
     status, _, order = post(order_body(external_id, **body))
     assert status == 201, order
@@ -260,16 +256,16 @@ def test_a_rejection_releases_the_stock_and_reroutes_elsewhere(resumed):
 
     with pytest.raises(RerouteRejectedUnits):  # the workflow's branch back to AdvanceOrder
         settle_fulfillment_order(order_id, fo_id)
-    review = _review(order_id)
+    review = review_fulfillment(order_id)
     assert review["next"] == "reroute" and review["attempt"] == 1 and review["open"] == []
-    assert _review(order_id)["attempt"] == 1  # a retried review counts once
+    assert review_fulfillment(order_id)["attempt"] == 1  # a retried review counts once
     allocate_order(order_id)
     released = release_to_fulfillment(order_id)
     fos = _fos(order_id)
     assert set(fos) == {"wh-east", "wh-west"} and fos["wh-west"]["delivery_group"] == "express"
     assert released == {"open": [{"fo_id": fos["wh-west"]["fo_id"]}], "created": 1}
     assert get_stock("TSHIRT-M", "wh-west").reserved == 2
-    assert _review(order_id)["next"] == "fulfill"
+    assert review_fulfillment(order_id)["next"] == "fulfill"
 
 
 def test_some_lines_rejected_keep_the_rest_open(resumed):
@@ -287,7 +283,7 @@ def test_some_lines_rejected_keep_the_rest_open(resumed):
         _step(await_fulfillment, {"order_id": order_id, "fo_id": east["fo_id"], "task_token": "next"})["resumed"]
         is False
     )
-    assert _review(order_id)["next"] == "reroute"
+    assert review_fulfillment(order_id)["next"] == "reroute"
 
 
 def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
@@ -297,7 +293,7 @@ def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
     order_id, _ = _released_order("FO-LIMIT")
     (first,) = _fos(order_id).values()
     assert _api("POST", first["fo_id"], "reject", body={"reason": "closed"})[0] == 200
-    assert _review(order_id)["next"] == "reroute"
+    assert review_fulfillment(order_id)["next"] == "reroute"
     allocate_order(order_id)
     release_to_fulfillment(order_id)
     (second,) = [fo for fo in fulfillment_orders_of(order_id) if fo["status"] == "allocated"]
@@ -310,17 +306,17 @@ def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
 def test_review_completes_the_order_once_everything_shipped(resumed):
     _split_stock()
     order_id, released = _released_order("FO-DONE")
-    assert _review(order_id) == {"next": "fulfill", "open": released["open"]}
+    assert review_fulfillment(order_id) == {"next": "fulfill", "open": released["open"]}
     for fo in _fos(order_id).values():
         assert (
             _api("POST", fo["fo_id"], "ship", body={"carrier": "dhl", "tracking_number": f"T-{fo['fo_id']}"})[0] == 201
         )
     # Shipped, not yet captured: another pass captures them before the order completes.
-    assert _review(order_id) == {"next": "fulfill", "open": released["open"]}
+    assert review_fulfillment(order_id) == {"next": "fulfill", "open": released["open"]}
     for fo in _fos(order_id).values():
         capture_shipments(order_id, fo["fo_id"])
-    assert _review(order_id) == {"next": "done", "open": []}
-    assert _review(order_id) == {"next": "done", "open": []}
+    assert review_fulfillment(order_id) == {"next": "done", "open": []}
+    assert review_fulfillment(order_id) == {"next": "done", "open": []}
     record = load_order(order_id)
     assert record is not None
     assert (record.header["status"], record.header["fulfillment_status"]) == ("completed", "shipped")
@@ -409,11 +405,11 @@ def test_a_shipment_landing_while_the_one_before_is_captured_is_captured_before_
     assert _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": "TRK-L2"})[0] == 201
     assert _api("GET", fo_id)[2]["status"] == "fulfilled"
 
-    assert _review(order_id) == {"next": "fulfill", "open": [{"fo_id": fo_id}]}
+    assert review_fulfillment(order_id) == {"next": "fulfill", "open": [{"fo_id": fo_id}]}
     _step(await_fulfillment, {"order_id": order_id, "fo_id": fo_id, "task_token": "token-late"})
     assert resumed[-1] == ("token-late", {"event": "fulfilled", "fo_id": fo_id})  # the pass resumes at once
     assert capture_shipments(order_id, fo_id)["captured"] > 0
-    assert _review(order_id) == {"next": "done", "open": []}
+    assert review_fulfillment(order_id) == {"next": "done", "open": []}
     record = load_order(order_id)
     assert record is not None and record.header["status"] == "completed"
     assert {s["capture_status"] for s in record.others["SHP"]} == {"captured"}
@@ -517,7 +513,7 @@ def test_an_order_whose_last_open_units_are_cancelled_after_its_parcels_arrived_
     status, _, change = post_change(order_id, "cancel", cancel, headers={"Idempotency-Key": "last-cancel"})
     assert status == 201, change
     capture_shipments(order_id, fo_id)  # the pass over the fulfillment order captured its shipment
-    assert _review(order_id) == {"next": "done", "open": []}
+    assert review_fulfillment(order_id) == {"next": "done", "open": []}
 
     header = load_order(order_id).header  # type: ignore[union-attr]
     assert (header["status"], header["fulfillment_status"]) == ("completed", "delivered")
