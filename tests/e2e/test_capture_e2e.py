@@ -55,7 +55,6 @@ def test_capture_starts_an_execution_listed_by_the_aws_endpoint(stack, stocked):
     assert execution["executionArn"] == arn
     assert entered == [
         "AdvanceOrder",
-        "FulfillEach",
         "AwaitFulfillment",
     ]
     fetched = api.get(f"/v1/orders/{order['order_id']}").json()

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -79,6 +80,12 @@ def _carrier_event(api, tracking: str, status: str, at: str, event_id: str, *, s
     )
 
 
+def _entered(stack, order: dict) -> list[str]:
+    """The states the order's execution entered, in order: each is a paid transition."""
+    history = stack.aws("stepfunctions").get_execution_history(executionArn=order["workflow"]["execution_arn"])
+    return [e["stateEnteredEventDetails"]["name"] for e in history["events"] if "stateEnteredEventDetails" in e]
+
+
 @pytest.fixture(scope="module")
 def network(api):
     put_location(api, "wh-east", lat=52.45, lon=13.52)
@@ -90,7 +97,7 @@ def network(api):
     return api
 
 
-def test_a_split_order_ships_twice_and_each_shipment_is_captured_and_invoiced(network):
+def test_a_split_order_ships_twice_and_each_shipment_is_captured_and_invoiced(network, stack):
     api = network
     lines = [
         {"sku": "LC-ONLY-EAST", "quantity": 2, "unit_price": 1999, "tax": 760},
@@ -126,6 +133,11 @@ def test_a_split_order_ships_twice_and_each_shipment_is_captured_and_invoiced(ne
     stock = api.get("/v1/availability", params={"sku": ["LC-ONLY-EAST"]}).json()
     (east,) = [loc for item in stock["items"] for loc in item["locations"] if loc["location_id"] == "wh-east"]
     assert (east["on_hand"], east["reserved"]) == (498, 0)
+    # Two fulfillment orders: AdvanceOrder branches to the Map, which waits on both at once.
+    assert Counter(_entered(stack, order)) == Counter(
+        ["AdvanceOrder", "ReadParkedOutcome", "ReadParkedStep", "NextOrderStep", "FulfillEach"]
+        + ["AwaitEachFulfillment", "SettleEachFulfillmentOrder"] * 2
+    )
 
 
 def test_a_declined_payment_fails_the_order_and_releases_its_stock(network):
@@ -158,7 +170,7 @@ def test_a_transient_gateway_failure_recovers(network):
     assert ready["status"] == "open"
 
 
-def test_a_rejected_fulfillment_order_is_routed_elsewhere_and_still_ships(network):
+def test_a_rejected_fulfillment_order_is_routed_elsewhere_and_still_ships(network, stack):
     api = network
     order = api.post(
         "/v1/orders", _order("LC-REJECT-1", [{"sku": "LC-BOTH", "quantity": 2, "unit_price": 1500}])
@@ -180,6 +192,8 @@ def test_a_rejected_fulfillment_order_is_routed_elsewhere_and_still_ships(networ
     assert done["status"] == "completed"
     assert done["payment_summary"]["captured"] == order["totals"]["total"]
     assert {f["status"] for f in done["fulfillment_orders"]} == {"rejected", "fulfilled"}
+    # One fulfillment order at a time: the single way twice, no Map.
+    assert _entered(stack, order) == ["AdvanceOrder", "AwaitFulfillment", "SettleFulfillmentOrder"] * 2
 
 
 def test_carrier_events_out_of_order_and_twice_end_right_and_forgeries_are_refused(network):

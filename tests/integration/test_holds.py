@@ -111,7 +111,7 @@ def test_a_held_order_creates_no_fulfillment_order_until_released_then_completes
     time.sleep(1.0)  # a release would have happened by now
     assert fulfillment_orders_of(order_id) == []
     assert get_stock("TSHIRT-M", LOCATION).reserved == 2  # allocated, held, not released
-    assert "FulfillEach" not in _entered(arn)
+    assert "AwaitFulfillment" not in _entered(arn)
 
     status, released = _release(order_id, hold["hold_id"])
     assert status == 200, released

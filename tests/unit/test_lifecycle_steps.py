@@ -13,6 +13,7 @@ from functions.lifecycle.rules.steps import (
     FulfillmentContinues,
     Next,
     RerouteRejectedUnits,
+    SeveralFulfillmentOrders,
 )
 from infra.manifest import ROOT
 
@@ -42,28 +43,42 @@ def test_a_released_order_carries_the_fulfillment_orders_to_wait_on() -> None:
         Next.FULFILL, **_BASE, payment_id="pay_1", authorized=999, open=[{"fo_id": "fo_1"}], created=1
     ).as_state()
     assert state["next"] == "fulfill" and state["open"] == [{"fo_id": "fo_1"}]
+    assert state["fo_id"] == "fo_1"  # what AwaitFulfillment waits on, without a Map
     assert state["fulfillment_timeout_seconds"] == 3600 and state["created"] == 1
     assert json.loads(json.dumps(state)) == state  # the state machine's payload is JSON
 
 
+def test_an_order_released_to_several_fulfillment_orders_branches_to_wait_on_each() -> None:
+    several = Advance(Next.FULFILL, **_BASE, open=[{"fo_id": "fo_1"}, {"fo_id": "fo_2"}])
+    branch = several.branch()
+    assert isinstance(branch, SeveralFulfillmentOrders)
+    assert json.loads(str(branch))["open"] == [{"fo_id": "fo_1"}, {"fo_id": "fo_2"}]
+    assert "fo_id" not in json.loads(str(branch))
+    # Nothing left open (everything cancelled meanwhile) also goes through the Map, which ends at once.
+    assert isinstance(Advance(Next.FULFILL, **_BASE, open=[]).branch(), SeveralFulfillmentOrders)
+
+
 def test_the_state_machine_routes_every_outcome() -> None:
-    """A fulfillable order goes on to FulfillEach; a parked one branches, its answer is read
-    back from the error's cause, and NextOrderStep names each wait."""
+    """An order released to one fulfillment order waits on it next; any other outcome
+    branches, its answer is read back from the error's cause, and NextOrderStep names each
+    wait (several fulfillment orders by default)."""
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     states = definition["States"]
     assert definition["StartAt"] == "AdvanceOrder" and states["AdvanceOrder"]["ResultPath"] == "$.step"
-    assert states["AdvanceOrder"]["Next"] == "FulfillEach"
+    assert states["AdvanceOrder"]["Next"] == "AwaitFulfillment"
+    assert states["AwaitFulfillment"]["Parameters"]["Payload"]["fo_id.$"] == "$.step.fo_id"
+    assert states["AwaitFulfillment"]["TimeoutSecondsPath"] == "$.step.fulfillment_timeout_seconds"
     choice = states["NextOrderStep"]
     routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"] if c["Variable"] == "$.step.next"}
     assert routes == {"wait_for_stock": "WaitForStock", "await_hold_release": "AwaitHoldRelease"}
     assert set(routes) | {Next.FULFILL.value} == {n.value for n in Next}
     assert states["WaitForStock"]["TimeoutSecondsPath"] == "$.step.backorder_timeout_seconds"
     assert states["AwaitHoldRelease"]["TimeoutSecondsPath"] == "$.step.hold_timeout_seconds"
-    assert states["FulfillEach"]["ItemsPath"] == "$.step.open"
+    assert choice["Default"] == "FulfillEach" and states["FulfillEach"]["ItemsPath"] == "$.step.open"
     catches = {tuple(c["ErrorEquals"]): c["Next"] for c in states["AdvanceOrder"]["Catch"]}
     assert catches == {
         ("PaymentDeclined",): "ReleaseDeclinedOrder",
-        (AwaitingStock.__name__, AwaitingHoldRelease.__name__): "ReadParkedOutcome",
+        (AwaitingStock.__name__, AwaitingHoldRelease.__name__, SeveralFulfillmentOrders.__name__): "ReadParkedOutcome",
         ("States.ALL",): "ReleaseReservations",
     }
     assert (
@@ -99,41 +114,71 @@ def _common_way(states: dict[str, Any], start: str) -> list[str]:
     return way
 
 
-def test_an_order_shipped_in_one_parcel_takes_four_transitions() -> None:
-    """Every state entered is a paid transition: the common way has no Choice after the waits."""
+def test_an_order_shipped_in_one_parcel_takes_three_transitions() -> None:
+    """Every state entered is a paid transition: the common way has no Choice and no Map."""
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
-    way = _common_way(definition["States"], definition["StartAt"])
-    assert way == [
-        "AdvanceOrder",
-        "FulfillEach",
-        "AwaitFulfillment",
-        "SettleFulfillmentOrder",
-    ]
-    assert definition["States"]["FulfillEach"]["End"] is True
+    states = definition["States"]
+    assert _common_way(states, definition["StartAt"]) == ["AdvanceOrder", "AwaitFulfillment", "SettleFulfillmentOrder"]
+    assert states["SettleFulfillmentOrder"]["End"] is True and states["FulfillEach"]["End"] is True
+    iteration = states["FulfillEach"]["ItemProcessor"]
+    each = _common_way(iteration["States"], iteration["StartAt"])
+    assert each == ["AwaitEachFulfillment", "SettleEachFulfillmentOrder"]
+
+
+# The single fulfillment order's steps at the top level, and their twins in the Map's iteration.
+_TWINS = {
+    "AwaitFulfillment": "AwaitEachFulfillment",
+    "AwaitPickup": "AwaitEachPickup",
+    "NoShowDeadline": "EachNoShowDeadline",
+    "CancelUncollectedPickup": "CancelEachUncollectedPickup",
+    "CaptureAndAwait": "CaptureEachAndAwait",
+    "SettleFulfillmentOrder": "SettleEachFulfillmentOrder",
+}
+
+
+def _caught(state: dict[str, Any]) -> dict[str, str]:
+    return {error: c["Next"] for c in state.get("Catch", []) for error in c["ErrorEquals"]}
 
 
 def test_every_branch_a_task_raises_or_is_sent_is_caught_where_it_can_arrive() -> None:
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     states = definition["States"]
     iteration = states["FulfillEach"]["ItemProcessor"]["States"]
+    for steps, name in ((states, lambda n: n), (iteration, _TWINS.__getitem__)):
+        # News about a fulfillment order reaches whichever of its two waits holds the token.
+        await_fulfillment, await_pickup = _caught(steps[name("AwaitFulfillment")]), _caught(steps[name("AwaitPickup")])
+        assert await_fulfillment[READY_FOR_PICKUP_BRANCH] == name("NoShowDeadline")
+        assert await_fulfillment[ORDER_OPEN_BRANCH] == name("CaptureAndAwait")
+        assert set(BRANCHES) <= set(await_pickup)
+        assert steps[name("CaptureAndAwait")]["Next"] == name("AwaitFulfillment")
+        assert steps[name("AwaitPickup")]["TimeoutSecondsPath"] == "$.update.no_show_after_seconds"
+        assert steps[name("NoShowDeadline")]["Parameters"]["update.$"] == "States.StringToJson($.ready.Cause)"
+        # No branch is retried as a transient failure.
+        retried = {e for r in steps[name("SettleFulfillmentOrder")]["Retry"] for e in r["ErrorEquals"]}
+        assert not retried & {RerouteRejectedUnits.__name__, FulfillmentContinues.__name__}
+    # The settle step's branches go back to AdvanceOrder, ahead of the catch-all that holds
+    # the order: from the single step itself, from the Map for its iterations.
+    for review in (states["SettleFulfillmentOrder"]["Catch"], states["FulfillEach"]["Catch"]):
+        assert review[0]["ErrorEquals"] == [RerouteRejectedUnits.__name__, FulfillmentContinues.__name__]
+        assert review[0]["Next"] == "AdvanceOrder"
+        assert review[-1] == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "HoldForOperator"}
+    # Anything else failing on the single way holds the order, as the Map's catch-all does for its iterations.
+    for single in ("AwaitFulfillment", "AwaitPickup", "CancelUncollectedPickup", "CaptureAndAwait"):
+        assert _caught(states[single])["States.ALL"] == "HoldForOperator"
+    assert not any("States.ALL" in _caught(step) for step in iteration.values())
 
-    def caught(state: dict[str, Any]) -> dict[str, str]:
-        return {error: c["Next"] for c in state.get("Catch", []) for error in c["ErrorEquals"]}
 
-    # News about a fulfillment order reaches whichever of its two waits holds the token.
-    await_fulfillment, await_pickup = caught(iteration["AwaitFulfillment"]), caught(iteration["AwaitPickup"])
-    assert await_fulfillment == {READY_FOR_PICKUP_BRANCH: "NoShowDeadline", ORDER_OPEN_BRANCH: "CaptureAndAwait"}
-    assert set(BRANCHES) <= set(await_pickup)
-    assert iteration["CaptureAndAwait"]["Next"] == "AwaitFulfillment"
-    assert iteration["AwaitPickup"]["TimeoutSecondsPath"] == "$.update.no_show_after_seconds"
-    assert iteration["NoShowDeadline"]["Parameters"]["update.$"] == "States.StringToJson($.ready.Cause)"
-    # The settle step's branches leave the Map back to AdvanceOrder, ahead of the catch-all.
-    review = states["FulfillEach"]["Catch"]
-    assert review[0]["ErrorEquals"] == [RerouteRejectedUnits.__name__, FulfillmentContinues.__name__]
-    assert review[0]["Next"] == "AdvanceOrder" and review[-1]["ErrorEquals"] == ["States.ALL"]
-    # No branch is retried as a transient failure.
-    retried = {e for r in iteration["SettleFulfillmentOrder"]["Retry"] for e in r["ErrorEquals"]}
-    assert not retried & {RerouteRejectedUnits.__name__, FulfillmentContinues.__name__}
+def test_the_single_way_and_the_map_iteration_run_the_same_tasks() -> None:
+    """The two copies differ only in names, where they read the fulfillment order, and their catch-alls."""
+    definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
+    states = definition["States"]
+    iteration = states["FulfillEach"]["ItemProcessor"]["States"]
+    assert set(iteration) == set(_TWINS.values())
+    single_of = {twin: single for single, twin in _TWINS.items()}
+    for single, twin in _TWINS.items():
+        for field in ("Type", "Resource", "Retry", "ResultPath"):
+            assert states[single].get(field) == iteration[twin].get(field), (single, field)
+        assert states[single].get("Next") == single_of.get(iteration[twin].get("Next", ""))
 
 
 def test_news_about_a_fulfillment_order_takes_its_branch() -> None:

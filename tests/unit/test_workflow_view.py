@@ -16,10 +16,11 @@ def test_graph_has_every_state_of_the_lifecycle_with_its_transitions() -> None:
     assert {"AdvanceOrder", "NextOrderStep", "FulfillEach", "AwaitFulfillment", "SettleFulfillmentOrder"} <= names
     assert [s.name for s in states if s.start and s.parent is None] == [definition["StartAt"]]
     inner = {s.name: s.parent for s in states if s.parent}
-    assert inner["AwaitFulfillment"] == "FulfillEach"
+    assert inner["AwaitEachFulfillment"] == "FulfillEach" and "AwaitFulfillment" not in inner
     kinds = {(e.source, e.target): e.kind for e in edges}
-    assert kinds[("FulfillEach", "AwaitFulfillment")] == "iteration"
-    assert kinds[("AdvanceOrder", "FulfillEach")] == "next"
+    assert kinds[("FulfillEach", "AwaitEachFulfillment")] == "iteration"
+    assert kinds[("AdvanceOrder", "AwaitFulfillment")] == "next"
+    assert kinds[("NextOrderStep", "FulfillEach")] == "default"
     assert kinds[("AdvanceOrder", "ReadParkedOutcome")] == "catch"
     assert "catch" in {e.kind for e in edges} and "choice" in {e.kind for e in edges}
     # Every edge joins two known states.
@@ -38,15 +39,15 @@ def test_replay_names_the_states_entered_and_not_left() -> None:
         _event("TaskStateEntered", "AdvanceOrder", t),
         _event("TaskStateExited", "AdvanceOrder", t + timedelta(seconds=1)),
         _event("MapStateEntered", "FulfillEach", t + timedelta(seconds=2)),
-        _event("TaskStateEntered", "AwaitFulfillment", t + timedelta(seconds=3)),
-        _event("TaskStateEntered", "AwaitFulfillment", t + timedelta(seconds=3)),
-        _event("TaskStateExited", "AwaitFulfillment", t + timedelta(seconds=9)),
+        _event("TaskStateEntered", "AwaitEachFulfillment", t + timedelta(seconds=3)),
+        _event("TaskStateEntered", "AwaitEachFulfillment", t + timedelta(seconds=3)),
+        _event("TaskStateExited", "AwaitEachFulfillment", t + timedelta(seconds=9)),
     ]
     visited, current = replay(events)
-    assert [v.name for v in visited] == ["AdvanceOrder", "FulfillEach", "AwaitFulfillment", "AwaitFulfillment"]
+    assert [v.name for v in visited] == ["AdvanceOrder", "FulfillEach", "AwaitEachFulfillment", "AwaitEachFulfillment"]
     assert visited[0].exited_at == (t + timedelta(seconds=1)).isoformat()
     # One of the two iterations still waits.
-    assert current == ["FulfillEach", "AwaitFulfillment"]
+    assert current == ["FulfillEach", "AwaitEachFulfillment"]
 
 
 def test_state_machine_arn_of_an_execution() -> None:

@@ -1,10 +1,12 @@
 """What a composite step answers the workflow: the next state and what that state reads.
 
-An order that can be fulfilled goes straight on to FulfillEach; one that has to wait ends
-the task with a branch (``AwaitingStock``, ``AwaitingHoldRelease``) whose message is the
-answer, and the Choice there routes on ``next``. Each wait reads only its own fields (``stock_seen`` and
-``backorder_timeout_seconds`` for WaitForStock, ``hold_timeout_seconds`` for
-AwaitHoldRelease, ``open`` and ``fulfillment_timeout_seconds`` for FulfillEach).
+An order released to one fulfillment order goes straight on to AwaitFulfillment, the
+common way, with no Map in between; any other outcome ends the task with a branch
+(``AwaitingStock``, ``AwaitingHoldRelease``, ``SeveralFulfillmentOrders``) whose message is
+the answer, and the Choice there routes on ``next``. Each wait reads only its own fields
+(``stock_seen`` and ``backorder_timeout_seconds`` for WaitForStock,
+``hold_timeout_seconds`` for AwaitHoldRelease, ``fo_id`` and ``fulfillment_timeout_seconds``
+for AwaitFulfillment, ``open`` for FulfillEach).
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ class AwaitingStock(WorkflowBranch):
 
 class AwaitingHoldRelease(WorkflowBranch):
     """The order is held: the workflow waits for its holds to end (AwaitHoldRelease)."""
+
+
+class SeveralFulfillmentOrders(WorkflowBranch):
+    """The order waits on more than one fulfillment order (or none): the workflow waits on each at once.
+
+    A Map (FulfillEach) for the one fulfillment order most orders have would be a paid
+    transition on each of them, so only the other cases take it.
+    """
 
 
 class RerouteRejectedUnits(WorkflowBranch):
@@ -72,12 +82,16 @@ class Advance:
             state["hold_timeout_seconds"] = self.hold_timeout_seconds
         if self.next is Next.FULFILL:
             state |= {"payment_id": self.payment_id, "authorized": self.authorized, "created": self.created}
+            if len(self.open) == 1:
+                state["fo_id"] = self.open[0]["fo_id"]
         return state
 
     def branch(self) -> WorkflowBranch | None:
-        """The branch a parked order leaves AdvanceOrder by, carrying the answer; None to fulfill."""
+        """The branch AdvanceOrder ends with, carrying the answer; None to wait on the one fulfillment order."""
         if self.next is Next.WAIT_FOR_STOCK:
             return AwaitingStock(json.dumps(self.as_state()))
         if self.next is Next.AWAIT_HOLD_RELEASE:
             return AwaitingHoldRelease(json.dumps(self.as_state()))
+        if len(self.open) != 1:
+            return SeveralFulfillmentOrders(json.dumps(self.as_state()))
         return None
