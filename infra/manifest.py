@@ -168,7 +168,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="AdvanceOrder",
         handler="functions.lifecycle.handlers.advance_order.handler",
-        description="OrderLifecycle step: allocate, screen, authorize, release to fulfillment, as far as it goes",
+        description="OrderLifecycle step: allocate, screen, authorize, release to fulfillment and wait on it, "
+        "as far as it goes",
         # Screening may expire a hold whose action cancels (stock released, payment voided or
         # refunded, waiting executions resumed); authorizing calls the payment provider.
         grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
@@ -242,7 +243,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="AwaitFulfillment",
         handler="functions.fulfill.handlers.await_fulfillment.handler",
-        description="OrderLifecycle AwaitFulfillment: store the task token with the fulfillment order",
+        description="OrderLifecycle AwaitFulfillment: store the task token with the fulfillment order "
+        "(waits after the first, which AdvanceOrder parks itself)",
         grants=("table:read", "table:write", "tasks:callback"),
     ),
     FunctionSpec(

@@ -32,18 +32,21 @@ def order_execution_arn(order_id: str, workflow: Mapping[str, Any] | None) -> st
     return execution_arn(machine, order_id) if machine else None
 
 
-def start_order_lifecycle(order_id: str, *, name: str | None = None) -> str:
+def start_order_lifecycle(order_id: str, *, fulfillment_timeout_seconds: int, name: str | None = None) -> str:
     """Start (or find already started) the order's execution; returns its ARN.
+
+    ``fulfillment_timeout_seconds`` (the routing policy's) bounds each wait on a
+    fulfillment order: the first wait is AdvanceOrder's own, whose timeout must be known
+    before the task starts, so the execution carries it from its input.
 
     A second start with the same name and input is a no-op; one for a closed execution
     raises ExecutionAlreadyExists, which also means "already started".
     """
     arn = get_settings().order_lifecycle_arn
     name = name or order_id
+    payload = {"order_id": order_id, "fulfillment_timeout_seconds": fulfillment_timeout_seconds}
     try:
-        out = client("stepfunctions").start_execution(
-            stateMachineArn=arn, name=name, input=json.dumps({"order_id": order_id})
-        )
+        out = client("stepfunctions").start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
         return str(out["executionArn"])
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "")

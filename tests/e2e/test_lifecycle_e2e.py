@@ -193,7 +193,7 @@ def test_a_rejected_fulfillment_order_is_routed_elsewhere_and_still_ships(networ
     assert done["payment_summary"]["captured"] == order["totals"]["total"]
     assert {f["status"] for f in done["fulfillment_orders"]} == {"rejected", "fulfilled"}
     # One fulfillment order at a time: the single way twice, no Map.
-    assert _entered(stack, order) == ["AdvanceOrder", "AwaitFulfillment", "SettleFulfillmentOrder"] * 2
+    assert _entered(stack, order) == ["AdvanceOrder", "SettleFulfillmentOrder"] * 2
 
 
 def test_carrier_events_out_of_order_and_twice_end_right_and_forgeries_are_refused(network):

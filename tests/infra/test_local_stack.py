@@ -29,6 +29,7 @@ import requests
 from aws_lambda_powertools import Logger
 from moto import mock_aws
 
+from functions.lifecycle.rules.steps import SeveralFulfillmentOrders
 from infra import manifest
 from infra.local import lambda_adapter, moto_patches, provision, requests_meter, runtime
 from infra.local.http_api import Api, HttpApi
@@ -797,7 +798,8 @@ def test_manifest_state_machine_runs_its_tasks(stack: LocalStack, override: Any)
 
     def advance(event: Any, context: Any) -> dict[str, Any]:
         got.append((event, context.function_name))
-        return {"next": "fulfill", "open": [], "fulfillment_timeout_seconds": 60}
+        # Nothing left to fulfill: the branch to the Map, which ends at once with no item.
+        raise SeveralFulfillmentOrders(json.dumps({"next": "fulfill", "open": [], "fulfillment_timeout_seconds": 60}))
 
     override("AdvanceOrder", advance)
     assert stack.resources is not None
@@ -805,12 +807,13 @@ def test_manifest_state_machine_runs_its_tasks(stack: LocalStack, override: Any)
     execution = sfn.start_execution(
         stateMachineArn=stack.resources.state_machines["OrderLifecycle"],
         name="ord_test",
-        input='{"order_id": "ord_test"}',
+        input='{"order_id": "ord_test", "fulfillment_timeout_seconds": 60}',
     )["executionArn"]
     result = _finished(stack, execution)
     assert result["status"] == "SUCCEEDED", result
     event, function_name = got[0]
     assert event["order_id"] == "ord_test" and event["execution_name"] == "ord_test"
+    assert event["task_token"]  # AdvanceOrder waits on the fulfillment order it releases to
     assert function_name == "oms-AdvanceOrder"
 
 

@@ -208,6 +208,21 @@ def wait_for_state(arn: str, state: str, timeout: float = 10.0) -> list[str]:
         time.sleep(0.05)
 
 
+def wait_for_fulfillment_wait(order_id: str, timeout: float = 40.0) -> list[dict[str, Any]]:
+    """The order's fulfillment orders, once one holds its execution's task token: the
+    execution waits on the location (AdvanceOrder parks the token of its own task)."""
+    import time
+
+    from functions.fulfill.store import fulfillment_orders_of
+
+    deadline = time.monotonic() + timeout
+    while True:
+        fos = fulfillment_orders_of(order_id)
+        if any(fo.get("task_token") for fo in fos) or time.monotonic() > deadline:
+            return fos
+        time.sleep(0.05)
+
+
 def stock_up(skus: dict[str, int], *, location_id: str = "wh-berlin", lat: float = 52.5, lon: float = 13.4) -> None:
     """A warehouse holding these units, so orders for them allocate."""
     from functions.inventory.store import Location, put_location, set_stock

@@ -12,7 +12,7 @@ from functions.customers.api import placed_at
 from shared.order.record import get_header
 from shared.settings import get_settings
 from shared.workflow import execution_arn, order_execution_arn
-from tests.integration.conftest import api_event, call, stock_up, wait_for_state
+from tests.integration.conftest import api_event, call, stock_up, wait_for_fulfillment_wait, wait_for_state
 
 
 def order_body(external_id: str = "W-1001", channel: str = "web", **over):
@@ -56,12 +56,10 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
     assert order["lines"][0]["quantities"]["ordered"] == 2
     arn = order["workflow"]["execution_arn"]
     assert arn.endswith(":" + order["order_id"])
-    entered = wait_for_state(arn, "AwaitFulfillment")
-    # Allocated, authorized, released to the warehouse: now it waits for the shipment.
-    assert entered == [
-        "AdvanceOrder",
-        "AwaitFulfillment",
-    ]
+    [fo] = wait_for_fulfillment_wait(order["order_id"])
+    # Allocated, authorized, released to the warehouse: now it waits for the shipment, in
+    # the same task (the token is parked with the fulfillment order).
+    assert fo["task_token"] and wait_for_state(arn, "AdvanceOrder") == ["AdvanceOrder"]
     execution = boto3.client("stepfunctions").describe_execution(executionArn=arn)
     assert execution["status"] == "RUNNING"
     assert execution["name"] == order["order_id"]

@@ -276,7 +276,8 @@ def _step_attempts(order: dict[str, Any], step: str) -> int:
     for event in events:
         if "stateEnteredEventDetails" in event:
             current = event["stateEnteredEventDetails"]["name"]
-        elif event["type"] == "LambdaFunctionScheduled" and current == step:
+        # A Lambda task, or a service integration task (AdvanceOrder waits for a task token).
+        elif event["type"] in ("LambdaFunctionScheduled", "TaskScheduled") and current == step:
             attempts += 1
     return attempts
 

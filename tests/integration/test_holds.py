@@ -18,7 +18,14 @@ from functions.inventory.store import get_stock
 from shared.clock import iso, now
 from shared.order.record import load_order
 from shared.order.timeline import timeline
-from tests.integration.conftest import api_event, call, stock_up, wait_for_execution, wait_for_state
+from tests.integration.conftest import (
+    api_event,
+    call,
+    stock_up,
+    wait_for_execution,
+    wait_for_fulfillment_wait,
+    wait_for_state,
+)
 from tests.integration.test_capture_api import order_body, post
 
 WMS = "dev-wms-key"  # works wh-east, wh-west, wh-central
@@ -111,7 +118,7 @@ def test_a_held_order_creates_no_fulfillment_order_until_released_then_completes
     time.sleep(1.0)  # a release would have happened by now
     assert fulfillment_orders_of(order_id) == []
     assert get_stock("TSHIRT-M", LOCATION).reserved == 2  # allocated, held, not released
-    assert "AwaitFulfillment" not in _entered(arn)
+    assert _entered(arn)[-1] == "AwaitHoldRelease"  # still held there: nothing released
 
     status, released = _release(order_id, hold["hold_id"])
     assert status == 200, released
@@ -227,7 +234,7 @@ def test_an_ordinary_order_passes_the_screening_and_the_provider_flags_a_disposa
     stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id=LOCATION)
     status, _, plain = post(order_body("FRAUD-OK"))
     assert status == 201
-    assert "AwaitFulfillment" in wait_for_state(plain["workflow"]["execution_arn"], "AwaitFulfillment", timeout=60)
+    assert wait_for_fulfillment_wait(plain["order_id"], timeout=60)
     assert "AwaitHoldRelease" not in _entered(plain["workflow"]["execution_arn"])
 
     body = order_body("FRAUD-MAIL")
@@ -247,7 +254,10 @@ def test_velocity_per_email_fires_past_the_limit(aws):
         status, _, order = post(order_body(f"VEL-{n}"))
         assert status == 201
         arns.append((order["order_id"], order["workflow"]["execution_arn"]))
-        wait_for_state(arns[-1][1], "AwaitFulfillment" if n < 2 else "AwaitHoldRelease", timeout=60)
+        if n < 2:
+            wait_for_fulfillment_wait(order["order_id"], timeout=60)
+        else:
+            wait_for_state(arns[-1][1], "AwaitHoldRelease", timeout=60)
     third = load_order(arns[-1][0]).others["SCREENING"][0]  # type: ignore[union-attr]
     assert third["velocity"]["email"] == 3 and "velocity_email" in third["signals"]
     assert third["hold"] is True

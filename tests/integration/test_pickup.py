@@ -17,7 +17,14 @@ from infra.local import moto_patches
 from shared.order.record import load_order
 from shared.order.timeline import timeline
 from shared.table import Table
-from tests.integration.conftest import api_event, call, stock_up, wait_for_execution, wait_for_state
+from tests.integration.conftest import (
+    api_event,
+    call,
+    stock_up,
+    wait_for_execution,
+    wait_for_fulfillment_wait,
+    wait_for_state,
+)
 from tests.integration.test_capture_api import order_body, post
 
 STORE = "store-berlin-mitte"
@@ -60,8 +67,8 @@ def _waiting_at_the_store(external_id: str) -> tuple[str, str, str]:
     status, _, order = post(_pickup_body(external_id))
     assert status == 201, order
     arn = order["workflow"]["execution_arn"]
-    assert "AwaitFulfillment" in wait_for_state(arn, "AwaitFulfillment", timeout=40)
-    [fo] = fulfillment_orders_of(order["order_id"])
+    [fo] = wait_for_fulfillment_wait(order["order_id"])
+    assert fo["task_token"]
     assert fo["location_id"] == STORE and fo["delivery_group"] == "pickup"
     return order["order_id"], fo["fo_id"], arn
 
@@ -190,8 +197,7 @@ def test_pickup_steps_refuse_an_order_that_ships(aws):
     stock_up({"TSHIRT-M": 5, "JEANS-32": 5}, location_id="wh-east")
     status, _, order = post(order_body("PICK-4", promotions=[]))
     assert status == 201
-    wait_for_state(order["workflow"]["execution_arn"], "AwaitFulfillment", timeout=40)
-    [fo] = fulfillment_orders_of(order["order_id"])
+    [fo] = wait_for_fulfillment_wait(order["order_id"])
     status, _, problem = _fo_api(fo["fo_id"], "ready-for-pickup", key="dev-wms-key")
     assert status == 409 and "not a pickup order" in problem["detail"]
     assert _fo_api(fo["fo_id"], "picked-up", {"pickup_code": "ABCD-EFGH"}, key="dev-wms-key")[0] == 409

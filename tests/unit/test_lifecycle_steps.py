@@ -43,7 +43,6 @@ def test_a_released_order_carries_the_fulfillment_orders_to_wait_on() -> None:
         Next.FULFILL, **_BASE, payment_id="pay_1", authorized=999, open=[{"fo_id": "fo_1"}], created=1
     ).as_state()
     assert state["next"] == "fulfill" and state["open"] == [{"fo_id": "fo_1"}]
-    assert state["fo_id"] == "fo_1"  # what AwaitFulfillment waits on, without a Map
     assert state["fulfillment_timeout_seconds"] == 3600 and state["created"] == 1
     assert json.loads(json.dumps(state)) == state  # the state machine's payload is JSON
 
@@ -53,21 +52,23 @@ def test_an_order_released_to_several_fulfillment_orders_branches_to_wait_on_eac
     branch = several.branch()
     assert isinstance(branch, SeveralFulfillmentOrders)
     assert json.loads(str(branch))["open"] == [{"fo_id": "fo_1"}, {"fo_id": "fo_2"}]
-    assert "fo_id" not in json.loads(str(branch))
     # Nothing left open (everything cancelled meanwhile) also goes through the Map, which ends at once.
     assert isinstance(Advance(Next.FULFILL, **_BASE, open=[]).branch(), SeveralFulfillmentOrders)
 
 
 def test_the_state_machine_routes_every_outcome() -> None:
-    """An order released to one fulfillment order waits on it next; any other outcome
-    branches, its answer is read back from the error's cause, and NextOrderStep names each
-    wait (several fulfillment orders by default)."""
+    """An order released to one fulfillment order is waited on by AdvanceOrder's own task;
+    any other outcome branches, its answer is read back from the error's cause, and
+    NextOrderStep names each wait (several fulfillment orders by default)."""
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     states = definition["States"]
-    assert definition["StartAt"] == "AdvanceOrder" and states["AdvanceOrder"]["ResultPath"] == "$.step"
-    assert states["AdvanceOrder"]["Next"] == "AwaitFulfillment"
-    assert states["AwaitFulfillment"]["Parameters"]["Payload"]["fo_id.$"] == "$.step.fo_id"
-    assert states["AwaitFulfillment"]["TimeoutSecondsPath"] == "$.step.fulfillment_timeout_seconds"
+    advance = states["AdvanceOrder"]
+    assert definition["StartAt"] == "AdvanceOrder"
+    assert advance["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert advance["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    # The wait's timeout must be known when the task starts: the execution's input carries it.
+    assert advance["TimeoutSecondsPath"] == "$.fulfillment_timeout_seconds"
+    assert advance["ResultPath"] == "$.update" and advance["Next"] == "SettleFulfillmentOrder"
     choice = states["NextOrderStep"]
     routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"] if c["Variable"] == "$.step.next"}
     assert routes == {"wait_for_stock": "WaitForStock", "await_hold_release": "AwaitHoldRelease"}
@@ -75,10 +76,14 @@ def test_the_state_machine_routes_every_outcome() -> None:
     assert states["WaitForStock"]["TimeoutSecondsPath"] == "$.step.backorder_timeout_seconds"
     assert states["AwaitHoldRelease"]["TimeoutSecondsPath"] == "$.step.hold_timeout_seconds"
     assert choice["Default"] == "FulfillEach" and states["FulfillEach"]["ItemsPath"] == "$.step.open"
-    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in states["AdvanceOrder"]["Catch"]}
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in advance["Catch"]}
     assert catches == {
         ("PaymentDeclined",): "ReleaseDeclinedOrder",
         (AwaitingStock.__name__, AwaitingHoldRelease.__name__, SeveralFulfillmentOrders.__name__): "ReadParkedOutcome",
+        (READY_FOR_PICKUP_BRANCH,): "NoShowDeadline",
+        (ORDER_OPEN_BRANCH,): "ReadOpenFulfillment",
+        # A wait nobody ended: fulfillment orders exist, so hold the order, release nothing.
+        ("States.Timeout",): "HoldForOperator",
         ("States.ALL",): "ReleaseReservations",
     }
     assert (
@@ -114,18 +119,19 @@ def _common_way(states: dict[str, Any], start: str) -> list[str]:
     return way
 
 
-def test_an_order_shipped_in_one_parcel_takes_three_transitions() -> None:
-    """Every state entered is a paid transition: the common way has no Choice and no Map."""
+def test_an_order_shipped_in_one_parcel_takes_two_transitions() -> None:
+    """Every state entered is a paid transition: the common way has no Choice, no Map and
+    no wait state of its own."""
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     states = definition["States"]
-    assert _common_way(states, definition["StartAt"]) == ["AdvanceOrder", "AwaitFulfillment", "SettleFulfillmentOrder"]
+    assert _common_way(states, definition["StartAt"]) == ["AdvanceOrder", "SettleFulfillmentOrder"]
     assert states["SettleFulfillmentOrder"]["End"] is True and states["FulfillEach"]["End"] is True
     iteration = states["FulfillEach"]["ItemProcessor"]
     each = _common_way(iteration["States"], iteration["StartAt"])
     assert each == ["AwaitEachFulfillment", "SettleEachFulfillmentOrder"]
 
 
-# The single fulfillment order's steps at the top level, and their twins in the Map's iteration.
+# The single fulfillment order's later steps at the top level, and their twins in the Map's iteration.
 _TWINS = {
     "AwaitFulfillment": "AwaitEachFulfillment",
     "AwaitPickup": "AwaitEachPickup",
@@ -144,12 +150,16 @@ def test_every_branch_a_task_raises_or_is_sent_is_caught_where_it_can_arrive() -
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     states = definition["States"]
     iteration = states["FulfillEach"]["ItemProcessor"]["States"]
+    # News about a fulfillment order reaches whichever wait holds the token: AdvanceOrder's
+    # own, AwaitFulfillment after part of it shipped, or the pickup wait.
+    for wait in ("AdvanceOrder", "AwaitFulfillment"):
+        assert _caught(states[wait])[READY_FOR_PICKUP_BRANCH] == "NoShowDeadline"
+        assert _caught(states[wait])[ORDER_OPEN_BRANCH] == "ReadOpenFulfillment"
+    assert states["ReadOpenFulfillment"]["Next"] == "CaptureAndAwait"
+    each = _caught(iteration["AwaitEachFulfillment"])
+    assert each == {READY_FOR_PICKUP_BRANCH: "EachNoShowDeadline", ORDER_OPEN_BRANCH: "CaptureEachAndAwait"}
     for steps, name in ((states, lambda n: n), (iteration, _TWINS.__getitem__)):
-        # News about a fulfillment order reaches whichever of its two waits holds the token.
-        await_fulfillment, await_pickup = _caught(steps[name("AwaitFulfillment")]), _caught(steps[name("AwaitPickup")])
-        assert await_fulfillment[READY_FOR_PICKUP_BRANCH] == name("NoShowDeadline")
-        assert await_fulfillment[ORDER_OPEN_BRANCH] == name("CaptureAndAwait")
-        assert set(BRANCHES) <= set(await_pickup)
+        assert set(BRANCHES) <= set(_caught(steps[name("AwaitPickup")]))
         assert steps[name("CaptureAndAwait")]["Next"] == name("AwaitFulfillment")
         assert steps[name("AwaitPickup")]["TimeoutSecondsPath"] == "$.update.no_show_after_seconds"
         assert steps[name("NoShowDeadline")]["Parameters"]["update.$"] == "States.StringToJson($.ready.Cause)"
@@ -162,23 +172,48 @@ def test_every_branch_a_task_raises_or_is_sent_is_caught_where_it_can_arrive() -
         assert review[0]["ErrorEquals"] == [RerouteRejectedUnits.__name__, FulfillmentContinues.__name__]
         assert review[0]["Next"] == "AdvanceOrder"
         assert review[-1] == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "HoldForOperator"}
-    # Anything else failing on the single way holds the order, as the Map's catch-all does for its iterations.
+    # Anything else failing after release holds the order, as the Map's catch-all does for its iterations.
     for single in ("AwaitFulfillment", "AwaitPickup", "CancelUncollectedPickup", "CaptureAndAwait"):
         assert _caught(states[single])["States.ALL"] == "HoldForOperator"
     assert not any("States.ALL" in _caught(step) for step in iteration.values())
 
 
+def test_the_single_way_reads_its_fulfillment_order_and_timeout_where_every_path_leaves_them() -> None:
+    """Past AdvanceOrder the top-level steps find the fulfillment order in ``$.update`` (a
+    wait's news, or the branch's cause read back), and every Pass that rebuilds the state
+    keeps the execution's ``fulfillment_timeout_seconds`` for the next wait."""
+    definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
+    states = definition["States"]
+    for name in ("AwaitFulfillment", "AwaitPickup"):
+        assert states[name]["Parameters"]["Payload"]["fo_id.$"] == "$.update.fo_id"
+    for name in ("CaptureAndAwait", "CancelUncollectedPickup", "SettleFulfillmentOrder"):
+        assert states[name]["Parameters"]["fo_id.$"] == "$.update.fo_id"
+    # The pickup wait's own news goes elsewhere, so ``$.update`` still names the order.
+    assert states["AwaitPickup"]["ResultPath"] == "$.pickup"
+    assert {c["ResultPath"] for c in states["AwaitPickup"]["Catch"]} == {"$.timeout", "$.pickup", "$.error"}
+    assert states["AwaitFulfillment"]["ResultPath"] == states["AdvanceOrder"]["ResultPath"] == "$.update"
+    assert states["AwaitFulfillment"]["TimeoutSecondsPath"] == "$.fulfillment_timeout_seconds"
+    for name, state in states.items():
+        if state["Type"] == "Pass":
+            assert state["Parameters"]["fulfillment_timeout_seconds.$"] == "$.fulfillment_timeout_seconds", name
+
+
 def test_the_single_way_and_the_map_iteration_run_the_same_tasks() -> None:
-    """The two copies differ only in names, where they read the fulfillment order, and their catch-alls."""
+    """The two copies differ only in names, where they read the fulfillment order and its
+    news, and their catch-alls."""
     definition = json.loads((ROOT / "infra" / "statemachines" / "order_lifecycle.asl.json").read_text())
     states = definition["States"]
     iteration = states["FulfillEach"]["ItemProcessor"]["States"]
     assert set(iteration) == set(_TWINS.values())
     single_of = {twin: single for single, twin in _TWINS.items()}
     for single, twin in _TWINS.items():
-        for field in ("Type", "Resource", "Retry", "ResultPath"):
+        for field in ("Type", "Resource", "Retry"):
             assert states[single].get(field) == iteration[twin].get(field), (single, field)
         assert states[single].get("Next") == single_of.get(iteration[twin].get("Next", ""))
+    assert (
+        states["AwaitFulfillment"]["Parameters"]["FunctionName"]
+        == iteration["AwaitEachFulfillment"]["Parameters"]["FunctionName"]
+    )
 
 
 def test_news_about_a_fulfillment_order_takes_its_branch() -> None:

@@ -19,7 +19,7 @@ def test_graph_has_every_state_of_the_lifecycle_with_its_transitions() -> None:
     assert inner["AwaitEachFulfillment"] == "FulfillEach" and "AwaitFulfillment" not in inner
     kinds = {(e.source, e.target): e.kind for e in edges}
     assert kinds[("FulfillEach", "AwaitEachFulfillment")] == "iteration"
-    assert kinds[("AdvanceOrder", "AwaitFulfillment")] == "next"
+    assert kinds[("AdvanceOrder", "SettleFulfillmentOrder")] == "next"
     assert kinds[("NextOrderStep", "FulfillEach")] == "default"
     assert kinds[("AdvanceOrder", "ReadParkedOutcome")] == "catch"
     assert "catch" in {e.kind for e in edges} and "choice" in {e.kind for e in edges}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.allocate.api import load_policy
 from functions.capture.logic.models import OrderRequest
 from functions.capture.logic.order_view import OrderView, order_view
 from functions.capture.rules.pricing import PricedLine, Totals, price_order
@@ -129,10 +130,11 @@ def capture_order(request: OrderRequest, caller: Caller) -> OrderView:
         {"channel": request.channel, "external_id": request.external_id, "total": totals.total, "lines": len(lines)},
         at=created_at,
     )
+    timeout = load_policy().fulfillment_timeout_seconds
     try:
         create_order(header, lines, [captured])
     except DuplicateOrder as dup:
-        start_order_lifecycle(dup.order_id)
+        start_order_lifecycle(dup.order_id, fulfillment_timeout_seconds=timeout)
         raise
-    start_order_lifecycle(order_id)
+    start_order_lifecycle(order_id, fulfillment_timeout_seconds=timeout)
     return order_view(OrderRecord(header=header, lines=lines))

@@ -1,4 +1,5 @@
-"""OrderLifecycle step AdvanceOrder: allocate, screen, authorize, release; or branch to a wait."""
+"""OrderLifecycle step AdvanceOrder: allocate, screen, authorize, release and wait on the
+fulfillment order; or branch to another wait."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.fulfill.api import await_fulfillment
 from functions.lifecycle.logic.advance import advance_order
 from shared.observability import logger
 
@@ -26,4 +28,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     branch = outcome.branch()
     if branch:
         raise branch
-    return outcome.as_state()
+    # The one fulfillment order: the task waits on it (its token parked with it), so the
+    # wait is no state of its own to pay a transition for.
+    return outcome.as_state() | await_fulfillment(event["order_id"], outcome.open[0]["fo_id"], event["task_token"])

@@ -1,12 +1,12 @@
 """What a composite step answers the workflow: the next state and what that state reads.
 
-An order released to one fulfillment order goes straight on to AwaitFulfillment, the
-common way, with no Map in between; any other outcome ends the task with a branch
-(``AwaitingStock``, ``AwaitingHoldRelease``, ``SeveralFulfillmentOrders``) whose message is
-the answer, and the Choice there routes on ``next``. Each wait reads only its own fields
-(``stock_seen`` and ``backorder_timeout_seconds`` for WaitForStock,
-``hold_timeout_seconds`` for AwaitHoldRelease, ``fo_id`` and ``fulfillment_timeout_seconds``
-for AwaitFulfillment, ``open`` for FulfillEach).
+An order released to one fulfillment order, the common way, is waited on by AdvanceOrder's
+own task (the handler parks the task token with it), so neither a wait state nor a Map
+costs a transition; any other outcome ends the task with a branch (``AwaitingStock``,
+``AwaitingHoldRelease``, ``SeveralFulfillmentOrders``) whose message is the answer, and the
+Choice there routes on ``next``. Each wait reads only its own fields (``stock_seen`` and
+``backorder_timeout_seconds`` for WaitForStock, ``hold_timeout_seconds`` for
+AwaitHoldRelease, ``open`` and ``fulfillment_timeout_seconds`` for FulfillEach).
 """
 
 from __future__ import annotations
@@ -82,8 +82,6 @@ class Advance:
             state["hold_timeout_seconds"] = self.hold_timeout_seconds
         if self.next is Next.FULFILL:
             state |= {"payment_id": self.payment_id, "authorized": self.authorized, "created": self.created}
-            if len(self.open) == 1:
-                state["fo_id"] = self.open[0]["fo_id"]
         return state
 
     def branch(self) -> WorkflowBranch | None:

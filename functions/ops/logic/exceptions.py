@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from functions.allocate.api import load_policy
 from functions.changes.api import FOLLOW_UP_ACTION, rerun_follow_up
 from shared.api.caller import Caller
 from shared.api.validation import NoControlChars
@@ -66,7 +67,11 @@ def retry(caller: Caller, exc_id: str, *, note: str) -> ExceptionView:
         return _view(close_exception(exc_id, status="retried", note=note))
     closed = close_exception(exc_id, status="retried", note=note)
     if way_back.get("action") == "restart_lifecycle":
-        arn = start_order_lifecycle(item["order_id"], name=f"{item['order_id']}-{exc_id[-8:]}")
+        arn = start_order_lifecycle(
+            item["order_id"],
+            name=f"{item['order_id']}-{exc_id[-8:]}",
+            fulfillment_timeout_seconds=load_policy().fulfillment_timeout_seconds,
+        )
         record_workflow(item["order_id"], WorkflowStatus.RUNNING, reason=Reason.RETRIED, execution_arn=arn)
     return _view(closed)
 

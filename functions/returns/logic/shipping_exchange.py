@@ -4,6 +4,7 @@ execution (named after the exchange) reserves, routes, authorizes, ships and cap
 
 from __future__ import annotations
 
+from functions.allocate.api import load_policy
 from functions.returns.store import return_key
 from shared.clock import now_iso
 from shared.order.state import HeaderUpdate, Reason, WorkflowStatus
@@ -18,6 +19,7 @@ def ship_exchange(order_id: str, return_id: str) -> bool:
     if not ret or not ret.get("exchange_change_id"):
         return False
     name = f"{order_id}-{ret['exchange_change_id'][-8:]}"
+    timeout = load_policy().fulfillment_timeout_seconds
     at = now_iso()
     try:
         table.transact(
@@ -34,8 +36,8 @@ def ship_exchange(order_id: str, return_id: str) -> bool:
             ]
         )
     except ConditionFailed:
-        start_order_lifecycle(order_id, name=name)  # a retry: make sure it runs
+        start_order_lifecycle(order_id, name=name, fulfillment_timeout_seconds=timeout)  # a retry: make sure it runs
         return False
-    arn = start_order_lifecycle(order_id, name=name)
+    arn = start_order_lifecycle(order_id, name=name, fulfillment_timeout_seconds=timeout)
     HeaderUpdate(order_id, now_iso()).execution(arn).apply(table)
     return True
