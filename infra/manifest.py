@@ -93,6 +93,10 @@ class QueueSpec:
     batch_size: int = 10
     max_receive_count: int = 3
     visibility_timeout_seconds: int = 60
+    # MaximumBatchingWindowInSeconds: how long Lambda gathers messages before invoking with
+    # less than a full batch. 0 invokes at the first message; a second fills batches at
+    # moderate rates (fewer invocations and SQS requests) where that delay is harmless.
+    max_batching_window_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -536,20 +540,48 @@ QUEUES: tuple[QueueSpec, ...] = (
     # Visibility at 6x the consumer's timeout, as AWS advises for Lambda triggers.
     # 50 stock rows per message (functions/inventory/logic/imports.py).
     QueueSpec(name="StockImport", consumer="InventoryImport", batch_size=10, visibility_timeout_seconds=360),
-    # Verified carrier events, buffered so a burst or a failing consumer loses nothing.
-    QueueSpec(name="CarrierEvents", consumer="TrackingEvents", batch_size=10, visibility_timeout_seconds=180),
-    # Customer-facing domain events, delivered by the EventBridge rule below.
-    QueueSpec(name="CustomerNotifications", consumer="Notifications", batch_size=10, visibility_timeout_seconds=180),
+    # Verified carrier events, buffered so a burst or a failing consumer loses nothing. A
+    # carrier reports a scan seconds to minutes after it, and nothing waits on the event
+    # synchronously (no task token): a second more is harmless.
+    QueueSpec(
+        name="CarrierEvents",
+        consumer="TrackingEvents",
+        batch_size=10,
+        visibility_timeout_seconds=180,
+        max_batching_window_seconds=1,
+    ),
+    # Customer-facing domain events, delivered by the EventBridge rule below (e-mail: a second is nothing).
+    QueueSpec(
+        name="CustomerNotifications",
+        consumer="Notifications",
+        batch_size=10,
+        visibility_timeout_seconds=180,
+        max_batching_window_seconds=1,
+    ),
     # 50 imported orders per message (functions/channels/logic/order_imports.py).
     QueueSpec(name="OrderImport", consumer="ImportOrders", batch_size=10, visibility_timeout_seconds=360),
     # Domain events for webhook subscribers, and each failed delivery's next attempt (delayed).
-    QueueSpec(name="WebhookEvents", consumer="WebhookDelivery", batch_size=10, visibility_timeout_seconds=360),
+    # Subscribers receive events asynchronously anyway: a second more is harmless.
+    QueueSpec(
+        name="WebhookEvents",
+        consumer="WebhookDelivery",
+        batch_size=10,
+        visibility_timeout_seconds=360,
+        max_batching_window_seconds=1,
+    ),
     # A commercetools Subscription's Messages (its SQS destination; IAM decides who may send).
     QueueSpec(
         name="CommercetoolsMessages", consumer="CommercetoolsOrders", batch_size=10, visibility_timeout_seconds=360
     ),
-    # Status updates to sales platforms, and each failed update's next attempt (delayed).
-    QueueSpec(name="ChannelStatus", consumer="ChannelStatusSync", batch_size=10, visibility_timeout_seconds=180),
+    # Status updates to sales platforms, and each failed update's next attempt (delayed; a
+    # second more is harmless).
+    QueueSpec(
+        name="ChannelStatus",
+        consumer="ChannelStatusSync",
+        batch_size=10,
+        visibility_timeout_seconds=180,
+        max_batching_window_seconds=1,
+    ),
 )
 
 

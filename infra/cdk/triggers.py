@@ -41,14 +41,24 @@ def build_queue(scope: Construct, spec: QueueSpec) -> sqs.Queue:
 
 
 def subscribe(queue: sqs.Queue, spec: QueueSpec, consumer: lambda_.Function) -> None:
-    """The queue's consumer: Lambda's event source mapping, reporting batch item failures."""
-    if consumer.timeout and spec.visibility_timeout_seconds < consumer.timeout.to_seconds():
+    """The queue's consumer: Lambda's event source mapping, reporting batch item failures,
+    gathering a batch for up to the spec's window (none: invoked at the first message)."""
+    # A received message stays invisible while its batch is gathered and then processed.
+    if consumer.timeout and spec.visibility_timeout_seconds < (
+        consumer.timeout.to_seconds() + spec.max_batching_window_seconds
+    ):
         raise ValueError(
-            f"{spec.name}: visibility timeout below {consumer.node.id}'s timeout would "
-            "redeliver messages still being processed"
+            f"{spec.name}: visibility timeout below {consumer.node.id}'s timeout and the batching "
+            "window would redeliver messages still being processed"
         )
+    window = spec.max_batching_window_seconds
     consumer.add_event_source(
-        sources.SqsEventSource(queue, batch_size=spec.batch_size, report_batch_item_failures=True)
+        sources.SqsEventSource(
+            queue,
+            batch_size=spec.batch_size,
+            max_batching_window=Duration.seconds(window) if window else None,
+            report_batch_item_failures=True,
+        )
     )
 
 

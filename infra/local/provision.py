@@ -175,6 +175,8 @@ def provision(
                 EventSourceArn=q.arn,
                 FunctionName=res.functions[queue.consumer],
                 BatchSize=queue.batch_size,
+                # Kept for parity: moto records the window but the local pollers do not wait.
+                **({"MaximumBatchingWindowInSeconds": w} if (w := queue.max_batching_window_seconds) else {}),
                 FunctionResponseTypes=["ReportBatchItemFailures"],
             )["UUID"]
         )

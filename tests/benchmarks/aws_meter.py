@@ -17,6 +17,13 @@ transaction). That needs each item before and after the write:
 moto hands both to the table's stream (``StreamShard.add``, every put, update and delete,
 transactions and batches included), so the meter wraps that call while attached and keeps
 what each write cost the indexes until the request that made it is answered (same thread).
+
+The payment provider's own records are not the OMS's cost: the sandbox provider keeps in
+the table (``PROVIDER_KEY_PREFIXES``) what Stripe or PayPal keep on their own servers, and
+its round trip is modelled as external latency (``cloud_duration.EXTERNAL_LATENCY_MS``).
+Their write, read and index units are counted apart (``provider_*``), and so is a request
+that names only such items; a request that mixes them with the OMS's items (a transaction)
+still counts, with only the OMS items' units.
 """
 
 from __future__ import annotations
@@ -181,6 +188,46 @@ def index_writes(
     return out
 
 
+# The sandbox payment provider's ledger, idempotency results and markers (docs/data-model.md):
+# a real provider keeps them on its own servers. ``PAYREF#`` (reference -> payment) is the OMS's.
+PROVIDER_KEY_PREFIXES = ("SANDBOX#", "SANDBOXKEY#", "SANDBOXTOKEN#")
+
+
+def is_provider_key(pk: Any) -> bool:
+    """Whether an item's pk (typed, ``{"S": ...}``, or plain) is the payment provider's."""
+    return _plain(pk).startswith(PROVIDER_KEY_PREFIXES)
+
+
+def request_keys(operation: str, params: Mapping[str, Any]) -> list[Any]:
+    """The pk of every item a request names (none for a Query or Scan, which name a partition
+    or nothing: they count as the OMS's)."""
+    if operation in ("GetItem", "UpdateItem", "DeleteItem"):
+        return [params["Key"]["pk"]]
+    if operation == "PutItem":
+        return [params["Item"]["pk"]]
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        out = []
+        for entry in params["TransactItems"]:
+            ((_, op),) = entry.items()
+            out.append(op["Item"]["pk"] if "Item" in op else op["Key"]["pk"])
+        return out
+    if operation == "BatchWriteItem":
+        return [
+            r["PutRequest"]["Item"]["pk"] if "PutRequest" in r else r["DeleteRequest"]["Key"]["pk"]
+            for requests in params["RequestItems"].values()
+            for r in requests
+        ]
+    if operation == "BatchGetItem":
+        return [key["pk"] for table in params["RequestItems"].values() for key in table["Keys"]]
+    return []
+
+
+def provider_only(operation: str, params: Mapping[str, Any]) -> bool:
+    """A request that touches only the provider's items: the provider's request, not the OMS's."""
+    keys = request_keys(operation, params)
+    return bool(keys) and all(is_provider_key(k) for k in keys)
+
+
 def _read_units(size: int) -> int:
     return max(1, math.ceil(size / 4096))
 
@@ -230,6 +277,16 @@ class AwsMeter:
         self.read_units = 0.0
         # Write units by the function that spent them.
         self.write_units_by_handler: Counter[str] = Counter()
+        # Events published by detail type, and messages sent by queue (the last part of its
+        # URL): which queues the events reach is the event rules' business (``sqs_batches``).
+        self.events_by_type: Counter[str] = Counter()
+        self.sent_by_queue: Counter[str] = Counter()
+        # The payment provider's share, apart: its requests (those naming only its items) by
+        # "service.Operation", and its items' units (index units included in the write units).
+        self.provider_calls: Counter[str] = Counter()
+        self.provider_write_units = 0.0
+        self.provider_index_write_units = 0.0
+        self.provider_read_units = 0.0
         self._lock = threading.Lock()
         self._backend = dynamodb_backends[account][region]
         # Index writes of the items written by the request this thread serves, until it is answered.
@@ -254,16 +311,20 @@ class AwsMeter:
             return  # in no index before or after: nothing to compare
         before = old.to_json()["Attributes"] if old is not None else None
         after = new.to_json()["Attributes"] if new is not None else None
-        writes = index_writes(before, after, indexes, table_keys)
+        provider = is_provider_key((after or before or {}).get("pk", ""))
         pending = getattr(self._pending, "writes", None)
         if pending is None:
             pending = self._pending.writes = []
-        pending.extend(writes)
+        pending.extend((w, provider) for w in index_writes(before, after, indexes, table_keys))
 
-    def _take_index_writes(self) -> list[IndexWrite]:
-        writes: list[IndexWrite] = getattr(self._pending, "writes", None) or []
+    def _take_owned_index_writes(self) -> list[tuple[IndexWrite, bool]]:
+        """The index writes of the request just answered, each with whether its item is the provider's."""
+        writes: list[tuple[IndexWrite, bool]] = getattr(self._pending, "writes", None) or []
         self._pending.writes = []
         return writes
+
+    def _take_index_writes(self) -> list[IndexWrite]:
+        return [w for w, _ in self._take_owned_index_writes()]
 
     def _stored(self, table: str, key: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -276,45 +337,99 @@ class AwsMeter:
         stored = self._stored(table, key)
         return item_size(stored) if stored else 0
 
-    def _write_units(self, operation: str, params: dict[str, Any]) -> float:
+    def _item_write_units(self, operation: str, params: dict[str, Any]) -> list[tuple[Any, int]]:
+        """(pk, write units) of each item a write request writes."""
         if operation == "PutItem":
-            return _units(item_size(params["Item"]))
+            return [(params["Item"]["pk"], _units(item_size(params["Item"])))]
         if operation in ("UpdateItem", "DeleteItem"):
-            return _units(self._stored_size(params["TableName"], params["Key"]))
+            return [(params["Key"]["pk"], _units(self._stored_size(params["TableName"], params["Key"])))]
         if operation == "BatchWriteItem":
-            total = 0
+            out: list[tuple[Any, int]] = []
             for requests in params["RequestItems"].values():
                 for r in requests:
-                    total += _units(item_size(r["PutRequest"]["Item"])) if "PutRequest" in r else 1
-            return total
+                    if "PutRequest" in r:
+                        out.append((r["PutRequest"]["Item"]["pk"], _units(item_size(r["PutRequest"]["Item"]))))
+                    else:
+                        out.append((r["DeleteRequest"]["Key"]["pk"], 1))
+            return out
         if operation == "TransactWriteItems":
-            total = 0
+            out = []
             for entry in params["TransactItems"]:
                 ((kind, op),) = entry.items()
-                size = item_size(op["Item"]) if kind == "Put" else self._stored_size(op["TableName"], op["Key"])
-                total += 2 * _units(size)
-            return total
-        return 0
+                if kind == "Put":
+                    out.append((op["Item"]["pk"], 2 * _units(item_size(op["Item"]))))
+                else:
+                    out.append((op["Key"]["pk"], 2 * _units(self._stored_size(op["TableName"], op["Key"]))))
+            return out
+        return []
+
+    def _write_units(self, operation: str, params: dict[str, Any]) -> float:
+        return sum(units for _, units in self._item_write_units(operation, params))
 
     def _record(self, service: str, operation: str, caller: str, params: Any, answer: Any) -> None:
         """One request the emulator served (``infra.local.requests_meter``), after it was answered."""
-        written = self._take_index_writes() if service == "dynamodb" else []
+        written = self._take_owned_index_writes() if service == "dynamodb" else []
         if "__type" in answer:
             written = []  # a failed request wrote no index (moto rolls a cancelled transaction back)
         if caller == requests_meter.OUTSIDE or service not in self._services:
             return  # the bench's own reads and the interpreter's Lambda calls are not the order's
         with self._lock:
-            self.calls[f"{service}.{operation}"] += 1
-            self.by_handler[f"{caller} {service}.{operation}"] += 1
+            name = f"{service}.{operation}"
+            if service == "dynamodb" and provider_only(operation, params):
+                self.provider_calls[name] += 1
+            else:
+                self.calls[name] += 1
+                self.by_handler[f"{caller} {name}"] += 1
             if operation in ("PutEvents", "SendMessageBatch"):
-                self.entries[f"{service}.{operation}"] += len(params.get("Entries", []))
+                self.entries[name] += len(params.get("Entries", []))
+            if operation == "PutEvents":
+                self.events_by_type.update(e.get("DetailType", "") for e in params.get("Entries", []))
+            elif operation in ("SendMessage", "SendMessageBatch"):
+                queue = str(params.get("QueueUrl", "")).rsplit("/", 1)[-1]
+                self.sent_by_queue[queue] += len(params.get("Entries", [])) if operation == "SendMessageBatch" else 1
             if service == "dynamodb":
-                index_units = sum(w.units for w in written)
-                units = self._write_units(operation, params) + index_units
-                self.write_units += units
-                self.index_write_units += index_units
-                self.write_units_by_handler[caller] += units
-                self.read_units += self._read(operation, params, answer)
+                self._dynamodb_units(operation, params, answer, caller, written)
+
+    def _dynamodb_units(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        answer: dict[str, Any],
+        caller: str,
+        written: list[tuple[IndexWrite, bool]],
+    ) -> None:
+        """A DynamoDB request's units, the provider's items' apart (called under the lock)."""
+        items = self._item_write_units(operation, params)
+        index_units = sum(w.units for w, provider in written if not provider)
+        units = sum(u for pk, u in items if not is_provider_key(pk)) + index_units
+        self.write_units += units
+        self.index_write_units += index_units
+        self.write_units_by_handler[caller] += units
+        provider_index_units = sum(w.units for w, provider in written if provider)
+        self.provider_write_units += sum(u for pk, u in items if is_provider_key(pk)) + provider_index_units
+        self.provider_index_write_units += provider_index_units
+        oms_reads, provider_reads = self._owned_read(operation, params, answer)
+        self.read_units += oms_reads
+        self.provider_read_units += provider_reads
+
+    @classmethod
+    def _owned_read(cls, name: str, params: dict[str, Any], answer: dict[str, Any]) -> tuple[float, float]:
+        """Read units of the OMS's items and of the provider's (``_read``'s rules, item by item
+        where the request names its items; a Query or Scan is the OMS's)."""
+        if name == "GetItem":
+            units = cls._read(name, params, answer)
+            return (0.0, units) if is_provider_key(params["Key"]["pk"]) else (units, 0.0)
+        owned = [0.0, 0.0]
+        if name == "BatchGetItem":
+            for item in (i for items in answer.get("Responses", {}).values() for i in items):
+                owned[is_provider_key(item["pk"])] += cls._read(name, params, {"Responses": {"t": [item]}})
+        elif name == "TransactGetItems":
+            # An item not found still costs its read: the key asked for names its owner.
+            for pk, response in zip(request_keys(name, params), answer.get("Responses", []), strict=False):
+                owned[is_provider_key(pk)] += cls._read(name, params, {"Responses": [response]})
+        else:
+            return cls._read(name, params, answer), 0.0
+        return owned[0], owned[1]
 
     @staticmethod
     def _read(name: str, params: dict[str, Any], answer: dict[str, Any]) -> float:
@@ -345,10 +460,16 @@ class AwsMeter:
             self.calls.clear()
             self.by_handler.clear()
             self.entries.clear()
+            self.events_by_type.clear()
+            self.sent_by_queue.clear()
             self.write_units = 0
             self.index_write_units = 0
             self.write_units_by_handler.clear()
             self.read_units = 0
+            self.provider_calls.clear()
+            self.provider_write_units = 0
+            self.provider_index_write_units = 0
+            self.provider_read_units = 0
 
     def dynamodb_requests(self) -> int:
         return sum(n for name, n in self.calls.items() if name.startswith("dynamodb."))

@@ -5,7 +5,10 @@ capture + invoice -> carrier "delivered" -> completed. Every step goes through t
 the way real clients would. Per order it counts what AWS would bill: state transitions
 (from the executions' histories), Lambda invocations and GB-seconds, DynamoDB requests and
 read/write units, API Gateway requests, EventBridge events and SQS requests, and prices
-them with ``prices.py``.
+them with ``prices.py``: as run locally (the local pollers hand queue consumers about one
+message at a time), and at the capacity model's target rate, where Lambda's pollers hand
+them batches (``sqs_batches``). The payment provider's own items are not the order's
+cost (``aws_meter``): they are reported apart.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,13 +33,14 @@ from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from tests.benchmarks.aws_meter import AwsMeter
 from tests.benchmarks.cloud_duration import duration_s
 from tests.benchmarks.prices import cost_per_thousand
+from tests.benchmarks.sqs_batches import QueueAtTarget, at_target, queue_messages
 
 LOCATION = "wh-east"  # one of the locations the development WMS key is bound to
 WMS = {"x-api-key": "dev-wms-key"}
 OPS = {"x-api-key": "dev-ops-key"}
 # HTTP requests each order makes of the API: capture, accept, pick, pack, ship, carrier event.
 API_REQUESTS_PER_ORDER = 6
-# An SQS message costs a send, a receive and a delete.
+# As run locally, an SQS message costs a send, a receive and a delete of its own.
 SQS_REQUESTS_PER_MESSAGE = 3
 
 
@@ -194,8 +199,12 @@ def _transitions(stack: Any, order_ids: set[str]) -> list[int]:
     return counts
 
 
-def _modelled_gb_seconds(meter: AwsMeter, calls: Counter[str], cpu: dict[str, float], memory: dict[str, int]) -> float:
-    """Lambda GB-seconds the run would bill in the cloud (``cloud_duration``), all functions."""
+def _modelled_gb_seconds(
+    meter: AwsMeter, calls: Mapping[str, float], cpu: dict[str, float], memory: dict[str, int]
+) -> float:
+    """Lambda GB-seconds the run would bill in the cloud (``cloud_duration``), all functions.
+    The CPU and requests a function spent are shared by its ``calls`` invocations: fewer,
+    larger batches spend the same work and fewer invocation overheads."""
     name_of = {spec.handler: spec.name for spec in manifest.FUNCTIONS}
     requests_by_function: dict[str, Counter[str]] = {}
     for key, count in meter.by_handler.items():
@@ -210,6 +219,15 @@ def _modelled_gb_seconds(meter: AwsMeter, calls: Counter[str], cpu: dict[str, fl
         )
         total += n * seconds * mb / 1024
     return total
+
+
+def _invocations_at_target(calls: Mapping[str, float], queues: list[QueueAtTarget], n: int) -> dict[str, float]:
+    """The run's invocations (``n`` orders) with each queue consumer's replaced by its batches at the target rate."""
+    handler_of = {spec.name: spec.handler for spec in manifest.FUNCTIONS}
+    out = dict(calls)
+    for q in queues:
+        out[handler_of[q.consumer]] = q.invocations * n
+    return out
 
 
 def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 4, seed: int = 23) -> dict[str, Any]:
@@ -257,6 +275,14 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     transitions = _transitions(stack, set(created))
     n = max(1, len(done))
     to_ship = sorted(warehouse.shipped[o] - created[o] for o in done if o in warehouse.shipped)
+    events = {t: c / n for t, c in sorted(meter.events_by_type.items())}
+    sent = {q.removeprefix(manifest.LOCAL_PREFIX): c / n for q, c in meter.sent_by_queue.items()}
+    messages = queue_messages(events, sent)
+    # Sends: EventBridge sends each event to each queue a rule routes it to, a function one request a send.
+    routed = sum(queue_messages(events, {}).values())
+    sends = routed + (meter.calls["sqs.SendMessage"] + meter.calls["sqs.SendMessageBatch"]) / n
+    queues = at_target(messages)
+    calls_at_target = _invocations_at_target(calls, queues, n)
     per_order = {
         "stepfunctions_transition": sum(transitions) / max(1, len(transitions)),
         "lambda_request": sum(calls.values()) / n,
@@ -266,10 +292,14 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         "dynamodb_read_unit": meter.read_units / n,
         "apigateway_request": API_REQUESTS_PER_ORDER,
         "eventbridge_event": meter.entries["events.PutEvents"] / n,
-        "sqs_request": SQS_REQUESTS_PER_MESSAGE
-        * (meter.calls["sqs.SendMessage"] + meter.entries["sqs.SendMessageBatch"] + meter.entries["events.PutEvents"])
-        / n,
+        "sqs_request": SQS_REQUESTS_PER_MESSAGE * sum(messages.values()),
         "ses_message": 3,  # confirmed, shipped, delivered
+    }
+    # The same work with queue consumers invoked once per batch, receiving and deleting a batch at a time.
+    per_order_at_target = per_order | {
+        "lambda_request": sum(calls_at_target.values()) / n,
+        "lambda_gb_second": _modelled_gb_seconds(meter, calls_at_target, cpu, memory) / n,
+        "sqs_request": sends + sum(q.receive_and_delete_requests for q in queues),
     }
     return {
         "orders": orders,
@@ -290,6 +320,20 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         "to_ship_p50_s": to_ship[len(to_ship) // 2] if to_ship else None,
         "warehouse_errors": warehouse.errors[:10],
         "per_order": per_order,
+        "per_order_at_target": per_order_at_target,
+        "sqs_messages_per_order": messages,
+        "sqs_at_target": {
+            q.queue: {"consumer": q.consumer, "messages": q.messages, "batch": q.batch, "invocations": q.invocations}
+            for q in queues
+        },
+        "events_per_order": events,
+        # The sandbox payment provider's own items and requests: a real provider's, not in the cost.
+        "provider_per_order": {
+            "requests": {k: v / n for k, v in sorted(meter.provider_calls.items())},
+            "write_units": meter.provider_write_units / n,
+            "index_write_units": meter.provider_index_write_units / n,
+            "read_units": meter.provider_read_units / n,
+        },
         "invocations_per_order": {h.split(".")[1] + "." + h.split(".")[3]: v / n for h, v in sorted(calls.items())},
         "dynamodb_calls_per_order": {k: v / n for k, v in sorted(meter.calls.items()) if k.startswith("dynamodb.")},
         "dynamodb_calls_by_handler_per_order": {
@@ -303,4 +347,5 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         "lambda_gb_second_local_wall": sum(seconds[h] * memory.get(h, 512) / 1024 for h in seconds) / n,
         "transitions_max": max(transitions, default=0),
         "cost_per_1000_orders_usd": cost_per_thousand(per_order),
+        "cost_per_1000_orders_at_target_usd": cost_per_thousand(per_order_at_target),
     }

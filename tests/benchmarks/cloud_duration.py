@@ -8,7 +8,8 @@ Lambda duration overstates the cloud several times over. The model takes instead
   at 1,769 MB and a proportional share below it, so 512 MB runs CPU work ~3.5x slower;
 - plus, for every AWS request the function made, a typical in-region latency;
 - plus the payment provider's round trip in the functions that authorize or capture (the
-  local stack's sandbox gateway answers from the table);
+  local stack's sandbox gateway answers from the table; the meter sets its requests there
+  apart, ``aws_meter.provider_only``, so they are not counted twice);
 - plus a small runtime overhead.
 
 The latencies are typical round figures, not measurements: change them here. The cost

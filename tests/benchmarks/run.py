@@ -23,6 +23,7 @@ from tests.benchmarks.bench_lifecycle import bench_lifecycle
 from tests.benchmarks.bench_orders_index import bench_orders_index
 from tests.benchmarks.bench_orders_index import print_table as print_orders_index_table
 from tests.benchmarks.bench_routing import bench_routing, print_table
+from tests.benchmarks.prices import PRICES_USD
 
 OUT = ROOT / "bench-results"
 
@@ -127,6 +128,17 @@ def run_capture(orders: int) -> None:
     print(f"\nwritten: {path.relative_to(ROOT)}")
 
 
+def _cost_rows(runs: dict[str, Any]) -> list[tuple[str, str]]:
+    """Per run: each service's cost as run locally and at the target rate (queue consumers batched)."""
+    rows = []
+    for n, r in runs.items():
+        local, target = r["cost_per_1000_orders_usd"], r["cost_per_1000_orders_at_target_usd"]
+        parts = [f"{name} {local[name]:.3f} | {target[name]:.3f}" for name in local if name in PRICES_USD]
+        total = f"total {local['total_without_messages']:.3f} | {target['total_without_messages']:.3f}"
+        rows.append((f"{n} client(s)", f"{total}  ({', '.join(parts)})"))
+    return rows
+
+
 def run_lifecycle(orders: int, clients: tuple[int, ...] = (1, 8, 32)) -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     logging.basicConfig(level=logging.ERROR)
@@ -162,6 +174,7 @@ def run_lifecycle(orders: int, clients: tuple[int, ...] = (1, 8, 32)) -> None:
         " (goals: >= 600/min, emulation CPU <= handlers' CPU, p99 capture < 1 s at 32 clients)",
         rows,
     )
+    _table("Cost per 1,000 lifecycles without e-mail (USD): as run locally | at the target rate", _cost_rows(runs))
     OUT.mkdir(exist_ok=True)
     path = OUT / "lifecycle.json"
     path.write_text(json.dumps(result, indent=2))

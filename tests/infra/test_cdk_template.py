@@ -283,7 +283,30 @@ def test_queue(resources: Resources, spec: manifest.QueueSpec) -> None:
     ]
     assert mapping["FunctionName"] == {"Ref": function_id(resources, manifest.function(spec.consumer))}
     assert mapping["BatchSize"] == spec.batch_size
+    assert mapping.get("MaximumBatchingWindowInSeconds", 0) == spec.max_batching_window_seconds
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_lifecycle_queues_gather_batches_for_a_second(resources: Resources) -> None:
+    """Queues whose consumers a second's delay does not hurt gather batches (docs/capacity.md,
+    cost at the target rate); imports arrive in bursts that fill batches without waiting."""
+    queues = of_type(resources, "AWS::SQS::Queue")
+    windows = {}
+    for r in of_type(resources, "AWS::Lambda::EventSourceMapping").values():
+        source = r["Properties"]["EventSourceArn"].get("Fn::GetAtt", [""])[0]
+        if source in queues:
+            name = re.fullmatch(r"(.+?)[0-9A-F]{8}", source)
+            assert name is not None
+            windows[name.group(1)] = r["Properties"].get("MaximumBatchingWindowInSeconds", 0)
+    assert windows == {
+        "StockImport": 0,
+        "CarrierEvents": 1,
+        "CustomerNotifications": 1,
+        "OrderImport": 0,
+        "WebhookEvents": 1,
+        "CommercetoolsMessages": 0,
+        "ChannelStatus": 1,
+    }
 
 
 @pytest.mark.parametrize("spec", manifest.STREAM_CONSUMERS, ids=lambda s: s.function)

@@ -220,7 +220,13 @@ def test_event_source_mappings(template: dict[str, Any], local: LocalStack, mapp
         matches = [e for e in local_esms if e["EventSourceArn"] == source and e["FunctionArn"] == function]
         assert len(matches) == 1, f"{lid}: {source} -> {function} is not wired locally"
         mine = matches[0]
-        for key in ("BatchSize", "MaximumRetryAttempts", "BisectBatchOnFunctionError", "StartingPosition"):
+        for key in (
+            "BatchSize",
+            "MaximumBatchingWindowInSeconds",
+            "MaximumRetryAttempts",
+            "BisectBatchOnFunctionError",
+            "StartingPosition",
+        ):
             assert mine.get(key) == cloud.get(key), f"{lid}: {key}"
         assert sorted(mine.get("FunctionResponseTypes") or []) == sorted(cloud.get("FunctionResponseTypes") or [])
         on_failure = cloud.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")

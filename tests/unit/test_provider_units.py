@@ -1,0 +1,138 @@
+"""The benchmark meter (tests/benchmarks/aws_meter.py) counts the payment provider's own items
+apart: the sandbox provider keeps in the table (``SANDBOX#``, ``SANDBOXKEY#``) what Stripe or
+PayPal keep on their servers, so neither their units nor a request that touches only them
+are the order's cost. A transaction that mixes them with the OMS's items still counts as a
+request, with only the OMS items' units; ``PAYREF#`` (reference -> payment) is the OMS's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.benchmarks.aws_meter import AwsMeter, is_provider_key, provider_only
+
+BLOB = "x" * 1500  # makes an item 2 KB: 2 write units, 4 in a transaction
+
+
+def _item(pk: str, sk: str, **attrs: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}, **{k: {"S": v} for k, v in attrs.items()}}
+
+
+@pytest.fixture
+def meter() -> Iterator[AwsMeter]:
+    attached = AwsMeter().attach("dynamodb")
+    try:
+        yield attached
+    finally:
+        attached.detach()
+
+
+def test_the_sandbox_items_are_the_providers_and_payref_the_oms() -> None:
+    assert is_provider_key({"S": "SANDBOX#auth_1"})
+    assert is_provider_key({"S": "SANDBOXKEY#idem-1"})
+    assert is_provider_key("SANDBOXTOKEN#tok_expire#ord_1")
+    assert not is_provider_key({"S": "PAYREF#sandbox#auth_1"})
+    assert not is_provider_key({"S": "ORDER#ord_1"})
+    puts = [{"Put": {"Item": _item("SANDBOX#a", "AUTH")}}, {"Put": {"Item": _item("ORDER#1", "PAY#1")}}]
+    mixed = {"TransactItems": puts}
+    assert not provider_only("TransactWriteItems", mixed)
+    assert provider_only("GetItem", {"Key": _item("SANDBOXKEY#k", "RESULT")})
+    assert not provider_only("Query", {"KeyConditionExpression": "pk = :pk"})
+
+
+def test_a_transaction_mixing_provider_and_oms_items_counts_only_the_oms_units(meter: AwsMeter) -> None:
+    params = {
+        "TransactItems": [
+            {"Put": {"TableName": "t", "Item": _item("SANDBOXKEY#idem-1", "RESULT", blob=BLOB)}},
+            {"Put": {"TableName": "t", "Item": _item("SANDBOX#auth_1", "AUTH")}},
+            {"Put": {"TableName": "t", "Item": _item("ORDER#1", "PAY#1", blob=BLOB)}},
+            {"Put": {"TableName": "t", "Item": _item("PAYREF#sandbox#auth_1", "PAYREF")}},
+        ]
+    }
+    meter._record("dynamodb", "TransactWriteItems", "fn", params, {})
+    assert meter.calls == {"dynamodb.TransactWriteItems": 1}
+    assert meter.by_handler == {"fn dynamodb.TransactWriteItems": 1}
+    assert meter.write_units == 2 * 2 + 2 * 1  # the payment (2 KB) and its reference
+    assert meter.write_units_by_handler["fn"] == 6
+    assert meter.provider_write_units == 2 * 2 + 2 * 1  # the key's result (2 KB) and the authorization
+    assert not meter.provider_calls
+
+
+def test_a_request_touching_only_provider_items_is_the_providers(meter: AwsMeter) -> None:
+    put = {
+        "TransactItems": [
+            {"Put": {"TableName": "t", "Item": _item("SANDBOXKEY#idem-1", "RESULT")}},
+            {"Put": {"TableName": "t", "Item": _item("SANDBOX#cap_1", "CAPTURE")}},
+        ]
+    }
+    meter._record("dynamodb", "TransactWriteItems", "fn", put, {})
+    get = {"TableName": "t", "Key": _item("SANDBOXKEY#idem-1", "RESULT"), "ConsistentRead": True}
+    meter._record("dynamodb", "GetItem", "fn", get, {"Item": _item("SANDBOXKEY#idem-1", "RESULT", blob="x" * 5000)})
+    assert not meter.calls and not meter.by_handler and meter.dynamodb_requests() == 0
+    assert meter.provider_calls == {"dynamodb.TransactWriteItems": 1, "dynamodb.GetItem": 1}
+    assert meter.write_units == 0 and meter.read_units == 0
+    assert meter.provider_write_units == 2 + 2
+    assert meter.provider_read_units == 2  # 5 KB read consistently
+
+
+def test_the_oms_reads_of_its_payment_reference_stay_counted(meter: AwsMeter) -> None:
+    key = _item("PAYREF#sandbox#auth_1", "PAYREF")
+    meter._record("dynamodb", "GetItem", "fn", {"TableName": "t", "Key": key}, {"Item": key})
+    assert meter.calls == {"dynamodb.GetItem": 1}
+    assert meter.read_units == 0.5 and meter.provider_read_units == 0
+
+
+def test_a_transactional_read_of_both_splits_its_units(meter: AwsMeter) -> None:
+    params = {
+        "TransactItems": [
+            {"Get": {"TableName": "t", "Key": _item("SANDBOX#auth_1", "AUTH")}},
+            {"Get": {"TableName": "t", "Key": _item("ORDER#1", "HEADER")}},
+        ]
+    }
+    # The authorization is not found: its read is still charged, to its owner.
+    answer = {"Responses": [{}, {"Item": _item("ORDER#1", "HEADER", blob="x" * 5000)}]}
+    meter._record("dynamodb", "TransactGetItems", "fn", params, answer)
+    assert meter.calls == {"dynamodb.TransactGetItems": 1}
+    assert meter.read_units == 2 * 2 and meter.provider_read_units == 2 * 1
+
+
+@mock_aws
+def test_index_writes_of_provider_items_are_set_apart() -> None:
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    meter = AwsMeter().attach("dynamodb")
+    try:
+        params = {
+            "TransactItems": [
+                {"Put": {"TableName": "t", "Item": _item("SANDBOX#a", "AUTH", gsi1pk="P", gsi1sk="1", blob=BLOB)}},
+                {"Put": {"TableName": "t", "Item": _item("ORDER#1", "HEADER", gsi1pk="O", gsi1sk="1")}},
+            ]
+        }
+        ddb.transact_write_items(**params)
+        meter._record("dynamodb", "TransactWriteItems", "fn", params, {})
+        assert meter.index_write_units == 1  # the header's entry
+        assert meter.write_units == 2 * 1 + 1
+        assert meter.provider_index_write_units == 2  # the authorization's entry, all of its 2 KB projected
+        assert meter.provider_write_units == 2 * 2 + 2
+    finally:
+        meter.detach()
