@@ -18,9 +18,11 @@ moto hands both to the table's stream (``StreamShard.add``, every put, update an
 transactions and batches included), so the meter wraps that call while attached and keeps
 what each write cost the indexes until the request that made it is answered (same thread).
 
-The payment provider's own records are not the OMS's cost: the sandbox provider keeps in
-the table (``PROVIDER_KEY_PREFIXES``) what Stripe or PayPal keep on their own servers, and
-its round trip is modelled as external latency (``cloud_duration.EXTERNAL_LATENCY_MS``).
+Outside providers' own records are not the OMS's cost: the sandbox payment provider keeps
+in the table (``PROVIDER_KEY_PREFIXES``) what Stripe or PayPal keep on their own servers,
+and its round trip is modelled as external latency (``cloud_duration.EXTERNAL_LATENCY_MS``);
+the local stack's outbox e-mail transport keeps each customer message where SES would send
+it (the cost is without e-mail).
 Their write, read and index units are counted apart (``provider_*``), and so is a request
 that names only such items; a request that mixes them with the OMS's items (a transaction)
 still counts, with only the OMS items' units.
@@ -190,11 +192,13 @@ def index_writes(
 
 # The sandbox payment provider's ledger, idempotency results and markers (docs/data-model.md):
 # a real provider keeps them on its own servers. ``PAYREF#`` (reference -> payment) is the OMS's.
-PROVIDER_KEY_PREFIXES = ("SANDBOX#", "SANDBOXKEY#", "SANDBOXTOKEN#")
+# ``OUTBOX#``: messages the outbox e-mail transport keeps instead of sending (SES in the cloud);
+# the notification's claim marker (``NOTIFIED#``) is the OMS's and stays counted.
+PROVIDER_KEY_PREFIXES = ("SANDBOX#", "SANDBOXKEY#", "SANDBOXTOKEN#", "OUTBOX#")
 
 
 def is_provider_key(pk: Any) -> bool:
-    """Whether an item's pk (typed, ``{"S": ...}``, or plain) is the payment provider's."""
+    """Whether an item's pk (typed, ``{"S": ...}``, or plain) is an outside provider's (payments, e-mail)."""
     return _plain(pk).startswith(PROVIDER_KEY_PREFIXES)
 
 

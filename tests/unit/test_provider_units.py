@@ -37,6 +37,9 @@ def test_the_sandbox_items_are_the_providers_and_payref_the_oms() -> None:
     assert is_provider_key("SANDBOXTOKEN#tok_expire#ord_1")
     assert not is_provider_key({"S": "PAYREF#sandbox#auth_1"})
     assert not is_provider_key({"S": "ORDER#ord_1"})
+    # The outbox transport's kept messages stand for SES; the claim marker is the OMS's.
+    assert is_provider_key({"S": "OUTBOX#ord_1"})
+    assert not is_provider_key({"S": "NOTIFIED#ord_1#order.confirmed"})
     puts = [{"Put": {"Item": _item("SANDBOX#a", "AUTH")}}, {"Put": {"Item": _item("ORDER#1", "PAY#1")}}]
     mixed = {"TransactItems": puts}
     assert not provider_only("TransactWriteItems", mixed)
