@@ -116,8 +116,13 @@ class _Resolver(APIGatewayRestResolver):
         path = str(event.get("path") or "/")
         if is_public(method, path) or not self._routes_to(method, path):
             return None
-        found = caller_context(event)
+        try:
+            found = caller_context(event)
+        except Exception:  # the keys' secret unreadable: a problem, not the gateway's bare 500
+            logger.exception("api keys unreadable")
+            return _refusal(event, 500, "Internal error", "the caller could not be checked")
         if found is None:
+            logger.info("missing or unknown api key")
             return _refusal(event, 401, "Unauthorized", f"a valid {API_KEY_HEADER} header is required")
         request_context["authorizer"] = found
         return None

@@ -128,3 +128,14 @@ def test_the_public_routes_are_the_manifests() -> None:
 def test_every_function_that_checks_keys_may_read_them() -> None:
     for route in AUTHORIZED:
         assert "secrets:api-keys" in manifest.function(route.function).grants, route.function
+
+
+def test_unreadable_keys_are_a_500_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.api import authentication
+
+    def fail(_: str | None) -> None:
+        raise RuntimeError("secrets manager unavailable")
+
+    monkeypatch.setattr(authentication, "principal_for", fail)
+    (route,) = [r for r in manifest.ROUTES if r.path == "/v1/me"]
+    assert_problem(call(handler_of(route.function), request(route, key="dev-ops-key")), 500)
