@@ -63,7 +63,8 @@ class FunctionSpec:
     handler: str
     description: str
     # What the function may do, each a grant the CDK app turns into IAM statements.
-    # table:read, table:write, lifecycle:start, lifecycle:callback, events:put, secrets:api-keys,
+    # table:read, table:write, lifecycle:start, lifecycle:callback, events:put,
+    # secrets:api-keys (every function with an authorized route reads the API keys),
     # lifecycle:read (the OrderLifecycle's definition and its executions' histories),
     # tasks:callback (SendTask* on any execution: tokens carry no state machine, and a
     # task of the state machine cannot name it without a dependency cycle),
@@ -82,7 +83,9 @@ class Route:
     method: str
     path: str
     function: str
-    # False for routes that authenticate themselves (webhooks) or are public docs.
+    # False for routes that authenticate themselves (webhooks) or are public docs. The
+    # handlers check the API key of every other route (shared.api.authentication, whose
+    # PUBLIC_ROUTES lists these).
     authorized: bool = True
 
 
@@ -167,7 +170,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="CaptureApi",
         handler="functions.capture.handlers.api.handler",
         description="Order capture and order queries (POST/GET /v1/orders...)",
-        grants=("table:read", "table:write", "lifecycle:start"),
+        grants=("table:read", "table:write", "lifecycle:start", "secrets:api-keys"),
     ),
     FunctionSpec(
         name="AdvanceOrder",
@@ -212,13 +215,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="AllocateApi",
         handler="functions.allocate.handlers.api.handler",
         description="Routing configuration (strategy, weights, channel rules, backorder policy)",
-        grants=("table:read", "table:write"),
+        grants=("table:read", "table:write", "secrets:api-keys"),
     ),
     FunctionSpec(
         name="InventoryApi",
         handler="functions.inventory.handlers.api.handler",
         description="Locations, stock, availability and stock imports (/v1/locations, /v1/inventory...)",
-        grants=("table:read", "table:write", "queue:stock-import"),
+        grants=("table:read", "table:write", "queue:stock-import", "secrets:api-keys"),
         # A 10,000-row import is validated and queued within the request.
         timeout_seconds=29,
     ),
@@ -271,7 +274,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         handler="functions.fulfill.handlers.api.handler",
         description="Fulfillment orders for the WMS (/v1/fulfillment-orders...), store pickup, the pickup policy",
         # secrets:integrations: the key pickup codes are derived from.
-        grants=("table:read", "table:write", "tasks:callback", "secrets:integrations"),
+        grants=("table:read", "table:write", "tasks:callback", "secrets:integrations", "secrets:api-keys"),
     ),
     FunctionSpec(
         name="CarrierWebhooks",
@@ -299,7 +302,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="ChangesApi",
         handler="functions.changes.handlers.api.handler",
         description="Change orders, each with preview: cancel, appeasements, edits (/v1/orders/{id}/...)",
-        grants=("table:read", "table:write", "secrets:integrations", "tasks:callback"),
+        grants=("table:read", "table:write", "secrets:integrations", "tasks:callback", "secrets:api-keys"),
         timeout_seconds=29,
         # routing: an edit allocates the new units of an order never released to a warehouse.
         layers=("payments", "routing"),
@@ -316,7 +319,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="ReturnsApi",
         handler="functions.returns.handlers.api.handler",
         description="Returns and exchanges: authorize, receive, read (/v1/orders/{id}/returns, /v1/returns...)",
-        grants=("table:read", "table:write", "lifecycle:start", "returns:start", "tasks:callback"),
+        grants=("table:read", "table:write", "lifecycle:start", "returns:start", "tasks:callback", "secrets:api-keys"),
         timeout_seconds=29,
     ),
     FunctionSpec(
@@ -346,7 +349,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="OrderImportApi",
         handler="functions.channels.handlers.order_imports_api.handler",
         description="Bulk order files (POST /v1/orders/imports): read, queued in chunks; results per order",
-        grants=("table:read", "table:write", "queue:order-import"),
+        grants=("table:read", "table:write", "queue:order-import", "secrets:api-keys"),
         # A 10,000-order file is read and queued within the request.
         timeout_seconds=29,
     ),
@@ -361,7 +364,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="WebhooksApi",
         handler="functions.channels.handlers.webhooks_api.handler",
         description="Outbound webhook subscriptions and deliveries (/v1/webhooks/subscriptions, /deliveries)",
-        grants=("table:read", "table:write", "queue:webhook-events", "webhooks:send"),
+        grants=("table:read", "table:write", "queue:webhook-events", "webhooks:send", "secrets:api-keys"),
     ),
     FunctionSpec(
         name="WebhookDelivery",
@@ -393,7 +396,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         handler="functions.holds.handlers.api.handler",
         description="Order holds: place, release, list; the hold policy (/v1/orders/{id}/holds..., /v1/config/holds)",
         # Releasing the last hold resumes the execution waiting on it.
-        grants=("table:read", "table:write", "tasks:callback"),
+        grants=("table:read", "table:write", "tasks:callback", "secrets:api-keys"),
     ),
     FunctionSpec(
         name="AwaitHoldRelease",
@@ -420,7 +423,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="OpenAPI document, API docs, process exceptions, the caller, an order's workflow graph",
         # Retrying an exception starts a new OrderLifecycle execution; the workflow graph
         # reads the state machine and the order's execution history.
-        grants=("table:read", "table:write", "lifecycle:start", "lifecycle:read"),
+        grants=("table:read", "table:write", "lifecycle:start", "lifecycle:read", "secrets:api-keys"),
     ),
     FunctionSpec(
         name="ReadModels",
@@ -433,14 +436,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="CustomersApi",
         handler="functions.customers.handlers.api.handler",
         description="Customers (profile, 360 view, erase) and search (/v1/customers..., /v1/search)",
-        grants=("table:read", "table:write"),
+        grants=("table:read", "table:write", "secrets:api-keys"),
         timeout_seconds=29,
     ),
     FunctionSpec(
         name="ReportsApi",
         handler="functions.reports.handlers.api.handler",
         description="Reports, CSV exports and demand forecasts (/v1/reports..., /v1/forecast)",
-        grants=("table:read",),
+        grants=("table:read", "secrets:api-keys"),
         timeout_seconds=29,
         memory_mb=1024,
         layers=("forecast",),
@@ -453,13 +456,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=900,
         memory_mb=1024,
         layers=("forecast",),
-    ),
-    FunctionSpec(
-        name="Authorizer",
-        handler="functions.ops.handlers.authorizer.handler",
-        description="API key authorizer (keys from Secrets Manager)",
-        grants=("secrets:api-keys",),
-        memory_mb=256,
     ),
 )
 
@@ -531,7 +527,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/orders/{order_id}/workflow", "OpsApi"),
 )
 
-AUTHORIZER_FUNCTION = "Authorizer"
+# Where the HTTP API sends a request no route takes (its ``$default`` route): a function
+# whose resolver answers an unknown path or method with a 404 problem.
+DEFAULT_ROUTE_FUNCTION = "OpsApi"
 
 # The web console (docs/console.md): static files, no build step; it calls the API above.
 CONSOLE = StaticSite(path="/console", directory=ROOT / "console")

@@ -1,8 +1,8 @@
 """X-Ray tracing of AWS calls, for the HTTP functions only.
 
 The X-Ray SDK adds about 200 ms to a cold start (measured with ``-X importtime``), so
-functions off the request path (state machine tasks, stream and queue consumers, the
-authorizer) rely on Lambda's active tracing alone, which needs no SDK.
+functions off the request path (state machine tasks, stream and queue consumers) rely on
+Lambda's active tracing alone, which needs no SDK.
 """
 
 from __future__ import annotations

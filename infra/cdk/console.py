@@ -2,7 +2,7 @@
 distribution that also fronts the API, so the console and the API share one origin (no CORS).
 
 ``/console`` and ``/console/*`` come from the bucket (origin access control); every other
-path goes to the REST API's stage, uncached, with the caller's headers (``x-api-key``) and
+path goes to the HTTP API's $default stage, uncached, with the caller's headers (``x-api-key``) and
 query strings.
 """
 
@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import cast
 
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack, Validations
-from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from infra.cdk.api import api_domain
 from infra.manifest import CONSOLE
 
 # The site's own path and its folder name, served as /console/index.html.
@@ -32,7 +33,7 @@ _INDEX_REWRITE = f"""function handler(event) {{
 }}"""
 
 
-def build_console(scope: Construct, api: apigw.RestApi) -> cloudfront.Distribution:
+def build_console(scope: Construct, api: apigw.HttpApi) -> cloudfront.Distribution:
     bucket = s3.Bucket(
         scope,
         "ConsoleAssets",
@@ -65,7 +66,7 @@ def build_console(scope: Construct, api: apigw.RestApi) -> cloudfront.Distributi
         "Console",
         comment="OMS: the web console and the API on one origin",
         default_behavior=cloudfront.BehaviorOptions(
-            origin=origins.RestApiOrigin(api),
+            origin=origins.HttpOrigin(api_domain(api), protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
             viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
             allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
             cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
@@ -141,7 +142,7 @@ def _acknowledge(bucket: s3.Bucket, distribution: cloudfront.Distribution) -> No
         Acknowledgment(
             id="AwsSolutions-CFR1",
             reason="Agents, operators and warehouses work from many countries; access is by API key, "
-            "checked by the API's authorizer on every call.",
+            "checked by the API's functions on every call.",
         ),
         Acknowledgment(
             id="AwsSolutions-CFR2",

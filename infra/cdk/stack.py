@@ -65,7 +65,6 @@ class OmsStack(Stack):
         self.api = build_api(
             self,
             {route.function: self.functions[route.function] for route in manifest.ROUTES},
-            self.functions[manifest.AUTHORIZER_FUNCTION],
         )
         self.console = build_console(self, self.api)
         for queue in manifest.QUEUES:
@@ -106,7 +105,7 @@ class OmsStack(Stack):
         return table
 
     def _api_keys(self) -> secretsmanager.Secret:
-        # Operators replace the content with the key records the authorizer reads:
+        # Operators replace the content with the key records the API functions read:
         # {"keys": [{"key_sha256", "principal_id", "role", "channel"?, "locations"?}]},
         # only the SHA-256 of each key, never the key. CloudFormation writes this
         # placeholder once; it overwrites operators' records only if this value changes.
@@ -144,7 +143,7 @@ class OmsStack(Stack):
         return secret
 
     def _outputs(self) -> None:
-        CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "ApiUrl", value=self.api.api_endpoint + "/")
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "EventBusName", value=self.bus.event_bus_name)
         CfnOutput(self, "ApiKeysSecretArn", value=self.api_keys.secret_arn)

@@ -1,13 +1,14 @@
-"""API Gateway (REST API, Lambda proxy integration) emulated on one port.
+"""API Gateway (HTTP API, Lambda proxy integrations) emulated on one port.
 
-Each request becomes the proxy event (payload v1) API Gateway would send; authorized
-routes first run the REQUEST authorizer. Routes and functions come from the manifest.
+Each request becomes the proxy event (payload format 1.0) the HTTP API sends; there is no
+authorizer: the functions check the API key themselves (shared.api.authentication). A
+request no route takes goes to the ``$default`` route's function. Routes and functions
+come from the manifest.
 """
 
 from __future__ import annotations
 
 import base64
-import fnmatch
 import json
 import logging
 import re
@@ -26,12 +27,10 @@ from infra.local.static_files import serves, static_response
 
 log = logging.getLogger(__name__)
 
-STAGE = "prod"
+# The cloud stack's stage (infra/cdk/api.py): it serves at the API's root.
+STAGE = "$default"
+DEFAULT_ROUTE = "$default"
 API_ID = "local"
-# The authorizer's identity source: without this header API Gateway answers 401 itself.
-IDENTITY_HEADER = "x-api-key"
-# The authorizer's result cache, as the cloud stack configures it.
-AUTHORIZER_CACHE_SECONDS = 300
 # API Gateway's integration timeout.
 INTEGRATION_TIMEOUT_SECONDS = 29.0
 
@@ -80,28 +79,31 @@ class Api:
         self,
         routes: Any = manifest.ROUTES,
         functions: Any = manifest.FUNCTIONS,
-        authorizer: str | None = manifest.AUTHORIZER_FUNCTION,
+        default_function: str | None = manifest.DEFAULT_ROUTE_FUNCTION,
         region: str = "us-east-1",
         prefix: str = manifest.LOCAL_PREFIX,
     ):
         self.routes = compile_routes(routes, functions)
-        self.authorizer = next((f for f in functions if f.name == authorizer), None)
+        specs = {f.name: f for f in functions}
+        # The $default route: what no route takes (the cloud stack's DEFAULT_ROUTE_FUNCTION).
+        self.default = (
+            CompiledRoute("ANY", DEFAULT_ROUTE, specs[default_function], False, re.compile(".*"), ())
+            if default_function
+            else None
+        )
         self.region = region
         self.prefix = prefix
-        self._authorizer_cache: dict[str, tuple[float, Any]] = {}
 
     def match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]]:
-        """The most specific resource wins, then its method: API Gateway never falls back."""
-        found = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
-        if not found:
-            raise ApiError(404, "Not found", f"No route for {path}")
-        best = min(r.rank for r, _ in found)
-        on_resource = [(r, m) for r, m in found if r.rank == best]
-        for r, m in on_resource:
-            if r.method == method:
-                return r, {k: unquote(v) for k, v in m.groupdict().items()}
-        allowed = ", ".join(sorted({r.method for r, _ in on_resource}))
-        raise ApiError(405, "Method not allowed", f"{method} {path}", {"Allow": allowed})
+        """The most specific route of the request's method wins (a route key is method and
+        path); a request no route takes goes to ``$default``, or is a 404 without one."""
+        found = [(r, m) for r in self.routes if r.method == method and (m := r.pattern.match(path))]
+        if found:
+            route, m = min(found, key=lambda rm: rm[0].rank)
+            return route, {k: unquote(v) for k, v in m.groupdict().items()}
+        if self.default is None:
+            raise ApiError(404, "Not found", f"No route for {method} {path}")
+        return self.default, {}
 
     def handle(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
@@ -114,8 +116,6 @@ class Api:
                 return status, [*out_headers, ("x-request-id", request_id)], out_body
             route, params = self.match(method, url.path)
             event = self.proxy_event(route, params, url, method, headers, body, source_ip, request_id)
-            if route.authorized:
-                event["requestContext"]["authorizer"] = self.authorize(event)
             status, out_headers, out_body = self.integrate(route, event)
         except ApiError as exc:
             status, out_body = exc.status, problem(exc.status, exc.title, exc.detail, request_id)
@@ -171,8 +171,9 @@ class Api:
                 "apiId": API_ID,
                 "resourceId": route.resource,
                 "resourcePath": route.resource,
+                "routeKey": route.resource if route.resource == DEFAULT_ROUTE else f"{route.method} {route.resource}",
                 "httpMethod": method,
-                "path": f"/{STAGE}{url.path}",
+                "path": url.path,
                 "stage": STAGE,
                 "protocol": "HTTP/1.1",
                 "requestId": request_id,
@@ -199,42 +200,6 @@ class Api:
             "body": text if body else None,
             "isBase64Encoded": encoded if body else False,
         }
-
-    def method_arn(self, event: dict[str, Any]) -> str:
-        return (
-            f"arn:aws:execute-api:{self.region}:{runtime.ACCOUNT_ID}:{API_ID}/{STAGE}/"
-            f"{event['httpMethod']}{event['path']}"
-        )
-
-    def authorize(self, event: dict[str, Any]) -> dict[str, Any]:
-        headers = {k.lower(): v for k, v in (event["headers"] or {}).items()}
-        if not headers.get(IDENTITY_HEADER):
-            raise ApiError(401, "Unauthorized", f"Missing {IDENTITY_HEADER}")
-        if self.authorizer is None:
-            raise ApiError(500, "Internal error", "No authorizer function")
-        method_arn = self.method_arn(event)
-        key = headers[IDENTITY_HEADER]
-        cached = self._authorizer_cache.get(key)
-        if cached and cached[0] > time.monotonic():
-            return authorizer_context(cached[1], method_arn)
-        auth_event = {
-            "type": "REQUEST",
-            "methodArn": method_arn,
-            **{k: event[k] for k in _AUTHORIZER_EVENT_KEYS},
-        }
-        try:
-            result = self.run(self.authorizer, auth_event)
-        except ApiError:
-            raise
-        except Exception as exc:  # the authorizer's own way to say 401 is this message
-            if str(exc) == "Unauthorized":
-                raise ApiError(401, "Unauthorized", "Invalid credentials") from exc
-            kind = exc.payload.get("errorType") if isinstance(exc, FunctionError) else type(exc).__name__
-            log.warning("authorizer failed: %s: %s", kind, exc)
-            raise ApiError(500, "Internal error", f"Authorizer failed: {kind}") from exc
-        # API Gateway caches an allowed policy by identity source for the authorizer's TTL.
-        self._authorizer_cache[key] = (time.monotonic() + AUTHORIZER_CACHE_SECONDS, result)
-        return authorizer_context(result, method_arn)
 
     def integrate(self, route: CompiledRoute, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         try:
@@ -297,49 +262,6 @@ class FunctionError(Exception):
         self.payload = payload
 
 
-_AUTHORIZER_EVENT_KEYS = (
-    "resource",
-    "path",
-    "httpMethod",
-    "headers",
-    "multiValueHeaders",
-    "queryStringParameters",
-    "multiValueQueryStringParameters",
-    "pathParameters",
-    "stageVariables",
-    "requestContext",
-)
-
-
-def authorizer_context(result: Any, method_arn: str) -> dict[str, Any]:
-    """Evaluate the policy like API Gateway: an explicit Deny wins, else an Allow must match."""
-    try:
-        principal = result["principalId"]
-        statements = result["policyDocument"]["Statement"]
-        context = result.get("context") or {}
-    except (KeyError, TypeError) as exc:
-        detail = "Malformed authorizer response"
-        raise ApiError(500, "Internal error", detail) from exc
-    effects = set()
-    for st in statements if isinstance(statements, list) else [statements]:
-        resources = st.get("Resource", [])
-        resources = resources if isinstance(resources, list) else [resources]
-        if any(fnmatch.fnmatchcase(method_arn, r) for r in resources):
-            effects.add(st.get("Effect"))
-    if "Deny" in effects or "Allow" not in effects:
-        raise ApiError(403, "Forbidden", "User is not authorized to access this resource")
-    out: dict[str, Any] = {"principalId": principal, "integrationLatency": 0}
-    for key, value in context.items():
-        if value is None:
-            continue
-        # API Gateway rejects objects and arrays in the context and passes scalars as strings.
-        if isinstance(value, (dict, list)):
-            detail = f"context['{key}'] is not a string, number or boolean"
-            raise ApiError(500, "Internal error", detail)
-        out[key] = json.dumps(value) if isinstance(value, bool) else str(value)
-    return out
-
-
 def proxy_response(function: str, response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     """A Lambda proxy response as API Gateway reads it; anything else is a 502."""
     try:
@@ -358,7 +280,7 @@ def proxy_response(function: str, response: Any) -> tuple[int, list[tuple[str, s
 
 
 def problem(status: int, title: str, detail: str, request_id: str = "") -> bytes:
-    """The body the cloud stack's gateway responses write (infra/cdk/api.py)."""
+    """The emulator's own errors (no route, a failed or slow function), as problems."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if request_id:
         body["request_id"] = request_id

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ValidationError
 
 from shared.actor import SYSTEM, acting_as
+from shared.api.authentication import API_KEY_HEADER, caller_context, is_public
 from shared.api.caller import Caller, caller_from_context
 from shared.api.problems import PROBLEM_JSON, from_domain_error, from_validation_error, problem
 from shared.errors import DomainError, MalformedInput
@@ -67,7 +68,7 @@ class _ProxyEvent(APIGatewayProxyEvent):
 
 
 def request_actor(event: dict[str, Any]) -> str:
-    """The principal the authorizer named; a signed webhook acts as its sender (``webhook:<name>``)."""
+    """The principal the caller's key named; a signed webhook acts as its sender (``webhook:<name>``)."""
     context = event.get("requestContext") or {}
     authorizer = context.get("authorizer") or {}
     principal = authorizer.get("principal_id") or authorizer.get("principalId")
@@ -79,11 +80,61 @@ def request_actor(event: dict[str, Any]) -> str:
     return SYSTEM
 
 
+def _refusal(
+    event: dict[str, Any], status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """A problem answered before routing, as the proxy response the resolver would return."""
+    rid = (event.get("requestContext") or {}).get("requestId")
+    response = problem(status, title, detail, errors=errors, request_id=rid)
+    headers = {"Content-Type": PROBLEM_JSON, **({"x-request-id": rid} if rid else {})}
+    return {"statusCode": status, "headers": headers, "body": response.body, "isBase64Encoded": False}
+
+
 class _Resolver(APIGatewayRestResolver):
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
-        # Everything the request writes on an order's timeline names its caller.
-        with acting_as(request_actor(event) if isinstance(event, dict) else None):
+        if not isinstance(event, dict):
             return super().resolve(event, context)
+        refused = self._authenticate(event) or self._refuse(event)
+        if refused is not None:
+            return refused
+        # Everything the request writes on an order's timeline names its caller.
+        with acting_as(request_actor(event)):
+            return super().resolve(event, context)
+
+    def _authenticate(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Resolve ``x-api-key`` into ``requestContext.authorizer`` (where a Lambda authorizer
+        put its context, so ``current_caller`` reads it); a 401 problem without a valid key.
+
+        Public routes (webhooks, docs) take no key; a path or method this function has no
+        route for gets its 404 from routing, with or without a key."""
+        request_context = event.get("requestContext")
+        if not isinstance(request_context, dict):
+            request_context = event["requestContext"] = {}
+        # Only this check says who calls: nothing the request brings stands for a principal.
+        request_context.pop("authorizer", None)
+        method = str(event.get("httpMethod") or "").upper()
+        path = str(event.get("path") or "/")
+        if is_public(method, path) or not self._routes_to(method, path):
+            return None
+        try:
+            found = caller_context(event)
+        except Exception:  # the keys' secret unreadable: a problem, not the gateway's bare 500
+            logger.exception("api keys unreadable")
+            return _refusal(event, 500, "Internal error", "the caller could not be checked")
+        if found is None:
+            logger.info("missing or unknown api key")
+            return _refusal(event, 401, "Unauthorized", f"a valid {API_KEY_HEADER} header is required")
+        request_context["authorizer"] = found
+        return None
+
+    def _routes_to(self, method: str, path: str) -> bool:
+        """Whether one of this resolver's routes takes the request (as ``_resolve`` matches)."""
+        path = self._remove_prefix(path)
+        return any(r.method == method and r.rule.match(path) for r in self._static_routes + self._dynamic_routes)
+
+    def _refuse(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """A problem to answer before routing, or None."""
+        return None
 
     def _to_proxy_event(self, event: dict[str, Any]) -> APIGatewayProxyEvent:
         return _ProxyEvent(event, self._json_body_deserializer)
@@ -139,15 +190,12 @@ def _body_problem(event: dict[str, Any]) -> tuple[int, str, str] | None:
 class _JsonResolver(_Resolver):
     """Refuses a body no route could read before routing, as problem+json (never a crash, a 502)."""
 
-    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
-        found = _body_problem(event) if isinstance(event, dict) else None
+    def _refuse(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        found = _body_problem(event)
         if found is None:
-            return super().resolve(event, context)
+            return None
         status, title, detail = found
-        rid = (event.get("requestContext") or {}).get("requestId")
-        response = problem(status, title, detail, errors=[{"field": "body", "message": detail}], request_id=rid)
-        headers = {"Content-Type": PROBLEM_JSON, **({"x-request-id": rid} if rid else {})}
-        return {"statusCode": status, "headers": headers, "body": response.body, "isBase64Encoded": False}
+        return _refusal(event, status, title, detail, errors=[{"field": "body", "message": detail}])
 
 
 def build_app(*routers: Router, json_bodies: bool = True) -> APIGatewayRestResolver:

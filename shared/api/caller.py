@@ -1,4 +1,4 @@
-"""Who is calling: the principal the authorizer put into the request context."""
+"""Who is calling: the principal of its API key, in the request context (``shared.api.authentication``)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Caller(BaseModel):
 
 
 def caller_from_context(authorizer: dict[str, Any] | None) -> Caller:
-    """API Gateway passes authorizer context values as strings; locations are comma-joined."""
+    """Context values are strings, as API Gateway passed an authorizer's; locations are comma-joined."""
     if not authorizer or not authorizer.get("role"):
         raise Unauthorized("no credentials")
     locations = tuple(x for x in str(authorizer.get("locations") or "").split(",") if x)

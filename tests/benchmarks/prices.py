@@ -14,8 +14,9 @@ PRICES_USD = {
     # DynamoDB on demand.
     "dynamodb_write_unit": 0.625 / 1_000_000,
     "dynamodb_read_unit": 0.125 / 1_000_000,
-    # API Gateway REST API, per request.
-    "apigateway_request": 3.50 / 1_000_000,
+    # API Gateway HTTP API, per request (the first 300 million a month; $0.90 beyond;
+    # metered in 512 KB increments). The REST API it replaced cost $3.50 per million.
+    "apigateway_request": 1.00 / 1_000_000,
     # EventBridge custom events, per event published (64 KB chunks).
     "eventbridge_event": 1.00 / 1_000_000,
     # SQS standard, per request (64 KB chunks).

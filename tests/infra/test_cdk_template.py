@@ -184,78 +184,90 @@ def test_a_state_machine_task_cannot_have_lifecycle_grants() -> None:
         build_function(stack, task, code=lambda_.Code.from_inline("pass"), layer=layer, targets=targets)
 
 
-def api_paths(resources: Resources) -> dict[str, str]:
-    """Logical id of each API resource -> its full path."""
-    (api_id,) = of_type(resources, "AWS::ApiGateway::RestApi")
-    parts = of_type(resources, "AWS::ApiGateway::Resource")
+def integration_targets(resources: Resources) -> dict[str, str]:
+    """Logical id of each HTTP API integration -> the logical id of its function."""
+    out = {}
+    for lid, integration in of_type(resources, "AWS::ApiGatewayV2::Integration").items():
+        props = integration["Properties"]
+        assert props["IntegrationType"] == "AWS_PROXY"
+        # 1.0: the REST proxy event the handlers parse (path, httpMethod, multiValueHeaders).
+        assert props["PayloadFormatVersion"] == "1.0"
+        out[lid] = props["IntegrationUri"]["Fn::GetAtt"][0]
+    return out
 
-    def path(logical_id: str) -> str:
-        props = parts[logical_id]["Properties"]
-        parent = props["ParentId"]
-        prefix = "" if parent == {"Fn::GetAtt": [api_id, "RootResourceId"]} else path(parent["Ref"])
-        return f"{prefix}/{props['PathPart']}"
 
-    return {logical_id: path(logical_id) for logical_id in parts}
+def route_targets(resources: Resources) -> dict[str, dict[str, Any]]:
+    """Route key -> (function logical id, route properties)."""
+    (api_id,) = of_type(resources, "AWS::ApiGatewayV2::Api")
+    targets = integration_targets(resources)
+    out = {}
+    for route in of_type(resources, "AWS::ApiGatewayV2::Route").values():
+        props = route["Properties"]
+        assert props["ApiId"] == {"Ref": api_id}
+        (integration,) = [p["Ref"] for p in props["Target"]["Fn::Join"][1] if isinstance(p, dict)]
+        out[props["RouteKey"]] = {"function": targets[integration], **props}
+    return out
+
+
+def test_the_api_is_an_http_api(resources: Resources) -> None:
+    assert not [r for r in resources.values() if r["Type"].startswith("AWS::ApiGateway::")]
+    (api,) = of_type(resources, "AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["ProtocolType"] == "HTTP"
 
 
 def test_routes(resources: Resources) -> None:
-    paths = api_paths(resources)
-    (authorizer_id,) = of_type(resources, "AWS::ApiGateway::Authorizer")
-    methods = {
-        (m["Properties"]["HttpMethod"], paths[m["Properties"]["ResourceId"]["Ref"]]): m["Properties"]
-        for m in of_type(resources, "AWS::ApiGateway::Method").values()
-    }
-    assert set(methods) == {(r.method, r.path) for r in manifest.ROUTES}
+    routes = route_targets(resources)
+    assert set(routes) == {f"{r.method} {r.path}" for r in manifest.ROUTES} | {"$default"}
     for route in manifest.ROUTES:
-        props = methods[(route.method, route.path)]
-        assert props["Integration"]["Type"] == "AWS_PROXY"
-        target = function_id(resources, manifest.function(route.function))
-        assert {"Fn::GetAtt": [target, "Arn"]} in props["Integration"]["Uri"]["Fn::Join"][1]
-        if route.authorized:
-            assert props["AuthorizationType"] == "CUSTOM"
-            assert props["AuthorizerId"] == {"Ref": authorizer_id}
-        else:
-            assert props["AuthorizationType"] == "NONE"
+        props = routes[f"{route.method} {route.path}"]
+        assert props["function"] == function_id(resources, manifest.function(route.function))
+        # No gateway authorizer: the functions check keys (their denials are problems).
+        assert props.get("AuthorizationType", "NONE") == "NONE"
+        assert "AuthorizerId" not in props
 
 
-def test_authorizer(resources: Resources) -> None:
-    (authorizer,) = of_type(resources, "AWS::ApiGateway::Authorizer").values()
-    props = authorizer["Properties"]
-    assert props["Type"] == "REQUEST"
-    assert props["IdentitySource"] == "method.request.header.x-api-key"
-    assert props["AuthorizerResultTtlInSeconds"] == 300
-    target = function_id(resources, manifest.function(manifest.AUTHORIZER_FUNCTION))
-    assert {"Fn::GetAtt": [target, "Arn"]} in props["AuthorizerUri"]["Fn::Join"][1]
+def test_unknown_routes_go_to_a_function_that_answers_404(resources: Resources) -> None:
+    default = route_targets(resources)["$default"]
+    assert default["function"] == function_id(resources, manifest.function(manifest.DEFAULT_ROUTE_FUNCTION))
+
+
+def api_invoke_permissions(resources: Resources) -> dict[str, set[str]]:
+    """Function logical id -> the tails of the source ARNs the API may invoke it from."""
+    (api_id,) = of_type(resources, "AWS::ApiGatewayV2::Api")
+    out: dict[str, set[str]] = {}
+    for permission in of_type(resources, "AWS::Lambda::Permission").values():
+        props = permission["Properties"]
+        parts = props.get("SourceArn", {}).get("Fn::Join", ["", []])[1]
+        if props["Principal"] != "apigateway.amazonaws.com" or {"Ref": api_id} not in parts:
+            continue
+        tail = "".join(p for p in parts[parts.index({"Ref": api_id}) + 1 :] if isinstance(p, str))
+        out.setdefault(props["FunctionName"]["Fn::GetAtt"][0], set()).add(tail)
+    return out
+
+
+def test_every_routed_function_may_be_invoked_by_the_api(resources: Resources) -> None:
+    allowed = api_invoke_permissions(resources)
+    for route in manifest.ROUTES:
+        assert "/*/*/*" in allowed[function_id(resources, manifest.function(route.function))], route
+    # The $default route's source ARN is <api>/<stage>/$default, outside /*/*/*.
+    assert "/*/$default" in allowed[function_id(resources, manifest.function(manifest.DEFAULT_ROUTE_FUNCTION))]
 
 
 def test_stage(template: Template) -> None:
     template.has_resource_properties(
-        "AWS::ApiGateway::Stage",
+        "AWS::ApiGatewayV2::Stage",
         {
-            "StageName": "prod",
-            "TracingEnabled": True,
-            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
-            "MethodSettings": [
-                Match.object_like({"ThrottlingRateLimit": Match.any_value(), "ThrottlingBurstLimit": Match.any_value()})
-            ],
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "AccessLogSettings": Match.object_like({"DestinationArn": Match.any_value(), "Format": Match.any_value()}),
+            "DefaultRouteSettings": Match.object_like({"ThrottlingRateLimit": 500, "ThrottlingBurstLimit": 1000}),
         },
     )
 
 
-@pytest.mark.parametrize("kind", ["UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"])
-def test_gateway_response_is_problem_json(resources: Resources, kind: str) -> None:
-    (props,) = [
-        r["Properties"]
-        for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()
-        if r["Properties"]["ResponseType"] == kind
-    ]
-    assert props["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
-    # As API Gateway would fill it in: messageString is a quoted string.
-    body = props["ResponseTemplates"]["application/json"]
-    body = body.replace("$context.error.messageString", '"Unauthorized"').replace("$context.requestId", "r-1")
-    problem = json.loads(body)
-    assert {"type", "title", "status", "detail"} <= set(problem)
-    assert str(problem["status"]) == props["StatusCode"]
+def test_there_is_no_authorizer(resources: Resources) -> None:
+    assert not of_type(resources, "AWS::ApiGatewayV2::Authorizer")
+    assert not [s for s in manifest.FUNCTIONS if s.handler.endswith("authorizer.handler")]
 
 
 @pytest.mark.parametrize("spec", manifest.QUEUES, ids=lambda s: s.name)
@@ -434,8 +446,11 @@ def test_console_is_served_beside_the_api_on_one_origin(resources: Resources) ->
     origins = {o["Id"]: o for o in config["Origins"]}
     # Every path but the console's goes to the API's stage: the console calls it on its own origin.
     api_origin = origins[config["DefaultCacheBehavior"]["TargetOriginId"]]
-    assert "ApiDeploymentStageprod" in json.dumps(api_origin["OriginPath"])
-    assert ".execute-api." in json.dumps(api_origin["DomainName"])
+    # The HTTP API's $default stage serves at its root: no origin path.
+    assert not api_origin.get("OriginPath")
+    (api_id,) = of_type(resources, "AWS::ApiGatewayV2::Api")
+    assert api_id in json.dumps(api_origin["DomainName"]) and "ApiEndpoint" in json.dumps(api_origin["DomainName"])
+    assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
     assert "CustomOriginConfig" in api_origin
     assert set(config["DefaultCacheBehavior"]["AllowedMethods"]) >= {"GET", "POST", "PUT", "DELETE"}
     static = {b["PathPattern"]: b for b in config["CacheBehaviors"]}

@@ -121,6 +121,10 @@ def api_echo(event: Any, context: Any) -> dict[str, Any]:
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
 
 
+def api_fallback(event: Any, context: Any) -> dict[str, Any]:
+    return {"statusCode": 404, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
+
+
 def api_binary(event: Any, context: Any) -> dict[str, Any]:
     return {
         "statusCode": 201,
@@ -137,30 +141,6 @@ def api_slow(event: Any, context: Any) -> dict[str, Any]:
 
 def api_malformed(event: Any, context: Any) -> str:
     return "not a proxy response"
-
-
-def authorize(event: Any, context: Any) -> dict[str, Any]:
-    key = (event["headers"] or {}).get("x-api-key")
-    if key == "deny":
-        effect = "Deny"
-    elif key in ("good", "nested"):
-        effect = "Allow"
-    else:
-        raise Exception("Unauthorized")
-    context_values: dict[str, Any] = {"role": "ops", "limit": 5, "admin": True}
-    if key == "nested":
-        context_values["locations"] = ["a", "b"]
-    return {
-        "principalId": "p-1",
-        "policyDocument": {
-            "Version": "2012-10-17",
-            # Results are cached per key (as API Gateway does): allow every route of the API.
-            "Statement": [
-                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"].split("/")[0] + "/*"}
-            ],
-        },
-        "context": context_values,
-    }
 
 
 # Generous: a first invocation starts an execution environment, slow on a busy machine.
@@ -292,7 +272,7 @@ TEST_FUNCTIONS = (
     _spec("Crash", "crash"),
     _spec("Slow", "api_slow", timeout=1),
     _spec("Malformed", "api_malformed"),
-    _spec("Auth", "authorize"),
+    _spec("Fallback", "api_fallback"),
 )
 TEST_ROUTES = (
     Route("GET", "/v1/things/{thing_id}", "Echo"),
@@ -308,7 +288,14 @@ TEST_ROUTES = (
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[str]:
-    server = HttpApi(Api(TEST_ROUTES, TEST_FUNCTIONS, authorizer="Auth"), port=0).start()
+    server = HttpApi(Api(TEST_ROUTES, TEST_FUNCTIONS, default_function="Fallback"), port=0).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def api_without_default() -> Iterator[str]:
+    server = HttpApi(Api(TEST_ROUTES, TEST_FUNCTIONS, default_function=None), port=0).start()
     yield server.url
     server.stop()
 
@@ -316,7 +303,7 @@ def api() -> Iterator[str]:
 def test_api_builds_the_rest_proxy_event(api: str) -> None:
     r = requests.post(
         f"{api}/v1/things/t%201?tag=a&tag=b&q=x",
-        headers={"x-api-key": "good", "X-Multi": "1"},
+        headers={"x-api-key": "k-1", "X-Multi": "1"},
         data='{"n": 1}',
         timeout=5,
     )
@@ -333,17 +320,16 @@ def test_api_builds_the_rest_proxy_event(api: str) -> None:
     assert event["body"] == '{"n": 1}'
     assert event["isBase64Encoded"] is False
     ctx = event["requestContext"]
-    assert ctx["stage"] == "prod"
+    assert ctx["stage"] == "$default"
+    assert ctx["routeKey"] == "POST /v1/things/{thing_id}"
     assert ctx["resourcePath"] == "/v1/things/{thing_id}"
     assert ctx["httpMethod"] == "POST"
     assert ctx["identity"]["sourceIp"] == "127.0.0.1"
     assert abs(ctx["requestTimeEpoch"] / 1000 - time.time()) < 60
     assert ctx["requestId"] == r.headers["x-request-id"]
-    # Authorizer context: scalars only, passed on as strings, with the principal.
-    assert ctx["authorizer"]["principalId"] == "p-1"
-    assert ctx["authorizer"]["role"] == "ops"
-    assert ctx["authorizer"]["limit"] == "5"
-    assert ctx["authorizer"]["admin"] == "true"
+    # No authorizer: the key reaches the function as it was sent, which checks it.
+    assert "authorizer" not in ctx
+    assert event["headers"]["x-api-key"] == "k-1"
 
 
 def test_api_passes_a_binary_request_body_base64_encoded(api: str) -> None:
@@ -374,13 +360,6 @@ def problem(r: requests.Response, status: int) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("method", "path", "headers", "status"),
     [
-        ("GET", "/v1/nowhere", {}, 404),
-        ("DELETE", "/v1/things/t1", {"x-api-key": "good"}, 405),
-        ("POST", "/v1/things/special", {"x-api-key": "good"}, 405),  # no fallback to {thing_id}
-        ("GET", "/v1/things/t1", {}, 401),
-        ("GET", "/v1/things/t1", {"x-api-key": "wrong"}, 401),
-        ("GET", "/v1/things/t1", {"x-api-key": "deny"}, 403),
-        ("GET", "/v1/nested", {"x-api-key": "nested"}, 500),
         ("GET", "/v1/crash", {}, 502),
         ("GET", "/v1/malformed", {}, 502),
         ("GET", "/v1/slow", {}, 504),
@@ -392,9 +371,27 @@ def test_api_errors_are_problem_json(api: str, method: str, path: str, headers: 
         assert body["title"] == "Bad gateway"
 
 
-def test_api_405_lists_the_allowed_methods(api: str) -> None:
-    r = requests.delete(f"{api}/v1/things/t1", timeout=5)
-    assert r.headers["Allow"] == "GET, POST"
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/nowhere"), ("DELETE", "/v1/things/t1"), ("PUT", "/v1/things/special")],
+)
+def test_api_sends_what_no_route_takes_to_the_default_route(api: str, method: str, path: str) -> None:
+    r = requests.request(method, api + path, timeout=5)
+    assert r.status_code == 404
+    event = r.json()
+    assert event["path"] == path and event["httpMethod"] == method
+    assert event["requestContext"]["routeKey"] == "$default"
+
+
+def test_api_matches_the_route_of_the_method_before_the_literal_path(api: str) -> None:
+    # A route key is method and path: POST /v1/things/special is POST /v1/things/{thing_id}.
+    r = requests.post(f"{api}/v1/things/special", timeout=5)
+    assert r.status_code == 200
+    assert r.json()["pathParameters"] == {"thing_id": "special"}
+
+
+def test_api_without_a_default_route_answers_404(api_without_default: str) -> None:
+    problem(requests.get(f"{api_without_default}/v1/nowhere", timeout=5), 404)
 
 
 # --- the whole stack ----------------------------------------------------------------------
@@ -581,21 +578,22 @@ def test_update_expressions_apply_on_the_copied_syntax_tree(stack: LocalStack) -
 
 
 def test_stack_api_unknown_route_and_method(stack: LocalStack) -> None:
-    problem(requests.get(f"{stack.api_url}/v1/nowhere", timeout=5), 404)
-    problem(requests.delete(f"{stack.api_url}/v1/orders", timeout=5), 405)
+    # The $default route's function answers both, with or without a key.
+    problem(requests.get(f"{stack.api_url}/v1/nowhere", timeout=10), 404)
+    problem(requests.delete(f"{stack.api_url}/v1/orders", timeout=10), 404)
+    problem(requests.delete(f"{stack.api_url}/v1/orders", headers={"x-api-key": "dev-ops-key"}, timeout=10), 404)
 
 
-def test_stack_api_authorizer_guards_routes(stack: LocalStack, override: Any) -> None:
-    override("CaptureApi", api_echo)  # the real authorizer in front of a test handler
-    problem(requests.get(f"{stack.api_url}/v1/orders", timeout=5), 401)
-    bad = {"x-api-key": "not-a-key"}
-    problem(requests.get(f"{stack.api_url}/v1/orders", headers=bad, timeout=10), 401)
+def test_stack_api_functions_check_the_key(stack: LocalStack) -> None:
+    url = f"{stack.api_url}/v1/me"
+    problem(requests.get(url, timeout=10), 401)
+    problem(requests.get(url, headers={"x-api-key": "not-a-key"}, timeout=10), 401)
     # A development key passes (its hash is read from the provisioned secret).
-    ok = requests.get(f"{stack.api_url}/v1/orders", headers={"x-api-key": "dev-ops-key"}, timeout=10)
+    ok = requests.get(url, headers={"x-api-key": "dev-ops-key"}, timeout=10)
     assert ok.status_code == 200, ok.text
-    authorizer = ok.json()["requestContext"]["authorizer"]
-    assert authorizer["principalId"] == "ops-1"
-    assert authorizer["role"] == "ops"
+    assert ok.json()["principal_id"] == "ops-1" and ok.json()["role"] == "ops"
+    # A key of another role reaches the function, which refuses what the role may not do.
+    problem(requests.get(f"{stack.api_url}/v1/exceptions", headers={"x-api-key": "dev-web-key"}, timeout=10), 403)
 
 
 def test_sqs_mapping_delivers_to_the_consumer(stack: LocalStack, override: Any) -> None:

@@ -267,37 +267,28 @@ def test_state_machines(template: dict[str, Any], local: LocalStack, mapping: Ma
         assert json.loads(provision.render_definition(spec, mapping.res.functions)) == json.loads(text)
 
 
-def test_api_routes_and_authorizer(template: dict[str, Any], mapping: Mapping) -> None:
-    resources = of_type(template, "AWS::ApiGateway::Resource")
-
-    def path(resource_ref: Any) -> str:
-        lid = target(resource_ref)
-        if lid not in resources:  # the RestApi's root resource
-            return ""
-        props = resources[lid]["Properties"]
-        return path(props["ParentId"]) + "/" + props["PathPart"]
-
-    (authorizer_lid, authorizer), *others = of_type(template, "AWS::ApiGateway::Authorizer").items()
-    assert not others
-    props = authorizer["Properties"]
-    assert props["Type"] == "REQUEST"
-    assert props["IdentitySource"] == f"method.request.header.{http_api.IDENTITY_HEADER}"
-    (auth_fn,) = {mapping.functions[r] for r in references(props["AuthorizerUri"]) if r in mapping.functions}
-    assert auth_fn == manifest.AUTHORIZER_FUNCTION
-
+def test_api_routes_and_default_route(template: dict[str, Any], mapping: Mapping) -> None:
+    """The same route keys reach the same functions, in payload format 1.0, without a gateway
+    authorizer (the functions check keys), and what no route takes goes to the same function."""
+    assert not of_type(template, "AWS::ApiGatewayV2::Authorizer")
+    integrations = {}
+    for lid, integration in of_type(template, "AWS::ApiGatewayV2::Integration").items():
+        p = integration["Properties"]
+        assert p["IntegrationType"] == "AWS_PROXY" and p["PayloadFormatVersion"] == "1.0", lid
+        (fn,) = {mapping.functions[r] for r in references(p["IntegrationUri"]) if r in mapping.functions}
+        integrations[lid] = fn
     cloud_routes = set()
-    for lid, method in of_type(template, "AWS::ApiGateway::Method").items():
-        p = method["Properties"]
-        assert p["Integration"]["Type"] == "AWS_PROXY", lid
-        (fn,) = {mapping.functions[r] for r in references(p["Integration"]["Uri"]) if r in mapping.functions}
-        authorized = p.get("AuthorizationType", "NONE") == "CUSTOM"
-        if authorized:
-            assert target(p["AuthorizerId"]) == authorizer_lid, lid
-        cloud_routes.add((p["HttpMethod"], path(p["ResourceId"]), fn, authorized))
-    compiled = http_api.compile_routes(manifest.ROUTES, manifest.FUNCTIONS)
-    local_routes = {(r.method, r.resource, r.spec.name, r.authorized) for r in compiled}
+    for lid, route in of_type(template, "AWS::ApiGatewayV2::Route").items():
+        p = route["Properties"]
+        assert p.get("AuthorizationType", "NONE") == "NONE", lid
+        (fn,) = {integrations[r] for r in references(p["Target"]) if r in integrations}
+        cloud_routes.add((p["RouteKey"], fn))
+    api = http_api.Api()
+    local_routes = {(f"{r.method} {r.resource}", r.spec.name) for r in api.routes}
+    assert api.default is not None
+    local_routes.add((http_api.DEFAULT_ROUTE, api.default.spec.name))
     assert local_routes == cloud_routes
-    stages = [s["Properties"]["StageName"] for s in of_type(template, "AWS::ApiGateway::Stage").values()]
+    stages = [s["Properties"]["StageName"] for s in of_type(template, "AWS::ApiGatewayV2::Stage").values()]
     assert stages == [http_api.STAGE]
 
 

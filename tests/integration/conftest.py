@@ -147,9 +147,10 @@ def api_event(
     query: dict[str, str] | None = None,
     path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event as the authorizer-protected route receives it."""
+    """The proxy event (payload format 1.0) the HTTP API sends; ``key`` is the caller's
+    ``x-api-key``, which the handler resolves from the provisioned API keys secret."""
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
-    hdrs = {"content-type": "application/json", **(headers or {})}
+    hdrs = {"content-type": "application/json", **({"x-api-key": key} if key else {}), **(headers or {})}
     return {
         "resource": resource,
         "path": path,
@@ -164,12 +165,12 @@ def api_event(
         "isBase64Encoded": False,
         "requestContext": {
             "requestId": str(uuid.uuid4()),
-            "stage": "prod",
+            "stage": "$default",
             "resourcePath": resource,
+            "routeKey": f"{method} {resource}",
             "httpMethod": method,
-            "path": f"/prod{path}",
+            "path": path,
             "identity": {"sourceIp": "127.0.0.1"},
-            "authorizer": caller_context(key) if key else None,
         },
     }
 

@@ -62,8 +62,8 @@ def test_every_warm_value_of_the_functions_is_registered():
     import functions.allocate.logic.planning
     import functions.allocate.logic.policy
     import functions.changes.store
-    import functions.ops.logic.api_keys
     import functions.payments.gateways.registry  # noqa: F401
+    import shared.api.api_keys
     import shared.api.idempotency
     import shared.integration_secrets  # noqa: F401
 

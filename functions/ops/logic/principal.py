@@ -1,4 +1,4 @@
-"""Who the caller is, as the authorizer resolved its key: what a client (the console) shows follows it."""
+"""Who the caller is, as its API key resolved: what a client (the console) shows follows it."""
 
 from __future__ import annotations
 

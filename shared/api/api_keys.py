@@ -1,4 +1,7 @@
-"""API keys: the secret maps the SHA-256 of each key to the principal it stands for."""
+"""API keys: the secret maps the SHA-256 of each key to the principal it stands for.
+
+Every API function reads the map (each execution environment keeps it for five minutes),
+so a revoked or added key takes effect everywhere within that time."""
 
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ class Principal(BaseModel):
     locations: list[str] = []
 
     def context(self) -> dict[str, str]:
-        """Authorizer context values must be strings, numbers or booleans."""
+        """The request context's ``authorizer`` entry, shaped as API Gateway passed a Lambda
+        authorizer's context (strings only): ``shared.api.caller`` reads it."""
         return {
             "principal_id": self.principal_id,
             "role": self.role,
