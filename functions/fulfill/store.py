@@ -1,15 +1,18 @@
 """Fulfillment orders and shipments: items, keys, write operations and reads.
 
 ``ORDER#<id>`` / ``FO#<fo_id>``   one fulfillment order per location and delivery group, with
-                                  its lines (quantity, shipped, rejected, cancelled), the
-                                  allocation items it was made from and the task token of the
-                                  execution waiting on it. ``version`` goes up with every write,
+                                  its lines (quantity, shipped, rejected, cancelled) and the
+                                  allocation items it was made from. ``version`` goes up with every write,
                                   and every write is conditioned on it (DynamoDB conditions
                                   cannot do arithmetic, so counts are pinned through it).
                                   gsi1 ``FOLOC#<location>#<nn>`` (the fo id's shard) by
                                   ``<status>#<created_at>#<fo_id>``,
                                   gsi2 ``FO#<fo_id>`` (lookup by id),
                                   gsi3 ``FOSTATUS#<status>`` by ``<created_at>#<fo_id>``.
+``FOWAIT#<fo_id>`` / ``WAIT``     the task token of the execution waiting on the fulfillment
+                                  order. Apart from it: a cloud token is up to 2 KB, and on the
+                                  order it would make each of the warehouse's writes cost
+                                  twice the units; nor is it read with the order.
 ``ORDER#<id>`` / ``SHP#<shp_id>`` one shipment: carrier, tracking number, lines with the first
                                   unit position each ships (shared/order/amounts.py), capture and
                                   tracking status; gsi2 ``TRACKING#<tracking number>`` / ``SHP``.
@@ -21,9 +24,11 @@ fulfillment order consumes are the allocate domain's.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from functions.fulfill.rules.status import is_terminal
+from shared.clock import iso
 from shared.errors import NotFound
 from shared.order import keys
 from shared.sharded_index import IndexQuery, read_merged
@@ -36,6 +41,10 @@ from shared.table import ConditionFailed, Item, Table, decode_cursor, encode_cur
 # The same for every location: a small one pays 8 queries (read together) per page.
 # Changing it moves fulfillment orders between partitions (see migrate_legacy_location_index).
 LOCATION_INDEX_SHARDS = 8
+
+
+# A parked token outlives any wait (the routing policy allows a year) and then expires.
+WAIT_TTL_SECONDS = 400 * 24 * 3600
 
 
 def fo_sk(fo_id: str) -> str:
@@ -161,6 +170,28 @@ def applied(fo: Item, op: dict[str, Any]) -> Item:
     names = op["Update"].get("ExpressionAttributeNames", {})
     out |= {names[n]: values[":" + n[1:]] for n in names if n.startswith("#x")}
     return out
+
+
+def park_token(fo_id: str, task_token: str, at: datetime, table: Table | None = None) -> None:
+    """Keep the token of the execution now waiting on the fulfillment order (the newest wins)."""
+    (table or Table()).put(
+        {
+            "pk": f"FOWAIT#{fo_id}",
+            "sk": "WAIT",
+            "type": "fulfillment_wait",
+            "task_token": task_token,
+            "awaited_at": iso(at),
+            "ttl": int(at.timestamp()) + WAIT_TTL_SECONDS,
+        }
+    )
+
+
+def parked_token(fo: Item, table: Table | None = None) -> str | None:
+    """The token of the execution waiting on ``fo`` (a consistent read), if one was parked.
+    A fulfillment order whose wait began before tokens were kept apart still holds its own."""
+    wait = (table or Table()).get(f"FOWAIT#{fo['fo_id']}", "WAIT")
+    token = (wait or {}).get("task_token") or fo.get("task_token")
+    return str(token) if token else None
 
 
 # --- reads -----------------------------------------------------------------------------

@@ -323,6 +323,17 @@ def _waiting_for_warehouse(stack: Any, order_ids: list[str], timeout: float) -> 
                 ExpressionAttributeValues={":pk": {"S": f"ORDER#{order_id}"}, ":fo": {"S": "FO#"}},
                 ConsistentRead=True,
             )["Items"]
+            waits = [
+                ddb.get_item(
+                    TableName=table,
+                    Key={"pk": {"S": f"FOWAIT#{i['fo_id']['S']}"}, "sk": {"S": "WAIT"}},
+                    ConsistentRead=True,
+                ).get("Item")
+                for i in items
+            ]
+            if items and all(waits):  # each fulfillment order's token is parked
+                ready.add(order_id)
+                continue
             if items and all("task_token" in i for i in items):
                 ready.add(order_id)
         time.sleep(0.5)

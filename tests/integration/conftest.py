@@ -214,12 +214,12 @@ def wait_for_fulfillment_wait(order_id: str, timeout: float = 40.0) -> list[dict
     execution waits on the location (AdvanceOrder parks the token of its own task)."""
     import time
 
-    from functions.fulfill.store import fulfillment_orders_of
+    from functions.fulfill.store import fulfillment_orders_of, parked_token
 
     deadline = time.monotonic() + timeout
     while True:
         fos = fulfillment_orders_of(order_id)
-        if any(fo.get("task_token") for fo in fos) or time.monotonic() > deadline:
+        if any(parked_token(fo) for fo in fos) or time.monotonic() > deadline:
             return fos
         time.sleep(0.05)
 

@@ -7,6 +7,7 @@ import time
 from functions.capture.handlers.api import handler as capture_handler
 from functions.changes.handlers.api import handler as changes_handler
 from functions.changes.rules.figures import order_figures
+from functions.fulfill.store import parked_token
 from functions.inventory.store import get_stock
 from shared.order.record import load_order
 from shared.table import Table
@@ -68,7 +69,7 @@ def released_to_fulfillment(order_id):
     def ready():
         record = load_order(order_id)
         fos = record.others.get("FO", []) if record else []
-        waiting = fos and all(fo.get("task_token") for fo in fos)
+        waiting = fos and all(parked_token(fo) for fo in fos)
         authorized = any(p["status"] == "authorized" for p in record.others.get("PAY", [])) if record else False
         return record if waiting and authorized else None
 

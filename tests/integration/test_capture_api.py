@@ -9,6 +9,7 @@ import pytest
 
 from functions.capture.handlers.api import handler
 from functions.customers.api import placed_at
+from functions.fulfill.store import parked_token
 from shared.order.record import get_header
 from shared.settings import get_settings
 from shared.workflow import execution_arn, order_execution_arn
@@ -59,7 +60,8 @@ def test_capture_computes_totals_writes_the_order_and_starts_its_execution(aws):
     [fo] = wait_for_fulfillment_wait(order["order_id"])
     # Allocated, authorized, released to the warehouse: now it waits for the shipment, in
     # the same task (the token is parked with the fulfillment order).
-    assert fo["task_token"] and wait_for_state(arn, "AdvanceOrder") == ["AdvanceOrder"]
+    assert parked_token(fo) and wait_for_state(arn, "AdvanceOrder") == ["AdvanceOrder"]
+    assert "task_token" not in fo  # kept apart, so the warehouse's writes stay small
     execution = boto3.client("stepfunctions").describe_execution(executionArn=arn)
     assert execution["status"] == "RUNNING"
     assert execution["name"] == order["order_id"]

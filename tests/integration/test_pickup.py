@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from functions.fulfill.handlers.api import handler as fulfillment_handler
-from functions.fulfill.store import fulfillment_orders_of
+from functions.fulfill.store import fulfillment_orders_of, parked_token
 from functions.inventory.store import get_stock
 from functions.notify.store import list_outbox
 from infra.local import moto_patches
@@ -68,7 +68,7 @@ def _waiting_at_the_store(external_id: str) -> tuple[str, str, str]:
     assert status == 201, order
     arn = order["workflow"]["execution_arn"]
     [fo] = wait_for_fulfillment_wait(order["order_id"])
-    assert fo["task_token"]
+    assert parked_token(fo)
     assert fo["location_id"] == STORE and fo["delivery_group"] == "pickup"
     return order["order_id"], fo["fo_id"], arn
 

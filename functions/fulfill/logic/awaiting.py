@@ -1,11 +1,14 @@
-"""OrderLifecycle AwaitFulfillment: park the execution's task token with the fulfillment order.
+"""The wait on a fulfillment order (AdvanceOrder's own, then AwaitFulfillment's): park the
+execution's task token for it.
 
-Race-free: the token is written first (bumping the version, so a concurrent ship or
-reject that read the order before retries and sees it), then the order is read back: if
-it already moved on (closed, a shipment not yet captured, or a change the execution has
-not seen, recorded as ``signal``), the execution hears it at once. Otherwise the API
-tells it when the location ships, rejects or makes the order ready for pickup, or the
-order is cancelled (on the branch the news takes: functions/fulfill/rules/waits.py).
+Race-free: the token is written first (``FOWAIT#<fo_id>``), then the order is read back
+(consistently): if it already moved on (closed, a shipment not yet captured, or a change
+the execution has not seen, recorded as ``signal``), the execution hears it at once.
+Otherwise the API tells it when the location ships, rejects or makes the order ready for
+pickup, or the order is cancelled (on the branch the news takes:
+functions/fulfill/rules/waits.py): each of those writes the order first and reads the
+token after, so of a wait and a change at the same moment at least one sees the other
+(both may: the second signal finds the token spent).
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from typing import Any
 from functions.fulfill.logic.resume import clear_signal, signal_wait
 from functions.fulfill.rules.pickup import seconds_to_no_show
 from functions.fulfill.rules.status import READY_FOR_PICKUP, is_terminal
-from functions.fulfill.store import fo_sk, shipments_of
-from shared.clock import now, now_iso
+from functions.fulfill.store import fo_sk, park_token, shipments_of
+from shared.clock import now
 from shared.errors import NotFound
 from shared.order import keys
-from shared.table import ConditionFailed, Item, Table
+from shared.table import Item, Table
 
 
 def _news(fo: Item, table: Table) -> str | None:
@@ -36,18 +39,10 @@ def _news(fo: Item, table: Table) -> str | None:
 
 def await_fulfillment(order_id: str, fo_id: str, task_token: str) -> dict[str, Any]:
     table = Table()
-    try:
-        fo = table.update(
-            keys.order_pk(order_id),
-            fo_sk(fo_id),
-            "SET task_token = :t, version = version + :one, awaited_at = :at",
-            values={":t": task_token, ":one": 1, ":at": now_iso()},
-            condition="attribute_exists(pk)",
-            return_new=True,
-        )
-    except ConditionFailed as err:
-        raise NotFound(f"no fulfillment order {fo_id} on order {order_id}") from err
-    assert fo is not None
+    park_token(fo_id, task_token, now(), table)
+    fo = table.get(keys.order_pk(order_id), fo_sk(fo_id))
+    if fo is None:
+        raise NotFound(f"no fulfillment order {fo_id} on order {order_id}")
     event = _news(fo, table)
     if event is None:
         return {"fo_id": fo_id, "resumed": False}

@@ -38,7 +38,7 @@ from functions.fulfill.rules.status import (
     open_units,
 )
 from functions.fulfill.rules.views import fulfillment_order_view, shipment_view
-from functions.fulfill.store import applied, fo_sk, fo_write_op, load_fulfillment_order, shipments_of
+from functions.fulfill.store import applied, fo_sk, fo_write_op, load_fulfillment_order, park_token, shipments_of
 from shared.api.caller import Caller
 from shared.clock import iso, now
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -176,21 +176,13 @@ def _pickup_news(fo: Item, table: Table) -> str | None:
 
 
 def await_pickup(order_id: str, fo_id: str, task_token: str) -> dict[str, Any]:
-    """OrderLifecycle AwaitPickup: park the token with the ready order (as AwaitFulfillment
-    does: token first, then read back), so the handover or a cancellation resumes it."""
+    """OrderLifecycle AwaitPickup: park the token for the ready order (as the wait on
+    fulfillment does: token first, then read back), so the handover or a cancellation resumes it."""
     table = Table()
-    try:
-        fo = table.update(
-            keys.order_pk(order_id),
-            fo_sk(fo_id),
-            "SET task_token = :t, version = version + :one, awaited_at = :at",
-            values={":t": task_token, ":one": 1, ":at": iso(now())},
-            condition="attribute_exists(pk)",
-            return_new=True,
-        )
-    except ConditionFailed as err:
-        raise NotFound(f"no fulfillment order {fo_id} on order {order_id}") from err
-    assert fo is not None
+    park_token(fo_id, task_token, now(), table)
+    fo = table.get(keys.order_pk(order_id), fo_sk(fo_id))
+    if fo is None:
+        raise NotFound(f"no fulfillment order {fo_id} on order {order_id}")
     event = _pickup_news(fo, table)
     if event is None:
         return {"fo_id": fo_id, "resumed": False}

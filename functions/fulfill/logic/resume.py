@@ -1,4 +1,4 @@
-"""Signalling the execution waiting on a fulfillment order (its AwaitFulfillment task token)."""
+"""Signalling the execution waiting on a fulfillment order (the task token parked for it)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.fulfill.rules.waits import branch_of
+from functions.fulfill.store import parked_token
 from shared.errors import Throttled
 from shared.observability import logger
 from shared.retry import attempts
@@ -25,9 +26,10 @@ def signal_wait(task_token: str, output: dict[str, Any], fo: Item) -> bool:
 
 
 def resume_waiting(fo: Item, output: dict[str, Any], table: Table | None = None) -> bool:
-    """Resume the execution waiting on ``fo`` (from the write that changed it); on success
-    clear the signal that write left, unless the order moved on since."""
-    token = fo.get("task_token")
+    """Resume the execution waiting on ``fo`` (after the write that changed it, so a token
+    parked meanwhile is read here); on success clear the signal that write left, unless the
+    order moved on since."""
+    token = parked_token(fo, table)
     if not token:
         return False
     resumed = False
