@@ -7,6 +7,7 @@ Figures to report and improve, never assertions. Results go to bench-results/.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -45,7 +46,16 @@ def main() -> None:
         "--lifecycles", type=int, default=int(os.environ.get("BENCH_LIFECYCLES", "60")), help="orders per lifecycle run"
     )
     parser.add_argument("--clients", default="1,8,32", help="lifecycle runs: concurrent clients, comma-separated")
+    parser.add_argument(
+        "--task-token-chars",
+        type=int,
+        default=0,
+        help="lifecycle runs: Step Functions task tokens of this many characters, as long as the cloud's may be "
+        "(up to 2,048; the emulator's are 36), to see what storing them costs (default: the emulator's)",
+    )
     args = parser.parse_args()
+    if args.task_token_chars:
+        cloud_sized_task_tokens(args.task_token_chars)
     if args.only in (None, "capture"):
         run_capture(args.orders or 300)
     if args.only in (None, "lifecycle"):
@@ -56,6 +66,16 @@ def main() -> None:
         run_forecast()
     if args.only in (None, "orders_index"):
         run_orders_index()
+
+
+def cloud_sized_task_tokens(chars: int) -> None:
+    """Make the emulator's task tokens ``chars`` long (random base64), as a cloud token may be."""
+    from moto.stepfunctions.parser.asl.eval import states
+
+    def token() -> str:
+        return base64.b64encode(os.urandom(chars)).decode()[:chars]
+
+    states.long_uid = token
 
 
 def run_orders_index() -> None:
