@@ -87,10 +87,9 @@ def test_the_shape_comes_from_a_table_description() -> None:
     assert shape == IndexShape("gsi3", "gsi3pk", "gsi3sk", "INCLUDE", frozenset({"status"}))
 
 
-@mock_aws
-def test_the_meter_sees_each_write_of_the_emulated_table_with_its_before_image() -> None:
-    """moto's stream hands the meter every item before and after the write, for the
-    projection the table was created with; a cancelled transaction leaves nothing."""
+def streamed_table(projection: str) -> Any:
+    """Table ``t`` in the emulator with one index (``gsi1``) of this projection and a stream,
+    which the meter reads each write's before and after images from; its client."""
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     ddb.create_table(
         TableName="t",
@@ -103,12 +102,20 @@ def test_the_meter_sees_each_write_of_the_emulated_table_with_its_before_image()
                     {"AttributeName": "gsi1pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "Projection": {"ProjectionType": projection},
             }
         ],
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
+    return ddb
+
+
+@mock_aws
+def test_the_meter_sees_each_write_of_the_emulated_table_with_its_before_image() -> None:
+    """moto's stream hands the meter every item before and after the write, for the
+    projection the table was created with; a cancelled transaction leaves nothing."""
+    ddb = streamed_table("KEYS_ONLY")
     meter = AwsMeter().attach("dynamodb")
     try:
         key = {"pk": {"S": "ORDER#1"}, "sk": {"S": "HEADER"}}

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from tests.benchmarks.aws_meter import AwsMeter, is_provider_key, provider_only
+from tests.unit.test_index_write_units import streamed_table
 
 BLOB = "x" * 1500  # makes an item 2 KB: 2 write units, 4 in a transaction
 
@@ -105,24 +105,7 @@ def test_a_transactional_read_of_both_splits_its_units(meter: AwsMeter) -> None:
 
 @mock_aws
 def test_index_writes_of_provider_items_are_set_apart() -> None:
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    ddb = streamed_table("ALL")
     meter = AwsMeter().attach("dynamodb")
     try:
         params = {
