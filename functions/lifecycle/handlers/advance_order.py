@@ -28,6 +28,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     branch = outcome.branch()
     if branch:
         raise branch
-    # The one fulfillment order: the task waits on it (its token parked with it), so the
-    # wait is no state of its own to pay a transition for.
+    # The one fulfillment order: this task waits on it (the token parked for it), so the
+    # wait is no state of its own to pay a transition for. Step Functions takes the task's
+    # result from the wait's callback; what is returned here is only logged.
     return outcome.as_state() | await_fulfillment(event["order_id"], outcome.open[0]["fo_id"], event["task_token"])
