@@ -19,7 +19,8 @@ class ApiError(Exception):
 
     @property
     def title(self) -> str:
-        return str(self.problem.get("title") or f"HTTP {self.status}")
+        # API Gateway's own answers (throttled, too large) are {"message": ...}, not problems.
+        return str(self.problem.get("title") or self.problem.get("message") or f"HTTP {self.status}")
 
     def lines(self) -> list[str]:
         """What a person reads: the title, the detail and one line per field error."""

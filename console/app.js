@@ -18,8 +18,9 @@ const FO_NEXT_STEP = { allocated: "accept", accepted: "pick", picked: "pack", pa
 
 class Problem extends Error {
   constructor(body, status) {
-    super(body.title || `HTTP ${status}`);
-    this.title = body.title || `HTTP ${status}`;
+    // API Gateway's own answers (throttled, too large) are {"message": ...}, not problems.
+    super(body.title || body.message || `HTTP ${status}`);
+    this.title = body.title || body.message || `HTTP ${status}`;
     this.status = body.status || status;
     this.detail = body.detail || "";
     this.errors = Array.isArray(body.errors) ? body.errors : [];

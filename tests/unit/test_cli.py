@@ -46,6 +46,8 @@ def test_a_problem_shows_its_title_detail_and_each_field() -> None:
         "  as_of: required",
     ]
     assert ApiError(502, {}).lines() == ["error: 502 HTTP 502"]
+    # The gateway's own throttling answer is no problem document: its message is shown.
+    assert ApiError(429, {"message": "Too Many Requests"}).lines() == ["error: 429 Too Many Requests"]
 
 
 def test_without_a_key_or_with_a_bad_command_it_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
