@@ -30,5 +30,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise branch
     # The one fulfillment order: this task waits on it (the token parked for it), so the
     # wait is no state of its own to pay a transition for. Step Functions takes the task's
-    # result from the wait's callback; what is returned here is only logged.
+    # result from the wait's callback; what is returned here goes no further.
     return outcome.as_state() | await_fulfillment(event["order_id"], outcome.open[0]["fo_id"], event["task_token"])

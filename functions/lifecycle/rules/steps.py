@@ -1,7 +1,7 @@
 """What a composite step answers the workflow: the next state and what that state reads.
 
 An order released to one fulfillment order, the common way, is waited on by AdvanceOrder's
-own task (the handler parks the task token with it), so neither a wait state nor a Map
+own task (the handler parks the task token for it), so neither a wait state nor a Map
 costs a transition; any other outcome ends the task with a branch (``AwaitingStock``,
 ``AwaitingHoldRelease``, ``SeveralFulfillmentOrders``) whose message is the answer, and the
 Choice there routes on ``next``. Each wait reads only its own fields (``stock_seen`` and
