@@ -186,6 +186,16 @@ def park_token(fo_id: str, task_token: str, at: datetime, table: Table | None = 
     )
 
 
+def park_and_read(order_id: str, fo_id: str, task_token: str, at: datetime, table: Table) -> Item:
+    """Park the waiting execution's token, then read the fulfillment order back (consistently):
+    whatever changed it before the token was there is in what this read returns."""
+    park_token(fo_id, task_token, at, table)
+    fo = table.get(keys.order_pk(order_id), fo_sk(fo_id))
+    if fo is None:
+        raise NotFound(f"no fulfillment order {fo_id} on order {order_id}")
+    return fo
+
+
 def parked_token(fo: Item, table: Table | None = None) -> str | None:
     """The token of the execution waiting on ``fo`` (a consistent read), if one was parked.
     A fulfillment order whose wait began before tokens were kept apart still holds its own."""

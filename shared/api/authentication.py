@@ -11,13 +11,14 @@ import re
 from typing import Any
 
 from shared.api.api_keys import principal_for
+from shared.api.headers import header
 
 API_KEY_HEADER = "x-api-key"
 
 # The routes anyone may call: webhooks (the handler verifies the sender's signature over
 # the raw body) and the API's documentation. They are infra/manifest.py's routes with
 # ``authorized=False`` (shared cannot import the manifest, which imports the domains);
-# tests/unit/test_authentication.py holds the two lists equal.
+# tests/integration/test_api_keys.py holds the two lists equal.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
     {
         ("POST", "/v1/webhooks/payments/{provider}"),
@@ -42,15 +43,7 @@ def is_public(method: str, path: str) -> bool:
     return any(m == method and p.match(path) for m, p in _PUBLIC)
 
 
-def header(event: dict[str, Any], name: str) -> str | None:
-    """A request header; HTTP header names are case-insensitive."""
-    for key, value in (event.get("headers") or {}).items():
-        if str(key).lower() == name:
-            return str(value)
-    return None
-
-
 def caller_context(event: dict[str, Any]) -> dict[str, str] | None:
     """The caller's context (what the authorizer used to pass on), or None for a missing or unknown key."""
-    principal = principal_for(header(event, API_KEY_HEADER))
+    principal = principal_for(header(event.get("headers"), API_KEY_HEADER))
     return principal.context() if principal else None

@@ -20,6 +20,7 @@ from functions.channels.rules.shopify import UnmappableOrder, map_order
 from functions.channels.rules.signatures import shopify_signature_valid
 from functions.channels.store import claim_receipt, complete_receipt
 from shared.api.caller import Caller
+from shared.api.headers import header
 from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound, Unauthorized
 from shared.integration_secrets import channel_shop
 from shared.observability import logger
@@ -33,8 +34,7 @@ CANCELLED_ON_SHOPIFY = "cancelled on Shopify"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
-    wanted = name.lower()
-    return next((str(v) for k, v in headers.items() if k.lower() == wanted), "")
+    return header(headers, name) or ""
 
 
 def _verified_shop(body: bytes, headers: Mapping[str, str]) -> dict[str, str]:

@@ -18,10 +18,8 @@ from typing import Any
 from functions.fulfill.logic.resume import clear_signal, signal_wait
 from functions.fulfill.rules.pickup import seconds_to_no_show
 from functions.fulfill.rules.status import READY_FOR_PICKUP, is_terminal
-from functions.fulfill.store import fo_sk, park_token, shipments_of
+from functions.fulfill.store import park_and_read, shipments_of
 from shared.clock import now
-from shared.errors import NotFound
-from shared.order import keys
 from shared.table import Item, Table
 
 
@@ -39,10 +37,7 @@ def _news(fo: Item, table: Table) -> str | None:
 
 def await_fulfillment(order_id: str, fo_id: str, task_token: str) -> dict[str, Any]:
     table = Table()
-    park_token(fo_id, task_token, now(), table)
-    fo = table.get(keys.order_pk(order_id), fo_sk(fo_id))
-    if fo is None:
-        raise NotFound(f"no fulfillment order {fo_id} on order {order_id}")
+    fo = park_and_read(order_id, fo_id, task_token, now(), table)
     event = _news(fo, table)
     if event is None:
         return {"fo_id": fo_id, "resumed": False}

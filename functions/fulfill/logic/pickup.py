@@ -38,12 +38,11 @@ from functions.fulfill.rules.status import (
     open_units,
 )
 from functions.fulfill.rules.views import fulfillment_order_view, shipment_view
-from functions.fulfill.store import applied, fo_sk, fo_write_op, load_fulfillment_order, park_token, shipments_of
+from functions.fulfill.store import applied, fo_write_op, load_fulfillment_order, park_and_read, shipments_of
 from shared.api.caller import Caller
 from shared.clock import iso, now
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput
 from shared.integration_secrets import pickup_code_key
-from shared.order import keys
 from shared.order.timeline import event_item
 from shared.table import ConditionFailed, Item, Table
 from shared.workflow import resume_task
@@ -179,10 +178,7 @@ def await_pickup(order_id: str, fo_id: str, task_token: str) -> dict[str, Any]:
     """OrderLifecycle AwaitPickup: park the token for the ready order (as the wait on
     fulfillment does: token first, then read back), so the handover or a cancellation resumes it."""
     table = Table()
-    park_token(fo_id, task_token, now(), table)
-    fo = table.get(keys.order_pk(order_id), fo_sk(fo_id))
-    if fo is None:
-        raise NotFound(f"no fulfillment order {fo_id} on order {order_id}")
+    fo = park_and_read(order_id, fo_id, task_token, now(), table)
     event = _pickup_news(fo, table)
     if event is None:
         return {"fo_id": fo_id, "resumed": False}

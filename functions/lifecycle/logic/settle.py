@@ -1,10 +1,11 @@
 """OrderLifecycle SettleFulfillmentOrder: the last step of the wait on one fulfillment order.
 
 Capture and invoice what it shipped (payments), then review the order (fulfill): when
-nothing is open any more, the order completes here and the execution ends with the Map,
-so no step after the Map is paid for on the common way. Units to re-route, or this
-fulfillment order still open (a pickup wait that ended early), branch back to
-AdvanceOrder; other fulfillment orders still open are their own iterations' business.
+nothing is open any more, the order completes here and the execution ends (with this
+step on the single way, with the Map for several fulfillment orders), so no step after
+it is paid for. Units to re-route, or this fulfillment order still open (a pickup wait
+that ended early), branch back to AdvanceOrder; in the Map, other fulfillment orders
+still open are their own iterations' business.
 """
 
 from __future__ import annotations

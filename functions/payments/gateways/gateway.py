@@ -132,9 +132,3 @@ class PaymentGateway(Protocol):
     def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         """The event of a provider webhook; InvalidSignature unless it is authentic and recent."""
         ...
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header's value, whatever case the transport gave its name."""
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)

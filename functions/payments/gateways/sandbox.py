@@ -52,8 +52,8 @@ from functions.payments.gateways.gateway import (
     Refund,
     RefundFailed,
     WebhookEvent,
-    header,
 )
+from shared.api.headers import header
 from shared.clock import iso, now
 from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound
 from shared.table import ConditionFailed, Item, Table

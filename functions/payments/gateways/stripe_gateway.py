@@ -30,8 +30,8 @@ from functions.payments.gateways.gateway import (
     RefundStatus,
     WebhookEvent,
     WebhookKind,
-    header,
 )
+from shared.api.headers import header
 from shared.clock import iso
 from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound
 

@@ -26,7 +26,8 @@ from functions.fulfill.logic.carriers.model import (
     place,
     required_text,
 )
-from functions.fulfill.logic.carriers.signing import digest, header, same
+from functions.fulfill.logic.carriers.signing import digest, same
+from shared.api.headers import header
 
 SIGNATURE_HEADER = "X-Hmac-Signature"
 _PREFIX = "hmac-sha256-hex="

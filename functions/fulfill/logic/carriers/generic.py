@@ -22,7 +22,8 @@ from functions.fulfill.logic.carriers.model import (
     load_object,
     normalize_time,
 )
-from functions.fulfill.logic.carriers.signing import digest, header, same
+from functions.fulfill.logic.carriers.signing import digest, same
+from shared.api.headers import header
 from shared.errors import InvalidInput
 
 SIGNATURE_HEADER = "X-OMS-Signature"
