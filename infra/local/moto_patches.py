@@ -24,9 +24,11 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
 4. Stream records reach their Lambda consumers from background threads, in order, as a
    real stream does, instead of inside the write that produced them (which held the
    request lock and made every write wait for its consumers); each mapping has its own.
-7. The Step Functions interpreter parses a definition with ANTLR once, not once per
-   execution (about 0.3 s of CPU each for OrderLifecycle). Each execution still builds
-   its own evaluation components from the cached syntax tree, so no state is shared.
+7. The Step Functions interpreter parses a definition with ANTLR and builds its
+   evaluation components once, not once per execution (0.2 s and 32 ms of CPU for
+   OrderLifecycle). The components hold no execution's state: everything an execution
+   changes lives in its own ``Environment``, which is why a Map already runs its
+   iterations at once through one shared set of components.
 8. The interpreter's Lambda client (every Lambda task calls Lambda through it) is created
    once per region instead of once per call (a client costs tens of ms).
 9. A query reads only its partition. moto's query starts from every item of the table,
@@ -580,21 +582,47 @@ def _speed_up_server() -> None:
     backends.list_of_moto_modules = lambda: modules
 
 
-_parse_trees: dict[str, Any] = {}
+_parsed: dict[str, tuple[Any, Any]] = {}
 _parse_lock = threading.Lock()
 
 
 def _parse_cached(definition: str) -> tuple[Any, Any]:
-    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-
-    tree = _parse_trees.get(definition)
-    if tree is None:
-        _program, tree = _ORIGINAL_PARSE(definition)
+    found = _parsed.get(definition)
+    if found is None:
+        found = _ORIGINAL_PARSE(definition)
+        _assign_heap_keys(found[0])
         with _parse_lock:
-            if len(_parse_trees) > 256:
-                _parse_trees.clear()
-            _parse_trees[definition] = tree
-    return Preprocessor().visit(tree), tree
+            if len(_parsed) > 256:
+                _parsed.clear()
+            _parsed[definition] = found
+    return found
+
+
+def _assign_heap_keys(program: Any) -> None:
+    """Give every component its key in an execution's heap now.
+
+    A component draws the key (under which an execution keeps, say, a retrier's attempt
+    count) at its first use; two executions using a shared component for the first time
+    at once could each draw one, and the one that lost would read its count back under
+    the other's key."""
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    pending: list[Any] = [program]
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, EvalComponent):
+            _ = value.heap_key
+            pending.extend(vars(value).values())
+        elif isinstance(value, list | tuple | set | frozenset):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif hasattr(value, "__dict__") and type(value).__module__.startswith("moto.stepfunctions"):
+            pending.extend(vars(value).values())
 
 
 _ORIGINAL_PARSE: Any = None

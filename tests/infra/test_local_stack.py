@@ -17,6 +17,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -94,6 +96,16 @@ def rendezvous(event: Any, context: Any) -> dict[str, Any]:
             return {"pid": os.getpid(), "met": True}
         time.sleep(0.05)
     return {"pid": os.getpid(), "met": False}
+
+
+def fail_once(event: Any, context: Any) -> dict[str, Any]:
+    """Retryable the first time it sees ``key``, then its echo."""
+    record("fail_once", event)
+    try:
+        (RECORDS / f"fail-once-{event['key']}").touch(exist_ok=False)
+    except FileExistsError:
+        return {"key": event["key"]}
+    raise RetryableError("first attempt fails")
 
 
 def crash(event: Any, context: Any) -> None:
@@ -719,14 +731,14 @@ def _run(stack: LocalStack, name: str, definition: dict[str, Any], payload: dict
     return _finished(stack, execution)
 
 
-def _finished(stack: LocalStack, execution: str) -> dict[str, Any]:
+def _finished(stack: LocalStack, execution: str, timeout: float = 20) -> dict[str, Any]:
     sfn = stack.client("stepfunctions")
 
     def done() -> Any:
         d = sfn.describe_execution(executionArn=execution)
         return d if d["status"] != "RUNNING" else None
 
-    result: dict[str, Any] = wait_for(done, timeout=20)
+    result: dict[str, Any] = wait_for(done, timeout=timeout)
     return result
 
 
@@ -761,6 +773,57 @@ def test_step_functions_retry_and_catch_match_the_error_class_name(stack: LocalS
     error = json.loads(result["output"])["echo"]["error"]
     assert error["Error"] == "RetryableError"
     assert json.loads(error["Cause"])["errorMessage"] == "inventory service busy"
+
+
+def test_executions_of_one_definition_share_its_components_and_nothing_else(stack: LocalStack) -> None:
+    """The interpreter builds a definition's components once (moto_patches, patch 7): each
+    execution still keeps its own retry counts and Map results."""
+    assert stack.resources is not None
+    flaky = _function(stack, "test-fail-once", "fail_once")
+    definition = {
+        "StartAt": "EachItem",
+        "States": {
+            "EachItem": {
+                "Type": "Map",
+                "ItemsPath": "$.keys",
+                "ItemSelector": {"key.$": "$$.Map.Item.Value"},
+                "ItemProcessor": {
+                    "StartAt": "Flaky",
+                    "States": {
+                        "Flaky": {
+                            "Type": "Task",
+                            "Resource": flaky,
+                            "Retry": [{"ErrorEquals": ["RetryableError"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                            "End": True,
+                        }
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+    sfn = stack.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="test-shared-components", definition=json.dumps(definition), roleArn=stack.resources.role_arn
+    )["stateMachineArn"]
+    run_id = uuid.uuid4().hex[:8]
+    inputs = [[f"{run_id}-{n}-{i}" for i in range(2)] for n in range(4)]
+
+    def start(keys: list[str]) -> str:
+        return str(
+            sfn.start_execution(stateMachineArn=machine, name=keys[0], input=json.dumps({"keys": keys}))["executionArn"]
+        )
+
+    with ThreadPoolExecutor(max_workers=len(inputs)) as pool:
+        executions = list(pool.map(start, inputs))
+    results = [_finished(stack, execution, timeout=90) for execution in executions]
+    for keys, result in zip(inputs, results, strict=True):
+        assert result["status"] == "SUCCEEDED", result
+        assert json.loads(result["output"]) == [{"key": key} for key in keys]
+    attempts = Counter(c["key"] for c in calls("fail_once") if c["key"].startswith(run_id))
+    assert attempts == {key: 2 for keys in inputs for key in keys}  # each failed once, was retried once
+    built = [found for definition_text, found in moto_patches._parsed.items() if "test-fail-once" in definition_text]
+    assert len(built) == 1  # one set of components served them all
 
 
 def test_step_functions_wait_for_task_token(stack: LocalStack) -> None:
