@@ -442,7 +442,13 @@ class KeepAliveRequestHandler(MotoRequestHandler):
     with its length: the connection then stays open for the client's next request, as
     HTTP/1.1 and the SDK's connection pool expect. Requests whose body length is not
     known up front (chunked, ``Expect: 100-continue``) take werkzeug's path and close.
+
+    The headers and the body leave in two writes: with Nagle's algorithm on, the body
+    waited for the client's delayed acknowledgement of the headers, 40 ms on Linux, on
+    every request over a kept-alive connection.
     """
+
+    disable_nagle_algorithm = True
 
     def run_wsgi(self) -> None:
         length = self.headers.get("Content-Length")
