@@ -72,8 +72,9 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    table. Copying the items of each query was 8 % of the emulator's CPU.
 19. Results are turned into plain values (``dynamo_to_dict``) without asking every string
    of every item whether it has a ``to_json`` method (a failed attribute lookup, with its
-   exception, per value): dicts, lists, scalars and DynamoDB values are converted as moto
-   converts them; anything else still goes to moto's function.
+   exception, per value): dicts (an item's attributes are moto's ``LimitedSizeDict``),
+   lists, scalars and DynamoDB values are converted as moto converts them; anything else
+   still goes to moto's function.
 20. ``SendTaskFailure`` keeps its ``cause``: moto's response handler passed only the error
    to the interpreter, so a Catch saw no cause (the workflow's branches carry their detail
    in it: shared/workflow.py ``branch_task``).
@@ -561,6 +562,7 @@ class DirectDispatch:
 _SCALARS = (str, int, float, bool, type(None))
 _ORIGINAL_TO_DICT: Any = None
 _DYNAMO_TYPE: Any = None
+_DICTS: tuple[type, ...] = (dict,)
 
 
 def _to_dict(value: Any) -> Any:
@@ -572,7 +574,7 @@ def _to_dict(value: Any) -> Any:
         if type(inner) in _SCALARS:
             return {value_type: inner}
         return {value_type: _to_dict(inner)}
-    if kind is dict:
+    if kind in _DICTS:
         return {k: _to_dict(v) for k, v in value.items()}
     if kind is list:
         return [_to_dict(v) for v in value]
@@ -792,11 +794,11 @@ def install() -> None:
     _patch_json_paths()
     _patch_traversal()
     _patch_parsing()
-    global _ORIGINAL_TO_DICT, _DYNAMO_TYPE
+    global _ORIGINAL_TO_DICT, _DYNAMO_TYPE, _DICTS
     from moto.dynamodb import responses as dynamodb_responses
-    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
-    _ORIGINAL_TO_DICT, _DYNAMO_TYPE = dynamodb_responses.dynamo_to_dict, DynamoType
+    _ORIGINAL_TO_DICT, _DYNAMO_TYPE, _DICTS = dynamodb_responses.dynamo_to_dict, DynamoType, (dict, LimitedSizeDict)
     dynamodb_responses.dynamo_to_dict = _to_dict  # type: ignore[assignment]
     from moto.dynamodb.parsing import ast_nodes, validators
 

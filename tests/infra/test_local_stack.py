@@ -567,6 +567,29 @@ def test_the_aws_endpoint_keeps_connections_alive(stack: LocalStack) -> None:
     connection.close()
 
 
+def test_items_are_answered_as_moto_answers_them_without_its_slow_path(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Patch 19: an item's attributes (moto's ``LimitedSizeDict``) take the direct conversion."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    stored = {
+        "pk": {"S": "ORDER#1"},
+        "total": {"N": "14665"},
+        "lines": {"L": [{"M": {"sku": {"S": "TEE-M"}, "qty": {"N": "2"}, "tags": {"SS": ["a", "b"]}}}]},
+        "paid": {"BOOL": True},
+        "note": {"NULL": True},
+        "totals": {"M": {"net": {"N": "100"}, "currency": {"S": "EUR"}}},
+    }
+    item = Item(hash_key=stored["pk"], range_key=None, attrs=stored)
+    expected = moto_patches._ORIGINAL_TO_DICT(item.attrs)
+    slow_calls: list[Any] = []
+    original = moto_patches._ORIGINAL_TO_DICT
+    monkeypatch.setattr(moto_patches, "_ORIGINAL_TO_DICT", lambda value: slow_calls.append(value) or original(value))
+    assert moto_patches._to_dict(item.attrs) == expected
+    assert slow_calls == []
+
+
 def test_update_expressions_apply_on_the_copied_syntax_tree(stack: LocalStack) -> None:
     # moto_patches 10 copies the expression's tree itself: every kind of action still applies.
     assert stack.resources is not None
