@@ -571,9 +571,9 @@ def test_items_are_answered_as_moto_answers_them_without_its_slow_path(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Patch 19: an item's attributes (moto's ``LimitedSizeDict``) take the direct conversion."""
-    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
-    stored = {
+    stored: dict[str, Any] = {
         "pk": {"S": "ORDER#1"},
         "total": {"N": "14665"},
         "lines": {"L": [{"M": {"sku": {"S": "TEE-M"}, "qty": {"N": "2"}, "tags": {"SS": ["a", "b"]}}}]},
@@ -581,11 +581,16 @@ def test_items_are_answered_as_moto_answers_them_without_its_slow_path(
         "note": {"NULL": True},
         "totals": {"M": {"net": {"N": "100"}, "currency": {"S": "EUR"}}},
     }
-    item = Item(hash_key=stored["pk"], range_key=None, attrs=stored)
+    item = Item(hash_key=DynamoType(stored["pk"]), range_key=None, attrs=stored)
     expected = moto_patches._ORIGINAL_TO_DICT(item.attrs)
     slow_calls: list[Any] = []
     original = moto_patches._ORIGINAL_TO_DICT
-    monkeypatch.setattr(moto_patches, "_ORIGINAL_TO_DICT", lambda value: slow_calls.append(value) or original(value))
+
+    def slow_path(value: Any) -> Any:
+        slow_calls.append(value)
+        return original(value)
+
+    monkeypatch.setattr(moto_patches, "_ORIGINAL_TO_DICT", slow_path)
     assert moto_patches._to_dict(item.attrs) == expected
     assert slow_calls == []
 
