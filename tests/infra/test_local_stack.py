@@ -29,6 +29,7 @@ import boto3
 import pytest
 import requests
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from functions.lifecycle.rules.steps import SeveralFulfillmentOrders
@@ -593,6 +594,35 @@ def test_items_are_answered_as_moto_answers_them_without_its_slow_path(
     monkeypatch.setattr(moto_patches, "_ORIGINAL_TO_DICT", slow_path)
     assert moto_patches._to_dict(item.attrs) == expected
     assert slow_calls == []
+
+
+def test_a_condition_lexed_once_still_takes_each_requests_values(stack: LocalStack) -> None:
+    """Patch 21: the tokens of a condition are kept; its names and values are the request's."""
+    assert stack.resources is not None
+    ddb = stack.client("dynamodb")
+    table = stack.resources.table_name
+    key = {"pk": {"S": "LEXED#1"}, "sk": {"S": "v"}}
+    ddb.put_item(TableName=table, Item={**key, "version": {"N": "1"}})
+    condition = "#v = :v AND attribute_exists(pk)"
+
+    def bump(expected: int) -> bool:
+        try:
+            ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET #v = #v + :one",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":v": {"N": str(expected)}, ":one": {"N": "1"}},
+            )
+        except ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    assert [bump(1), bump(1), bump(2), bump(5)] == [True, False, True, False]
+    assert condition in moto_patches._condition_tokens
+    with pytest.raises(ClientError):  # an expression that does not lex is still refused
+        ddb.put_item(TableName=table, Item=key, ConditionExpression="version ! 1")
 
 
 def test_update_expressions_apply_on_the_copied_syntax_tree(stack: LocalStack) -> None:
