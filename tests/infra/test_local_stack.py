@@ -779,14 +779,18 @@ def _function(stack: LocalStack, name: str, handler: str, *, timeout_seconds: in
     )
 
 
-def _run(stack: LocalStack, name: str, definition: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+def _machine(stack: LocalStack, name: str, definition: dict[str, Any]) -> str:
     assert stack.resources is not None
-    sfn = stack.client("stepfunctions")
-    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=stack.resources.role_arn)[
-        "stateMachineArn"
-    ]
-    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload))["executionArn"]
-    return _finished(stack, execution)
+    created = stack.client("stepfunctions").create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=stack.resources.role_arn
+    )
+    return str(created["stateMachineArn"])
+
+
+def _run(stack: LocalStack, name: str, definition: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    machine = _machine(stack, name, definition)
+    execution = stack.client("stepfunctions").start_execution(stateMachineArn=machine, input=json.dumps(payload))
+    return _finished(stack, execution["executionArn"])
 
 
 def _finished(stack: LocalStack, execution: str, timeout: float = 20) -> dict[str, Any]:
@@ -861,9 +865,7 @@ def test_executions_of_one_definition_share_its_components_and_nothing_else(stac
         },
     }
     sfn = stack.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="test-shared-components", definition=json.dumps(definition), roleArn=stack.resources.role_arn
-    )["stateMachineArn"]
+    machine = _machine(stack, "test-shared-components", definition)
     run_id = uuid.uuid4().hex[:8]
     inputs = [[f"{run_id}-{n}-{i}" for i in range(2)] for n in range(4)]
 
