@@ -75,14 +75,14 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    exception, per value): dicts (an item's attributes are moto's ``LimitedSizeDict``),
    lists, scalars and DynamoDB values are converted as moto converts them; anything else
    still goes to moto's function.
+20. ``SendTaskFailure`` keeps its ``cause``: moto's response handler passed only the error
+   to the interpreter, so a Catch saw no cause (the workflow's branches carry their detail
+   in it: shared/workflow.py ``branch_task``).
 21. A condition expression is cut into tokens once per expression string, not at every
    request: moto's lexer builds its list of token patterns again for every token (a
    typical condition took 1.1 ms to parse, 0.33 ms with its tokens kept). The tokens
    hold only the expression's own text; names and values are resolved after, on every
    request as before.
-20. ``SendTaskFailure`` keeps its ``cause``: moto's response handler passed only the error
-   to the interpreter, so a Catch saw no cause (the workflow's branches carry their detail
-   in it: shared/workflow.py ``branch_task``).
 """
 
 from __future__ import annotations
