@@ -486,6 +486,12 @@ def test_queries_read_their_partition_and_indexes_keep_their_order(stack: LocalS
         for n in (3, 1, 2):
             item = {"pk": {"S": pk}, "sk": {"S": f"LINE#{n}"}, "gsi1pk": {"S": "QTEST#index"}}
             ddb.put_item(TableName=table, Item={**item, "gsi1sk": {"S": f"{n}#{pk}"}})
+    # Another partition of the same index, and an item the index does not hold.
+    ddb.put_item(
+        TableName=table,
+        Item={"pk": {"S": "QTEST#c"}, "sk": {"S": "LINE#1"}, "gsi1pk": {"S": "QTEST#other"}, "gsi1sk": {"S": "1"}},
+    )
+    ddb.put_item(TableName=table, Item={"pk": {"S": "QTEST#d"}, "sk": {"S": "LINE#1"}})
 
     def keys(**query: Any) -> list[tuple[str, str]]:
         items = ddb.query(TableName=table, **query)["Items"]
@@ -507,10 +513,16 @@ def test_queries_read_their_partition_and_indexes_keep_their_order(stack: LocalS
         "ExpressionAttributeValues": {":pk": {"S": "QTEST#index"}},
     }
     assert keys(**index) == [(pk, f"LINE#{n}") for n in (1, 2, 3) for pk in ("QTEST#a", "QTEST#b")]
+    first = ddb.query(TableName=table, Limit=4, **index)
+    rest = ddb.query(TableName=table, ExclusiveStartKey=first["LastEvaluatedKey"], **index)
+    paged = [(i["pk"]["S"], i["sk"]["S"]) for i in first["Items"] + rest["Items"]]
+    assert paged == [(pk, f"LINE#{n}") for n in (1, 2, 3) for pk in ("QTEST#a", "QTEST#b")]
+    other = {**index, "ExpressionAttributeValues": {":pk": {"S": "QTEST#other"}}}
+    assert keys(**other) == [("QTEST#c", "LINE#1")]
     scanned = ddb.scan(
         TableName=table, FilterExpression="begins_with(pk, :p)", ExpressionAttributeValues={":p": {"S": "QTEST#"}}
     )["Items"]
-    assert len(scanned) == 6
+    assert len(scanned) == 8
 
 
 def test_projected_queries_leave_the_stored_items_whole(stack: LocalStack) -> None:
