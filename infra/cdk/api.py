@@ -18,7 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.manifest import API_NAME, DEFAULT_ROUTE_FUNCTION, ROUTES
+from infra.manifest import API_NAME, DEFAULT_ROUTE_FUNCTION, ROUTES, Route
 
 # The $default stage serves at the API's root: with a named stage, payload 1.0 events
 # would carry the stage in ``path`` and every resolver would have to strip it.
@@ -74,7 +74,7 @@ def build_api(scope: Construct, functions: dict[str, lambda_.IFunction]) -> apig
     for route in ROUTES:
         apigw.HttpRoute(
             scope,
-            f"Route{route.method}{route.path}".replace("/", "_").replace("{", "").replace("}", ""),
+            _route_id(route),
             http_api=api,
             route_key=apigw.HttpRouteKey.with_(route.path, apigw.HttpMethod(route.method)),
             integration=by_function[route.function],
@@ -95,6 +95,11 @@ def build_api(scope: Construct, functions: dict[str, lambda_.IFunction]) -> apig
     )
     _acknowledge(scope, api)
     return api
+
+
+def _route_id(route: Route) -> str:
+    """The route's construct id: its method and path without the characters ids cannot hold."""
+    return f"Route{route.method}{route.path}".replace("/", "_").replace("{", "").replace("}", "")
 
 
 def api_domain(api: apigw.HttpApi) -> str:
@@ -127,8 +132,7 @@ def _acknowledge(scope: Construct, api: apigw.HttpApi) -> None:
         )
     )
     for route in ROUTES:
-        rid = f"Route{route.method}{route.path}".replace("/", "_").replace("{", "").replace("}", "")
-        Validations.of(scope.node.find_child(rid)).acknowledge(
+        Validations.of(scope.node.find_child(_route_id(route))).acknowledge(
             Acknowledgment(id="AwsSolutions-APIG4", reason=_route_reason(route.method, route.path, route.authorized)),
             Acknowledgment(
                 id="AwsSolutions-COG4",
