@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+UV := uv==0.13.9
 
 .PHONY: setup demo test serve layers synth lint bench capacity soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[cdk,dev]'
+	@# uv installs the same pins in seconds where pip takes a minute; pip stays the fallback.
+	$(PY) -m pip install --quiet $(UV) && $(PY) -m uv pip install --quiet --python $(PY) -e '.[cdk,dev]' \
+		|| $(PY) -m pip install --quiet -e '.[cdk,dev]'
 	@# The browser tests drive Debian's chromium (never a downloaded browser): installed where missing and possible.
 	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
