@@ -53,7 +53,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    does not change it), so one serves every execution.
 13. The update-expression validators' traversal asks each processor for its map of node
    classes to methods once per traversal, not once per node (it rebuilt the dict and the
-   tuple of its keys for every node of every update).
+   tuple of its keys for every node of every update), and which class of the map takes a
+   node is looked up once per processor class and node class, as is whether a clause
+   search descends into a node: moto asked the ABC machinery ``isinstance`` for each
+   (5 million calls in 3,000 updates, 1.7 of their 4.7 ms under a profiler).
 14. An update expression is parsed once per expression string, not at every request
    (moto parsed it twice per UpdateItem: in the response handler and in the backend).
    The parsed tree is read-only: the validator rewrites a copy of it (patch 10).
@@ -770,8 +773,69 @@ def _patch_traversal() -> None:
                 return processor(node)
         return None
 
+    node_class = ast_nodes.Node
+    is_node: dict[type, bool] = {}
+    # A processor's map has the same classes in every instance (its methods are bound to
+    # the instance): which class, if any, takes a node is kept per processor class and node class.
+    taken_by: dict[tuple[type, type], Any] = {}
+
+    base_pre_processing = traverser.pre_processing_of_child
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        processors = processing(self)
+        kind_of_self = type(self)
+        # Most processors leave the base class's per-child hook, which does nothing.
+        pre = None if kind_of_self.pre_processing_of_child is base_pre_processing else self.pre_processing_of_child
+
+        def walk(node: Any, child_id: int) -> Any:
+            kind = type(node)
+            found = is_node.get(kind)
+            if found is None:
+                found = is_node[kind] = issubclass(kind, node_class)
+            if not found:
+                return node
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    if pre is not None:
+                        pre(node, i)
+                    walk(child_node, i)
+            marker = (kind_of_self, kind)
+            class_key = taken_by.get(marker, taken_by)
+            if class_key is taken_by:
+                class_key = taken_by[marker] = next((c for c in processors if issubclass(kind, c)), None)
+            if class_key is not None:
+                node = processors[class_key](node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+            return node
+
+        return walk(node, child_id)
+
+    # find_clauses descends into expressions and functions; the action-count validator
+    # calls it three times for every update-expression node, each time over its subtree.
+    nested = (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)
+    descends: dict[type, bool] = {}
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        clauses: list[Any] = []
+        for child in self.children or []:
+            kind = type(child)
+            if kind in clause_types:
+                clauses.append(child)
+                continue
+            found = descends.get(kind)
+            if found is None:
+                found = descends[kind] = issubclass(kind, nested)
+            if found:
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
     traverser.nodes_to_be_processed = nodes_to_be_processed
     traverser.process = process
+    traverser.traverse_node_recursively = traverse_node_recursively
+    node_class.find_clauses = find_clauses
 
 
 def _patch_parsing() -> None:

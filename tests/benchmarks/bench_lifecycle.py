@@ -30,7 +30,7 @@ from demo.samples import CATALOGUE, CHANNEL_KEYS, sample_order
 from infra import manifest
 from infra.local import requests_meter, runtime
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
-from tests.benchmarks.aws_meter import AwsMeter
+from tests.benchmarks.aws_meter import AwsMeter, item_meter_cpu
 from tests.benchmarks.cloud_duration import duration_s
 from tests.benchmarks.prices import cost_per_thousand
 from tests.benchmarks.sqs_batches import QueueAtTarget, at_target, queue_messages
@@ -254,7 +254,8 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     invocations, busy = Counter(runtime.invocations), dict(runtime.busy_seconds)
     handler_cpu_before = dict(runtime.cpu_seconds)
     handler_cpu = sum(handler_cpu_before.values())
-    process_cpu, client_cpu, meter_cpu = time.process_time(), CLIENT_CPU[0], requests_meter.listener_cpu[0]
+    process_cpu, client_cpu = time.process_time(), CLIENT_CPU[0]
+    meter_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0]
     latencies: list[float] = []
     started = time.perf_counter()
     created = _capture(api_url, bodies(f"LC{clients}", orders), clients, latencies)
@@ -264,7 +265,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     worker.join(timeout=30)
     handler_cpu = sum(runtime.cpu_seconds.values()) - handler_cpu
     # The bench's own clients and its request meter run in this process too: neither is emulation.
-    metering_cpu = requests_meter.listener_cpu[0] - meter_cpu
+    metering_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0] - meter_cpu
     emulation_cpu = (time.process_time() - process_cpu) - (CLIENT_CPU[0] - client_cpu) - metering_cpu
     latencies.sort()
 

@@ -657,6 +657,18 @@ def test_update_expressions_apply_on_the_copied_syntax_tree(stack: LocalStack) -
     assert item["n"] == {"N": "3"} and item["counter"] == {"N": "2"}
     assert item["m"] == {"M": {"l": {"L": [{"S": "z"}]}}} and item["fresh"] == {"S": "z"}
     assert "gone" not in item and item["tags"] == {"SS": ["b"]}
+    # Each validator still finds the nodes it judges (patch 13 looks up which one takes a node).
+    for expression, values in (
+        ("SET pk = :z", {":z": {"S": "z"}}),  # a key attribute
+        ("SET n = :one, n = :z", {":one": {"N": "1"}, ":z": {"S": "z"}}),  # two actions on one path
+        ("SET n = n + :z", {":z": {"S": "z"}}),  # arithmetic on a string
+        ("SET n = :absent", {":z": {"S": "z"}}),  # a value the request does not give
+        ("SET fresh = list_append(:z, :z)", {":z": {"S": "z"}}),  # a function on the wrong type
+    ):
+        with pytest.raises(ClientError) as refused:
+            ddb.update_item(TableName=table, Key=key, UpdateExpression=expression, ExpressionAttributeValues=values)
+        assert refused.value.response["Error"]["Code"] == "ValidationException", expression
+    assert ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"] == item
 
 
 def test_stack_api_unknown_route_and_method(stack: LocalStack) -> None:
