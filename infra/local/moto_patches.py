@@ -773,7 +773,7 @@ def _patch_traversal() -> None:
                 return processor(node)
         return None
 
-    node_class = ast_nodes.Node
+    node_class: Any = ast_nodes.Node  # type: ignore[attr-defined]
     is_node: dict[type, bool] = {}
     # A processor's map has the same classes in every instance (its methods are bound to
     # the instance): which class, if any, takes a node is kept per processor class and node class.
@@ -815,7 +815,7 @@ def _patch_traversal() -> None:
 
     # find_clauses descends into expressions and functions; the action-count validator
     # calls it three times for every update-expression node, each time over its subtree.
-    nested = (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)
+    nested = (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)  # type: ignore[attr-defined]
     descends: dict[type, bool] = {}
 
     def find_clauses(self: Any, clause_types: Any) -> list[Any]:
