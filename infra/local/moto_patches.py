@@ -35,8 +35,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    sorted (``all_items``), and then keeps those of the partition: O(n log n) comparisons
    of typed values per query, the emulator's largest cost once the table holds a few
    thousand items. A table query now starts from its partition's items; an index query
-   from the table's items unsorted (its results are sorted by the index's keys and the
-   table's keys after matching, so their order is the same).
+   from the items whose index partition key has the queried value, kept per table by
+   every write through its stream (``_IndexPartitions``; a table without a stream reads
+   every item, unsorted). moto still matches every condition on them and sorts them by
+   the index's keys and the table's keys, so the answer and its order are the same.
 10. An update expression's syntax tree is copied node by node before it is validated
    (the validation rewrites the copy), not with ``copy.deepcopy``: the generic deep copy
    of a tree of a few dozen nodes was 40 % of the emulator's CPU while orders shipped.
@@ -295,7 +297,72 @@ class _StreamDelivery:
 _delivery: _StreamDelivery | None = None
 
 
+class _IndexPartitions:
+    """The keys of a table's items by the value of each index's partition key attribute.
+
+    Every write to a table with a stream passes through its stream (``_stream_add``, the
+    old and the new item), so the entries follow the table without a pass over it; an index
+    query starts from its partition's items instead of every item of the table.
+    """
+
+    def __init__(self, table: Table):
+        self.table = table
+        self.attributes = {
+            key["AttributeName"] for index in table.all_indexes() for key in index.schema if key["KeyType"] == "HASH"
+        }
+        self.keys: dict[tuple[str, Any], dict[tuple[Any, Any], None]] = {}
+        for item in _ORIGINAL_ALL_ITEMS(table):
+            self.add(item)
+
+    def add(self, item: Any) -> None:
+        attrs, key = item.attrs, (item.hash_key, item.range_key)
+        for name in self.attributes:
+            value = attrs.get(name)
+            if value is not None:
+                self.keys.setdefault((name, value), {})[key] = None
+
+    def remove(self, item: Any) -> None:
+        attrs, key = item.attrs, (item.hash_key, item.range_key)
+        for name in self.attributes:
+            value = attrs.get(name)
+            if value is not None:
+                found = self.keys.get((name, value))
+                if found is not None:
+                    found.pop(key, None)
+                    if not found:
+                        del self.keys[(name, value)]
+
+    def items(self, name: str, value: Any) -> list[Any]:
+        stored = self.table.items
+        if self.table.range_key_attr:
+            return [stored[h][r] for h, r in self.keys.get((name, value), ())]
+        return [stored[h] for h, _ in self.keys.get((name, value), ())]
+
+
+def _index_partitions(table: Table) -> _IndexPartitions | None:
+    """The table's index partitions, built at its first index query; None for a table
+    without a stream (its writes would not reach them: its index queries read every item)."""
+    if table.stream_shard is None:
+        table.__dict__.pop("_index_partitions", None)
+        return None
+    found: _IndexPartitions | None = table.__dict__.get("_index_partitions")
+    if found is None:
+        found = table.__dict__["_index_partitions"] = _IndexPartitions(table)
+    return found
+
+
+def items_replaced(table: Table) -> None:
+    """Items were written into the table around its API (a restore): its index partitions are rebuilt."""
+    table.__dict__.pop("_index_partitions", None)
+
+
 def _stream_add(self: StreamShard, old: Any, new: Any) -> None:
+    partitions: _IndexPartitions | None = self.table.__dict__.get("_index_partitions")
+    if partitions is not None:
+        if old is not None:
+            partitions.remove(old)
+        if new is not None:
+            partitions.add(new)
     view = self.table.stream_specification["StreamViewType"]  # type: ignore[index]
     event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
     seq = len(self.items) + self.starting_sequence_number
@@ -367,6 +434,8 @@ _ORIGINAL_ALL_ITEMS: Any = None
 def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
     _query_scope.table, _query_scope.partition = self, None if index_name else hash_key
+    conditions = kwargs.get("hash_key_conditions")
+    _query_scope.index_partition = conditions[0] if index_name and conditions else None
     _query_scope.answering = True
     try:
         return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
@@ -399,6 +468,10 @@ def _all_items(self: Table) -> list[Any]:
         if found is None:
             return []
         return list(found.values()) if self.range_key_attr else [found]
+    index_partition = _query_scope.index_partition
+    partitions = _index_partitions(self) if index_partition is not None else None
+    if partitions is not None and index_partition[0] in partitions.attributes:
+        return partitions.items(*index_partition)
     if self.range_key_attr:
         return [item for bucket in self.items.values() for item in bucket.values()]
     return list(self.items.values())

@@ -184,6 +184,7 @@ def _restore_tables(account: str, region: str, tables: dict[str, list[dict[str, 
                 else:
                     table.items[hash_key] = Item(hash_key, None, attrs)  # type: ignore[assignment]
                 restored += 1
+            moto_patches.items_replaced(table)
     return restored
 
 

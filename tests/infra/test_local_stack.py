@@ -525,6 +525,102 @@ def test_queries_read_their_partition_and_indexes_keep_their_order(stack: LocalS
     assert len(scanned) == 8
 
 
+def test_index_queries_follow_every_kind_of_write(stack: LocalStack) -> None:
+    # moto_patches 9: an index query starts from the keys kept per index partition value,
+    # which each write updates through the stream; the answers are those of a whole scan.
+    from moto.dynamodb.models import dynamodb_backends
+
+    assert stack.resources is not None
+    ddb, table = stack.client("dynamodb"), stack.resources.table_name
+
+    def item(pk: str, partition: str | None, n: int = 1) -> dict[str, Any]:
+        out: dict[str, Any] = {"pk": {"S": pk}, "sk": {"S": "X"}, "n": {"N": str(n)}}
+        if partition is not None:
+            out |= {"gsi1pk": {"S": partition}, "gsi1sk": {"S": pk}}
+        return out
+
+    def key(pk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": "X"}}
+
+    def indexed(partition: str) -> list[str]:  # the index projects keys only
+        items = ddb.query(
+            TableName=table,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues={":p": {"S": partition}},
+        )["Items"]
+        return [i["pk"]["S"] for i in items]
+
+    def scanned(partition: str) -> list[str]:
+        items = ddb.scan(
+            TableName=table, FilterExpression="gsi1pk = :p", ExpressionAttributeValues={":p": {"S": partition}}
+        )["Items"]
+        return sorted(i["pk"]["S"] for i in items)
+
+    def agree() -> None:
+        for partition in ("IXW#red", "IXW#blue"):
+            assert indexed(partition) == scanned(partition), partition
+
+    ddb.put_item(TableName=table, Item=item("IXW#1", "IXW#red"))
+    ddb.put_item(TableName=table, Item=item("IXW#2", "IXW#red"))
+    assert indexed("IXW#red") == ["IXW#1", "IXW#2"]  # built here, from the items already written
+    backend = dynamodb_backends[stack.resources.account_id][stack.region]
+    assert "_index_partitions" in backend.tables[table].__dict__
+    ddb.put_item(TableName=table, Item=item("IXW#3", "IXW#blue"))  # a new item
+    ddb.put_item(TableName=table, Item=item("IXW#1", "IXW#blue", 2))  # replaced, into the other partition
+    agree()
+    ddb.update_item(  # moved back by an update
+        TableName=table,
+        Key=key("IXW#1"),
+        UpdateExpression="SET gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": "IXW#red"}},
+    )
+    ddb.update_item(TableName=table, Key=key("IXW#2"), UpdateExpression="REMOVE gsi1pk")  # out of the index
+    ddb.update_item(  # created by an update
+        TableName=table,
+        Key=key("IXW#4"),
+        UpdateExpression="SET gsi1pk = :p, gsi1sk = :s, n = :n",
+        ExpressionAttributeValues={":p": {"S": "IXW#blue"}, ":s": {"S": "IXW#4"}, ":n": {"N": "4"}},
+    )
+    agree()
+    assert indexed("IXW#red") == ["IXW#1"] and indexed("IXW#blue") == ["IXW#3", "IXW#4"]
+    ddb.delete_item(TableName=table, Key=key("IXW#3"))
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": item("IXW#5", "IXW#red", 5)}},
+            {"Delete": {"TableName": table, "Key": key("IXW#1")}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": key("IXW#4"),
+                    "UpdateExpression": "SET gsi1pk = :p",
+                    "ExpressionAttributeValues": {":p": {"S": "IXW#red"}},
+                }
+            },
+        ]
+    )
+    with pytest.raises(ClientError):  # refused as a whole: no partition changes
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": item("IXW#6", "IXW#blue")}},
+                {
+                    "Delete": {
+                        "TableName": table,
+                        "Key": key("IXW#5"),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    ddb.batch_write_item(
+        RequestItems={
+            table: [{"PutRequest": {"Item": item("IXW#7", "IXW#blue", 7)}}, {"DeleteRequest": {"Key": key("IXW#4")}}]
+        }
+    )
+    agree()
+    assert indexed("IXW#red") == ["IXW#5"] and indexed("IXW#blue") == ["IXW#7"]
+
+
 def test_projected_queries_leave_the_stored_items_whole(stack: LocalStack) -> None:
     # moto_patches 18 answers a query from the table's own items, not copies of them.
     assert stack.resources is not None
