@@ -88,6 +88,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    typical condition took 1.1 ms to parse, 0.33 ms with its tokens kept). The tokens
    hold only the expression's own text; names and values are resolved after, on every
    request as before.
+22. A received message's retention is checked against the queue's retention period, not
+   against the whole attribute map moto builds for it twice per message (each
+   attribute's name converted from camel case, the visible and delayed messages counted):
+   an eighth of the emulator's CPU while queue consumers ran.
 """
 
 from __future__ import annotations
@@ -108,6 +112,7 @@ from typing import Any
 
 from moto.core.request import Request as MotoRequest
 from moto.core.responses import EmptyResult
+from moto.core.utils import unix_time
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -121,6 +126,7 @@ from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue as SqsQueue
+from moto.sqs.models import SQSBackend
 
 log = logging.getLogger(__name__)
 _LOCK = threading.RLock()
@@ -948,6 +954,11 @@ def _patch_condition_lexing() -> None:
     ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
 
 
+def _retained(self: Any, queue_name: str, message: Any) -> bool:
+    retention_period = self.get_queue(queue_name).message_retention_period
+    return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+
+
 def install() -> None:
     global _installed, _delivery
     if _installed:
@@ -982,4 +993,5 @@ def install() -> None:
     StreamShard.add = _stream_add  # type: ignore[method-assign]
     DynamoResult.execute_result = _fast_result  # type: ignore[method-assign,assignment]
     SqsQueue.add_message = _add_message  # type: ignore[method-assign]
+    SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
     _installed = True

@@ -1154,3 +1154,30 @@ def test_concurrent_invocations_of_one_function_run_at_once(stack: LocalStack) -
         )
     assert all(r["met"] for r in results), results
     assert len({r["pid"] for r in results}) == 4  # one environment (process) each
+
+
+def test_a_message_past_its_queues_retention_is_not_received(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Patch 22: retention is read from the queue's own period, without its whole attribute map."""
+    from moto.sqs.models import Queue, sqs_backends
+
+    sqs = stack.client("sqs")
+    url = sqs.create_queue(QueueName="retention-test", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    assert stack.resources is not None
+    queue = sqs_backends[stack.resources.account_id][stack.region].queues["retention-test"]
+    old = next(m for m in queue._messages if m.body == "old")
+    old.sent_timestamp -= 120_000  # sent two minutes ago: past the queue's 60 s
+    built: list[int] = []
+    whole_map = Queue.attributes
+
+    def counted(self: Any) -> Any:
+        built.append(1)
+        return whole_map.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Queue, "attributes", property(counted))
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in received] == ["new"]
+    assert built == []
