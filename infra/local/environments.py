@@ -36,6 +36,10 @@ DEFAULT_ACCOUNT_LIMIT = int(os.environ.get("OMS_LOCAL_CONCURRENCY", "96"))
 INIT_SECONDS = 30.0
 # Environments idle this long are shut down (Lambda reclaims idle ones after minutes).
 IDLE_SECONDS = 300.0
+# In the cloud each environment has a CPU share of its own; here all share two cores. The
+# environments of functions that no caller waits on (queue, stream and workflow work) run
+# at a lower priority, so an API request is not slowed by the work earlier orders started.
+BACKGROUND_NICENESS = 10
 
 _PRELOAD = [
     "boto3",
@@ -89,8 +93,10 @@ def _noop() -> None:
     """A process that does nothing: starting one waits for the zygote to have imported everything."""
 
 
-def _serve(conn: Connection, env: dict[str, str]) -> None:
+def _serve(conn: Connection, env: dict[str, str], niceness: int = 0) -> None:
     """The environment's main loop (runs in the worker process)."""
+    if niceness:
+        os.nice(niceness)
     os.environ.clear()
     os.environ.update(env)
     from infra.local import runtime
@@ -163,11 +169,12 @@ class _Environment:
 class Pool:
     """The environments of one function (one handler and environment variables)."""
 
-    def __init__(self, manager: Environments, key: str, env: dict[str, str], limit: int):
+    def __init__(self, manager: Environments, key: str, env: dict[str, str], limit: int, niceness: int = 0):
         self.manager = manager
         self.key = key
         self.env = env
         self.limit = limit
+        self.niceness = niceness
         self.idle: list[_Environment] = []
         self.size = 0  # idle + busy + being created
         self.ready = threading.Condition(manager.lock)
@@ -194,7 +201,7 @@ class Pool:
                     raise Throttled(f"Rate Exceeded: {self.key} is at its concurrency limit of {self.limit}")
                 self.ready.wait(timeout=1.0)
         try:
-            return self.manager.spawn(self.env)
+            return self.manager.spawn(self.env, self.niceness)
         except BaseException:
             with self.ready:
                 self.size -= 1
@@ -263,18 +270,21 @@ class Environments:
         for pool in self.pools.values():
             pool.ready.notify_all()
 
-    def spawn(self, env: dict[str, str]) -> _Environment:
+    def spawn(self, env: dict[str, str], niceness: int = 0) -> _Environment:
         parent, child = self.context.Pipe()
-        process = self.context.Process(target=_serve, args=(child, env), daemon=True, name=_ENV_PROCESS)
+        process = self.context.Process(target=_serve, args=(child, env, niceness), daemon=True, name=_ENV_PROCESS)
         process.start()
         child.close()
         return _Environment(process, parent)
 
-    def pool(self, key: str, env: dict[str, str], limit: int | None) -> Pool:
+    def pool(self, key: str, env: dict[str, str], limit: int | None, background: bool = False) -> Pool:
+        """The function's pool; its first invocation says whether a caller waits on it (``background``)."""
         with self.lock:
             found = self.pools.get(key)
             if found is None:
-                found = self.pools[key] = Pool(self, key, env, min(limit or self.account_limit, self.account_limit))
+                limit = min(limit or self.account_limit, self.account_limit)
+                niceness = BACKGROUND_NICENESS if background else 0
+                found = self.pools[key] = Pool(self, key, env, limit, niceness)
             return found
 
     def invoke(
@@ -287,10 +297,11 @@ class Environments:
         *,
         limit: int | None = None,
         wait: bool = False,
+        background: bool = False,
         timeout: float = 10.0,
         init_timeout: float = INIT_SECONDS,
     ) -> Outcome:
-        pool = self.pool(key, env, limit)
+        pool = self.pool(key, env, limit, background)
         try:
             environment = pool.acquire(wait)
         except Throttled:

@@ -114,6 +114,8 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
     polled = (
         isinstance(records, list) and bool(records) and isinstance(records[0], dict) and "eventSource" in records[0]
     )
+    # An HTTP API event has a caller waiting on the answer; nobody waits on the rest as closely.
+    answers_a_caller = isinstance(event, dict) and isinstance(event.get("requestContext"), dict)
     limit = getattr(fn, "reserved_concurrency", None)
     try:
         ok, payload = runtime.invoke(
@@ -123,6 +125,7 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
             function_env=dict(getattr(fn, "environment_vars", None) or {}),
             limit=int(limit) if limit not in (None, "") else None,
             wait=polled,
+            background=not answers_a_caller,
         )
         error = None if ok else json.loads(payload)
     except Throttled as exc:

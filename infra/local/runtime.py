@@ -174,6 +174,7 @@ def invoke(
     function_env: dict[str, str] | None = None,
     limit: int | None = None,
     wait: bool = False,
+    background: bool = False,
     max_seconds: float | None = None,
 ) -> tuple[bool, str]:
     """Run one invocation; ``(ok, payload JSON)`` where a failure's payload is the runtime's
@@ -209,6 +210,7 @@ def invoke(
         env,
         limit=limit,
         wait=wait,
+        background=background,
         timeout=min(context.timeout_seconds * _timeout_scale, max_seconds or float("inf")),
         # The init phase (imports) is stretched as the invocation is: a busy machine is slower at both.
         init_timeout=INIT_SECONDS * max(1.0, _timeout_scale),

@@ -1181,3 +1181,19 @@ def test_a_message_past_its_queues_retention_is_not_received(
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
     assert [m["Body"] for m in received] == ["new"]
     assert built == []
+
+
+def test_environments_no_caller_waits_on_yield_the_cpu_to_the_api(stack: LocalStack) -> None:
+    """A function invoked from the HTTP API runs at the stack's priority; any other's at a lower one."""
+    from infra.local.environments import BACKGROUND_NICENESS
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    arn = _function(stack, "test-priority", "rendezvous", timeout_seconds=20)
+    payload = json.dumps({"dir": tempfile.mkdtemp(prefix="oms-priority-"), "expect": 1, "wait_seconds": 5}).encode()
+    answer = json.loads(stack.client("lambda").invoke(FunctionName=arn, Payload=payload)["Payload"].read())
+    assert os.getpriority(os.PRIO_PROCESS, answer["pid"]) == min(19, base + BACKGROUND_NICENESS)
+    response = requests.get(f"{stack.api_url}/v1/orders", headers={"x-api-key": "dev-ops-key"}, timeout=30)
+    assert response.status_code == 200
+    assert stack.environments is not None
+    pool = stack.environments.pools[f"{manifest.LOCAL_PREFIX}CaptureApi"]
+    assert pool.idle and all(os.getpriority(os.PRIO_PROCESS, e.process.pid) == base for e in pool.idle)
