@@ -45,7 +45,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import StreamShard
 
-from infra.local import requests_meter
+from infra.local import moto_patches, requests_meter
 
 # DynamoDB's item size rules ("Item sizes and formats" in the developer guide): an item is
 # the sum over its attributes of the name's UTF-8 bytes and the value's size. Sizes come
@@ -341,11 +341,14 @@ class AwsMeter:
         return [w for w, _ in self._take_owned_index_writes()]
 
     def _stored(self, table: str, key: dict[str, Any]) -> dict[str, Any]:
-        try:
-            item = self._backend.get_table(table).get_item(DynamoType(key["pk"]), DynamoType(key["sk"]))
-        except Exception:
-            return {}
-        return item.to_json()["Attributes"] if item else {}
+        # Read under the emulator's lock: the request being metered has been answered, and
+        # another may be updating this very item.
+        with moto_patches.dynamodb_lock():
+            try:
+                item = self._backend.get_table(table).get_item(DynamoType(key["pk"]), DynamoType(key["sk"]))
+            except Exception:
+                return {}
+            return item.to_json()["Attributes"] if item else {}
 
     def _stored_size(self, table: str, key: dict[str, Any]) -> int:
         stored = self._stored(table, key)

@@ -4,12 +4,14 @@ a projected attribute changes."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from infra.local import moto_patches
 from tests.benchmarks.aws_meter import AwsMeter, IndexShape, IndexWrite, index_writes
 
 KEYS_ONLY = IndexShape("gsi1", "gsi1pk", "gsi1sk", "KEYS_ONLY")
@@ -168,3 +170,27 @@ def test_the_meter_sees_each_write_of_the_emulated_table_with_its_before_image()
         assert meter._take_index_writes() == []
     finally:
         meter.detach()
+
+
+@mock_aws
+def test_the_meter_reads_a_stored_item_only_between_the_emulators_requests() -> None:
+    """Sizing an update by the stored item read it while another request was changing that
+    item ("dictionary changed size during iteration", which failed the metered request):
+    the read waits for the emulator's lock."""
+    ddb = streamed_table("KEYS_ONLY")
+    ddb.put_item(TableName="t", Item=_item(status="placed"))
+    meter = AwsMeter()
+    read = threading.Event()
+    sizes: list[int] = []
+
+    def size() -> None:
+        sizes.append(meter._stored_size("t", {"pk": {"S": "ORDER#1"}, "sk": {"S": "HEADER"}}))
+        read.set()
+
+    with moto_patches.dynamodb_lock():  # a request is being applied
+        reader = threading.Thread(target=size)
+        reader.start()
+        assert not read.wait(0.3)
+    assert read.wait(5)
+    reader.join()
+    assert sizes[0] > 0
