@@ -40,6 +40,12 @@ IDLE_SECONDS = 300.0
 # environments of functions that no caller waits on (queue, stream and workflow work) run
 # at a lower priority, so an API request is not slowed by the work earlier orders started.
 BACKGROUND_NICENESS = 10
+# For the same reason a function no caller waits on queues its invocations once it has this
+# many environments, instead of starting more: past a few per core they add no throughput,
+# and each new one spends its first invocation's CPU on clients, settings and policies (a
+# burst of captures started 52 AdvanceOrder environments for 68 invocations, 116 ms of CPU
+# each against 47 ms with 8; docs/decisions.md). Its reserved concurrency still throttles.
+BACKGROUND_ENVIRONMENTS = int(os.environ.get("OMS_LOCAL_BACKGROUND_ENVIRONMENTS", str(4 * (os.cpu_count() or 2))))
 
 _PRELOAD = [
     "boto3",
@@ -169,12 +175,13 @@ class _Environment:
 class Pool:
     """The environments of one function (one handler and environment variables)."""
 
-    def __init__(self, manager: Environments, key: str, env: dict[str, str], limit: int, niceness: int = 0):
+    def __init__(self, manager: Environments, key: str, env: dict[str, str], limit: int, background: bool = False):
         self.manager = manager
         self.key = key
         self.env = env
         self.limit = limit
-        self.niceness = niceness
+        self.background = background
+        self.niceness = BACKGROUND_NICENESS if background else 0
         self.idle: list[_Environment] = []
         self.size = 0  # idle + busy + being created
         self.ready = threading.Condition(manager.lock)
@@ -188,16 +195,18 @@ class Pool:
                         return found
                     self.size -= 1
                     self.manager.total -= 1
-                if self.size < self.limit and self.manager.total >= self.manager.account_limit:
+                may_grow = self.size < self.limit
+                queues = may_grow and self.background and self.size >= self.manager.background_environments
+                if may_grow and not queues and self.manager.total >= self.manager.account_limit:
                     # Idle environments of other functions give way, as Lambda reclaims them.
                     spare = self.manager.evict_idle(self)
                     if spare is not None:
                         threading.Thread(target=spare.close, daemon=True).start()
-                if self.size < self.limit and self.manager.total < self.manager.account_limit:
+                if may_grow and not queues and self.manager.total < self.manager.account_limit:
                     self.size += 1
                     self.manager.total += 1
                     break
-                if not wait:
+                if not wait and not queues:
                     raise Throttled(f"Rate Exceeded: {self.key} is at its concurrency limit of {self.limit}")
                 self.ready.wait(timeout=1.0)
         try:
@@ -231,8 +240,14 @@ class Pool:
 class Environments:
     """Every function's pool; one per local stack."""
 
-    def __init__(self, account_limit: int = DEFAULT_ACCOUNT_LIMIT, preload: list[str] | None = None):
+    def __init__(
+        self,
+        account_limit: int = DEFAULT_ACCOUNT_LIMIT,
+        preload: list[str] | None = None,
+        background_environments: int = BACKGROUND_ENVIRONMENTS,
+    ):
         self.account_limit = account_limit
+        self.background_environments = background_environments
         self.lock = threading.RLock()
         self.pools: dict[str, Pool] = {}
         self.total = 0
@@ -283,8 +298,7 @@ class Environments:
             found = self.pools.get(key)
             if found is None:
                 limit = min(limit or self.account_limit, self.account_limit)
-                niceness = BACKGROUND_NICENESS if background else 0
-                found = self.pools[key] = Pool(self, key, env, limit, niceness)
+                found = self.pools[key] = Pool(self, key, env, limit, background)
             return found
 
     def invoke(

@@ -1156,6 +1156,28 @@ def test_concurrent_invocations_of_one_function_run_at_once(stack: LocalStack) -
     assert len({r["pid"] for r in results}) == 4  # one environment (process) each
 
 
+def test_a_function_no_caller_waits_on_queues_past_its_environments_instead_of_starting_more(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Direct invocations (no HTTP caller) beyond the stack's environments per background
+    function wait for one to be free: all succeed, none is throttled, no third environment."""
+    environments = stack.environments
+    assert environments is not None
+    monkeypatch.setattr(environments, "background_environments", 2)
+    arn = _function(stack, "test-queued", "sleepy", timeout_seconds=10)
+    lam = stack.client("lambda")
+    throttled = environments.stats()["throttled"].get(f"{HERE}.sleepy", 0)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(lambda _: json.loads(lam.invoke(FunctionName=arn, Payload=b"{}")["Payload"].read()), range(4))
+        )
+    assert all("pid" in a for a in answers), answers
+    assert len({a["pid"] for a in answers}) == 2  # the same two environments served all four
+    stats = environments.stats()
+    assert stats["environments"]["test-queued"] == 2
+    assert stats["throttled"].get(f"{HERE}.sleepy", 0) == throttled
+
+
 def test_a_message_past_its_queues_retention_is_not_received(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
