@@ -285,3 +285,29 @@ def test_redelivered_and_reordered_stream_records_leave_the_figures_exact(aws):
     assert lifetimes(order["customer_id"]) == before
     assert facts_of_day(day) == day_facts
     assert before[0]["ordered"] == order["totals"]["total"] and before[0]["units"] == 2
+
+
+def test_a_projection_of_new_lines_alone_reads_the_header_before_the_whole_order(aws, monkeypatch):
+    """Capture writes an order's lines before its header: a batch of those lines alone costs
+    one header read until the header is there, then the order is projected as always."""
+    from functions.customers.logic import projection
+    from shared.order import keys
+
+    loads: list[str] = []
+    load = projection.load_order
+    monkeypatch.setattr(
+        projection, "load_order", lambda order_id, table=None: loads.append(order_id) or load(order_id, table)
+    )
+    Table().batch_put(
+        [{"pk": keys.order_pk("ord_linesfirst"), "sk": keys.line_sk(n), "type": "line", "sku": "A"} for n in (1, 2)]
+    )
+    assert project_order("ord_linesfirst", lines_only=True) is False
+    assert loads == []
+    assert project_order("ord_linesfirst") is False  # the same batch as any other change: the whole order read
+    assert loads == ["ord_linesfirst"]
+
+    order = capture(order_body("LINES-THEN-HEADER"))
+    settled([order["order_id"]])
+    loads.clear()
+    assert project_order(order["order_id"], lines_only=True) is False  # projected already, by its header's record
+    assert loads == [order["order_id"]]

@@ -44,7 +44,9 @@ def projected(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """The orders whose changes reached the read-model projection, noted instead of projected:
     a thousand orders' facts and counters are the projection's own tests' subject."""
     seen: set[str] = set()
-    monkeypatch.setattr("functions.customers.handlers.projection.project_order", lambda order_id: seen.add(order_id))
+    monkeypatch.setattr(
+        "functions.customers.handlers.projection.project_order", lambda order_id, **_: seen.add(order_id)
+    )
     return seen
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.customers.logic.projection import order_ids_of_records, project_order
+from functions.customers.logic.projection import orders_of_records, project_order
 from shared.observability import logger
 
 
@@ -14,9 +14,9 @@ from shared.observability import logger
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records", [])
     failures: list[dict[str, str]] = []
-    for order_id in order_ids_of_records(records):
+    for order_id, lines_only in orders_of_records(records).items():
         try:
-            project_order(order_id)
+            project_order(order_id, lines_only=lines_only)
         except Exception:
             logger.exception("read models not updated", extra={"order_id": order_id})
             # Retry from the first record of this order: re-projecting is idempotent.

@@ -20,7 +20,7 @@ from typing import Any
 from functions.customers import store
 from functions.customers.rules.facts import LIFETIME_FIELDS, demand_delta, lifetime_delta, order_facts
 from shared.order import keys
-from shared.order.record import load_order
+from shared.order.record import get_header, load_order
 from shared.retry import attempts
 from shared.table import ConditionFailed, Item, Table
 
@@ -32,9 +32,16 @@ def _same(stored: Item | None, facts: dict[str, Any]) -> bool:
     return stored is not None and {k: v for k, v in stored.items() if k not in BOOKKEEPING} == facts
 
 
-def project_order(order_id: str, table: Table | None = None) -> bool:
-    """Bring the read models up to the order's current state; True when something was written."""
+def project_order(order_id: str, table: Table | None = None, *, lines_only: bool = False) -> bool:
+    """Bring the read models up to the order's current state; True when something was written.
+
+    ``lines_only``: the changes were new lines and nothing else, as when capture writes an
+    order's lines before its header. Until the header is there, its own record is still to
+    come, so one header read replaces reading every line (a 2,000-line order's lines arrive
+    in some twenty stream batches)."""
     table = table or Table()
+    if lines_only and get_header(order_id, table) is None:
+        return False
     for _attempt in attempts(MAX_ATTEMPTS):
         record = load_order(order_id, table)
         if record is None:
@@ -79,16 +86,17 @@ def _mark_demand_days(facts: dict[str, Any], previous: Item | None, table: Table
         store.put_demand_days(missing, table)
 
 
-def order_ids_of_records(records: Iterable[dict[str, Any]]) -> list[str]:
-    """The orders whose items a batch of stream records changed, each once, in order of appearance."""
-    seen: dict[str, None] = {}
+def orders_of_records(records: Iterable[dict[str, Any]]) -> dict[str, bool]:
+    """The orders whose items a batch of stream records changed, each once, in order of
+    appearance, each with whether its records only added lines."""
+    orders: dict[str, bool] = {}
     for record in records:
-        change = record.get("dynamodb") or {}
-        pk = ((change.get("Keys") or {}).get("pk") or {}).get("S", "")
-        order_id = keys.order_id_of(pk)
+        key = (record.get("dynamodb") or {}).get("Keys") or {}
+        order_id = keys.order_id_of((key.get("pk") or {}).get("S", ""))
         if order_id is not None:
-            seen[order_id] = None
-    return list(seen)
+            new_line = record.get("eventName") == "INSERT" and (key.get("sk") or {}).get("S", "").startswith("LINE#")
+            orders[order_id] = orders.get(order_id, True) and new_line
+    return orders
 
 
 def rebuild(table: Table | None = None) -> dict[str, int]:
