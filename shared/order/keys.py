@@ -30,9 +30,12 @@ def order_id_of(pk: str) -> str | None:
     return pk.removeprefix(prefix) if pk.startswith(prefix) else None
 
 
+LINE_SK_PREFIX = "LINE#"
+
+
 def line_sk(position: int) -> str:
     # Zero-padded so lines sort in their order of entry.
-    return f"LINE#{position:05d}"
+    return f"{LINE_SK_PREFIX}{position:05d}"
 
 
 def event_sk(at: str, event_id: str) -> str:

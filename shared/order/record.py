@@ -87,7 +87,7 @@ def load_order(order_id: str, table: Table | None = None) -> OrderRecord | None:
         sk = item["sk"]
         if sk == keys.ORDER_HEADER:
             header = item
-        elif sk.startswith("LINE#"):
+        elif sk.startswith(keys.LINE_SK_PREFIX):
             lines.append(item)
         elif not sk.startswith("EVENT#"):
             others.setdefault(sk.split("#", 1)[0], []).append(item)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from functions.customers.handlers.api import handler as customers_handler
+from functions.customers.logic import projection
 from functions.customers.logic.projection import project_order, rebuild
 from functions.customers.rules.facts import placed_at
 from functions.customers.store import facts_of_day, lifetimes
 from functions.reports.handlers.api import handler as reports_handler
 from functions.reports.rules.metrics import seconds_between
 from infra.local import moto_patches
+from shared.order.keys import line_sk, order_pk
 from shared.order.record import load_order
 from shared.table import Table
 from tests.integration.conftest import api_event, call, stock_up
@@ -290,16 +292,13 @@ def test_redelivered_and_reordered_stream_records_leave_the_figures_exact(aws):
 def test_a_projection_of_new_lines_alone_reads_the_header_before_the_whole_order(aws, monkeypatch):
     """Capture writes an order's lines before its header: a batch of those lines alone costs
     one header read until the header is there, then the order is projected as always."""
-    from functions.customers.logic import projection
-    from shared.order import keys
-
     loads: list[str] = []
     load = projection.load_order
     monkeypatch.setattr(
         projection, "load_order", lambda order_id, table=None: loads.append(order_id) or load(order_id, table)
     )
     Table().batch_put(
-        [{"pk": keys.order_pk("ord_linesfirst"), "sk": keys.line_sk(n), "type": "line", "sku": "A"} for n in (1, 2)]
+        [{"pk": order_pk("ord_linesfirst"), "sk": line_sk(n), "type": "line", "sku": "A"} for n in (1, 2)]
     )
     assert project_order("ord_linesfirst", lines_only=True) is False
     assert loads == []

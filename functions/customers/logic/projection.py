@@ -94,7 +94,8 @@ def orders_of_records(records: Iterable[dict[str, Any]]) -> dict[str, bool]:
         key = (record.get("dynamodb") or {}).get("Keys") or {}
         order_id = keys.order_id_of((key.get("pk") or {}).get("S", ""))
         if order_id is not None:
-            new_line = record.get("eventName") == "INSERT" and (key.get("sk") or {}).get("S", "").startswith("LINE#")
+            sk = (key.get("sk") or {}).get("S", "")
+            new_line = record.get("eventName") == "INSERT" and sk.startswith(keys.LINE_SK_PREFIX)
             orders[order_id] = orders.get(order_id, True) and new_line
     return orders
 

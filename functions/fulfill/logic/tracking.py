@@ -213,7 +213,7 @@ def complete_delivery(order_id: str, table: Table | None = None) -> bool:
     shipments = _query_prefix(table, pk, "SHP#")
     if not shipments or any(s.get("tracking_status") != "delivered" for s in _live(shipments)):
         return False
-    if any(_unshipped(line) > 0 for line in _query_prefix(table, pk, "LINE#")):
+    if any(_unshipped(line) > 0 for line in _query_prefix(table, pk, keys.LINE_SK_PREFIX)):
         return False
     delivered_at = max(str(s.get("delivered_at") or "") for s in _live(shipments)) or now_iso()
     at = now_iso()
