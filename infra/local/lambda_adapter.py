@@ -142,8 +142,9 @@ def invoke(fn: Any, event: Any) -> tuple[str, bool, str]:
         log.warning("%s failed: %s: %s", fn.function_name, error["errorType"], error["errorMessage"])
         return json.dumps(error), True, logs
     if _failed_partial_batch(fn, event, json.loads(payload)):
-        # moto hands SQS records over one per invocation and only knows errored or not:
-        # a reported item failure is that record failing, as with ReportBatchItemFailures.
+        # moto's invoke only answers errored or not: a batch reporting item failures is
+        # errored, and the queue's poller reads which items from the payload
+        # (moto_patches 23), as Lambda does with ReportBatchItemFailures.
         log.warning("%s reported failed batch items: %s", fn.function_name, payload)
         return payload, True, logs
     return payload, False, logs

@@ -92,6 +92,20 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    against the whole attribute map moto builds for it twice per message (each
    attribute's name converted from camel case, the visible and delayed messages counted):
    an eighth of the emulator's CPU while queue consumers ran.
+23. A queue's consumer receives its messages in batches, as Lambda's poller reads them:
+   every visible message up to the mapping's batch size in one invocation. moto invoked
+   the function once per message, whatever the batch size, so a burst of ten webhook
+   events cost ten invocations. With ``ReportBatchItemFailures`` the messages a batch
+   reports come back and the rest are deleted; a batch that fails as a whole (or names a
+   message it did not hold) comes back whole. A failed message is tried again when the
+   next message arrives, as moto does. Batches hold what is there when the poller looks:
+   it does not wait out ``MaximumBatchingWindowInSeconds`` for more.
+24. An item's size is added up once when the item is built, and without wrapping every
+   value of a map in a new ``DynamoType`` (which converts its whole subtree again) to
+   size it. moto summed the whole item again for each attribute it set (O(n²) in the
+   attributes per item built) to refuse an item over its limit at the attribute that
+   crosses it; the total is only ever larger, so checking it once refuses the same items.
+   An update still checks at each attribute it sets, as moto does.
 """
 
 from __future__ import annotations
@@ -116,13 +130,16 @@ from moto.core.utils import unix_time
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
+    ItemSizeTooLarge,
     MultipleTransactionsException,
     TooManyTransactionsException,
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue as SqsQueue
@@ -390,6 +407,7 @@ def wait_for_streams(timeout: float = 10.0) -> bool:
 _queue_pollers: dict[str, ThreadPoolExecutor] = {}
 _queue_pollers_lock = threading.Lock()
 _queue_pending: set[Future[None]] = set()
+_polls_waiting: set[str] = set()  # queues whose next poll is submitted and not started yet
 _original_add_message = SqsQueue.add_message
 
 
@@ -406,9 +424,78 @@ def _add_message(self: SqsQueue, message: Any) -> None:
     if not self.lambda_event_source_mappings:
         _original_add_message(self, message)
         return
-    future = _poller(self.queue_arn).submit(_original_add_message, self, message)
+    if self.fifo_queue:  # moto's own path: it drops a duplicate before the message is stored
+        future = _poller(self.queue_arn).submit(_original_add_message, self, message)
+    else:
+        with self._messages_lock:
+            self._messages.append(message)
+            self._messages_lock.notify_all()
+        with _queue_pollers_lock:
+            if self.queue_arn in _polls_waiting:
+                return  # the poll waiting to start will find this message too
+            _polls_waiting.add(self.queue_arn)
+        future = _poller(self.queue_arn).submit(_poll_batches, self)
     _queue_pending.add(future)
     future.add_done_callback(_queue_pending.discard)
+
+
+def _poll_batches(queue: SqsQueue) -> None:
+    """Hand the queue's visible messages to each of its consumers, a batch per invocation."""
+    from moto.awslambda.utils import get_backend
+    from moto.sqs.models import sqs_backends
+
+    with _queue_pollers_lock:
+        _polls_waiting.discard(queue.queue_arn)
+    sqs = sqs_backends[queue.account_id][queue.region]
+    functions = get_backend(queue.account_id, queue.region)
+    for function_arn, esm in list(queue.lambda_event_source_mappings.items()):
+        if not esm.enabled:
+            continue
+        visibility = queue.visibility_timeout  # type: ignore[attr-defined]  # set from the queue's attributes
+        while messages := sqs.receive_message(queue.name, esm.batch_size, 0, visibility):
+            failed = _failed_messages(functions, function_arn, queue, messages)
+            for message in messages:
+                if message.id in failed:
+                    sqs.change_message_visibility(queue.name, str(message.receipt_handle), visibility_timeout=0)
+                else:
+                    sqs.delete_message(queue.name, str(message.receipt_handle))
+            if failed:
+                break  # tried again when the next message arrives
+
+
+def _failed_messages(functions: Any, function_arn: str, queue: SqsQueue, messages: list[Any]) -> set[str]:
+    """Invoke the consumer with one batch; the ids of the messages that come back."""
+    event = {"Records": [_sqs_record(message, queue) for message in messages]}
+    answer: dict[str, Any] = {}
+    payload = functions.invoke(function_arn, None, json.dumps(event), {}, answer)
+    if "x-amz-function-error" not in answer:
+        return set()
+    ids = {message.id for message in messages}
+    try:
+        reported = {str(failure["itemIdentifier"]) for failure in json.loads(payload)["batchItemFailures"]}
+    except (KeyError, TypeError, ValueError):
+        return ids  # the function failed: the whole batch
+    return reported if reported and reported <= ids else ids
+
+
+def _sqs_record(message: Any, queue: SqsQueue) -> dict[str, Any]:
+    attributes = {
+        "ApproximateReceiveCount": str(message.approximate_receive_count),
+        "SentTimestamp": str(message.sent_timestamp),
+        "SenderId": message.sender_id,
+        "ApproximateFirstReceiveTimestamp": str(message.approximate_first_receive_timestamp),
+    }
+    return {
+        "messageId": message.id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": attributes,
+        "messageAttributes": {},
+        "md5OfBody": message.body_md5,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue.queue_arn,
+        "awsRegion": queue.region,
+    }
 
 
 def wait_for_queues(timeout: float = 10.0) -> bool:
@@ -931,6 +1018,52 @@ def _patch_parsing() -> None:
     responses.method_names_from_class = method_names  # type: ignore[assignment]
 
 
+_SETS = {"SS": "S", "NS": "N", "BS": "B"}
+_ITEM_SIZE_LIMIT = 405_000  # moto's (LimitedSizeDict): between DynamoDB's 400 KB and what it accepts
+_ORIGINAL_SIZE: Any = None
+
+
+def _value_size(value: Any) -> int:
+    """``DynamoType.size`` as moto counts it (numbers by their text, sets, lists and maps by
+    their members, map keys by their UTF-8 length), without converting each map value again."""
+    kind, raw = value.type, value.value
+    if kind == "N":
+        return len(str(raw))
+    if kind in _SETS:
+        if _SETS[kind] == "N":
+            return sum(len(str(member)) for member in raw)
+        return sum(bytesize(member) for member in raw)
+    if kind == "L":
+        return sum(_value_size(member) for member in raw)
+    if kind == "M":
+        return sum(
+            bytesize(key) + _value_size(member if type(member) is DynamoType else DynamoType(member))
+            for key, member in raw.items()
+        )
+    if isinstance(raw, bool):
+        return 1
+    return bytesize(raw)
+
+
+def _patch_item_size() -> None:
+    global _ORIGINAL_SIZE
+    _ORIGINAL_SIZE = DynamoType.size
+
+    def build(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+        self.hash_key, self.range_key = hash_key, range_key
+        self.attrs = LimitedSizeDict()
+        size = 0
+        for key, value in attrs.items():
+            typed = DynamoType(value)
+            size += bytesize(key) + _value_size(typed)
+            dict.__setitem__(self.attrs, key, typed)
+        if size > _ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+
+    Item.__init__ = build  # type: ignore[method-assign]
+    DynamoType.size = _value_size  # type: ignore[method-assign,assignment]
+
+
 _condition_tokens: dict[str, tuple[Any, ...]] = {}
 
 
@@ -971,9 +1104,9 @@ def install() -> None:
     _patch_traversal()
     _patch_parsing()
     _patch_condition_lexing()
+    _patch_item_size()
     global _ORIGINAL_TO_DICT, _DYNAMO_TYPE, _DICTS
     from moto.dynamodb import responses as dynamodb_responses
-    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
     _ORIGINAL_TO_DICT, _DYNAMO_TYPE, _DICTS = dynamodb_responses.dynamo_to_dict, DynamoType, (dict, LimitedSizeDict)
     dynamodb_responses.dynamo_to_dict = _to_dict  # type: ignore[assignment]

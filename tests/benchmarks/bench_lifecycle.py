@@ -40,8 +40,6 @@ WMS = {"x-api-key": "dev-wms-key"}
 OPS = {"x-api-key": "dev-ops-key"}
 # HTTP requests each order makes of the API: capture, accept, pick, pack, ship, carrier event.
 API_REQUESTS_PER_ORDER = 6
-# As run locally, an SQS message costs a send, a receive and a delete of its own.
-SQS_REQUESTS_PER_MESSAGE = 3
 
 
 def _stock(api_url: str) -> None:
@@ -221,6 +219,12 @@ def _modelled_gb_seconds(
     return total
 
 
+def _queue_batches(calls: Mapping[str, float]) -> float:
+    """The queue consumers' invocations: each one batch its poller received and deleted."""
+    handler_of = {spec.name: spec.handler for spec in manifest.FUNCTIONS}
+    return sum(calls.get(handler_of[q.consumer], 0) for q in manifest.QUEUES)
+
+
 def _invocations_at_target(calls: Mapping[str, float], queues: list[QueueAtTarget], n: int) -> dict[str, float]:
     """The run's invocations (``n`` orders) with each queue consumer's replaced by its batches at the target rate."""
     handler_of = {spec.name: spec.handler for spec in manifest.FUNCTIONS}
@@ -293,7 +297,8 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         "dynamodb_read_unit": meter.read_units / n,
         "apigateway_request": API_REQUESTS_PER_ORDER,
         "eventbridge_event": meter.entries["events.PutEvents"] / n,
-        "sqs_request": SQS_REQUESTS_PER_MESSAGE * sum(messages.values()),
+        # As run locally: the sends, and a receive and a delete a batch (a batch an invocation).
+        "sqs_request": sends + 2 * _queue_batches(calls) / n,
         "ses_message": 3,  # confirmed, shipped, delivered
     }
     # The same work with queue consumers invoked once per batch, receiving and deleting a batch at a time.

@@ -30,7 +30,10 @@ import pytest
 import requests
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
+from moto.dynamodb.models.dynamo_type import DynamoType
 
 from functions.lifecycle.rules.steps import SeveralFulfillmentOrders
 from infra import manifest
@@ -704,6 +707,49 @@ def test_items_are_answered_as_moto_answers_them_without_its_slow_path(
     assert slow_calls == []
 
 
+_ATTRIBUTE_VALUES = st.recursive(
+    st.one_of(
+        st.text(max_size=20).map(lambda text: {"S": text}),
+        st.integers().map(lambda n: {"N": str(n)}),
+        st.decimals(allow_nan=False, allow_infinity=False, places=3).map(lambda n: {"N": str(n)}),
+        st.booleans().map(lambda b: {"BOOL": b}),
+        st.just({"NULL": True}),
+        st.binary(max_size=12).map(lambda data: {"B": base64.b64encode(data).decode()}),
+        st.lists(st.text(max_size=6), min_size=1, max_size=4, unique=True).map(lambda texts: {"SS": texts}),
+        st.lists(st.integers(), min_size=1, max_size=4, unique=True).map(lambda ns: {"NS": [str(n) for n in ns]}),
+    ),
+    lambda members: st.one_of(
+        st.lists(members, max_size=4).map(lambda values: {"L": values}),
+        st.dictionaries(st.text(max_size=8), members, max_size=4).map(lambda values: {"M": values}),
+    ),
+    max_leaves=24,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ATTRIBUTE_VALUES)
+def test_an_attributes_size_is_counted_as_moto_counts_it(value: dict[str, Any]) -> None:
+    moto_patches.install()
+    typed = DynamoType(value)
+    assert moto_patches._value_size(typed) == moto_patches._ORIGINAL_SIZE(typed)
+
+
+def test_an_item_over_the_size_limit_is_refused_as_moto_refuses_it(stack: LocalStack) -> None:
+    # Counted once for the whole item instead of once per attribute (patch 24): the same
+    # items pass and the same fail, at the same byte.
+    assert stack.resources is not None
+    ddb, table = stack.client("dynamodb"), stack.resources.table_name
+    keys_size = len("pk") + len("TEST#SIZE") + len("sk") + len("A") + len("big")
+    for fill, accepted in ((405_000 - keys_size, True), (405_000 - keys_size + 1, False)):
+        item = {"pk": {"S": "TEST#SIZE"}, "sk": {"S": "A"}, "big": {"S": "x" * fill}}
+        if accepted:
+            ddb.put_item(TableName=table, Item=item)
+        else:
+            with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
+                ddb.put_item(TableName=table, Item=item)
+    ddb.delete_item(TableName=table, Key={"pk": {"S": "TEST#SIZE"}, "sk": {"S": "A"}})
+
+
 def test_a_condition_lexed_once_still_takes_each_requests_values(stack: LocalStack) -> None:
     """Patch 21: the tokens of a condition are kept; its names and values are the request's."""
     assert stack.resources is not None
@@ -800,7 +846,8 @@ def test_sqs_mapping_delivers_to_the_consumer(stack: LocalStack, override: Any) 
 
 def test_sqs_failures_end_in_the_dlq(stack: LocalStack, override: Any) -> None:
     # Failed messages come back (moto retries them when the next message arrives) until
-    # maxReceiveCount, then move to the DLQ; a reported batch item failure counts too.
+    # maxReceiveCount, then move to the DLQ. A reported failure of an item the batch did not
+    # hold fails the whole batch, as in Lambda.
     override("ImportOrders", lambda event, context: {"batchItemFailures": [{"itemIdentifier": "x"}]})
     assert stack.resources is not None
     queue = stack.resources.queues["OrderImport"]
@@ -808,9 +855,75 @@ def test_sqs_failures_end_in_the_dlq(stack: LocalStack, override: Any) -> None:
     receive_count = next(q for q in manifest.QUEUES if q.name == "OrderImport").max_receive_count
     for i in range(receive_count + 1):
         sqs.send_message(QueueUrl=queue.url, MessageBody=f"m{i}")
+        assert moto_patches.wait_for_queues(30)  # each arrival retries what failed before it
     # The last delivery runs in a worker process: wait for the move rather than race it.
     dead = sqs.receive_message(QueueUrl=queue.dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=20).get("Messages", [])
     assert [m["Body"] for m in dead] == ["m0"]
+
+
+def _batches_while_the_consumer_waits(
+    stack: LocalStack, override: Any, queue_name: str, bodies: list[str], answer: Any = lambda event: None
+) -> list[list[dict[str, Any]]]:
+    """Send ``bodies`` to the queue while its consumer is still busy with a first message;
+    the batches it received, that first one included."""
+    batches: list[list[dict[str, Any]]] = []
+    busy, release = threading.Event(), threading.Event()
+
+    def consume(event: Any, context: Any) -> Any:
+        batches.append(event["Records"])
+        busy.set()
+        release.wait(60)
+        return answer(event)
+
+    override(next(q.consumer for q in manifest.QUEUES if q.name == queue_name), consume)
+    assert stack.resources is not None
+    url = stack.resources.queues[queue_name].url
+    sqs = stack.client("sqs")
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="first")
+        assert busy.wait(30)
+        for body in bodies:
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+    finally:
+        release.set()
+    assert moto_patches.wait_for_queues(30)
+    return batches
+
+
+def test_messages_that_wait_for_a_queues_consumer_reach_it_in_batches_of_its_batch_size(
+    stack: LocalStack, override: Any
+) -> None:
+    # Lambda's poller hands a consumer every visible message up to the batch size at once
+    # (moto invoked it once per message).
+    bodies = [f"m{i}" for i in range(12)]
+    batches = _batches_while_the_consumer_waits(stack, override, "CommercetoolsMessages", bodies)
+    assert [[record["body"] for record in batch] for batch in batches] == [["first"], bodies[:10], bodies[10:]]
+    record = batches[1][0]
+    assert record["eventSource"] == "aws:sqs" and record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert stack.resources is not None
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.resources.queues["CommercetoolsMessages"].url, AttributeNames=["All"]
+    )["Attributes"]
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == (
+        "0",
+        "0",
+    )
+
+
+def test_a_batch_item_failure_brings_back_that_message_alone(stack: LocalStack, override: Any) -> None:
+    def fail_bad(event: Any) -> dict[str, Any]:
+        return {
+            "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "bad"]
+        }
+
+    batches = _batches_while_the_consumer_waits(stack, override, "StockImport", ["a", "bad", "c"], fail_bad)
+    assert [record["body"] for record in batches[1]] == ["a", "bad", "c"]
+    assert stack.resources is not None
+    stack.client("sqs").send_message(QueueUrl=stack.resources.queues["StockImport"].url, MessageBody="d")
+    assert moto_patches.wait_for_queues(30)
+    delivered = [(r["body"], r["attributes"]["ApproximateReceiveCount"]) for batch in batches[2:] for r in batch]
+    assert ("d", "1") in delivered and ("bad", "2") in delivered
+    assert {body for body, _ in delivered} == {"bad", "d"}  # a and c were deleted after their batch
 
 
 def test_a_busy_queue_consumer_does_not_hold_back_another_queues(stack: LocalStack, override: Any) -> None:
