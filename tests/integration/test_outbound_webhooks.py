@@ -183,6 +183,32 @@ def test_a_redelivered_event_is_not_sent_again(aws, receiver):
     assert len(subscriber.received) == 1
 
 
+def test_a_batch_of_events_reads_the_subscriptions_once(aws, receiver, monkeypatch):
+    from functions.channels import store
+
+    reads: list[int] = []
+    read = store.list_subscriptions
+    monkeypatch.setattr(webhook_delivery, "list_subscriptions", lambda: reads.append(1) or read())
+    shipped, both = receiver(), receiver()
+    subscribe(shipped.url, ["shipment.shipped"])
+    deleted = subscribe(both.url, ["order.captured", "shipment.shipped"])
+    kinds = ["shipment.shipped", "order.captured", "shipment.shipped"]
+    records = [
+        sqs_record(bridge_event(kind, {"event_id": f"evt_b{n}", "order_id": "ord_b", "at": "2024-05-06T10:00:00Z"}))
+        | {"messageId": f"m-b{n}"}
+        for n, kind in enumerate(kinds)
+    ]
+    assert webhook_delivery.handler({"Records": records}, CONTEXT) == {"batchItemFailures": []}
+    assert reads == [1]
+    assert (len(shipped.received), len(both.received)) == (2, 3)
+    # The next batch reads them again: a subscription deleted meanwhile gets nothing more.
+    assert store.delete_subscription(deleted["subscription_id"])
+    later = bridge_event("shipment.shipped", {"event_id": "evt_b9", "order_id": "ord_b", "at": "2024-05-06T10:01:00Z"})
+    assert webhook_delivery.handler({"Records": [sqs_record(later, "m-b9")]}, CONTEXT) == {"batchItemFailures": []}
+    assert reads == [1, 1]
+    assert (len(shipped.received), len(both.received)) == (3, 3)
+
+
 def test_subscriptions_show_the_secret_once_and_belong_to_operators(aws, receiver):
     subscriber = receiver()
     created = subscribe(subscriber.url, ["order.captured"])
