@@ -32,6 +32,7 @@ from infra.local import requests_meter, runtime
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from tests.benchmarks.aws_meter import AwsMeter, item_meter_cpu
 from tests.benchmarks.cloud_duration import duration_s
+from tests.benchmarks.machine_speed import SpeedSampler
 from tests.benchmarks.prices import cost_per_thousand
 from tests.benchmarks.sqs_batches import QueueAtTarget, at_target, queue_messages
 
@@ -262,15 +263,18 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     meter_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0]
     latencies: list[float] = []
     started = time.perf_counter()
-    created = _capture(api_url, bodies(f"LC{clients}", orders), clients, latencies)
-    done = _finished(stack, list(created), timeout=max(300.0, orders * 3.0))
+    with SpeedSampler() as speed:
+        created = _capture(api_url, bodies(f"LC{clients}", orders), clients, latencies)
+        done = _finished(stack, list(created), timeout=max(300.0, orders * 3.0))
     wall = time.perf_counter() - started
     warehouse.stop.set()
     worker.join(timeout=30)
     handler_cpu = sum(runtime.cpu_seconds.values()) - handler_cpu
     # The bench's own clients and its request meter run in this process too: neither is emulation.
     metering_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0] - meter_cpu
-    emulation_cpu = (time.process_time() - process_cpu) - (CLIENT_CPU[0] - client_cpu) - metering_cpu
+    emulation_cpu = (
+        (time.process_time() - process_cpu) - (CLIENT_CPU[0] - client_cpu) - metering_cpu - speed.cpu_seconds
+    )
     latencies.sort()
 
     memory = {spec.handler: spec.memory_mb for spec in manifest.FUNCTIONS}
@@ -315,6 +319,12 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
             "bench_metering": metering_cpu / n,
             "bench_clients": (CLIENT_CPU[0] - client_cpu) / n,
         },
+        # The same CPU in reference workloads (``machine_speed``): comparable across runs taken at other speeds.
+        "cpu_per_order_in_reference_workloads": {
+            "handlers": handler_cpu / n / (reference_s := speed.summary()["reference_workload_ms_median"] / 1000),
+            "emulation": emulation_cpu / n / reference_s,
+        },
+        "machine_speed": speed.summary(),
         "capture_latency_ms": {
             "p50": latencies[len(latencies) // 2] * 1000 if latencies else None,
             "p99": latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))] * 1000 if latencies else None,

@@ -179,6 +179,7 @@ def run_lifecycle(orders: int, clients: tuple[int, ...] = (1, 8, 32)) -> None:
     rows = []
     for n, r in runs.items():
         cpu, lat = r["cpu_per_order_s"], r["capture_latency_ms"]
+        ref, speed = r["cpu_per_order_in_reference_workloads"], r["machine_speed"]
         rows.append(
             (
                 f"{n} client(s)",
@@ -186,7 +187,9 @@ def run_lifecycle(orders: int, clients: tuple[int, ...] = (1, 8, 32)) -> None:
                 f" ({r['completed']} of {orders} in {r['wall_seconds']:.1f} s)"
                 f"  CPU/order handlers {cpu['handlers']:.3f} s, emulation {cpu['emulation']:.3f} s"
                 f" (bench metering {cpu['bench_metering']:.3f} s apart)"
-                f"  capture p50 {lat['p50'] or 0:.0f} ms, p99 {lat['p99'] or 0:.0f} ms",
+                f"  capture p50 {lat['p50'] or 0:.0f} ms, p99 {lat['p99'] or 0:.0f} ms"
+                f"  | reference workload {speed['reference_workload_ms_median']:.0f} ms:"
+                f" handlers {ref['handlers']:.1f}, emulation {ref['emulation']:.1f} workloads/order",
             )
         )
     _table(
