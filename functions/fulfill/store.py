@@ -186,14 +186,20 @@ def park_token(fo_id: str, task_token: str, at: datetime, table: Table | None = 
     )
 
 
-def park_and_read(order_id: str, fo_id: str, task_token: str, at: datetime, table: Table) -> Item:
-    """Park the waiting execution's token, then read the fulfillment order back (consistently):
-    whatever changed it before the token was there is in what this read returns."""
+def park_and_read(order_id: str, fo_id: str, task_token: str, at: datetime, table: Table) -> tuple[Item, list[Item]]:
+    """Park the waiting execution's token, then read the fulfillment order's shipments and the
+    order back (consistently): whatever changed them before the token was there is in what
+    these reads return.
+
+    Shipments first: a shipment is written in one transaction with its fulfillment order, so
+    the order read after it shows that write or a later one. Read the other way round, a
+    ship between the two reads paired the order as it was before with the new shipment."""
     park_token(fo_id, task_token, at, table)
+    shipments = shipments_of(order_id, fo_id=fo_id, table=table)
     fo = table.get(keys.order_pk(order_id), fo_sk(fo_id))
     if fo is None:
         raise NotFound(f"no fulfillment order {fo_id} on order {order_id}")
-    return fo
+    return fo, shipments
 
 
 def parked_token(fo: Item, table: Table | None = None) -> str | None:

@@ -170,6 +170,43 @@ def test_steps_move_in_order_and_a_wrong_one_names_the_current_status(resumed):
     assert "fulfillment.packed" in _events(order_id)
 
 
+def test_a_whole_shipment_during_the_waits_reads_ends_it_on_the_common_way(resumed, monkeypatch):
+    """The location ships the whole order between the wait's two reads back (its shipments and
+    the order): the execution hears it shipped, not that part shipped and the rest is open."""
+    from functions.fulfill import store
+    from shared.table import Table
+
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, _ = _released_order("FO-SHIP-RACE")
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    shipped: list[Any] = []
+
+    def ship_once() -> None:
+        if not shipped:
+            shipped.append(None)  # before the ship, which reads both too
+            shipped[0] = _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": "TRK-RACE"})
+
+    read_shipments, read_item = store.shipments_of, Table.get
+
+    def shipments_then_ship(*args: Any, **kwargs: Any) -> Any:
+        found = read_shipments(*args, **kwargs)
+        ship_once()
+        return found
+
+    def item_then_ship(self: Any, pk: str, sk: str, *args: Any, **kwargs: Any) -> Any:
+        found = read_item(self, pk, sk, *args, **kwargs)
+        if sk.startswith("FO#"):
+            ship_once()
+        return found
+
+    monkeypatch.setattr(store, "shipments_of", shipments_then_ship)
+    monkeypatch.setattr(Table, "get", item_then_ship)
+    _step(await_fulfillment, {"order_id": order_id, "fo_id": fo_id, "task_token": "token-race"})
+    assert shipped and shipped[0][0] == 201, shipped
+    # The ship signalled the parked token, and the wait's own reads saw the order closed.
+    assert resumed and all("branch" not in output for _, output in resumed), resumed
+
+
 def test_a_partial_shipment_then_the_rest(resumed):
     stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
     order_id, _ = _released_order("FO-SHIP")

@@ -166,10 +166,10 @@ def picked_up(caller: Caller, fo_id: str, request: PickedUpRequest) -> dict[str,
 # --- the workflow's side ----------------------------------------------------------------
 
 
-def _pickup_news(fo: Item, table: Table) -> str | None:
+def _pickup_news(fo: Item, shipments: list[Item]) -> str | None:
     if is_terminal(fo):
         return str(fo["status"])
-    if any(s["capture_status"] == "pending" for s in shipments_of(fo["order_id"], fo_id=fo["fo_id"], table=table)):
+    if any(s["capture_status"] == "pending" for s in shipments):
         return "picked_up"
     return None
 
@@ -178,8 +178,8 @@ def await_pickup(order_id: str, fo_id: str, task_token: str) -> dict[str, Any]:
     """OrderLifecycle AwaitPickup: park the token for the ready order (as the wait on
     fulfillment does: token first, then read back), so the handover or a cancellation resumes it."""
     table = Table()
-    fo = park_and_read(order_id, fo_id, task_token, now(), table)
-    event = _pickup_news(fo, table)
+    fo, shipments = park_and_read(order_id, fo_id, task_token, now(), table)
+    event = _pickup_news(fo, shipments)
     if event is None:
         return {"fo_id": fo_id, "resumed": False}
     resume_task(task_token, {"event": event, "fo_id": fo_id})
@@ -192,7 +192,7 @@ def uncollected_units(order_id: str, fo_id: str) -> dict[str, int]:
     fo = load_fulfillment_order(fo_id)
     if fo["order_id"] != order_id or fo.get("delivery_group") != PICKUP_GROUP or fo["status"] != READY_FOR_PICKUP:
         return {}
-    if _pickup_news(fo, Table()):  # collected, the capture still to come
+    if _pickup_news(fo, shipments_of(order_id, fo_id=fo_id)):  # collected, the capture still to come
         return {}
     return {line["line_id"]: open_units(line) for line in fo["lines"] if open_units(line) > 0}
 
