@@ -97,7 +97,7 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    the function once per message, whatever the batch size, so a burst of ten webhook
    events cost ten invocations. With ``ReportBatchItemFailures`` the messages a batch
    reports come back and the rest are deleted; a batch that fails as a whole (or names a
-   message it did not hold) comes back whole. A failed message is tried again when the
+   message it did not hold, or never reached the function) comes back whole. A failed message is tried again when the
    next message arrives, as moto does. Batches hold what is there when the poller looks:
    it does not wait out ``MaximumBatchingWindowInSeconds`` for more.
 24. An item's size is added up once when the item is built, and without wrapping every
@@ -467,10 +467,14 @@ def _failed_messages(functions: Any, function_arn: str, queue: SqsQueue, message
     """Invoke the consumer with one batch; the ids of the messages that come back."""
     event = {"Records": [_sqs_record(message, queue) for message in messages]}
     answer: dict[str, Any] = {}
-    payload = functions.invoke(function_arn, None, json.dumps(event), {}, answer)
+    ids = {message.id for message in messages}
+    try:
+        payload = functions.invoke(function_arn, None, json.dumps(event), {}, answer)
+    except Exception:  # the poller must go on; the batch comes back as after any failure
+        log.exception("queue delivery failed")
+        return ids
     if "x-amz-function-error" not in answer:
         return set()
-    ids = {message.id for message in messages}
     try:
         reported = {str(failure["itemIdentifier"]) for failure in json.loads(payload)["batchItemFailures"]}
     except (KeyError, TypeError, ValueError):

@@ -926,6 +926,32 @@ def test_a_batch_item_failure_brings_back_that_message_alone(stack: LocalStack, 
     assert {body for body, _ in delivered} == {"bad", "d"}  # a and c were deleted after their batch
 
 
+def test_a_batch_the_emulator_could_not_hand_over_comes_back_with_the_next_message(
+    stack: LocalStack, override: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.awslambda.models import LambdaBackend
+
+    got: list[list[str]] = []
+    override("Notifications", lambda event, context: got.append([r["body"] for r in event["Records"]]))
+    invoke = LambdaBackend.invoke
+    failures = [RuntimeError("the invocation never started")]
+
+    def fail_once(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return invoke(self, *args, **kwargs)
+
+    monkeypatch.setattr(LambdaBackend, "invoke", fail_once)
+    assert stack.resources is not None
+    url = stack.resources.queues["CustomerNotifications"].url
+    sqs = stack.client("sqs")
+    sqs.send_message(QueueUrl=url, MessageBody="lost-once")
+    assert moto_patches.wait_for_queues(30) and got == [] and failures == []
+    sqs.send_message(QueueUrl=url, MessageBody="next")
+    assert moto_patches.wait_for_queues(30)
+    assert got == [["lost-once", "next"]]  # visible again at once, not after the visibility timeout
+
+
 def test_a_busy_queue_consumer_does_not_hold_back_another_queues(stack: LocalStack, override: Any) -> None:
     # Lambda polls each queue on its own: outbound webhooks still being sent must not keep
     # a carrier's event waiting.
