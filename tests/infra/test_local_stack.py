@@ -30,10 +30,7 @@ import pytest
 import requests
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from moto import mock_aws
-from moto.dynamodb.models.dynamo_type import DynamoType
 
 from functions.lifecycle.rules.steps import SeveralFulfillmentOrders
 from infra import manifest
@@ -705,33 +702,6 @@ def test_items_are_answered_as_moto_answers_them_without_its_slow_path(
     monkeypatch.setattr(moto_patches, "_ORIGINAL_TO_DICT", slow_path)
     assert moto_patches._to_dict(item.attrs) == expected
     assert slow_calls == []
-
-
-_ATTRIBUTE_VALUES = st.recursive(
-    st.one_of(
-        st.text(max_size=20).map(lambda text: {"S": text}),
-        st.integers().map(lambda n: {"N": str(n)}),
-        st.decimals(allow_nan=False, allow_infinity=False, places=3).map(lambda n: {"N": str(n)}),
-        st.booleans().map(lambda b: {"BOOL": b}),
-        st.just({"NULL": True}),
-        st.binary(max_size=12).map(lambda data: {"B": base64.b64encode(data).decode()}),
-        st.lists(st.text(max_size=6), min_size=1, max_size=4, unique=True).map(lambda texts: {"SS": texts}),
-        st.lists(st.integers(), min_size=1, max_size=4, unique=True).map(lambda ns: {"NS": [str(n) for n in ns]}),
-    ),
-    lambda members: st.one_of(
-        st.lists(members, max_size=4).map(lambda values: {"L": values}),
-        st.dictionaries(st.text(max_size=8), members, max_size=4).map(lambda values: {"M": values}),
-    ),
-    max_leaves=24,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(_ATTRIBUTE_VALUES)
-def test_an_attributes_size_is_counted_as_moto_counts_it(value: dict[str, Any]) -> None:
-    moto_patches.install()
-    typed = DynamoType(value)
-    assert moto_patches._value_size(typed) == moto_patches._ORIGINAL_SIZE(typed)
 
 
 def test_an_item_over_the_size_limit_is_refused_as_moto_refuses_it(stack: LocalStack) -> None:

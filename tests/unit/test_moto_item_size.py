@@ -1,0 +1,42 @@
+"""The local stack's item size (moto_patches 24) against moto's own count, for values of every type.
+
+Apart from tests/infra/test_local_stack.py: functions the stack runs from that module are
+imported by every new execution environment, and hypothesis would add to each import.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from moto.dynamodb.models.dynamo_type import DynamoType
+
+from infra.local import moto_patches
+
+_ATTRIBUTE_VALUES = st.recursive(
+    st.one_of(
+        st.text(max_size=20).map(lambda text: {"S": text}),
+        st.integers().map(lambda n: {"N": str(n)}),
+        st.decimals(allow_nan=False, allow_infinity=False, places=3).map(lambda n: {"N": str(n)}),
+        st.booleans().map(lambda b: {"BOOL": b}),
+        st.just({"NULL": True}),
+        st.binary(max_size=12).map(lambda data: {"B": base64.b64encode(data).decode()}),
+        st.lists(st.text(max_size=6), min_size=1, max_size=4, unique=True).map(lambda texts: {"SS": texts}),
+        st.lists(st.integers(), min_size=1, max_size=4, unique=True).map(lambda ns: {"NS": [str(n) for n in ns]}),
+    ),
+    lambda members: st.one_of(
+        st.lists(members, max_size=4).map(lambda values: {"L": values}),
+        st.dictionaries(st.text(max_size=8), members, max_size=4).map(lambda values: {"M": values}),
+    ),
+    max_leaves=24,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ATTRIBUTE_VALUES)
+def test_an_attributes_size_is_counted_as_moto_counts_it(value: dict[str, Any]) -> None:
+    typed = DynamoType(value)
+    moto_size = moto_patches._ORIGINAL_SIZE or DynamoType.size  # moto's own, whether or not the patches are in
+    assert moto_patches._value_size(typed) == moto_size(typed)
