@@ -1,8 +1,4 @@
-"""The local stack's item size (moto_patches 24) against moto's own count, for values of every type.
-
-Apart from tests/infra/test_local_stack.py: functions the stack runs from that module are
-imported by every new execution environment, and hypothesis would add to each import.
-"""
+"""The local stack's item size (moto_patches 24) against moto's own count, for values of every type."""
 
 from __future__ import annotations
 
