@@ -97,9 +97,9 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    the function once per message, whatever the batch size, so a burst of ten webhook
    events cost ten invocations. With ``ReportBatchItemFailures`` the messages a batch
    reports come back and the rest are deleted; a batch that fails as a whole (or names a
-   message it did not hold, or never reached the function) comes back whole. A failed message is tried again when the
-   next message arrives, as moto does. Batches hold what is there when the poller looks:
-   it does not wait out ``MaximumBatchingWindowInSeconds`` for more.
+   message it did not hold, or never reached the function) comes back whole. A failed
+   message is tried again when the next message arrives, as moto does. Batches hold what
+   is there when the poller looks: it does not wait out ``MaximumBatchingWindowInSeconds``.
 24. An item's size is added up once when the item is built, and without wrapping every
    value of a map in a new ``DynamoType`` (which converts its whole subtree again) to
    size it. moto summed the whole item again for each attribute it set (O(n²) in the
@@ -143,7 +143,7 @@ from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue as SqsQueue
-from moto.sqs.models import SQSBackend
+from moto.sqs.models import SQSBackend, sqs_backends
 
 log = logging.getLogger(__name__)
 _LOCK = threading.RLock()
@@ -442,7 +442,6 @@ def _add_message(self: SqsQueue, message: Any) -> None:
 def _poll_batches(queue: SqsQueue) -> None:
     """Hand the queue's visible messages to each of its consumers, a batch per invocation."""
     from moto.awslambda.utils import get_backend
-    from moto.sqs.models import sqs_backends
 
     with _queue_pollers_lock:
         _polls_waiting.discard(queue.queue_arn)

@@ -139,9 +139,9 @@ def _attempt_if_pending(delivery: Item) -> str:
     return _attempt(delivery, subscription)
 
 
-def dispatch_event(event: Mapping[str, Any], subscriptions: Iterable[Item] | None = None) -> dict[str, str]:
-    """An EventBridge event to every subscriber of its type: delivery id -> status.
-    ``subscriptions``: the live subscriptions as read once for a batch of events (read here if not given)."""
+def dispatch_event(event: Mapping[str, Any], subscriptions: Iterable[Item]) -> dict[str, str]:
+    """An EventBridge event to every subscriber of its type among ``subscriptions`` (the live
+    ones, read once for a batch of events): delivery id -> status."""
     try:
         event_type = str(event["detail-type"])
         detail = event["detail"]
@@ -150,7 +150,7 @@ def dispatch_event(event: Mapping[str, Any], subscriptions: Iterable[Item] | Non
         raise MalformedInput("not an EventBridge event") from err
     message = webhook_message(event_type, str(detail.get("at") or event.get("time") or ""), detail)
     outcome: dict[str, str] = {}
-    for subscription in list_subscriptions() if subscriptions is None else subscriptions:
+    for subscription in subscriptions:
         if event_type not in subscription.get("events", ()):
             continue
         did = delivery_id(str(subscription["subscription_id"]), event_id)
