@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import boto3
 import requests
@@ -53,11 +54,19 @@ class RunningStack:
 
 @contextmanager
 def local_stack(
-    *, api_port: int | None = None, aws_port: int | None = None, timeout: float = 180, data_dir: str | None = None
+    *,
+    api_port: int | None = None,
+    aws_port: int | None = None,
+    timeout: float = 180,
+    data_dir: str | None = None,
+    log_dir: Path | None = None,
 ) -> Iterator[RunningStack]:
     """``python -m infra.local serve`` in a child process, until the block ends (then it saves
     its state to ``data_dir``, if given, and stops). ``timeout`` bounds the start, which
-    includes importing every handler once (a minute and more on a machine busy with other work)."""
+    includes importing every handler once (a minute and more on a machine busy with other work).
+
+    The stack's log (its stderr) is kept in ``log_dir`` when one is given, for whoever looks
+    into a failure afterwards; otherwise it lives in a temporary file removed when the block ends."""
     api_port = api_port or free_port()
     aws_port = aws_port or free_port()
     env = dict(os.environ)
@@ -65,7 +74,12 @@ def local_stack(
     # Every function runs in its own environments: a policy an operator saves must reach the
     # others at once in tests, not after the cloud's minute of warm cache.
     env.setdefault("OPERATOR_CONFIG_CACHE_SECONDS", "0")
-    log = tempfile.NamedTemporaryFile("w+", prefix="oms-local-stack-", suffix=".log", delete=False)  # noqa: SIM115
+    log: IO[str]
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = (log_dir / "local-stack.log").open("w+")
+    else:
+        log = tempfile.NamedTemporaryFile("w+", prefix="oms-local-stack-", suffix=".log")  # noqa: SIM115
     started = time.monotonic()
     command = [sys.executable, "-m", "infra.local", "serve", "--moto-port", str(aws_port), "--api-port", str(api_port)]
     process = subprocess.Popen(
@@ -91,6 +105,7 @@ def local_stack(
         process.kill()
         log.seek(0)
         tail = log.read()[-3000:]
+        log.close()
         raise RuntimeError(f"the local stack did not start (exit code {process.poll()}):\n{tail}")
     stack = RunningStack(
         api_url=f"http://127.0.0.1:{api_port}",
@@ -107,3 +122,4 @@ def local_stack(
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()

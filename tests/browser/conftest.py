@@ -38,8 +38,8 @@ WAIT_MS = 90_000
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[RunningStack]:
-    with local_stack(timeout=180) as running:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    with local_stack(timeout=180, log_dir=tmp_path_factory.mktemp("browser-stack")) as running:
         yield running
 
 

@@ -14,8 +14,8 @@ from infra.local.client import RunningStack, local_stack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[RunningStack]:
-    with local_stack() as running:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    with local_stack(log_dir=tmp_path_factory.mktemp("e2e-stack")) as running:
         yield running
 
 

@@ -3,6 +3,7 @@ the executions waiting for a token go on where they stopped."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,7 +60,9 @@ def test_orders_stock_and_waiting_executions_survive_a_restart(tmp_path):
         wait_for_order(api, backordered["order_id"], lambda o: o["fulfillment_status"] == "backordered")
         before = get_order(api, shipping["order_id"])
 
-    with local_stack(data_dir=data_dir) as second:
+    assert not Path(first.log_path).exists()  # a stack given no log directory leaves no log behind
+
+    with local_stack(data_dir=data_dir, log_dir=tmp_path / "log") as second:
         api = Api(second.api_url)
         again = get_order(api, shipping["order_id"])
         assert again["totals"] == before["totals"] and again["fulfillment_orders"] == before["fulfillment_orders"]
@@ -82,3 +85,5 @@ def test_orders_stock_and_waiting_executions_survive_a_restart(tmp_path):
         history = second.aws("stepfunctions").get_execution_history(executionArn=late["workflow"]["execution_arn"])
         entered = [e["stateEnteredEventDetails"]["name"] for e in history["events"] if "stateEnteredEventDetails" in e]
         assert entered.count("WaitForStock") == 2  # once before the restart, once resumed
+
+    assert Path(second.log_path) == tmp_path / "log" / "local-stack.log" and Path(second.log_path).exists()

@@ -6,9 +6,11 @@ and the tests' module imports the whole local stack (seconds of CPU per environm
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -21,9 +23,22 @@ from shared.errors import RetryableError
 
 HERE = __name__
 logger = Logger(service="local-stack-test")
-# The handlers run in the stack's worker processes: they record their calls in files
-# (the environment variable reaches every environment the stack starts).
-RECORDS = Path(os.environ.setdefault("OMS_TEST_RECORDS", tempfile.mkdtemp(prefix="oms-test-records-")))
+
+
+def _records() -> Path:
+    """The handlers run in the stack's worker processes: they record their calls in files, in
+    the directory of the process that first imported this module (the environment variable
+    reaches every environment its stack starts), which removes it when it exits."""
+    inherited = os.environ.get("OMS_TEST_RECORDS")
+    if inherited:
+        return Path(inherited)
+    created = tempfile.mkdtemp(prefix="oms-test-records-")
+    os.environ["OMS_TEST_RECORDS"] = created
+    atexit.register(shutil.rmtree, created, ignore_errors=True)
+    return Path(created)
+
+
+RECORDS = _records()
 
 
 def record(name: str, event: Any) -> None:

@@ -14,13 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -1134,12 +1134,11 @@ def test_a_function_beyond_its_concurrency_is_throttled(stack: LocalStack) -> No
     assert environments.stats()["peak_concurrency"][f"{HERE}.sleepy"] <= 2
 
 
-def test_concurrent_invocations_of_one_function_run_at_once(stack: LocalStack) -> None:
+def test_concurrent_invocations_of_one_function_run_at_once(stack: LocalStack, tmp_path: Path) -> None:
     """Four invocations meet inside the handler: possible only if they run together."""
     arn = _function(stack, "test-parallel", "rendezvous", timeout_seconds=20)
     lam = stack.client("lambda")
-    meeting = tempfile.mkdtemp(prefix="oms-rendezvous-")
-    payload = json.dumps({"dir": meeting, "expect": 4, "wait_seconds": 15}).encode()
+    payload = json.dumps({"dir": str(tmp_path), "expect": 4, "wait_seconds": 15}).encode()
     with ThreadPoolExecutor(4) as pool:
         results = list(
             pool.map(lambda _: json.loads(lam.invoke(FunctionName=arn, Payload=payload)["Payload"].read()), range(4))
@@ -1197,13 +1196,13 @@ def test_a_message_past_its_queues_retention_is_not_received(
     assert built == []
 
 
-def test_environments_no_caller_waits_on_yield_the_cpu_to_the_api(stack: LocalStack) -> None:
+def test_environments_no_caller_waits_on_yield_the_cpu_to_the_api(stack: LocalStack, tmp_path: Path) -> None:
     """A function invoked from the HTTP API runs at the stack's priority; any other's at a lower one."""
     from infra.local.environments import BACKGROUND_NICENESS
 
     base = os.getpriority(os.PRIO_PROCESS, 0)
     arn = _function(stack, "test-priority", "rendezvous", timeout_seconds=20)
-    payload = json.dumps({"dir": tempfile.mkdtemp(prefix="oms-priority-"), "expect": 1, "wait_seconds": 5}).encode()
+    payload = json.dumps({"dir": str(tmp_path), "expect": 1, "wait_seconds": 5}).encode()
     answer = json.loads(stack.client("lambda").invoke(FunctionName=arn, Payload=payload)["Payload"].read())
     assert os.getpriority(os.PRIO_PROCESS, answer["pid"]) == min(19, base + BACKGROUND_NICENESS)
     response = requests.get(f"{stack.api_url}/v1/orders", headers={"x-api-key": "dev-ops-key"}, timeout=30)
