@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -244,6 +245,34 @@ def test_an_ordinary_order_passes_the_screening_and_the_provider_flags_a_disposa
     assert "AwaitHoldRelease" in wait_for_state(flagged["workflow"]["execution_arn"], "AwaitHoldRelease", timeout=60)
     screening = load_order(flagged["order_id"]).others["SCREENING"][0]  # type: ignore[union-attr]
     assert screening["provider"] == "local" and screening["signals"]["provider"] == 80
+
+
+@pytest.mark.parametrize("screening", ["disabled", "passed"])
+def test_the_gate_reads_the_header_its_screening_read_and_no_second_one(aws, monkeypatch, screening):
+    from functions.holds.logic.gate import check_holds
+    from shared.table import Table
+
+    if screening == "disabled":
+        _no_screening()
+    else:
+        _fraud_policy()
+    monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
+    status, _, order = post(order_body(f"GATE-READS-{screening}"))
+    assert status == 201
+    reads: list[str] = []
+    get, gate_thread = Table.get, threading.get_ident()
+
+    def counted(self: Table, pk: str, sk: str, **kwargs: Any) -> Any:
+        if threading.get_ident() == gate_thread:  # not the stream consumers' reads meanwhile
+            reads.append(sk)
+        return get(self, pk, sk, **kwargs)
+
+    monkeypatch.setattr(Table, "get", counted)
+    first = check_holds(order["order_id"])
+    assert first["held"] is False and (reads.count("HEADER"), reads.count("SCREENING")) == (1, 1)
+    reads.clear()
+    again = check_holds(order["order_id"])  # screened already: the stored verdict, then the header
+    assert again == first and (reads.count("HEADER"), reads.count("SCREENING")) == (1, 1)
 
 
 def test_velocity_per_email_fires_past_the_limit(aws):

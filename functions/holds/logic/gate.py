@@ -72,8 +72,8 @@ def expire_due(order_id: str, header: Item, policy: HoldPolicy) -> list[str]:
 def check_holds(order_id: str) -> dict[str, Any]:
     """The hold gate: ``held`` and how long to wait (seconds) before looking again."""
     policy = load_policy()
-    screening = screen_order(order_id, policy)
-    header = _header(order_id)
+    screening, header_read = screen_order(order_id, policy)
+    header = header_read or _header(order_id)
     expired = expire_due(order_id, header, policy) if is_held(header) else []
     if expired:
         header = _header(order_id)

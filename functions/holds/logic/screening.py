@@ -10,7 +10,6 @@ so a retried step screens (and counts) an order once.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -104,24 +103,27 @@ def _verdict_item(verdict: Verdict, policy: FraudPolicy, velocity: Mapping[str, 
     }
 
 
-def screen_order(order_id: str, policy: HoldPolicy | None = None) -> dict[str, Any]:
-    """The order's verdict (screening it first if it has none)."""
+def screen_order(order_id: str, policy: HoldPolicy | None = None) -> tuple[dict[str, Any], Item | None]:
+    """The order's verdict (screening it first if it has none), and the header this screening
+    read when its verdict placed no hold (None otherwise): the gate reads no second one."""
     table = Table()
     fraud = (policy or load_policy()).fraud
     for _ in range(_ATTEMPTS):
         known = store.get_screening(order_id, table)
         if known is not None:
-            return known
+            return known, None
         header = table.get(keys.order_pk(order_id), keys.ORDER_HEADER)
         if header is None:
             raise NotFound(f"no order {order_id}")
         if is_closed(header):
-            return {"hold": False, "skipped": header["status"]}  # nothing will be released
+            return {"hold": False, "skipped": header["status"]}, header  # nothing will be released
         if not fraud.enabled:
-            ops = [store.screening_put_op(order_id, {"enabled": False, "hold": False, "screened_at": now_iso()})]
-            with contextlib.suppress(ConditionFailed):
-                table.transact(ops)
-            continue
+            disabled = {"enabled": False, "hold": False, "screened_at": now_iso()}
+            try:
+                table.transact([store.screening_put_op(order_id, disabled)])
+            except ConditionFailed:
+                continue  # screened meanwhile: that verdict stands
+            return disabled, header
         moment = now()
         pks = {kind: store.velocity_key(kind, value) for kind, value in velocity_values(header).items()}
         window = fraud.velocity_window_hours
@@ -149,5 +151,5 @@ def screen_order(order_id: str, policy: HoldPolicy | None = None) -> dict[str, A
         except ConditionFailed:
             continue  # screened meanwhile, or the header moved: look again
         logger.info("order screened", extra={"order_id": order_id, "score": verdict.score, "hold": verdict.hold})
-        return item
+        return item, None if verdict.hold else header
     raise RetryableError(f"order {order_id} kept changing while screening")
