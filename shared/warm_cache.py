@@ -20,16 +20,24 @@ _registry: dict[str, WarmCache[object]] = {}
 
 
 class WarmCache(Generic[T]):
-    """``get(key)`` returns ``load(key)``, loading again once ``ttl_seconds`` have passed."""
+    """``get(key)`` returns ``load(key)``, loading again once ``ttl_seconds`` have passed; a
+    load that raises keeps nothing."""
 
     def __init__(
-        self, name: str, load: Callable[[Hashable], T], *, ttl_seconds: float | Callable[[], float] | None = None
+        self,
+        name: str,
+        load: Callable[[Hashable], T],
+        *,
+        ttl_seconds: float | Callable[[], float] | None = None,
+        max_entries: int | None = None,
     ) -> None:
         if name in _registry:
             raise ValueError(f"a warm cache named {name!r} exists already")
         self.name = name
         self._load = load
         self._ttl = ttl_seconds
+        # Keyed by an id that keeps coming (an order's, say): the oldest go first past the bound.
+        self._max_entries = max_entries
         self._lock = threading.Lock()
         self._values: dict[Hashable, tuple[float, T]] = {}
         _registry[name] = self  # type: ignore[assignment]
@@ -48,7 +56,10 @@ class WarmCache(Generic[T]):
             if hit and self._fresh(hit[0]):
                 return hit[1]
             value = self._load(key)
+            self._values.pop(key, None)  # a reload goes to the back of the line
             self._values[key] = (time.monotonic(), value)
+            if self._max_entries is not None and len(self._values) > self._max_entries:
+                del self._values[next(iter(self._values))]
             return value
 
     def clear(self) -> None:

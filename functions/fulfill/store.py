@@ -23,9 +23,9 @@ fulfillment order consumes are the allocate domain's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from functions.fulfill.rules.status import is_terminal
 from shared.clock import iso
@@ -34,6 +34,7 @@ from shared.order import keys
 from shared.sharded_index import IndexQuery, read_merged
 from shared.shards import every_shard, sharded_key
 from shared.table import ConditionFailed, Item, Table, decode_cursor, encode_cursor
+from shared.warm_cache import WarmCache
 
 # A location's work (gsi1) is written in this many partitions per location, so that one
 # warehouse taking most orders does not write one index partition (1,000 write units a
@@ -213,13 +214,25 @@ def parked_token(fo: Item, table: Table | None = None) -> str | None:
 # --- reads -----------------------------------------------------------------------------
 
 
+def _order_pk_of(key: Hashable) -> str:
+    table_name, fo_id = cast(tuple[str, str], key)
+    items, _ = Table(table_name).query(
+        "gsi2pk = :pk AND gsi2sk = :sk", {":pk": f"FO#{fo_id}", ":sk": "FO"}, index="gsi2", keys_only=True
+    )
+    if not items:
+        raise NotFound(f"no fulfillment order {fo_id}")
+    return str(items[0]["pk"])
+
+
+# A fulfillment order never moves to another order: an environment asks the index once for
+# each one it works (accept, pick, pack and ship then read only the item itself).
+_order_pks = WarmCache("fulfillment_order_pks", _order_pk_of, max_entries=10_000)
+
+
 def load_fulfillment_order(fo_id: str, table: Table | None = None) -> Item:
     """A fulfillment order by id: the index names its order, a consistent read gets it."""
     table = table or Table()
-    items, _ = table.query(
-        "gsi2pk = :pk AND gsi2sk = :sk", {":pk": f"FO#{fo_id}", ":sk": "FO"}, index="gsi2", keys_only=True
-    )
-    fo = table.get(items[0]["pk"], fo_sk(fo_id)) if items else None
+    fo = table.get(_order_pks.get((table.name, fo_id)), fo_sk(fo_id))
     if fo is None:
         raise NotFound(f"no fulfillment order {fo_id}")
     return fo

@@ -170,6 +170,30 @@ def test_steps_move_in_order_and_a_wrong_one_names_the_current_status(resumed):
     assert "fulfillment.packed" in _events(order_id)
 
 
+def test_a_warehouse_working_a_fulfillment_order_asks_the_index_for_it_once(resumed, monkeypatch):
+    from shared.table import Table
+
+    _split_stock()
+    order_id, _ = _released_order("FO-INDEX-ONCE")
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    lookups: list[str] = []
+    query, steps_thread = Table.query, threading.get_ident()
+
+    def counted(self: Table, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == steps_thread and kwargs.get("index") == "gsi2":
+            lookups.append(args[1][":pk"])
+        return query(self, *args, **kwargs)
+
+    monkeypatch.setattr(Table, "query", counted)
+    for step in ("accept", "pick", "pack"):
+        assert _api("POST", fo_id, step)[0] == 200
+    assert _api("POST", fo_id, "ship", body={"carrier": "generic", "tracking_number": "IDX1"})[0] == 201
+    assert lookups == [f"FO#{fo_id}"]
+    assert _api("POST", "fo_unknown", "accept")[0] == 404  # an unknown one is asked for every time
+    assert _api("POST", "fo_unknown", "accept")[0] == 404
+    assert lookups == [f"FO#{fo_id}", "FO#fo_unknown", "FO#fo_unknown"]
+
+
 def test_a_whole_shipment_during_the_waits_reads_ends_it_on_the_common_way(resumed, monkeypatch):
     """The location ships the whole order between the wait's two reads back (its shipments and
     the order): the execution hears it shipped, not that part shipped and the rest is open."""

@@ -84,3 +84,23 @@ def test_a_name_is_registered_once():
     WarmCache("test_unique", lambda _: 1)
     with pytest.raises(ValueError):
         WarmCache("test_unique", lambda _: 2)
+
+
+def test_past_its_bound_the_oldest_loaded_value_goes_and_a_failed_load_keeps_nothing():
+    loads: list[str] = []
+
+    def load(key: object) -> str:
+        loads.append(str(key))
+        if key == "missing":
+            raise LookupError(key)
+        return str(key).upper()
+
+    cache = WarmCache("test_bounded", load, max_entries=2)
+    assert [cache.get("a"), cache.get("b"), cache.get("a"), cache.get("c")] == ["A", "B", "A", "C"]
+    assert cache.get("b") == "B" and cache.get("c") == "C"  # still there
+    assert loads == ["a", "b", "c"]
+    assert cache.get("a") == "A" and loads[-1] == "a"  # "a" was the oldest: loaded again
+    for _ in range(2):
+        with pytest.raises(LookupError):
+            cache.get("missing")
+    assert loads[-2:] == ["missing", "missing"]
