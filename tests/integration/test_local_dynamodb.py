@@ -101,3 +101,49 @@ def _shard_records(aws):
 
     table = dynamodb_backends["123456789012"]["us-east-1"].get_table(aws.table_name)
     return table.stream_shard.items
+
+
+def test_a_query_pages_by_the_items_sizes_after_they_grew(aws):
+    """An item's size is kept between writes (moto_patches 26): an update that grows it, in
+    a transaction or alone, moves the 1 MB page boundary as DynamoDB's would."""
+    client = boto3.client("dynamodb")
+    kilobytes = 100
+    for n in range(4):
+        client.put_item(
+            TableName=aws.table_name,
+            Item={"pk": {"S": "BIG"}, "sk": {"S": str(n)}, "payload": {"S": "x" * kilobytes * 1000}},
+        )
+
+    def first_page() -> int:
+        return len(client.query(**_partition_query(aws, "BIG"))["Items"])
+
+    assert first_page() == 4  # 400 KB: one page, every size now kept
+    grown = {":payload": {"S": "y" * 300_000}}
+    client.update_item(
+        TableName=aws.table_name,
+        Key={"pk": {"S": "BIG"}, "sk": {"S": "0"}},
+        UpdateExpression="SET payload = :payload",
+        ExpressionAttributeValues=grown,
+    )
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": aws.table_name,
+                    "Key": {"pk": {"S": "BIG"}, "sk": {"S": str(n)}},
+                    "UpdateExpression": "SET payload = :payload",
+                    "ExpressionAttributeValues": grown,
+                }
+            }
+            for n in (1, 2)
+        ]
+    )
+    assert first_page() == 3  # 3 x 300 KB, and the fourth item would pass 1 MB
+
+
+def _partition_query(aws, pk: str) -> dict:
+    return {
+        "TableName": aws.table_name,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+    }

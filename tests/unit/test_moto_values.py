@@ -1,4 +1,4 @@
-"""The local stack's item size (moto_patches 24) against moto's own count, for values of every type."""
+"""The local stack's item size and plain values (moto_patches 24, 25) against moto's own, for values of every type."""
 
 from __future__ import annotations
 
@@ -36,3 +36,23 @@ def test_an_attributes_size_is_counted_as_moto_counts_it(value: dict[str, Any]) 
     typed = DynamoType(value)
     moto_size = moto_patches._ORIGINAL_SIZE or DynamoType.size  # moto's own, whether or not the patches are in
     assert moto_patches._value_size(typed) == moto_size(typed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ATTRIBUTE_VALUES)
+def test_a_values_plain_form_is_moto_s_and_shares_nothing_with_the_value(value: dict[str, Any]) -> None:
+    typed = DynamoType(value)
+    moto_plain = moto_patches._ORIGINAL_REGULAR_JSON or DynamoType.to_regular_json
+    expected = moto_plain(typed)
+    plain = moto_patches._regular_json(typed)
+    assert plain == expected
+    _clear_containers(plain)  # a stream record's image is handed on: changing it must not change the item
+    assert moto_plain(typed) == expected
+
+
+def _clear_containers(plain: Any) -> None:
+    members = list(plain.values()) if isinstance(plain, dict) else plain if isinstance(plain, list) else []
+    for member in members:
+        _clear_containers(member)
+    if isinstance(plain, dict | list):
+        plain.clear()
