@@ -116,6 +116,12 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    two thirds of a query's CPU, for items that mostly had not changed since the last
    query of their partition. Items are built with their size (patch 24); an update,
    which changes its item in place, drops the kept size whether it succeeds or fails.
+27. An update expression's checks that read only the expression and its names (one
+   clause of each kind, no two actions on overlapping paths, no key attribute set) run
+   once per expression, names and table key: they walked the whole tree at every update,
+   three times over for the clause count. The checks that read the values and the item
+   run at every update as before; an expression that fails a check is checked again
+   each time, so it fails each time.
 """
 
 from __future__ import annotations
@@ -1031,6 +1037,50 @@ def _patch_parsing() -> None:
     responses.method_names_from_class = method_names  # type: ignore[assignment]
 
 
+# (id of the parsed expression, its names, the table's key attributes) -> that parsed
+# expression, held so its id cannot name another while the entry stands.
+_expression_checked: dict[tuple[int, Any, tuple[str, ...]], Any] = {}
+
+
+def _patch_update_validation() -> None:
+    from moto.dynamodb.parsing import validators
+
+    expression_only = (
+        validators.ActionCountValidator,
+        validators.OverlappingPathsValidator,
+        validators.UpdateHashRangeKeyValidator,
+    )
+    validator: Any = validators.UpdateExpressionValidator
+    original_init = validator.__init__
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, expression, *args, **kwargs)
+        names = self.expression_attribute_names
+        names_key = None if names is None else frozenset(names.items())
+        self.local_checked_key = (id(expression), names_key, tuple(self.table.table_key_attrs))
+        self.local_parsed = expression
+
+    def validate(self: Any) -> Any:
+        node, key = self.node_to_validate, self.local_checked_key
+        checked = key in _expression_checked
+        left = 0 if checked else sum(isinstance(p, expression_only) for p in self.processors)
+        for processor in self.processors:
+            if isinstance(processor, expression_only):
+                if checked:
+                    continue
+                left -= 1
+            node = processor.traverse(node)
+            if not checked and left == 0:
+                if len(_expression_checked) > 4096:
+                    _expression_checked.clear()
+                _expression_checked[key] = self.local_parsed
+                checked = True
+        return node
+
+    validator.__init__ = init
+    validator.validate = validate
+
+
 _SETS = {"SS": "S", "NS": "N", "BS": "B"}
 _ITEM_SIZE_LIMIT = 405_000  # moto's (LimitedSizeDict): between DynamoDB's 400 KB and what it accepts
 _ORIGINAL_SIZE: Any = None
@@ -1163,6 +1213,7 @@ def install() -> None:
     _patch_json_paths()
     _patch_traversal()
     _patch_parsing()
+    _patch_update_validation()
     _patch_condition_lexing()
     _patch_item_size()
     global _ORIGINAL_REGULAR_JSON

@@ -147,3 +147,28 @@ def _partition_query(aws, pk: str) -> dict:
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": pk}},
     }
+
+
+@pytest.mark.parametrize(
+    ("names", "refused"),
+    [
+        ({"#a": "pk", "#b": "other"}, "part of the key"),
+        ({"#a": "same", "#b": "same"}, "Two document paths overlap"),
+    ],
+)
+def test_an_update_expression_checked_once_is_still_refused_with_other_names(aws, names, refused):
+    """The checks of an expression and its names are kept per expression and names
+    (moto_patches 27): the same expression that passed with some names fails with others."""
+    client = boto3.client("dynamodb")
+    update = {
+        "TableName": aws.table_name,
+        "Key": {"pk": {"S": "CHECKED"}, "sk": {"S": "1"}},
+        "UpdateExpression": "SET #a = :a, #b = :b",
+        "ExpressionAttributeValues": {":a": {"S": "x"}, ":b": {"S": "y"}},
+    }
+    for _ in range(2):
+        client.update_item(**update, ExpressionAttributeNames={"#a": "first", "#b": "second"})
+    for _ in range(2):
+        with pytest.raises(ClientError, match=refused):
+            client.update_item(**update, ExpressionAttributeNames=names)
+    assert client.get_item(TableName=aws.table_name, Key=update["Key"])["Item"]["first"] == {"S": "x"}
