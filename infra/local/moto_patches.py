@@ -122,6 +122,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    three times over for the clause count. The checks that read the values and the item
    run at every update as before; an expression that fails a check is checked again
    each time, so it fails each time.
+28. An item and its values are deep-copied by one recursive pass over them, without the
+   ``copy`` module's memo and dispatch for every value. moto copies every item it updates
+   (the stream's old image), 0.16 ms for an order header; 0.05 ms now. The copy is the
+   same: keys, maps and lists copied, sets as new lists, scalars shared.
 """
 
 from __future__ import annotations
@@ -1109,6 +1113,36 @@ def _value_size(value: Any) -> int:
 
 
 _ORIGINAL_REGULAR_JSON: Any = None
+_ORIGINAL_ITEM_COPY: Any = None
+_ORIGINAL_VALUE_COPY: Any = None
+
+
+def _copied_value(value: DynamoType, memo: Any = None) -> DynamoType:
+    """``DynamoType.__deepcopy__`` in one pass: DynamoDB values hold no cycles."""
+    copied = object.__new__(type(value))
+    kind, raw = value.type, value.value
+    copied.type = kind
+    if kind == "L":
+        copied.value = [_copied_value(v) if isinstance(v, DynamoType) else copy.deepcopy(v) for v in raw]
+    elif kind == "M":
+        copied.value = {k: _copied_value(v) if isinstance(v, DynamoType) else copy.deepcopy(v) for k, v in raw.items()}
+    elif kind in _SETS:
+        copied.value = list(raw)
+    else:
+        copied.value = raw
+    return copied
+
+
+def _copied_item(item: Item, memo: Any = None) -> Item:
+    """``Item.__deepcopy__`` (keys and attributes copied, the size check skipped) in one pass."""
+    copied = object.__new__(type(item))
+    copied.hash_key = _copied_value(item.hash_key)
+    copied.range_key = None if item.range_key is None else _copied_value(item.range_key)
+    attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    for key, value in item.attrs.items():
+        dict.__setitem__(attrs, key, _copied_value(value))
+    copied.attrs = attrs
+    return copied
 
 
 def _regular_json(self: DynamoType) -> dict[str, Any]:
@@ -1219,6 +1253,10 @@ def install() -> None:
     global _ORIGINAL_REGULAR_JSON
     _ORIGINAL_REGULAR_JSON = DynamoType.to_regular_json
     DynamoType.to_regular_json = _regular_json  # type: ignore[method-assign]
+    global _ORIGINAL_ITEM_COPY, _ORIGINAL_VALUE_COPY
+    _ORIGINAL_ITEM_COPY, _ORIGINAL_VALUE_COPY = Item.__deepcopy__, DynamoType.__deepcopy__
+    Item.__deepcopy__ = _copied_item  # type: ignore[method-assign,assignment]
+    DynamoType.__deepcopy__ = _copied_value  # type: ignore[method-assign,assignment]
     global _ORIGINAL_TO_DICT, _DYNAMO_TYPE, _DICTS
     from moto.dynamodb import responses as dynamodb_responses
 

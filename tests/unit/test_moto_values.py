@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
 from infra.local import moto_patches
 
@@ -56,3 +56,32 @@ def _clear_containers(plain: Any) -> None:
         _clear_containers(member)
     if isinstance(plain, dict | list):
         plain.clear()
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ATTRIBUTE_VALUES, _ATTRIBUTE_VALUES)
+def test_an_items_copy_is_moto_s_and_shares_nothing_changeable_with_the_item(first: Any, second: Any) -> None:
+    item = Item(DynamoType({"S": "P"}), DynamoType({"S": "S"}), {"pk": {"S": "P"}, "sk": {"S": "S"}, "a": first})
+    item.attrs["b"] = DynamoType(second)
+    moto_copy = moto_patches._ORIGINAL_ITEM_COPY or Item.__deepcopy__
+    expected = moto_copy(item, {}).to_json()
+    copied = moto_patches._copied_item(item)
+    assert type(copied) is Item and type(copied.attrs) is LimitedSizeDict
+    assert (copied.hash_key, copied.range_key) == (item.hash_key, item.range_key)
+    assert copied.to_json() == expected
+    for value in copied.attrs.values():  # an update changes its item's values in place
+        _change_in_place(value)
+    assert item.to_json() == expected
+
+
+def _change_in_place(value: DynamoType) -> None:
+    if isinstance(value.value, dict):
+        for member in value.value.values():
+            _change_in_place(member)
+        value.value.clear()
+    elif isinstance(value.value, list):
+        for member in value.value:
+            if isinstance(member, DynamoType):
+                _change_in_place(member)
+        value.value.clear()
+    value.type = "NULL"
