@@ -1113,8 +1113,6 @@ def _value_size(value: Any) -> int:
 
 
 _ORIGINAL_REGULAR_JSON: Any = None
-_ORIGINAL_ITEM_COPY: Any = None
-_ORIGINAL_VALUE_COPY: Any = None
 
 
 def _copied_value(value: DynamoType, memo: Any = None) -> DynamoType:
@@ -1253,8 +1251,6 @@ def install() -> None:
     global _ORIGINAL_REGULAR_JSON
     _ORIGINAL_REGULAR_JSON = DynamoType.to_regular_json
     DynamoType.to_regular_json = _regular_json  # type: ignore[method-assign]
-    global _ORIGINAL_ITEM_COPY, _ORIGINAL_VALUE_COPY
-    _ORIGINAL_ITEM_COPY, _ORIGINAL_VALUE_COPY = Item.__deepcopy__, DynamoType.__deepcopy__
     Item.__deepcopy__ = _copied_item  # type: ignore[method-assign,assignment]
     DynamoType.__deepcopy__ = _copied_value  # type: ignore[method-assign,assignment]
     global _ORIGINAL_TO_DICT, _DYNAMO_TYPE, _DICTS
