@@ -85,3 +85,69 @@ def _change_in_place(value: DynamoType) -> None:
                 _change_in_place(member)
         value.value.clear()
     value.type = "NULL"
+
+
+def _with_bytes(value: dict[str, Any]) -> dict[str, Any]:
+    """An attribute value as the SDK takes it: binary as bytes (it encodes them itself)."""
+    ((kind, raw),) = value.items()
+    if kind == "B":
+        return {kind: base64.b64decode(raw)}
+    if kind == "L":
+        return {kind: [_with_bytes(member) for member in raw]}
+    if kind == "M":
+        return {kind: {name: _with_bytes(member) for name, member in raw.items()}}
+    return value
+
+
+_ITEMS = st.dictionaries(st.text(min_size=1, max_size=8), _ATTRIBUTE_VALUES.map(_with_bytes), max_size=6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_ITEMS, _ITEMS, st.integers(min_value=1, max_value=100))
+def test_a_json_requests_parameters_are_read_as_moto_reads_them(item: Any, values: Any, limit: int) -> None:
+    """moto_patches 29 against moto's own parser, on requests as the SDK serializes them."""
+    import botocore.session
+    from botocore.serialize import create_serializer
+    from moto.core.parse import JSONParser
+
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    key = {"pk": {"S": "P"}, "sk": {"S": "S"}}
+    requests = {
+        "PutItem": {"TableName": "t", "Item": {**item, **key}, "ConditionExpression": "attribute_not_exists(pk)"},
+        "TransactWriteItems": {
+            "TransactItems": [
+                {"Put": {"TableName": "t", "Item": {**item, **key}}},
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": key,
+                        "UpdateExpression": "SET a = :a",
+                        "ExpressionAttributeValues": {f":{n}": v for n, v in enumerate(values.values())},
+                    }
+                },
+            ]
+        },
+        "Query": {
+            "TableName": "t",
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "P"}},
+            "ExclusiveStartKey": {**values, **key},
+            "Limit": limit,
+            "ScanIndexForward": False,
+        },
+    }
+    for name, params in requests.items():
+        operation = model.operation_model(name)
+        body = create_serializer("json").serialize_to_request(params, operation)["body"]
+        expected = JSONParser(operation).parse({"body": body})
+        parsed = moto_patches.PresentMembersParser(operation).parse({"body": body})
+        assert parsed == expected
+        assert _key_order(parsed) == _key_order(expected)
+
+
+def _key_order(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [(key, _key_order(member)) for key, member in value.items()]
+    if isinstance(value, list):
+        return [_key_order(member) for member in value]
+    return None
