@@ -265,13 +265,27 @@ def agent_round(stack: RunningStack, world: World, agent: Agent, order_ids: list
     )
 
 
-def settled(row: dict[str, Any]) -> bool:
-    """Nothing more will happen to it: closed (delivered if anything shipped), or waiting for stock."""
+def settled(row: dict[str, Any], order: Callable[[], dict[str, Any]] | None = None) -> bool:
+    """Nothing more will happen to it: closed (delivered if anything shipped), or waiting for stock.
+
+    ``order`` reads the whole order, asked for only when the row cannot tell: an order
+    shipped in part may still have a parcel on its way, or only units waiting for stock.
+    """
     if row["status"] == "open" and row["fulfillment_status"] == "backordered":
         return True  # shown as open in the figures: only new stock or a cancel moves it
+    if row["status"] == "open" and row["fulfillment_status"] == "partially_shipped" and order is not None:
+        return waits_for_stock_only(order())
     if row["status"] not in report.SETTLED:
         return False
     return row["status"] != "completed" or row["fulfillment_status"] == "delivered"
+
+
+def waits_for_stock_only(order: dict[str, Any]) -> bool:
+    """Every unit it holds stock for has shipped, and some it still wants have none yet."""
+    buckets = [line.get("quantities") or {} for line in order["lines"]]
+    in_hand = any(q.get("allocated", 0) > q.get("shipped", 0) for q in buckets)  # allocated counts shipped units
+    wanting = any(q.get("ordered", 0) - q.get("cancelled", 0) > q.get("allocated", 0) for q in buckets)
+    return wanting and not in_hand
 
 
 def wait_for_returns(agent: Agent, timeout: float) -> None:
@@ -386,7 +400,18 @@ def run(stack: RunningStack, orders: int, seed: int) -> None:
         agent = Agent(stack.api_url, world, seed)
         agent_round(stack, world, agent, ids, held)
         everything = [*ids, *held]
-        wait_for(stack, "settled (closed, delivered if shipped)", everything, lambda r: not settled(r), 120)
+        http = requests.Session()
+
+        def whole_order(order_id: str) -> Callable[[], dict[str, Any]]:
+            return lambda: http.get(f"{stack.api_url}/v1/orders/{order_id}", headers=OPS, timeout=60).json()
+
+        wait_for(
+            stack,
+            "settled (closed, delivered if shipped)",
+            everything,
+            lambda r: not settled(r, whole_order(r["order_id"])),
+            120,
+        )
         wait_for_returns(agent, 60)
         shop.report()
         quiet_until = time.monotonic() + 30
