@@ -1078,7 +1078,7 @@ class PresentMembersParser(JSONParser):
             return value
         if value is None:
             return None
-        members = _members_by_wire_name.get(shape) or _wire_members(shape)
+        members = _wire_members(shape)
         if len(value) == 1:  # an attribute value: one member of its ten
             ((wire_name, raw),) = value.items()
             found = members.get(wire_name)
@@ -1124,18 +1124,13 @@ def _patch_update_validation() -> None:
     def validate(self: Any) -> Any:
         node, key = self.node_to_validate, self.local_checked_key
         checked = key in _expression_checked
-        left = 0 if checked else sum(isinstance(p, expression_only) for p in self.processors)
         for processor in self.processors:
-            if isinstance(processor, expression_only):
-                if checked:
-                    continue
-                left -= 1
-            node = processor.traverse(node)
-            if not checked and left == 0:
-                if len(_expression_checked) > 4096:
-                    _expression_checked.clear()
-                _expression_checked[key] = self.local_parsed
-                checked = True
+            if not (checked and isinstance(processor, expression_only)):
+                node = processor.traverse(node)
+        if not checked:  # every check passed: the expression-only ones need not run again
+            if len(_expression_checked) > 4096:
+                _expression_checked.clear()
+            _expression_checked[key] = self.local_parsed
         return node
 
     validator.__init__ = init

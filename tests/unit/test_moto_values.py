@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 
 from hypothesis import given, settings
@@ -106,11 +107,10 @@ _ITEMS = st.dictionaries(st.text(min_size=1, max_size=8), _ATTRIBUTE_VALUES.map(
 @given(_ITEMS, _ITEMS, st.integers(min_value=1, max_value=100))
 def test_a_json_requests_parameters_are_read_as_moto_reads_them(item: Any, values: Any, limit: int) -> None:
     """moto_patches 29 against moto's own parser, on requests as the SDK serializes them."""
-    import botocore.session
     from botocore.serialize import create_serializer
     from moto.core.parse import JSONParser
 
-    model = botocore.session.get_session().get_service_model("dynamodb")
+    model = _dynamodb_model()
     key = {"pk": {"S": "P"}, "sk": {"S": "S"}}
     requests = {
         "PutItem": {"TableName": "t", "Item": {**item, **key}, "ConditionExpression": "attribute_not_exists(pk)"},
@@ -143,6 +143,13 @@ def test_a_json_requests_parameters_are_read_as_moto_reads_them(item: Any, value
         parsed = moto_patches.PresentMembersParser(operation).parse({"body": body})
         assert parsed == expected
         assert _key_order(parsed) == _key_order(expected)
+
+
+@functools.cache
+def _dynamodb_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("dynamodb")
 
 
 def _key_order(value: Any) -> Any:
