@@ -46,6 +46,14 @@ BACKGROUND_NICENESS = 10
 # burst of captures started 52 AdvanceOrder environments for 68 invocations, 116 ms of CPU
 # each against 47 ms with 8; docs/decisions.md). Its reserved concurrency still throttles.
 BACKGROUND_ENVIRONMENTS = int(os.environ.get("OMS_LOCAL_BACKGROUND_ENVIRONMENTS", str(4 * (os.cpu_count() or 2))))
+# A function a caller waits on grows past this many environments only when none comes free
+# within WARM_WAIT_SECONDS: a new environment's first invocation costs several warm ones in
+# CPU (75 ms against 15 for a capture), and 32 of them started at once on two cores made
+# each caller wait seconds for its answer (docs/decisions.md). Its reserved concurrency
+# still throttles, and a caller never waits long for a busy machine: it gets a new
+# environment, as Lambda would give it.
+CALLER_ENVIRONMENTS = int(os.environ.get("OMS_LOCAL_CALLER_ENVIRONMENTS", str(4 * (os.cpu_count() or 2))))
+WARM_WAIT_SECONDS = 5.0
 
 _PRELOAD = [
     "boto3",
@@ -187,6 +195,7 @@ class Pool:
         self.ready = threading.Condition(manager.lock)
 
     def acquire(self, wait: bool) -> _Environment:
+        patience: float | None = None  # when a caller stops waiting for a warm environment
         with self.ready:
             while True:
                 while self.idle:
@@ -196,6 +205,11 @@ class Pool:
                     self.size -= 1
                     self.manager.total -= 1
                 may_grow = self.size < self.limit
+                if may_grow and not self.background and self.size >= self.manager.caller_environments:
+                    patience = patience or time.monotonic() + self.manager.warm_wait_seconds
+                    if (remaining := patience - time.monotonic()) > 0:
+                        self.ready.wait(timeout=remaining)
+                        continue
                 queues = may_grow and self.background and self.size >= self.manager.background_environments
                 if may_grow and not queues and self.manager.total >= self.manager.account_limit:
                     # Idle environments of other functions give way, as Lambda reclaims them.
@@ -245,9 +259,13 @@ class Environments:
         account_limit: int = DEFAULT_ACCOUNT_LIMIT,
         preload: list[str] | None = None,
         background_environments: int = BACKGROUND_ENVIRONMENTS,
+        caller_environments: int = CALLER_ENVIRONMENTS,
+        warm_wait_seconds: float = WARM_WAIT_SECONDS,
     ):
         self.account_limit = account_limit
         self.background_environments = background_environments
+        self.caller_environments = caller_environments
+        self.warm_wait_seconds = warm_wait_seconds
         self.lock = threading.RLock()
         self.pools: dict[str, Pool] = {}
         self.total = 0
@@ -291,6 +309,11 @@ class Environments:
         process.start()
         child.close()
         return _Environment(process, parent)
+
+    def waits_on(self, key: str) -> bool:
+        """Whether a caller waits on the function's invocations (its first one came from the HTTP API)."""
+        found = self.pools.get(key)
+        return found is not None and not found.background
 
     def pool(self, key: str, env: dict[str, str], limit: int | None, background: bool = False) -> Pool:
         """The function's pool; its first invocation says whether a caller waits on it (``background``)."""
