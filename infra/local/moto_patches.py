@@ -132,6 +132,15 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    members, so an item of a hundred values took a thousand lookups. The result is the
    same: the modelled members a value has, not null, in the shape's order; blobs
    decoded, numbers converted, as moto's parser does.
+30. A request's header block is read into its ``HTTPMessage`` directly, not through the
+   ``email`` package's feed parser (70 µs of the endpoint's 640 µs of CPU for a
+   ``GetItem``). The message holds the same headers in the same order with the same
+   values; a block the direct reading does not cover (folded lines, a name the feed
+   parser would not take, a stray carriage return, a multipart or message content type)
+   still goes to the feed parser.
+31. An SQS queue's attribute names are converted to moto's attribute names once, not at
+   every message sent: moto builds the queue's whole attribute map to read one of them,
+   converting fourteen names character by character each time (a fifth of a send).
 """
 
 from __future__ import annotations
@@ -139,11 +148,13 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import http.client
 import io
 import json
 import logging
 import os
 import queue
+import re
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -787,6 +798,33 @@ def _to_dict(value: Any) -> Any:
     return _ORIGINAL_TO_DICT(value)  # datetimes, models with to_json
 
 
+# A header line the direct reading takes: a name of the characters the feed parser takes
+# for one, its colon, and a value with no carriage return or line feed but at its end.
+_PLAIN_HEADER = re.compile(r"([\x21-\x39\x3b-\x7e]+):([^\r\n]*)(?:\r\n|\n)\Z")
+_ORIGINAL_PARSE_HEADERS = http.client.parse_headers
+
+
+def _parse_headers(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
+    """``http.client.parse_headers`` (patch 30): the same message, read without the feed parser."""
+    lines = http.client._read_headers(fp)  # type: ignore[attr-defined]
+    headers: list[tuple[str, str]] = []
+    for line in lines[:-1]:
+        found = _PLAIN_HEADER.match(line.decode("iso-8859-1"))
+        if found is None:
+            break
+        name, value = found.groups()
+        if name.lower() == "content-type" and value.lstrip(" \t").lower().startswith(("multipart", "message")):
+            break
+        headers.append((name, value.lstrip(" \t")))
+    else:
+        if lines[-1] in (b"\r\n", b"\n"):
+            message = _class()
+            message._headers = headers
+            message._payload = ""
+            return message
+    return _ORIGINAL_PARSE_HEADERS(io.BytesIO(b"".join(lines)), _class=_class)
+
+
 def _speed_up_server() -> None:
     from moto import backends
 
@@ -1328,4 +1366,8 @@ def install() -> None:
     DynamoResult.execute_result = _fast_result  # type: ignore[method-assign,assignment]
     SqsQueue.add_message = _add_message  # type: ignore[method-assign]
     SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
+    http.client.parse_headers = _parse_headers
+    from moto.sqs import models as sqs_models
+
+    sqs_models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(sqs_models.camelcase_to_underscores)
     _installed = True

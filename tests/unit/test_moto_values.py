@@ -158,3 +158,73 @@ def _key_order(value: Any) -> Any:
     if isinstance(value, list):
         return [_key_order(member) for member in value]
     return None
+
+
+_HEADER_NAME = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters=":"), min_size=1)
+_HEADER_LINE = st.one_of(
+    # the lines a client sends
+    st.tuples(
+        _HEADER_NAME,
+        st.sampled_from([":", ": ", ":\t ", ":  "]),
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=30),
+        st.sampled_from(["\r\n", "\n"]),
+    ).map("".join),
+    st.sampled_from(["Content-Type: application/x-amz-json-1.0\r\n", "Content-Length: 95\r\n"]),
+    # the lines the direct reading leaves to the feed parser
+    st.sampled_from(
+        [
+            " folded continuation\r\n",
+            "\tfolded\r\n",
+            ": no name\r\n",
+            "no colon at all\r\n",
+            "From someone\r\n",
+            "Bad Name: space in the name\r\n",
+            "X-Stray: carriage\rreturn\r\n",
+            "Content-Type: multipart/form-data; boundary=x\r\n",
+            "content-type: message/rfc822\r\n",
+            "X-Latin: caf\xe9\r\n",
+        ]
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_HEADER_LINE, max_size=12), st.sampled_from(["\r\n", "\n", ""]), st.binary(max_size=8))
+def test_a_header_block_is_read_into_the_message_the_feed_parser_makes(lines: list[str], end: str, body: bytes) -> None:
+    """Patch 30: the same message (headers, their order and values, payload, defects) as
+    ``http.client.parse_headers``, and the body left unread for the request to read."""
+    import http.client
+    import io
+
+    raw = ("".join(lines) + end).encode("iso-8859-1") + (body if end else b"")
+    original = moto_patches._ORIGINAL_PARSE_HEADERS
+    expected_fp, fp = io.BytesIO(raw), io.BytesIO(raw)
+    expected = original(expected_fp, _class=http.client.HTTPMessage)
+    message = moto_patches._parse_headers(fp)
+    assert _shape(message) == _shape(expected)
+    assert fp.read() == expected_fp.read()
+
+
+def _shape(value: Any) -> Any:
+    """A message's whole state, nested messages and defects compared by what they hold."""
+    import email.message
+
+    if isinstance(value, email.message.Message):
+        return (type(value), {k: _shape(v) for k, v in vars(value).items()})
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    if isinstance(value, Exception):
+        return (type(value), value.args)
+    return value
+
+
+def test_sqs_attribute_names_are_converted_as_moto_converts_them() -> None:
+    """Patch 31: the cached conversion gives moto's names for every attribute a queue has."""
+    from moto.core.utils import camelcase_to_underscores
+    from moto.sqs import models as sqs_models
+
+    moto_patches.install()
+    assert isinstance(sqs_models.camelcase_to_underscores, functools._lru_cache_wrapper)
+    queue = sqs_models.Queue
+    for name in [*queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES, "ContentBasedDeduplication"]:
+        assert sqs_models.camelcase_to_underscores(name) == camelcase_to_underscores(name)
