@@ -13,23 +13,19 @@ no function (tests, the benchmarks' clients, the stack's own) are served as they
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from infra.local.requests_meter import caller_of
+
 HOLD_SECONDS = 0.2
-_APP_ID = re.compile(r"\bapp/([^\s]+)")
-
-
-def caller_of(environ: dict[str, Any]) -> str | None:
-    """The function that sent the request (the runtime puts its name in the SDK's User-Agent)."""
-    found = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
-    return found.group(1) if found else None
 
 
 class RequestPriority:
+    """Requests of functions a caller waits on in flight, and the turn the others wait for."""
+
     def __init__(self, waits_on: Callable[[str], bool], hold_seconds: float = HOLD_SECONDS):
         self.waits_on = waits_on
         self.hold_seconds = hold_seconds

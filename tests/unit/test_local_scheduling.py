@@ -11,7 +11,8 @@ import pytest
 
 from infra.local import environments as environments_module
 from infra.local.environments import Environments, _Environment
-from infra.local.priority import Middleware, RequestPriority, caller_of
+from infra.local.priority import Middleware, RequestPriority
+from infra.local.requests_meter import caller_of
 
 
 class _Process:
