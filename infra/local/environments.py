@@ -53,7 +53,7 @@ BACKGROUND_ENVIRONMENTS = int(os.environ.get("OMS_LOCAL_BACKGROUND_ENVIRONMENTS"
 # still throttles, and a caller never waits long for a busy machine: it gets a new
 # environment, as Lambda would give it.
 CALLER_ENVIRONMENTS = int(os.environ.get("OMS_LOCAL_CALLER_ENVIRONMENTS", str(4 * (os.cpu_count() or 2))))
-WARM_WAIT_SECONDS = 5.0
+WARM_WAIT_SECONDS = 2.0
 
 _PRELOAD = [
     "boto3",
