@@ -310,11 +310,6 @@ class Environments:
         child.close()
         return _Environment(process, parent)
 
-    def waits_on(self, key: str) -> bool:
-        """Whether a caller waits on the function's invocations (its first one came from the HTTP API)."""
-        found = self.pools.get(key)
-        return found is not None and not found.background
-
     def pool(self, key: str, env: dict[str, str], limit: int | None, background: bool = False) -> Pool:
         """The function's pool; its first invocation says whether a caller waits on it (``background``)."""
         with self.lock:

@@ -153,12 +153,6 @@ def use_environments(
     _timeout_scale = timeout_scale
 
 
-def waits_on(function_name: str) -> bool:
-    """Whether a caller waits on this function's invocations (``Environments.waits_on``)."""
-    pools = _pools
-    return pools is not None and pools.waits_on(function_name)
-
-
 def environments() -> Environments | None:
     return _pools
 

@@ -20,7 +20,7 @@ from infra import manifest
 
 # warm: the AWS service models parsed once per process (moto parses requests with them,
 # and each of its backends loads the endpoint data again otherwise).
-from infra.local import lambda_adapter, moto_patches, persistence, priority, requests_meter, runtime, warm  # noqa: F401
+from infra.local import lambda_adapter, moto_patches, persistence, requests_meter, runtime, warm  # noqa: F401
 from infra.local.environments import Environments
 from infra.local.http_api import Api, HttpApi
 from infra.local.provision import LocalResources, provision
@@ -83,11 +83,6 @@ class LocalStack:
     @property
     def api_url(self) -> str:
         return f"http://{HOST}:{self.api_port}"
-
-    @property
-    def request_priority(self) -> priority.RequestPriority | None:
-        """How the AWS endpoint orders requests (``infra/local/priority.py``), while it runs."""
-        return self._moto.request_priority if isinstance(self._moto, _MotoServer) else None
 
     def start(self) -> LocalStack:
         started = time.monotonic()
@@ -197,18 +192,10 @@ class LocalStack:
 
 
 class _MotoServer(ThreadedMotoServer):
-    """moto's threaded server with every request counted (``requests_meter``), serving the
-    requests of functions a caller waits on first (``priority``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.request_priority = priority.RequestPriority(runtime.waits_on)
+    """moto's threaded server with every request counted (``requests_meter``)."""
 
     def _server_entry(self) -> None:
-        app = priority.Middleware(
-            requests_meter.Middleware(moto_patches.DirectDispatch(DomainDispatcherApplication(create_backend_app))),
-            self.request_priority,
-        )
+        app = requests_meter.Middleware(moto_patches.DirectDispatch(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=moto_patches.KeepAliveRequestHandler
         )

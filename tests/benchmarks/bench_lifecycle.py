@@ -270,13 +270,11 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     process_cpu, client_cpu = time.process_time(), CLIENT_CPU[0]
     meter_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0]
     latencies: list[float] = []
-    held = stack.request_priority.held_seconds if stack.request_priority else 0.0
     started = time.perf_counter()
     with SpeedSampler() as speed:
         created = _capture(api_url, bodies(f"LC{clients}", orders), clients, latencies)
         done = _finished(stack, list(created), timeout=max(300.0, orders * 3.0))
     wall = time.perf_counter() - started
-    held = (stack.request_priority.held_seconds if stack.request_priority else 0.0) - held
     warehouse.stop.set()
     worker.join(timeout=30)
     handler_cpu = sum(runtime.cpu_seconds.values()) - handler_cpu
@@ -323,8 +321,6 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     }
     return {
         "orders": orders,
-        # How long requests of functions no caller waits on were held back for the API's (priority.py).
-        "background_requests_held_s_per_order": held / n,
         "cpu_per_order_s": {
             "handlers": handler_cpu / n,
             "emulation": emulation_cpu / n,

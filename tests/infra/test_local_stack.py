@@ -1210,18 +1210,3 @@ def test_environments_no_caller_waits_on_yield_the_cpu_to_the_api(stack: LocalSt
     assert stack.environments is not None
     pool = stack.environments.pools[f"{manifest.LOCAL_PREFIX}CaptureApi"]
     assert pool.idle and all(os.getpriority(os.PRIO_PROCESS, e.process.pid) == base for e in pool.idle)
-
-
-def test_the_aws_endpoint_serves_requests_of_functions_a_caller_waits_on_first(
-    stack: LocalStack, tmp_path: Path
-) -> None:
-    """The endpoint's priority knows the API's functions from the others by their environments."""
-    arn = _function(stack, "test-background", "rendezvous", timeout_seconds=20)
-    payload = json.dumps({"dir": str(tmp_path), "expect": 1, "wait_seconds": 5}).encode()
-    stack.client("lambda").invoke(FunctionName=arn, Payload=payload)
-    response = requests.get(f"{stack.api_url}/v1/orders", headers={"x-api-key": "dev-ops-key"}, timeout=30)
-    assert response.status_code == 200
-    priority = stack.request_priority
-    assert priority is not None
-    assert priority.waits_on(f"{manifest.LOCAL_PREFIX}CaptureApi")
-    assert not priority.waits_on("test-background")
