@@ -28,6 +28,7 @@ from demo.samples import CATALOGUE, CHANNEL_KEYS, LOCATIONS, SCARCE, bad_inputs,
 from demo.shopify import ShopifyShop
 from demo.world import Api, World
 from infra.local.client import RunningStack, local_stack
+from shared.order.quantities import LineQuantities
 
 OPS = {"x-api-key": "dev-ops-key"}
 # Concurrent channel clients. The local stack runs every function in one process, so
@@ -282,10 +283,9 @@ def settled(row: dict[str, Any], order: Callable[[], dict[str, Any]] | None = No
 
 def waits_for_stock_only(order: dict[str, Any]) -> bool:
     """Every unit it holds stock for has shipped, and some it still wants have none yet."""
-    buckets = [line.get("quantities") or {} for line in order["lines"]]
-    in_hand = any(q.get("allocated", 0) > q.get("shipped", 0) for q in buckets)  # allocated counts shipped units
-    wanting = any(q.get("ordered", 0) - q.get("cancelled", 0) > q.get("allocated", 0) for q in buckets)
-    return wanting and not in_hand
+    lines = [LineQuantities.of(line) for line in order["lines"]]
+    in_hand = any(q.allocated > q.shipped for q in lines)  # allocated counts shipped units
+    return any(q.to_allocate > 0 for q in lines) and not in_hand
 
 
 def wait_for_returns(agent: Agent, timeout: float) -> None:

@@ -80,12 +80,6 @@ def snapshot() -> dict[str, Any]:
     return {"by_operation": dict(sorted(by_operation.items())), "by_caller": dict(sorted(by_caller.items()))}
 
 
-def caller_of(environ: dict[str, Any]) -> str | None:
-    """The function that sent the request (the runtime puts its name in the SDK's User-Agent)."""
-    found = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
-    return found.group(1) if found else None
-
-
 def _identify(environ: dict[str, Any]) -> tuple[str, str] | None:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
@@ -109,7 +103,8 @@ class Middleware:
         if found is None:
             return self.app(environ, start_response)
         service, operation = found
-        caller = caller_of(environ) or OUTSIDE
+        agent = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+        caller = agent.group(1) if agent else OUTSIDE
         with _lock:
             counts[(service, operation, caller)] += 1
             listeners = list(_listeners)
