@@ -238,11 +238,16 @@ def load_fulfillment_order(fo_id: str, table: Table | None = None) -> Item:
     return fo
 
 
+def in_creation_order(fos: Iterable[Item]) -> list[Item]:
+    return sorted(fos, key=lambda i: (i["created_at"], i["fo_id"]))
+
+
 def fulfillment_orders_of(order_id: str, table: Table | None = None) -> list[Item]:
-    items = (table or Table()).query_all(
-        "pk = :pk AND begins_with(sk, :fo)", {":pk": keys.order_pk(order_id), ":fo": "FO#"}, consistent=True
+    return in_creation_order(
+        (table or Table()).query_all(
+            "pk = :pk AND begins_with(sk, :fo)", {":pk": keys.order_pk(order_id), ":fo": "FO#"}, consistent=True
+        )
     )
-    return sorted(items, key=lambda i: (i["created_at"], i["fo_id"]))
 
 
 def open_fulfillment_orders(order_id: str, table: Table | None = None) -> list[Item]:

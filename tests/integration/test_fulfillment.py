@@ -121,6 +121,40 @@ def test_a_split_allocation_makes_one_fulfillment_order_per_location_and_a_rerun
     assert _events(order_id).count("fulfillment.released") == 2
 
 
+def test_the_release_reads_the_order_once_and_answers_what_it_read_and_made(resumed, monkeypatch):
+    """The fulfillment orders waited on come from the order as the release read it and the
+    ones it created: no query of the order's fulfillment orders or shipments after."""
+    from shared.table import Table
+
+    _split_stock()
+    status, _, order = post(order_body("FO-ONE-READ"))
+    assert status == 201, order
+    assert allocate_order(order["order_id"]).backordered_units == 0
+    queries: list[str] = []
+    query, steps_thread = Table.query, threading.get_ident()
+
+    def counted(self: Table, key_condition: str, values: dict[str, Any], **kwargs: Any) -> Any:
+        if threading.get_ident() == steps_thread:  # not the stream's consumers
+            queries.append(key_condition)
+        return query(self, key_condition, values, **kwargs)
+
+    monkeypatch.setattr(Table, "query", counted)
+    released = release_to_fulfillment(order["order_id"])
+    assert queries == ["pk = :pk"]  # the whole order, once
+    fos = sorted(fulfillment_orders_of(order["order_id"]), key=lambda fo: (fo["created_at"], fo["fo_id"]))
+    assert released == {"open": [{"fo_id": fo["fo_id"]} for fo in fos], "created": 2}
+
+    # The east one ships whole: closed, but its shipment is still to capture, so it is waited on.
+    east = _fos(order["order_id"])["wh-east"]["fo_id"]
+    for step in ("accept", "pick", "pack"):
+        assert _api("POST", east, step)[0] == 200
+    assert _api("POST", east, "ship", body={"carrier": "generic", "tracking_number": "ONE-READ"})[0] == 201
+    assert _fos(order["order_id"])["wh-east"]["status"] == "fulfilled"
+    queries.clear()
+    assert release_to_fulfillment(order["order_id"]) == released | {"created": 0}
+    assert queries == ["pk = :pk"]
+
+
 def test_a_wms_key_sees_and_works_only_its_locations(resumed):
     stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-north")
     order_id, _ = _released_order("FO-OTHER")

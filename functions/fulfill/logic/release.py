@@ -16,7 +16,7 @@ from typing import Any
 
 from functions.allocate.api import held
 from functions.fulfill.rules.status import awaited
-from functions.fulfill.store import fulfillment_orders_of, new_fulfillment_order, shipments_of
+from functions.fulfill.store import in_creation_order, new_fulfillment_order
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
 from shared.ids import new_id
@@ -68,7 +68,7 @@ def _in_chunks(table: Table, head: list[dict[str, Any]], links: list[dict[str, A
         table.transact(links[start : start + TRANSACTION_LIMIT])
 
 
-def _create(table: Table, header: Item, location_id: str, allocations: list[Item]) -> str:
+def _create(table: Table, header: Item, location_id: str, allocations: list[Item]) -> Item:
     at = now_iso()
     fo_id = new_id("fo")
     order_id = header["order_id"]
@@ -83,33 +83,38 @@ def _create(table: Table, header: Item, location_id: str, allocations: list[Item
         not_held_check(order_id),  # a hold placed since the read releases nothing
     ]
     _in_chunks(table, head, [_link_op(a, fo_id, at) for a in allocations])
-    return fo_id
+    return fo
 
 
-def _release_once(table: Table, order_id: str) -> int:
+def _release_once(table: Table, order_id: str) -> tuple[int, list[Item]]:
+    """Create the missing fulfillment orders: how many, and the ones the workflow waits on.
+
+    Those are told from the order as this run read it and the fulfillment orders it
+    created, not read again: each wait reads its fulfillment order back after parking its
+    token (``await_fulfillment``), so one that moved on since this read is heard at once."""
     record = load_order(order_id, table)
     if record is None:
         raise NotFound(f"no order {order_id}")
     allocations = {a["sk"]: a for a in record.others.get("ALLOC", [])}
+    fos, shipments = record.others.get("FO", []), record.others.get("SHP", [])
     claimed: set[str] = set()
     at = now_iso()
-    for fo in record.others.get("FO", []):  # finish what an interrupted run began
+    for fo in fos:  # finish what an interrupted run began
         claimed.update(fo.get("allocations", []))
         linked = (allocations[sk] for sk in fo.get("allocations", []) if sk in allocations)
         unlinked = [a for a in linked if "fo_id" not in a and a.get("status") == "reserved"]
         if unlinked:
             _in_chunks(table, [], [_link_op(a, fo["fo_id"], at) for a in unlinked])
     if record.header["status"] in _CLOSED:
-        return 0
+        return 0, awaited(in_creation_order(fos), shipments)
     if is_held(record.header):
         raise OrderHeld(f"order {order_id} is on hold")
     by_location: dict[str, list[Item]] = defaultdict(list)
     for sk, alloc in sorted(allocations.items()):
         if sk not in claimed and "fo_id" not in alloc and alloc.get("status") == "reserved" and held(alloc) > 0:
             by_location[alloc["location_id"]].append(alloc)
-    for location_id, items in sorted(by_location.items()):
-        _create(table, record.header, location_id, items)
-    return len(by_location)
+    created = [_create(table, record.header, location_id, items) for location_id, items in sorted(by_location.items())]
+    return len(created), awaited(in_creation_order([*fos, *created]), shipments)
 
 
 def release_to_fulfillment(order_id: str) -> dict[str, Any]:
@@ -118,9 +123,8 @@ def release_to_fulfillment(order_id: str) -> dict[str, Any]:
     table = Table()
     for _ in attempts(_ATTEMPTS):
         try:
-            created = _release_once(table, order_id)
+            created, waiting = _release_once(table, order_id)
         except ConditionFailed:
             continue  # another run linked some of these allocations first: look again
-        waiting = awaited(fulfillment_orders_of(order_id, table), shipments_of(order_id, table=table))
         return {"open": [{"fo_id": fo["fo_id"]} for fo in waiting], "created": created}
     raise RetryableError(f"order {order_id}: allocations kept changing during release")
