@@ -319,3 +319,46 @@ def test_a_projection_of_new_lines_alone_reads_the_header_before_the_whole_order
     loads.clear()
     assert project_order(order["order_id"], lines_only=True) is False  # projected already, by its header's record
     assert loads == [order["order_id"]]
+
+
+def test_a_batch_that_changes_nothing_the_facts_read_does_not_read_the_order(aws, monkeypatch):
+    """An authorization's totals on the header (and the payment item written with them) change
+    no read model: the projection passes over them; the capture's totals it does not."""
+    from functions.customers.handlers.projection import handler as projection_handler
+    from infra.local.runtime import LambdaContext
+    from shared.table import to_ddb
+
+    stock_up({"SHIRT-A": 5}, location_id=LOCATION)
+    order = capture(
+        order_body("NOTHING-READ", lines=[{"sku": "SHIRT-A", "quantity": 1, "unit_price": 900}], promotions=[])
+    )
+    released_to_fulfillment(order["order_id"])
+    settled([order["order_id"]])
+    header = Table().get(order_pk(order["order_id"]), "HEADER")
+    assert header is not None and header["payment_totals"]["authorized"] > 0
+    loads: list[str] = []
+    load, this_thread = projection.load_order, threading.get_ident()
+
+    def counted_load(order_id, table=None):
+        if threading.get_ident() == this_thread:
+            loads.append(order_id)
+        return load(order_id, table)
+
+    monkeypatch.setattr(projection, "load_order", counted_load)
+
+    def modified(old: dict[str, Any], new: dict[str, Any], sequence: str) -> dict[str, Any]:
+        keys = {"pk": {"S": new["pk"]}, "sk": {"S": new["sk"]}}
+        image = {"Keys": keys, "OldImage": to_ddb(old), "NewImage": to_ddb(new), "SequenceNumber": sequence}
+        return {"eventName": "MODIFY" if old else "INSERT", "dynamodb": image}
+
+    before_authorization = header | {"payment_totals": header["payment_totals"] | {"authorized": 0}, "version": 1}
+    payment = {"pk": header["pk"], "sk": "PAY#pay_x", "type": "payment", "amount": 900}
+    records = [modified(before_authorization, header, "1"), modified({}, payment, "2")]
+    out = projection_handler({"Records": records}, LambdaContext(function_name="ReadModels"))
+    assert out == {"batchItemFailures": []} and loads == []
+
+    before_capture = header | {"payment_totals": header["payment_totals"] | {"captured": 1}}
+    out = projection_handler(
+        {"Records": [modified(before_capture, header, "3")]}, LambdaContext(function_name="ReadModels")
+    )
+    assert out == {"batchItemFailures": []} and loads == [order["order_id"]]

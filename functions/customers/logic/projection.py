@@ -18,11 +18,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from functions.customers import store
-from functions.customers.rules.facts import LIFETIME_FIELDS, demand_delta, lifetime_delta, order_facts
+from functions.customers.rules.facts import (
+    LIFETIME_FIELDS,
+    demand_delta,
+    lifetime_delta,
+    may_change_facts,
+    order_facts,
+)
 from shared.order import keys
 from shared.order.record import get_header, load_order
 from shared.retry import attempts
-from shared.table import ConditionFailed, Item, Table
+from shared.table import ConditionFailed, Item, Table, from_ddb
 
 BOOKKEEPING = ("pk", "sk", "type", "revision")
 MAX_ATTEMPTS = 5
@@ -87,17 +93,29 @@ def _mark_demand_days(facts: dict[str, Any], previous: Item | None, table: Table
 
 
 def orders_of_records(records: Iterable[dict[str, Any]]) -> dict[str, bool]:
-    """The orders whose items a batch of stream records changed, each once, in order of
-    appearance, each with whether its records only added lines."""
+    """The orders whose facts a batch of stream records may have changed, each once, in
+    order of appearance, each with whether its records only added lines.
+
+    A record that leaves what the facts read as it was (an authorization's totals on the
+    header, a fulfillment order linked to an allocation, a shipment's tracking) changes
+    no read model: its order is not read again for it."""
     orders: dict[str, bool] = {}
     for record in records:
-        key = (record.get("dynamodb") or {}).get("Keys") or {}
+        change = record.get("dynamodb") or {}
+        key = change.get("Keys") or {}
         order_id = keys.order_id_of((key.get("pk") or {}).get("S", ""))
-        if order_id is not None:
+        if order_id is not None and _may_change_facts(change):
             sk = (key.get("sk") or {}).get("S", "")
             new_line = record.get("eventName") == "INSERT" and sk.startswith(keys.LINE_SK_PREFIX)
             orders[order_id] = orders.get(order_id, True) and new_line
     return orders
+
+
+def _may_change_facts(change: dict[str, Any]) -> bool:
+    if "NewImage" not in change:
+        return True  # no image to tell by: read the order
+    old = change.get("OldImage")
+    return may_change_facts(from_ddb(old) if old is not None else None, from_ddb(change["NewImage"]))
 
 
 def rebuild(table: Table | None = None) -> dict[str, int]:

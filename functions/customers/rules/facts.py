@@ -35,7 +35,71 @@ def placed_at(header: Mapping[str, Any]) -> str:
     return str(header.get("placed_at") or header["created_at"])
 
 
+# What the facts read of each kind of item under ``ORDER#<id>`` (the kind is the sort key's
+# prefix, as ``load_order`` groups them; a dotted name is a member of a map). The facts are
+# computed from these alone (``order_facts``), so a change that leaves them as they were,
+# or to an item of a kind not named here, cannot change the facts (``may_change_facts``).
+_READ: dict[str, tuple[str, ...]] = {
+    "HEADER": (
+        "order_id",
+        "customer_id",
+        "channel",
+        "currency",
+        "placed_at",
+        "created_at",
+        "status",
+        "totals.total",
+        "payment_totals.captured",
+        "payment_totals.refunded",
+        "fulfillment_status",
+        "delivered_at",
+        "rejected_locations",
+    ),
+    "LINE": ("line_id", "sku", "quantity", "quantities", "change_id"),
+    "ALLOC": ("line_id", "location_id", "quantity", "round"),
+    "SHP": ("location_id", "shipped_at"),
+    "CHG": ("kind", "totals.total"),
+    "RET": (),  # counted, nothing more
+}
+
+
+def fact_inputs(item: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the facts read of one item of an order (None: nothing, the item is not read)."""
+    return _read(str(item.get("sk", "")).split("#", 1)[0], item)
+
+
+def _read(kind: str, item: Mapping[str, Any]) -> dict[str, Any] | None:
+    fields = _READ.get(kind)
+    if fields is None:
+        return None
+    read: dict[str, Any] = {}
+    for field in fields:
+        name, _, member = field.partition(".")
+        value = item.get(name)
+        if member:
+            if isinstance(value, Mapping) and member in value:
+                read.setdefault(name, {})[member] = value[member]
+        elif name in item:
+            read[name] = value
+    return read
+
+
+def may_change_facts(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
+    """Whether an item going from ``old`` to ``new`` (None: absent) can change its order's facts."""
+    return (fact_inputs(old) if old is not None else None) != (fact_inputs(new) if new is not None else None)
+
+
 def order_facts(record: OrderRecord) -> dict[str, Any]:
+    return _facts(
+        OrderRecord(
+            header=_read("HEADER", record.header) or {},
+            lines=[_read("LINE", line) or {} for line in record.lines],
+            others={k: [_read(k, i) or {} for i in items] for k, items in record.others.items() if k in _READ},
+        )
+    )
+
+
+def _facts(record: OrderRecord) -> dict[str, Any]:
     header = record.header
     original_lines = [line for line in record.lines if not line.get("change_id")]
     quantities = [LineQuantities.of(line) for line in original_lines]
