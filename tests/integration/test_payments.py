@@ -259,25 +259,34 @@ def test_transient_failures_surface_as_retryable_then_succeed(stack: LocalResour
 # ---- capture ---------------------------------------------------------------------------------------
 
 
-def test_each_shipment_captures_exactly_its_part_with_one_invoice(stack: LocalResources) -> None:
+def test_each_shipment_captures_exactly_its_part_with_one_invoice(
+    stack: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
     order_id = make_order()
     authorize.authorize_order(order_id)
     record = load_order(order_id)
     assert record
     lines = {int(line["position"]): line for line in record.lines}
     first = ship(order_id, "fo_a", {1: 1})
+    reads: list[str] = []
+    load_ledger = capture.load_ledger
+    monkeypatch.setattr(capture, "load_ledger", lambda order: reads.append(order) or load_ledger(order))
     out = capture_shipments.handler({"order_id": order_id, "fo_id": "fo_a"}, CTX)
     assert out["captured"] == shipped_amounts(lines[1], 0, 1).total
+    assert reads == [order_id]  # the one shipment it read, captured: the ledger is not read again
     assert header(order_id)["payment_status"] == "partially_captured"
     assert capture.capture_shipments(order_id, "fo_a") == {"invoices": [], "captured": 0}
 
-    ship(order_id, "fo_a", {1: 2})
+    ship(order_id, "fo_a", {1: 1})
+    ship(order_id, "fo_a", {1: 1})  # two parcels: both captured in one run
     ship(order_id, "fo_b", {2: 2})
-    capture.capture_shipments(order_id, "fo_a")
+    reads.clear()
+    assert len(capture.capture_shipments(order_id, "fo_a")["invoices"]) == 2
+    assert len(reads) == 2
     capture.capture_shipments(order_id, "fo_b")
     s = summary(order_id)
     total = header(order_id)["totals"]["total"]
-    assert len(s["invoices"]) == 3
+    assert len(s["invoices"]) == 4
     assert sum(i["amount"] for i in s["invoices"]) == s["captured"] == total
     assert s["invoices"][0]["shipment_id"] == first
     assert s["invoices"][1]["lines"][0]["first_unit"] == 1
@@ -291,7 +300,7 @@ def test_each_shipment_captures_exactly_its_part_with_one_invoice(stack: LocalRe
     assert header(order_id)["payment_status"] == "captured"
     shipments = load_order(order_id).others["SHP"]  # type: ignore[union-attr]
     assert {x["capture_status"] for x in shipments} == {"captured"}
-    assert timeline_kinds(order_id).count("payment.captured") == 3
+    assert timeline_kinds(order_id).count("payment.captured") == 4
     auth = sandbox().ledger(s["payments"][0]["reference"])
     assert auth and auth["captured"] == total
 

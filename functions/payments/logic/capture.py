@@ -24,7 +24,8 @@ from shared.table import ConditionFailed, Item
 
 
 def capture_shipments(order_id: str, fo_id: str) -> dict[str, Any]:
-    """Capture and invoice every shipment of ``fo_id`` not captured yet, one invoice each.
+    """Capture and invoice every shipment of ``fo_id`` not captured yet as the ledger is
+    read, one invoice each.
 
     An expired authorization is authorized again for what is left to capture; a decline
     of that raises PaymentDeclined. A second run finds nothing pending.
@@ -48,6 +49,10 @@ def capture_shipments(order_id: str, fo_id: str) -> dict[str, Any]:
         if invoice is not None:
             invoices.append(invoice["invoice_id"])
             captured += int(invoice["amount"])
+            if len(pending) == 1:
+                # The last one this read found: not read again. A shipment landing since is
+                # the review's to see (its fulfillment order stays awaited until captured).
+                return {"invoices": invoices, "captured": captured}
 
 
 def _capturable(snap: Snapshot, amount: int) -> Item | None:
