@@ -3,7 +3,7 @@
 A new environment's first AWS client reads and parses its service model from disk
 (tens of ms of CPU per service, every environment again: ``shared.aws`` builds each
 client from a fresh boto3 session, as a new Lambda environment would), and its session
-the endpoints file (about 25 ms). Here the loaded files are shared by all sessions of
+the endpoints file (about 40 ms). Here the loaded files are shared by all sessions of
 the process and loaded once before the fork, so every environment starts with them in
 memory. What the handlers run is unchanged: the same models, the same clients.
 """

@@ -1,6 +1,6 @@
 """An order's facts: what one order contributes to the customer, report and demand read models.
 
-Pure: recomputed from the order's own items every time any of them changes, so a
+Pure: recomputed from the order's own items every time what it reads of them changes, so a
 redelivered or out-of-order stream record yields the same facts, and the read models
 (sums of these facts) stay exact. docs/reports.md defines every figure built from them.
 """
@@ -63,7 +63,7 @@ _READ: dict[str, tuple[str, ...]] = {
 }
 
 
-def fact_inputs(item: Mapping[str, Any]) -> dict[str, Any] | None:
+def _inputs(item: Mapping[str, Any]) -> dict[str, Any] | None:
     """What the facts read of one item of an order (None: nothing, the item is not read)."""
     return _read(str(item.get("sk", "")).split("#", 1)[0], item)
 
@@ -86,7 +86,7 @@ def _read(kind: str, item: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def may_change_facts(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
     """Whether an item going from ``old`` to ``new`` (None: absent) can change its order's facts."""
-    return (fact_inputs(old) if old is not None else None) != (fact_inputs(new) if new is not None else None)
+    return (_inputs(old) if old is not None else None) != (_inputs(new) if new is not None else None)
 
 
 def order_facts(record: OrderRecord) -> dict[str, Any]:
