@@ -31,6 +31,7 @@ still counts, with only the OMS items' units.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import re
 import threading
@@ -58,9 +59,12 @@ INDEX_ENTRY_OVERHEAD = 100
 
 
 def _utf8(text: str) -> int:
-    return len(text.encode("utf-8"))
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
+# The meter runs in the emulator's process, on its one core: a number's size is worked out
+# once per distinct number (the same quantities, amounts and versions recur in every item).
+@functools.lru_cache(maxsize=4096)
 def _number_size(text: str) -> int:
     """1 byte per two significant digits (leading and trailing zeros trimmed) plus 1; a zero
     is counted as one digit, so it takes 2 bytes."""
