@@ -32,20 +32,8 @@ def _load_service_model(self: Any, service_name: str, type_name: str, api_versio
 
 loaders.Loader.load_service_model = _load_service_model
 
-_data = loaders.Loader.load_data
-
-
-@functools.wraps(_data)
-def _load_data(self: Any, name: str) -> Any:
-    key = ("data", name)
-    found = _loaded.get(key)
-    if found is None:
-        found = _loaded[key] = _data(self, name)
-    return found
-
-
-loaders.Loader.load_data = _load_data
-
+# Every other data file (the endpoints, partitions, rule sets) is read through this one:
+# ``load_data`` too.
 _data_with_path = loaders.Loader.load_data_with_path
 
 

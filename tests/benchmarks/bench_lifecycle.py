@@ -206,6 +206,12 @@ def _transitions(stack: Any, order_ids: set[str]) -> list[int]:
     return counts
 
 
+def _domain_module(handler: str) -> str:
+    """``functions.fulfill.handlers.api.handler`` -> ``fulfill.api``."""
+    parts = handler.split(".")
+    return f"{parts[1]}.{parts[3]}"
+
+
 def _modelled_gb_seconds(
     meter: AwsMeter, calls: Mapping[str, float], cpu: dict[str, float], memory: dict[str, int]
 ) -> float:
@@ -358,10 +364,8 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
             "index_write_units": meter.provider_index_write_units / n,
             "read_units": meter.provider_read_units / n,
         },
-        "invocations_per_order": {h.split(".")[1] + "." + h.split(".")[3]: v / n for h, v in sorted(calls.items())},
-        "handler_cpu_ms_per_order": {
-            h.split(".")[1] + "." + h.split(".")[3]: round(t * 1000 / n, 2) for h, t in sorted(cpu.items()) if t
-        },
+        "invocations_per_order": {_domain_module(h): v / n for h, v in sorted(calls.items())},
+        "handler_cpu_ms_per_order": {_domain_module(h): round(t * 1000 / n, 2) for h, t in sorted(cpu.items()) if t},
         "dynamodb_calls_per_order": {k: v / n for k, v in sorted(meter.calls.items()) if k.startswith("dynamodb.")},
         "dynamodb_calls_by_handler_per_order": {
             k: round(v / n, 2) for k, v in sorted(meter.by_handler.items()) if " dynamodb." in k
