@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from functions.fulfill.logic.awaiting import await_fulfillment
 from functions.fulfill.logic.cancellation import cancel_fulfillment_lines
 from functions.fulfill.logic.pickup import pickup_code, uncollected_units
-from functions.fulfill.logic.release import release_to_fulfillment
+from functions.fulfill.logic.release import awaited_fulfillment_orders, release_to_fulfillment
 from functions.fulfill.logic.review import review_fulfillment
 from functions.fulfill.rules.views import fulfillment_order_view, shipment_view
 from functions.fulfill.store import migrate_legacy_location_index
@@ -15,6 +15,8 @@ from functions.fulfill.store import migrate_legacy_location_index
 __all__ = [
     # Parking the workflow's task token with the fulfillment order it waits on (AdvanceOrder, AwaitFulfillment).
     "await_fulfillment",
+    # The fulfillment orders an order backordered in part waits on before it waits for stock (AdvanceOrder).
+    "awaited_fulfillment_orders",
     # Cancelling units held by fulfillment orders (change orders).
     "cancel_fulfillment_lines",
     # Fulfillment orders and shipments as GET /v1/orders/{id} shows them.

@@ -196,6 +196,36 @@ def test_a_rejected_fulfillment_order_is_routed_elsewhere_and_still_ships(networ
     assert _entered(stack, order) == ["AdvanceOrder", "SettleFulfillmentOrder"] * 2
 
 
+def test_a_parcel_is_captured_while_a_rejected_unit_waits_for_stock(network, stack):
+    api = network
+    put_stock(api, "wh-east", "LC-EAST-LAST", 1)
+    lines = [
+        {"sku": "LC-EAST-LAST", "quantity": 1, "unit_price": 1999},
+        {"sku": "LC-ONLY-WEST", "quantity": 1, "unit_price": 4999},
+    ]
+    order = api.post("/v1/orders", _order("LC-REJ-WAIT-1", lines)).json()
+    order_id = order["order_id"]
+    east, west = sorted(_open_fos(api, order_id, 2), key=lambda f: f["location_id"])
+    rejected = api.post(f"/v1/fulfillment-orders/{east['fo_id']}/reject", {"reason": "damaged"}, key=WMS)
+    assert rejected.status_code == 200, rejected.text
+    wait_for_order(api, order_id, lambda o: o["fulfillment_status"] == "backordered")
+
+    # No other location stocks the rejected unit; the west parcel is captured when it ships.
+    _work(api, west["fo_id"])
+    _ship(api, west["fo_id"], "LCREJWAIT1W")
+    partly = wait_for_order(api, order_id, lambda o: o["payment_status"] == "partially_captured")
+    assert [s["capture_status"] for s in partly["shipments"]] == ["captured"]
+    assert partly["status"] == "open"
+    assert _entered(stack, order)[-1] == "WaitForStock"
+
+    put_stock(api, "wh-west", "LC-EAST-LAST", 1)  # the stock wait resumes and the unit ships from there
+    (again,) = [f for f in _open_fos(api, order_id, 1) if f["location_id"] == "wh-west"]
+    _work(api, again["fo_id"])
+    _ship(api, again["fo_id"], "LCREJWAIT1E")
+    done = wait_for_order(api, order_id, lambda o: o["workflow"]["status"] == "SUCCEEDED")
+    assert (done["status"], done["payment_summary"]["captured"]) == ("completed", order["totals"]["total"])
+
+
 def test_carrier_events_out_of_order_and_twice_end_right_and_forgeries_are_refused(network):
     api = network
     order = api.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,8 +19,9 @@ from functions.fulfill.logic.release import release_to_fulfillment
 from functions.fulfill.logic.review import RerouteLimitReached, review_fulfillment
 from functions.fulfill.store import find_shipment_by_tracking, find_shipments_by_tracking, fulfillment_orders_of
 from functions.inventory.store import get_stock
+from functions.lifecycle.logic.advance import advance_order
 from functions.lifecycle.logic.settle import settle_fulfillment_order
-from functions.lifecycle.rules.steps import FulfillmentContinues, RerouteRejectedUnits
+from functions.lifecycle.rules.steps import FulfillmentContinues, Next, RerouteRejectedUnits
 from functions.payments.logic.capture import capture_shipments
 from infra.local.runtime import LambdaContext
 from shared.errors import RetryableError
@@ -396,6 +398,38 @@ def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
     assert _api("POST", second["fo_id"], "reject", body={"reason": "closed too"})[0] == 200
     with pytest.raises(RerouteLimitReached):
         settle_fulfillment_order(order_id, second["fo_id"])
+
+
+def test_units_backordered_after_a_rejection_wait_behind_the_fulfillment_order_still_open(resumed):
+    """A rejected unit no other location stocks is backordered; the order's other fulfillment
+    order is still open, and what it ships is captured when it ships, not when stock arrives."""
+    save_policy(RoutingPolicy(max_reroute_attempts=1))
+    _split_stock()  # T-shirts only at wh-east, jeans only at wh-west
+    status, _, order = post(order_body("FO-REJ-BACKORDER"))
+    assert status == 201, order
+    order_id = order["order_id"]
+    assert advance_order(order_id).next is Next.FULFILL
+    fos = _fos(order_id)
+    east, west = fos["wh-east"]["fo_id"], fos["wh-west"]["fo_id"]
+    assert _api("POST", east, "reject", body={"reason": "water damage"})[0] == 200
+    with pytest.raises(RerouteRejectedUnits):
+        settle_fulfillment_order(order_id, east)
+
+    behind = advance_order(order_id)
+    assert (behind.next, behind.backordered_units, behind.open) == (Next.FULFILL, 2, [{"fo_id": west}])
+    assert behind.branch() is None  # AdvanceOrder's own task waits on the jeans' fulfillment order
+    assert _api("POST", west, "ship", body={"carrier": "dhl", "tracking_number": "T-REJ-BO"})[0] == 201
+    with pytest.raises(RerouteRejectedUnits) as back:  # nothing open any more: allocate again
+        settle_fulfillment_order(order_id, west)
+    # A shipment is no rejection: the one re-routing the policy allows is counted once.
+    assert json.loads(str(back.value))["attempt"] == 1
+    record = load_order(order_id)
+    assert record is not None
+    assert record.header["payment_status"] == "partially_captured"
+    assert [s["capture_status"] for s in record.others["SHP"]] == ["captured"]
+
+    parked = advance_order(order_id)
+    assert (parked.next, parked.backordered_units, parked.open) == (Next.WAIT_FOR_STOCK, 2, [])
 
 
 def test_review_completes_the_order_once_everything_shipped(resumed):

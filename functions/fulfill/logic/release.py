@@ -16,7 +16,7 @@ from typing import Any
 
 from functions.allocate.api import held
 from functions.fulfill.rules.status import awaited
-from functions.fulfill.store import in_creation_order, new_fulfillment_order
+from functions.fulfill.store import fulfillment_orders_of, in_creation_order, new_fulfillment_order, shipments_of
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
 from shared.ids import new_id
@@ -128,3 +128,11 @@ def release_to_fulfillment(order_id: str) -> dict[str, Any]:
             continue  # another run linked some of these allocations first: look again
         return {"open": [{"fo_id": fo["fo_id"]} for fo in waiting], "created": created}
     raise RetryableError(f"order {order_id}: allocations kept changing during release")
+
+
+def awaited_fulfillment_orders(order_id: str) -> list[dict[str, str]]:
+    """The fulfillment orders the workflow waits on, releasing nothing: an order backordered in
+    part waits on these first, so what they ship is captured as it ships."""
+    table = Table()
+    fos = fulfillment_orders_of(order_id, table)
+    return [{"fo_id": fo["fo_id"]} for fo in awaited(fos, shipments_of(order_id, table=table))]

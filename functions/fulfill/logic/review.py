@@ -6,8 +6,9 @@ settles after its own fulfillment order's last change (the capture, the cancella
 written and reads the order consistently, so of any two the later one sees both: the last
 to settle finds nothing open and completes the order.
 
-Re-routing counts its attempts on the order header, once per allocation round (a retried
-review counts nothing twice); past the routing policy's ``max_reroute_attempts`` the step
+Re-routing counts its attempts on the order header, once per allocation round and only
+after a rejection not yet counted (a retried review counts nothing twice; units backordered,
+or added by an edit, are allocated again without counting); past the routing policy's ``max_reroute_attempts`` the step
 fails with ``RerouteLimitReached`` and the workflow puts the order on hold as a process
 exception. Completion is one conditional write, so it happens once.
 """
@@ -62,7 +63,11 @@ def _reroute(table: Table, record: OrderRecord, units: int, open_ids: list[dict[
     order_id = header["order_id"]
     allocation_round = int(header.get("allocation_round", 0))
     attempts = int(header.get("reroute_attempts", 0))
+    rejections = len(header.get("rejected_locations", []))
     outcome = {"next": "reroute", "open": open_ids, "unallocated_units": units}
+    if rejections <= int(header.get("rerouted_rejections", 0)):
+        # No rejection since the last count: backordered units, or units an edit added.
+        return outcome | {"attempt": attempts}
     if attempts and header.get("rerouted_round") == allocation_round:
         return outcome | {"attempt": attempts}  # this round's review already counted
     limit = load_policy().max_reroute_attempts
@@ -74,9 +79,16 @@ def _reroute(table: Table, record: OrderRecord, units: int, open_ids: list[dict[
     detail = {"attempt": attempts + 1, "units": units, "rejected_locations": list(header.get("rejected_locations", []))}
     update = {
         "Key": _header_key(order_id),
-        "UpdateExpression": "SET reroute_attempts = :n, rerouted_round = :r, updated_at = :at",
+        "UpdateExpression": "SET reroute_attempts = :n, rerouted_round = :r, rerouted_rejections = :j,"
+        " updated_at = :at",
         "ConditionExpression": pinned("reroute_attempts", ":old", attempts),
-        "ExpressionAttributeValues": {":n": attempts + 1, ":r": allocation_round, ":at": at, ":old": attempts},
+        "ExpressionAttributeValues": {
+            ":n": attempts + 1,
+            ":r": allocation_round,
+            ":j": rejections,
+            ":at": at,
+            ":old": attempts,
+        },
     }
     try:
         table.transact([{"Update": update}, {"Put": {"Item": event_item(order_id, "fulfillment.rerouting", detail)}}])

@@ -14,6 +14,10 @@ WaitForStock, AwaitHoldRelease or a re-route) without doing anything twice:
 - ``release_to_fulfillment`` links each allocation to one fulfillment order on a
   condition and finishes what an interrupted run began.
 
+Units backordered while fulfillment orders are still open (a rejection no other location
+can take) wait behind those first: waiting for stock there would leave their shipments
+uncaptured until stock came or the backorder timed out.
+
 Errors keep their names for the state machine's Catch: ``PaymentDeclined`` (release the
 stock, fail the order), transient ones (``RetryableError``, ``Throttled``: retried), the
 rest (compensation and a process exception). A hold placed between the gate and the
@@ -26,7 +30,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from functions.allocate.api import allocate_order
-from functions.fulfill.api import release_to_fulfillment
+from functions.fulfill.api import awaited_fulfillment_orders, release_to_fulfillment
 from functions.holds.api import check_holds
 from functions.lifecycle.rules.steps import Advance, Next
 from functions.payments.api import authorize_order
@@ -48,7 +52,11 @@ def advance_order(order_id: str) -> Advance:
         stock_seen=allocation.stock_seen,
     )
     if allocation.backordered_units:
-        return allocated
+        # Released before (a rejection found no stock elsewhere): the fulfillment orders still
+        # open are waited on first, so what they ship is captured as it ships, and each one's
+        # review brings the order back here; the stock wait starts once none is left.
+        waiting = awaited_fulfillment_orders(order_id)
+        return replace(allocated, next=Next.FULFILL, open=waiting) if waiting else allocated
     for _ in attempts(_GATE_ATTEMPTS):
         gate = check_holds(order_id)
         if gate["held"]:
