@@ -226,6 +226,37 @@ def test_a_parcel_is_captured_while_a_rejected_unit_waits_for_stock(network, sta
     assert (done["status"], done["payment_summary"]["captured"]) == ("completed", order["totals"]["total"])
 
 
+def test_parcels_of_several_fulfillment_orders_are_captured_while_a_rejected_unit_waits(network, stack):
+    api = network
+    put_location(api, "wh-central", lat=50.11, lon=8.68)
+    put_stock(api, "wh-east", "LC-EAST-LAST-2", 1)
+    put_stock(api, "wh-central", "LC-ONLY-CENTRAL", 5)
+    lines = [
+        {"sku": "LC-EAST-LAST-2", "quantity": 1, "unit_price": 1999},
+        {"sku": "LC-ONLY-WEST", "quantity": 1, "unit_price": 4999},
+        {"sku": "LC-ONLY-CENTRAL", "quantity": 2, "unit_price": 2500},
+    ]
+    order = api.post("/v1/orders", _order("LC-REJ-WAIT-2", lines)).json()
+    order_id = order["order_id"]
+    fos = {f["location_id"]: f["fo_id"] for f in _open_fos(api, order_id, 3)}
+    rejected = api.post(f"/v1/fulfillment-orders/{fos['wh-east']}/reject", {"reason": "damaged"}, key=WMS)
+    assert rejected.status_code == 200, rejected.text
+    wait_for_order(api, order_id, lambda o: o["fulfillment_status"] == "backordered")
+
+    for location, tracking in (("wh-west", "LCREJWAIT2W"), ("wh-central", "LCREJWAIT2C")):
+        _work(api, fos[location])
+        _ship(api, fos[location], tracking)
+    waiting = order["lines"][0]  # all is captured but this unit and its share of shipping
+    captured = order["totals"]["total"] - waiting["total"] - waiting["shipping"]
+    partly = wait_for_order(
+        api, order_id, lambda o: [s["capture_status"] for s in o["shipments"]] == ["captured", "captured"]
+    )
+    assert (partly["status"], partly["payment_summary"]["captured"]) == ("open", captured)
+    entered = _entered(stack, order)
+    # The two still open are waited on in a Map after the re-routing, then the order waits for stock.
+    assert entered.count("FulfillEach") == 2 and entered[-1] == "WaitForStock"
+
+
 def test_carrier_events_out_of_order_and_twice_end_right_and_forgeries_are_refused(network):
     api = network
     order = api.post(
