@@ -80,6 +80,15 @@ def _carrier_event(api, tracking: str, status: str, at: str, event_id: str, *, s
     )
 
 
+def _entered_until(stack, order: dict, state: str, timeout: float = 30) -> list[str]:
+    """The states entered once the execution has entered ``state`` last (it moves on after
+    what the test watches, the capture, is written)."""
+    deadline = time.monotonic() + timeout
+    while (entered := _entered(stack, order))[-1] != state and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return entered
+
+
 def _entered(stack, order: dict) -> list[str]:
     """The states the order's execution entered, in order: each is a paid transition."""
     history = stack.aws("stepfunctions").get_execution_history(executionArn=order["workflow"]["execution_arn"])
@@ -216,7 +225,7 @@ def test_a_parcel_is_captured_while_a_rejected_unit_waits_for_stock(network, sta
     partly = wait_for_order(api, order_id, lambda o: o["payment_status"] == "partially_captured")
     assert [s["capture_status"] for s in partly["shipments"]] == ["captured"]
     assert partly["status"] == "open"
-    assert _entered(stack, order)[-1] == "WaitForStock"
+    assert _entered_until(stack, order, "WaitForStock")[-1] == "WaitForStock"
 
     put_stock(api, "wh-west", "LC-EAST-LAST", 1)  # the stock wait resumes and the unit ships from there
     (again,) = [f for f in _open_fos(api, order_id, 1) if f["location_id"] == "wh-west"]
@@ -252,7 +261,7 @@ def test_parcels_of_several_fulfillment_orders_are_captured_while_a_rejected_uni
         api, order_id, lambda o: [s["capture_status"] for s in o["shipments"]] == ["captured", "captured"]
     )
     assert (partly["status"], partly["payment_summary"]["captured"]) == ("open", captured)
-    entered = _entered(stack, order)
+    entered = _entered_until(stack, order, "WaitForStock")
     # The two still open are waited on in a Map after the re-routing, then the order waits for stock.
     assert entered.count("FulfillEach") == 2 and entered[-1] == "WaitForStock"
 
