@@ -141,6 +141,15 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
 31. An SQS queue's attribute names are converted to moto's attribute names once, not at
    every message sent: moto builds the queue's whole attribute map to read one of them,
    converting fourteen names character by character each time (a fifth of a send).
+32. Work at every request that answers nothing. A plain JSON DynamoDB request (the SDK's:
+   no query string, not compressed) sets up moto's handler without moto's form parsing,
+   the query string it makes of a JSON body (the DynamoDB handler reads its parsed
+   parameters only) and werkzeug's IRI decoding of the URL: every other attribute is set
+   as ``setup_class`` sets it. Request ids and receipt handles are drawn in one call, not
+   one character at a time; an answer's body is searched for an XML ``RequestId`` only if
+   it has one. A stream record's ``SizeBytes`` is its keys' and images' item sizes, kept
+   on the items, not the length of the record's JSON dumped again. A GetItem through the
+   endpoint took 179 µs of CPU in the emulator's process, 122 µs with these.
 """
 
 from __future__ import annotations
@@ -154,17 +163,20 @@ import json
 import logging
 import os
 import queue
+import random
 import re
+import string
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlparse
 
 from moto.core.parse import PROTOCOL_PARSERS, JSONParser
 from moto.core.request import Request as MotoRequest
 from moto.core.responses import EmptyResult
-from moto.core.utils import unix_time
+from moto.core.utils import unix_time, utcnow
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -182,9 +194,13 @@ from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue as SqsQueue
 from moto.sqs.models import SQSBackend, sqs_backends
+from moto.utilities.aws_headers import gen_amzn_requestid_long
+from werkzeug.http import http_date
 
 log = logging.getLogger(__name__)
 _LOCK = threading.RLock()
+_DIGITS_AND_LETTERS = string.ascii_letters + string.digits
+_REQUEST_ID = re.compile(r"(?<=<RequestId>).*(?=<\/RequestId>)")
 _installed = False
 
 
@@ -417,6 +433,47 @@ def items_replaced(table: Table) -> None:
     table.__dict__.pop("_index_partitions", None)
 
 
+_IMAGES = {"NEW_IMAGE": (False, True), "OLD_IMAGE": (True, False), "NEW_AND_OLD_IMAGES": (True, True)}
+
+
+def _stream_record(table: Table, view: str, event_name: str, old: Any, new: Any, seq: int) -> StreamRecord:
+    """moto's stream record, sized by its keys and images as DynamoDB sizes items (patch 32),
+    each image's size kept on its item, instead of the length of the record's JSON."""
+    from moto.moto_api._internal import mock_random
+
+    written = old if old is not None else new
+    keys = {table.hash_key_attr: written.hash_key.to_json()}
+    size = bytesize(table.hash_key_attr) + _value_size(written.hash_key)
+    if table.range_key_attr is not None:
+        keys[table.range_key_attr] = written.range_key.to_json()
+        size += bytesize(table.range_key_attr) + _value_size(written.range_key)
+    dynamodb: dict[str, Any] = {
+        "StreamViewType": view,
+        "ApproximateCreationDateTime": utcnow(),
+        "SequenceNumber": str(seq),
+        "SizeBytes": 0,
+        "Keys": keys,
+    }
+    with_old, with_new = _IMAGES.get(view, (False, False))
+    if with_new and new is not None:
+        dynamodb["NewImage"] = new.to_json()["Attributes"]
+        size += new.size()
+    if with_old and old is not None:
+        dynamodb["OldImage"] = old.to_json()["Attributes"]
+        size += old.size()
+    dynamodb["SizeBytes"] = size
+    record = cast(StreamRecord, StreamRecord.__new__(StreamRecord))  # tracked by moto, as its own are
+    record.record = {
+        "eventID": mock_random.uuid4().hex,
+        "eventName": event_name,
+        "eventSource": "aws:dynamodb",
+        "eventVersion": "1.0",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+    }
+    return record
+
+
 def _stream_add(self: StreamShard, old: Any, new: Any) -> None:
     partitions: _IndexPartitions | None = self.table.__dict__.get("_index_partitions")
     if partitions is not None:
@@ -427,7 +484,7 @@ def _stream_add(self: StreamShard, old: Any, new: Any) -> None:
     view = self.table.stream_specification["StreamViewType"]  # type: ignore[index]
     event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
     seq = len(self.items) + self.starting_sequence_number
-    record = StreamRecord(self.table, view, event_name, old, new, seq)
+    record = _stream_record(self.table, view, event_name, old, new, seq)
     self.items.append(record)
     if self.table.lambda_event_source_mappings and _delivery is not None:
         _delivery.add(self, record)
@@ -723,6 +780,69 @@ class _ServerRequest(MotoRequest):
     from_wsgi_server = True  # what moto's Flask app's request class says
 
 
+_DYNAMODB_JSON = "application/x-amz-json-1.0"
+
+
+def _plain_json(environ: dict[str, Any]) -> bool:
+    """A request as the SDK sends DynamoDB's: JSON, no query string, not compressed, a Host."""
+    return (
+        environ.get("CONTENT_TYPE") == _DYNAMODB_JSON
+        and not environ.get("QUERY_STRING")
+        and "HTTP_CONTENT_ENCODING" not in environ
+        and "HTTP_HOST" in environ
+    )
+
+
+def set_up_json_request(handler: Any, request: MotoRequest, full_url: str) -> None:
+    """What moto's ``setup_class`` sets on a response handler, for a plain JSON request
+    (patch 32): the form is empty for a JSON body, as werkzeug parses it, and the query
+    string moto makes of the body, which the DynamoDB handler never reads, is left empty."""
+    from moto.iam.models import mark_account_as_visited
+    from moto.utilities.utils import get_partition
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    raw = request.get_data()
+    handler.is_werkzeug_request = request.from_wsgi_server
+    handler.normalized_request = request
+    handler.parsed_url = urlparse(full_url)
+    handler.form_data = ImmutableMultiDict()
+    handler.raw_body = raw
+    handler.body = raw if handler.use_raw_body else raw.decode("utf-8")
+    handler.uri = full_url
+    handler.path = handler.parsed_url.path
+    handler.raw_path = request.raw_path
+    handler.querystring = handler.data = {}
+    handler.method = request.method
+    handler.region = handler.get_region_from_url(request, full_url)
+    handler.partition = get_partition(handler.region)
+    handler.uri_match = {}
+    handler.headers = request.headers
+    handler.response_headers = {"server": "amazon.com"}
+    if not handler.is_werkzeug_request:
+        handler.response_headers["date"] = http_date(utcnow())
+    if handler.automated_parameter_parsing and handler._get_action():
+        handler.parse_parameters(request)
+    handler.access_key = handler.get_access_key()
+    handler.current_account = handler.get_current_account()
+    mark_account_as_visited(
+        account_id=handler.current_account,
+        access_key=handler.access_key,
+        service=handler.service_name,
+        region=handler.region,
+    )
+
+
+def plain_json_url(environ: dict[str, Any]) -> str:
+    """A plain JSON request's URL (``raw_url`` without werkzeug's IRI decoding of the host)."""
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{environ['HTTP_HOST']}/"
+
+
+def _dynamodb_dispatch(request: MotoRequest, environ: dict[str, Any]) -> Any:
+    handler = DynamoHandler()
+    set_up_json_request(handler, request, plain_json_url(environ))
+    return handler.call_action()
+
+
 class DirectDispatch:
     """WSGI middleware in front of moto's dispatcher application (patch 17)."""
 
@@ -758,7 +878,10 @@ class DirectDispatch:
         request = _ServerRequest(environ)
         try:
             recorder._record_request(request)
-            result = dispatch(request, request.raw_url, dict(request.headers))
+            if prefix == "DynamoDB_20120810" and _plain_json(environ):
+                result = _dynamodb_dispatch(request, environ)
+            else:
+                result = dispatch(request, request.raw_url, dict(request.headers))
         except HTTPException as exc:
             return exc(environ, start_response)
         except ClientError as exc:
@@ -1319,6 +1442,24 @@ def _patch_condition_lexing() -> None:
     ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
 
 
+def _random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+    drawn = "".join(self.choices(_DIGITS_AND_LETTERS if include_digits else string.ascii_letters, k=length))
+    return drawn.lower() if lower_case else drawn
+
+
+def _receipt_handle() -> str:
+    return "".join(random.choices(string.ascii_lowercase, k=185))
+
+
+def _enrich_response(headers: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
+    if "status" in headers:
+        headers["status"] = str(headers["status"])
+    request_id = gen_amzn_requestid_long(headers)
+    if isinstance(body, str) and "<RequestId>" in body:  # only an XML answer carries one
+        body = _REQUEST_ID.sub(request_id, body)
+    return headers, body
+
+
 def _retained(self: Any, queue_name: str, message: Any) -> bool:
     retention_period = self.get_queue(queue_name).message_retention_period
     return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
@@ -1337,6 +1478,8 @@ def install() -> None:
     _patch_parsing()
     _patch_update_validation()
     PROTOCOL_PARSERS["json"] = PresentMembersParser
+    from moto.sqs import models as sqs_models
+
     _patch_condition_lexing()
     _patch_item_size()
     global _ORIGINAL_REGULAR_JSON
@@ -1367,7 +1510,13 @@ def install() -> None:
     SqsQueue.add_message = _add_message  # type: ignore[method-assign]
     SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
     http.client.parse_headers = _parse_headers
-    from moto.sqs import models as sqs_models
+    from moto.core.responses import BaseResponse
+    from moto.moto_api._internal.moto_random import MotoRandom
+    from moto.sqs import utils as sqs_utils
 
+    MotoRandom.get_random_string = _random_string  # type: ignore[method-assign]
+    sqs_models.generate_receipt_handle = _receipt_handle
+    sqs_utils.generate_receipt_handle = _receipt_handle
+    BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign]
     sqs_models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(sqs_models.camelcase_to_underscores)
     _installed = True

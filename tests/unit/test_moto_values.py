@@ -1,9 +1,11 @@
-"""The local stack's item size and plain values (moto_patches 24, 25) against moto's own, for values of every type."""
+"""The local stack's item size, plain values, request parsing and set-up and stream records
+(moto_patches 24, 25, 29-32) against moto's own, for values of every type."""
 
 from __future__ import annotations
 
 import base64
 import functools
+import io
 from typing import Any
 
 from hypothesis import given, settings
@@ -228,3 +230,115 @@ def test_sqs_attribute_names_are_converted_as_moto_converts_them() -> None:
     queue = sqs_models.Queue
     for name in [*queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES, "ContentBasedDeduplication"]:
         assert sqs_models.camelcase_to_underscores(name) == camelcase_to_underscores(name)
+
+
+_HOSTS = st.sampled_from(
+    ["127.0.0.1:4566", "localhost:45123", "dynamodb.eu-west-1.amazonaws.com", "[::1]:4566", "host.docker.internal:4566"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_ITEMS, _HOSTS, st.sampled_from(["us-east-1", "eu-central-1"]))
+def test_a_plain_json_request_sets_up_dynamodbs_handler_as_moto_does(item: Any, host: str, region: str) -> None:
+    """Patch 32 against moto's ``setup_class``, on requests as the SDK serializes and signs
+    them: every attribute the same but the form and the query string moto makes of the body."""
+    from botocore.awsrequest import AWSRequest
+    from botocore.serialize import create_serializer
+    from moto.dynamodb.responses import DynamoHandler
+    from werkzeug.test import EnvironBuilder
+
+    model = _dynamodb_model()
+    key = {"pk": {"S": "P"}, "sk": {"S": "S"}}
+    requests = {
+        "GetItem": {"TableName": "t", "Key": key, "ConsistentRead": True},
+        "PutItem": {"TableName": "t", "Item": {**item, **key}, "ConditionExpression": "attribute_not_exists(pk)"},
+        "Query": {
+            "TableName": "t",
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": key["pk"]},
+        },
+    }
+    for name, params in requests.items():
+        serialized = create_serializer("json").serialize_to_request(params, model.operation_model(name))
+        sent = AWSRequest(method="POST", url=f"http://{host}/", data=serialized["body"], headers=serialized["headers"])
+        sent.headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261203/{region}/dynamodb/aws4_request, "
+            "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0"
+        )
+        headers = dict(sent.headers) | {"Host": host}
+        environ = EnvironBuilder(
+            method="POST", path="/", base_url=f"http://{host}", data=serialized["body"], headers=headers
+        ).get_environ()
+        assert moto_patches._plain_json(environ)
+        theirs, ours = DynamoHandler(), DynamoHandler()
+        request = moto_patches._ServerRequest(dict(environ, **{"wsgi.input": io.BytesIO(serialized["body"])}))
+        theirs.setup_class(request, request.raw_url, dict(request.headers))
+        mine = moto_patches._ServerRequest(dict(environ, **{"wsgi.input": io.BytesIO(serialized["body"])}))
+        moto_patches.set_up_json_request(ours, mine, moto_patches.plain_json_url(environ))
+        assert set(vars(ours)) == set(vars(theirs))
+        differ = {"querystring", "data", "normalized_request", "headers"}
+        assert {k: v for k, v in vars(ours).items() if k not in differ} == {
+            k: v for k, v in vars(theirs).items() if k not in differ
+        }
+        assert list(ours.headers.items()) == list(theirs.headers.items())
+        assert ours.querystring == {} and ours.params == theirs.params
+        assert ours.region == (region if "amazonaws" not in host else "eu-west-1")
+
+
+@settings(max_examples=100, deadline=None)
+@given(_ITEMS, _ITEMS, st.sampled_from(["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"]))
+def test_a_stream_record_is_moto_s_sized_by_its_keys_and_images(old: Any, new: Any, view: str) -> None:
+    """Patch 32: the record moto builds, but for its size: the keys' and the images' item sizes."""
+    from moto.dynamodb.models.table import StreamRecord, Table
+
+    table = Table(
+        "t",
+        account_id="123456789012",
+        region="us-east-1",
+        schema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        attr=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+    )
+    key = {"pk": {"S": "ORDER#1"}, "sk": {"S": "HEADER"}}
+
+    def item(attrs: dict[str, Any]) -> Item:
+        values = {name: DynamoType(value) for name, value in ({**attrs, **key}).items()}
+        return Item(values["pk"], values["sk"], values)
+
+    for before, after, event in (
+        (None, item(new), "INSERT"),
+        (item(old), item(new), "MODIFY"),
+        (item(old), None, "REMOVE"),
+    ):
+        expected = StreamRecord(table, view, event, before, after, 7).record
+        record = moto_patches._stream_record(table, view, event, before, after, 7).record
+        for built in (expected, record):
+            built.pop("eventID")
+            built["dynamodb"].pop("ApproximateCreationDateTime")
+        size = record["dynamodb"].pop("SizeBytes")
+        expected["dynamodb"].pop("SizeBytes")
+        assert record == expected
+        images = [
+            i
+            for i, kept in ((before, view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES")), (after, "NEW" in view))
+            if kept and i
+        ]
+        assert size == len("pk") + len("ORDER#1") + len("sk") + len("HEADER") + sum(i.size() for i in images)
+
+
+def test_request_ids_and_receipt_handles_are_drawn_from_moto_s_alphabets() -> None:
+    import string
+
+    from moto.core.responses import BaseResponse
+    from moto.moto_api._internal import mock_random
+    from moto.sqs import models as sqs_models
+
+    request_id = mock_random.get_random_string(length=52)
+    assert len(request_id) == 52 and set(request_id) <= set(string.ascii_letters + string.digits)
+    assert mock_random.get_random_string(length=8, include_digits=False, lower_case=True).islower()
+    handle = sqs_models.generate_receipt_handle()
+    assert len(handle) == 185 and set(handle) <= set(string.ascii_lowercase)
+    headers: dict[str, Any] = {"status": 200}
+    _, xml = BaseResponse._enrich_response(headers, "<R><RequestId>old</RequestId></R>")
+    assert xml == f"<R><RequestId>{headers['x-amzn-requestid']}</RequestId></R>" and headers["status"] == "200"
+    _, body = BaseResponse._enrich_response({}, '{"RequestId": "kept"}')
+    assert body == '{"RequestId": "kept"}'
