@@ -150,6 +150,11 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    it has one. A stream record's ``SizeBytes`` is its keys' and images' item sizes, kept
    on the items, not the length of the record's JSON dumped again. A GetItem through the
    endpoint took 179 µs of CPU in the emulator's process, 122 µs with these.
+33. A transaction's condition expressions are parsed once per request: moto's response
+   handler parsed each to check its names, and the backend parsed it again to evaluate
+   it. Within a request (which holds the lock, patch 1) a condition parsed from the same
+   expression, names and values objects is the same tree; the tree is only read when it
+   is evaluated. A three-item transaction took about 8 % less CPU.
 """
 
 from __future__ import annotations
@@ -213,9 +218,45 @@ def _serialized(method: Any) -> Any:
     @functools.wraps(method)
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
         with _LOCK:
-            return method(self, *args, **kwargs)
+            _request_scope.conditions = {}
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _request_scope.conditions = None
 
     return call
+
+
+# The condition expressions parsed during the DynamoDB request running on this thread (patch 33).
+_request_scope = threading.local()
+
+
+def _patch_condition_reuse() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser.parse
+
+    def parse(self: ConditionExpressionParser) -> Any:
+        parsed: dict[tuple[Any, ...], Any] | None = getattr(_request_scope, "conditions", None)
+        if parsed is None:
+            return original(self)
+        names, values = self.expression_attribute_names, self.expression_attribute_values
+        key = (self.condition_expression, id(names), id(values))
+        found = parsed.get(key)
+        if found is None:  # one that does not parse raises each time, uncached
+            tree = original(self)
+            # The names and values are held with it: their ids name no other while it stands.
+            found = parsed[key] = (
+                tree,
+                tuple(self.expr_attr_names_found),
+                tuple(self.expr_attr_values_found),
+                names,
+                values,
+            )
+        self.expr_attr_names_found, self.expr_attr_values_found = list(found[1]), list(found[2])
+        return found[0]
+
+    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
 
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
@@ -1481,6 +1522,7 @@ def install() -> None:
     from moto.sqs import models as sqs_models
 
     _patch_condition_lexing()
+    _patch_condition_reuse()
     _patch_item_size()
     global _ORIGINAL_REGULAR_JSON
     _ORIGINAL_REGULAR_JSON = DynamoType.to_regular_json

@@ -342,3 +342,31 @@ def test_request_ids_and_receipt_handles_are_drawn_from_moto_s_alphabets() -> No
     assert xml == f"<R><RequestId>{headers['x-amzn-requestid']}</RequestId></R>" and headers["status"] == "200"
     _, body = BaseResponse._enrich_response({}, '{"RequestId": "kept"}')
     assert body == '{"RequestId": "kept"}'
+
+
+def test_a_condition_is_parsed_once_per_request_for_the_same_names_and_values() -> None:
+    """Patch 33: within one request the same expression, names and values give the same tree
+    and the names it found; other values, or another request, are parsed again."""
+    from moto.dynamodb.comparisons import create_condition_expression_parser
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    expression = "#st IN (:open, :hold) AND version = :v"
+    names = {"#st": "status"}
+    values = {":open": {"S": "open"}, ":hold": {"S": "on_hold"}, ":v": {"N": "3"}}
+    newer = dict(values, **{":v": {"N": "4"}})
+    item = Item(DynamoType({"S": "P"}), None, {"status": DynamoType({"S": "open"}), "version": DynamoType({"N": "4"})})
+
+    def parsed(with_values: dict[str, Any]) -> tuple[Any, list[str]]:
+        parser = create_condition_expression_parser(expression, names, with_values)
+        return parser.parse(), parser.expr_attr_names_found
+
+    moto_patches._request_scope.conditions = {}
+    try:
+        (first, found), (again, found_again) = parsed(values), parsed(values)
+        assert again is first and found_again == found and "#st" in found
+        other, _ = parsed(newer)
+        assert other is not first
+        assert (first.expr(item), other.expr(item)) == (False, True)
+    finally:
+        moto_patches._request_scope.conditions = None
+    assert parsed(values)[0] is not parsed(values)[0]  # outside a request nothing is kept
