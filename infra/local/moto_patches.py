@@ -154,7 +154,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    handler parsed each to check its names, and the backend parsed it again to evaluate
    it. Within a request (which holds the lock, patch 1) a condition parsed from the same
    expression, names and values objects is the same tree; the tree is only read when it
-   is evaluated. A three-item transaction took about 8 % less CPU.
+   is evaluated. A three-item transaction took about 5 % less CPU.
+34. Whether an SQS message is visible, or still delayed, is read from the clock directly:
+   moto built two datetimes for each message at each look (its queue's poller looks at
+   every message it holds, those in flight too, at every receive).
 """
 
 from __future__ import annotations
@@ -172,6 +175,7 @@ import random
 import re
 import string
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
@@ -1501,6 +1505,14 @@ def _enrich_response(headers: dict[str, Any], body: Any) -> tuple[dict[str, Any]
     return headers, body
 
 
+def _visible(self: Any) -> bool:
+    return time.time() * 1000.0 > self.visible_at
+
+
+def _delayed(self: Any) -> bool:
+    return time.time() * 1000.0 < self.delayed_until
+
+
 def _retained(self: Any, queue_name: str, message: Any) -> bool:
     retention_period = self.get_queue(queue_name).message_retention_period
     return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
@@ -1558,6 +1570,8 @@ def install() -> None:
 
     MotoRandom.get_random_string = _random_string  # type: ignore[method-assign]
     sqs_models.generate_receipt_handle = _receipt_handle
+    sqs_models.Message.visible = property(_visible)  # type: ignore[method-assign,assignment]
+    sqs_models.Message.delayed = property(_delayed)  # type: ignore[method-assign,assignment]
     sqs_utils.generate_receipt_handle = _receipt_handle
     BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign]
     sqs_models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(sqs_models.camelcase_to_underscores)

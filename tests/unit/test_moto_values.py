@@ -370,3 +370,16 @@ def test_a_condition_is_parsed_once_per_request_for_the_same_names_and_values() 
     finally:
         moto_patches._request_scope.conditions = None
     assert parsed(values)[0] is not parsed(values)[0]  # outside a request nothing is kept
+
+
+def test_an_sqs_messages_visibility_and_delay_are_read_from_the_clock_as_moto_reads_them() -> None:
+    """Patch 34: the same answers as moto's properties, without its datetimes."""
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Message
+
+    message = Message("m-1", "body")
+    now = unix_time_millis()
+    for offset, visible, delayed in ((-5_000, True, False), (60_000, False, True)):
+        message.visible_at = message.delayed_until = now + offset
+        assert (message.visible, message.delayed) == (visible, delayed)
+        assert (moto_patches._visible(message), moto_patches._delayed(message)) == (visible, delayed)
