@@ -171,7 +171,6 @@ import json
 import logging
 import os
 import queue
-import random
 import re
 import string
 import threading
@@ -1493,7 +1492,9 @@ def _random_string(self: Any, length: int = 20, include_digits: bool = True, low
 
 
 def _receipt_handle() -> str:
-    return "".join(random.choices(string.ascii_lowercase, k=185))
+    from moto.moto_api._internal import mock_random  # moto's own generator, as its handles use
+
+    return "".join(mock_random.choices(string.ascii_lowercase, k=185))
 
 
 def _enrich_response(headers: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
