@@ -326,6 +326,17 @@ def test_stack_starts_on_free_ports(stack: LocalStack) -> None:
     assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint_url
 
 
+def test_the_running_stack_keeps_what_it_built_out_of_garbage_collections(stack: LocalStack) -> None:
+    """The emulator's long-lived heap is frozen at start and young objects are collected less
+    often (how much CPU that saves is a benchmark figure, not a test)."""
+    import gc
+
+    from infra.local import stack as stack_module
+
+    assert gc.get_threshold() == stack_module._GC_THRESHOLDS
+    assert gc.get_freeze_count() > 10_000
+
+
 def test_stack_refuses_a_port_in_use() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
