@@ -1532,8 +1532,6 @@ def install() -> None:
     _patch_parsing()
     _patch_update_validation()
     PROTOCOL_PARSERS["json"] = PresentMembersParser
-    from moto.sqs import models as sqs_models
-
     _patch_condition_lexing()
     _patch_condition_reuse()
     _patch_item_size()
@@ -1567,6 +1565,7 @@ def install() -> None:
     http.client.parse_headers = _parse_headers
     from moto.core.responses import BaseResponse
     from moto.moto_api._internal.moto_random import MotoRandom
+    from moto.sqs import models as sqs_models
     from moto.sqs import utils as sqs_utils
 
     MotoRandom.get_random_string = _random_string  # type: ignore[method-assign]

@@ -8,9 +8,9 @@ to settle finds nothing open and completes the order.
 
 Re-routing counts its attempts on the order header, once per allocation round and only
 after a rejection not yet counted (a retried review counts nothing twice; units backordered,
-or added by an edit, are allocated again without counting); past the routing policy's ``max_reroute_attempts`` the step
-fails with ``RerouteLimitReached`` and the workflow puts the order on hold as a process
-exception. Completion is one conditional write, so it happens once.
+or added by an edit, are allocated again without counting); past the routing policy's
+``max_reroute_attempts`` the step fails with ``RerouteLimitReached`` and the workflow puts
+the order on hold as a process exception. Completion is one conditional write, so it happens once.
 """
 
 from __future__ import annotations
