@@ -432,6 +432,40 @@ def test_units_backordered_after_a_rejection_wait_behind_the_fulfillment_order_s
     assert (parked.next, parked.backordered_units, parked.open) == (Next.WAIT_FOR_STOCK, 2, [])
 
 
+def test_an_order_whose_backorder_is_cancelled_after_the_rest_settled_completes(resumed):
+    """The jeans are rejected and backordered after the T-shirts' fulfillment order shipped and
+    settled; the jeans are then cancelled. Woken, AdvanceOrder has nothing left to wait on:
+    it completes the order itself (the Map over no fulfillment order would end the execution
+    with the order open)."""
+    from functions.changes.logic.cancel import cancel_order
+    from functions.changes.logic.models import CancelRequest
+    from tests.integration.test_invariants_under_races import as_caller
+
+    _split_stock()  # T-shirts only at wh-east, jeans only at wh-west
+    status, _, order = post(order_body("FO-BO-CANCELLED"))
+    assert status == 201, order
+    order_id = order["order_id"]
+    assert advance_order(order_id).next is Next.FULFILL
+    fos = _fos(order_id)
+    east, west = fos["wh-east"]["fo_id"], fos["wh-west"]["fo_id"]
+    assert _api("POST", east, "ship", body={"carrier": "dhl", "tracking_number": "T-BO-CANCEL"})[0] == 201
+    assert settle_fulfillment_order(order_id, east)["next"] == "fulfill"  # the jeans are still open
+    assert _api("POST", west, "reject", body={"reason": "water damage"})[0] == 200
+    with pytest.raises(RerouteRejectedUnits):
+        settle_fulfillment_order(order_id, west)
+    assert advance_order(order_id).next is Next.WAIT_FOR_STOCK
+
+    jeans = _lines(order_id)["JEANS-32"]["line_id"]
+    request = CancelRequest.model_validate({"reason": "no longer wanted", "lines": [{"line_id": jeans, "quantity": 1}]})
+    cancel_order(as_caller("dev-agent-key"), order_id, request, preview=False)
+    woken = advance_order(order_id)
+    assert (woken.next, woken.backordered_units, woken.open) == (Next.FULFILL, 0, [])
+    record = load_order(order_id)
+    assert record is not None
+    assert (record.header["status"], record.header["fulfillment_status"]) == ("completed", "shipped")
+    assert _events(order_id).count("order.completed") == 1
+
+
 def test_review_completes_the_order_once_everything_shipped(resumed):
     _split_stock()
     order_id, released = _released_order("FO-DONE")

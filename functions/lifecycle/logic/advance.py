@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from functions.allocate.api import allocate_order
-from functions.fulfill.api import awaited_fulfillment_orders, release_to_fulfillment
+from functions.fulfill.api import awaited_fulfillment_orders, release_to_fulfillment, review_fulfillment
 from functions.holds.api import check_holds
 from functions.lifecycle.rules.steps import Advance, Next
 from functions.payments.api import authorize_order
@@ -66,6 +66,10 @@ def advance_order(order_id: str) -> Advance:
             released = release_to_fulfillment(order_id)
         except OrderHeld:
             continue  # held since the gate looked: the gate looks again
+        if not released["open"]:
+            # Nothing left to wait on (the rest was cancelled while the order waited, after
+            # its other fulfillment orders had settled): no settle step will come to complete it.
+            review_fulfillment(order_id)
         return replace(
             allocated,
             next=Next.FULFILL,
