@@ -400,17 +400,23 @@ def test_past_the_reroute_limit_the_order_goes_to_operators(resumed):
         settle_fulfillment_order(order_id, second["fo_id"])
 
 
-def test_units_backordered_after_a_rejection_wait_behind_the_fulfillment_order_still_open(resumed):
-    """A rejected unit no other location stocks is backordered; the order's other fulfillment
-    order is still open, and what it ships is captured when it ships, not when stock arrives."""
-    save_policy(RoutingPolicy(max_reroute_attempts=1))
-    _split_stock()  # T-shirts only at wh-east, jeans only at wh-west
-    status, _, order = post(order_body("FO-REJ-BACKORDER"))
+def _advanced_split_order(external_id: str) -> tuple[str, str, str]:
+    """An order past AdvanceOrder: its T-shirts on a fulfillment order at wh-east, its jeans at
+    wh-west (the only locations stocking them); the order id and both fulfillment order ids."""
+    _split_stock()
+    status, _, order = post(order_body(external_id))
     assert status == 201, order
     order_id = order["order_id"]
     assert advance_order(order_id).next is Next.FULFILL
     fos = _fos(order_id)
-    east, west = fos["wh-east"]["fo_id"], fos["wh-west"]["fo_id"]
+    return order_id, fos["wh-east"]["fo_id"], fos["wh-west"]["fo_id"]
+
+
+def test_units_backordered_after_a_rejection_wait_behind_the_fulfillment_order_still_open(resumed):
+    """A rejected unit no other location stocks is backordered; the order's other fulfillment
+    order is still open, and what it ships is captured when it ships, not when stock arrives."""
+    save_policy(RoutingPolicy(max_reroute_attempts=1))
+    order_id, east, west = _advanced_split_order("FO-REJ-BACKORDER")
     assert _api("POST", east, "reject", body={"reason": "water damage"})[0] == 200
     with pytest.raises(RerouteRejectedUnits):
         settle_fulfillment_order(order_id, east)
@@ -441,13 +447,7 @@ def test_an_order_whose_backorder_is_cancelled_after_the_rest_settled_completes(
     from functions.changes.logic.models import CancelRequest
     from tests.integration.test_invariants_under_races import as_caller
 
-    _split_stock()  # T-shirts only at wh-east, jeans only at wh-west
-    status, _, order = post(order_body("FO-BO-CANCELLED"))
-    assert status == 201, order
-    order_id = order["order_id"]
-    assert advance_order(order_id).next is Next.FULFILL
-    fos = _fos(order_id)
-    east, west = fos["wh-east"]["fo_id"], fos["wh-west"]["fo_id"]
+    order_id, east, west = _advanced_split_order("FO-BO-CANCELLED")
     assert _api("POST", east, "ship", body={"carrier": "dhl", "tracking_number": "T-BO-CANCEL"})[0] == 201
     assert settle_fulfillment_order(order_id, east)["next"] == "fulfill"  # the jeans are still open
     assert _api("POST", west, "reject", body={"reason": "water damage"})[0] == 200
