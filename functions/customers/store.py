@@ -472,7 +472,7 @@ def latest_events(order_id: str, *, limit: int, table: Table | None = None) -> l
     """An order's newest timeline events, newest first."""
     items, _ = (table or Table()).query(
         "pk = :pk AND begins_with(sk, :ev)",
-        {":pk": keys.order_pk(order_id), ":ev": "EVENT#"},
+        {":pk": keys.order_pk(order_id), ":ev": keys.EVENT_SK_PREFIX},
         forward=False,
         limit=limit,
     )

@@ -38,8 +38,11 @@ def line_sk(position: int) -> str:
     return f"{LINE_SK_PREFIX}{position:05d}"
 
 
+EVENT_SK_PREFIX = "EVENT#"
+
+
 def event_sk(at: str, event_id: str) -> str:
-    return f"EVENT#{at}#{event_id}"
+    return f"{EVENT_SK_PREFIX}{at}#{event_id}"
 
 
 def channel_order_pk(channel: str, external_id: str) -> str:

@@ -78,18 +78,27 @@ def find_order_id(channel: str, external_id: str, table: Table | None = None) ->
 
 
 def load_order(order_id: str, table: Table | None = None) -> OrderRecord | None:
-    """The whole order but its timeline, in one paginated query."""
+    """The whole order but its timeline, in one paginated query.
+
+    The timeline's items stay in the table (a filter): they are read and paid for all the
+    same, but not sent, and past the first few steps an order has more of them than of
+    anything else."""
     table = table or Table()
     header: Item | None = None
     lines: list[Item] = []
     others: dict[str, list[Item]] = {}
-    for item in table.query_all("pk = :pk", {":pk": keys.order_pk(order_id)}, consistent=True):
+    for item in table.query_all(
+        "pk = :pk",
+        {":pk": keys.order_pk(order_id), ":event": keys.EVENT_SK_PREFIX},
+        filter_expression="NOT begins_with(sk, :event)",
+        consistent=True,
+    ):
         sk = item["sk"]
         if sk == keys.ORDER_HEADER:
             header = item
         elif sk.startswith(keys.LINE_SK_PREFIX):
             lines.append(item)
-        elif not sk.startswith("EVENT#"):
+        else:
             others.setdefault(sk.split("#", 1)[0], []).append(item)
     if header is None:
         return None

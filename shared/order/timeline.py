@@ -44,7 +44,7 @@ def timeline(
 ) -> tuple[list[Item], str | None]:
     items, last = (table or Table()).query(
         "pk = :pk AND begins_with(sk, :ev)",
-        {":pk": keys.order_pk(order_id), ":ev": "EVENT#"},
+        {":pk": keys.order_pk(order_id), ":ev": keys.EVENT_SK_PREFIX},
         limit=limit,
         start_key=decode_cursor(cursor),
     )
