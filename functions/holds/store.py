@@ -59,8 +59,8 @@ def end_hold_op(order_id: str, hold_id: str, fields: dict[str, Any]) -> dict[str
 # --- screening ----------------------------------------------------------------------------
 
 
-def get_screening(order_id: str, table: Table | None = None) -> Item | None:
-    return (table or Table()).get(keys.order_pk(order_id), SCREENING)
+def screening_key(order_id: str) -> tuple[str, str]:
+    return keys.order_pk(order_id), SCREENING
 
 
 def screening_put_op(order_id: str, verdict: dict[str, Any]) -> dict[str, Any]:

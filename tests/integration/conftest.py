@@ -233,3 +233,31 @@ def stock_up(skus: dict[str, int], *, location_id: str = "wh-berlin", lat: float
     for sku, units in skus.items():
         set_stock(location_id, sku, units, 0, now_iso())
     moto_patches.wait_for_streams()  # its stock-arrival records are behind us
+
+
+def reads_of_partition(monkeypatch: pytest.MonkeyPatch, *pks: str) -> list[tuple[str, list[str]]]:
+    """From now on, this thread's reads of the partitions ``pks`` (not the stream consumers'
+    meanwhile): (operation, sort keys named) for each GetItem and BatchGetItem, (``Query``, [])
+    for each query."""
+    from shared.table import Table
+
+    reads: list[tuple[str, list[str]]] = []
+    call, thread = Table._call, threading.get_ident()
+
+    def counted(self: Table, operation: str, **params: Any) -> Any:
+        if threading.get_ident() == thread:
+            if operation == "Query" and any({"S": pk} in params["ExpressionAttributeValues"].values() for pk in pks):
+                reads.append((operation, []))
+            elif operation in ("GetItem", "BatchGetItem"):
+                keys = (
+                    [params["Key"]]
+                    if "Key" in params
+                    else [k for r in params["RequestItems"].values() for k in r["Keys"]]
+                )
+                named = sorted(k["sk"]["S"] for k in keys if k["pk"]["S"] in pks)
+                if named:
+                    reads.append((operation, named))
+        return call(self, operation, **params)
+
+    monkeypatch.setattr(Table, "_call", counted)
+    return reads

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from shared.order.timeline import timeline
 from tests.integration.conftest import (
     api_event,
     call,
+    reads_of_partition,
     stock_up,
     wait_for_execution,
     wait_for_fulfillment_wait,
@@ -248,9 +248,8 @@ def test_an_ordinary_order_passes_the_screening_and_the_provider_flags_a_disposa
 
 
 @pytest.mark.parametrize("screening", ["disabled", "passed"])
-def test_the_gate_reads_the_header_its_screening_read_and_no_second_one(aws, monkeypatch, screening):
+def test_the_gate_reads_the_header_and_the_verdict_in_one_request(aws, monkeypatch, screening):
     from functions.holds.logic.gate import check_holds
-    from shared.table import Table
 
     if screening == "disabled":
         _no_screening()
@@ -259,20 +258,12 @@ def test_the_gate_reads_the_header_its_screening_read_and_no_second_one(aws, mon
     monkeypatch.setattr("functions.capture.logic.capture.start_order_lifecycle", lambda order_id, **_: "")
     status, _, order = post(order_body(f"GATE-READS-{screening}"))
     assert status == 201
-    reads: list[str] = []
-    get, gate_thread = Table.get, threading.get_ident()
-
-    def counted(self: Table, pk: str, sk: str, **kwargs: Any) -> Any:
-        if threading.get_ident() == gate_thread:  # not the stream consumers' reads meanwhile
-            reads.append(sk)
-        return get(self, pk, sk, **kwargs)
-
-    monkeypatch.setattr(Table, "get", counted)
+    reads = reads_of_partition(monkeypatch, f"ORDER#{order['order_id']}")
     first = check_holds(order["order_id"])
-    assert first["held"] is False and (reads.count("HEADER"), reads.count("SCREENING")) == (1, 1)
+    assert first["held"] is False and reads == [("BatchGetItem", ["HEADER", "SCREENING"])]
     reads.clear()
-    again = check_holds(order["order_id"])  # screened already: the stored verdict, then the header
-    assert again == first and (reads.count("HEADER"), reads.count("SCREENING")) == (1, 1)
+    again = check_holds(order["order_id"])  # screened already: the stored verdict and the header, read together
+    assert again == first and reads == [("BatchGetItem", ["HEADER", "SCREENING"])]
 
 
 def test_velocity_per_email_fires_past_the_limit(aws):

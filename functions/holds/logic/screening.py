@@ -103,18 +103,24 @@ def _verdict_item(verdict: Verdict, policy: FraudPolicy, velocity: Mapping[str, 
     }
 
 
+def _verdict_and_header(order_id: str, table: Table) -> tuple[Item | None, Item | None]:
+    """The order's verdict and its header, in one consistent read (either may be missing)."""
+    verdict_key, header_key = store.screening_key(order_id), (keys.order_pk(order_id), keys.ORDER_HEADER)
+    found = {(item["pk"], item["sk"]): item for item in table.batch_get([verdict_key, header_key], consistent=True)}
+    return found.get(verdict_key), found.get(header_key)
+
+
 def screen_order(order_id: str, policy: HoldPolicy | None = None) -> tuple[dict[str, Any], Item | None]:
-    """The order's verdict (screening it first if it has none), and the header this screening
-    read when its verdict placed no hold (None otherwise): the gate reads no second one."""
+    """The order's verdict (screening it first if it has none), and the header read with it,
+    unless this screening placed a hold (None then): the gate reads no second one."""
     table = Table()
     fraud = (policy or load_policy()).fraud
     for _ in range(_ATTEMPTS):
-        known = store.get_screening(order_id, table)
-        if known is not None:
-            return known, None
-        header = table.get(keys.order_pk(order_id), keys.ORDER_HEADER)
+        known, header = _verdict_and_header(order_id, table)
         if header is None:
             raise NotFound(f"no order {order_id}")
+        if known is not None:
+            return known, header
         if is_closed(header):
             return {"hold": False, "skipped": header["status"]}, header  # nothing will be released
         if not fraud.enabled:
