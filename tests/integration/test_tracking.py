@@ -8,8 +8,9 @@ from typing import Any
 import boto3
 
 from functions.fulfill.handlers import carrier_webhooks, tracking_events
+from functions.fulfill.logic.carriers.model import TrackingEvent
 from functions.fulfill.logic.carriers.registry import sign
-from functions.fulfill.logic.tracking import adopt_orphans, orphan_pk, shipment_history
+from functions.fulfill.logic.tracking import adopt_orphans, apply_tracking_event, orphan_pk, shipment_history
 from functions.fulfill.rules.views import shipment_view
 from infra.local import moto_patches
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
@@ -17,7 +18,7 @@ from infra.local.runtime import LambdaContext
 from shared.order import keys
 from shared.process_exceptions import list_exceptions
 from shared.table import Table
-from tests.integration.conftest import api_event, call
+from tests.integration.conftest import api_event, call, reads_of_partition
 from tests.unit.test_carrier_formats import aftership_webhook, easypost_event
 
 T1, T2, T3, T4 = (f"2024-05-0{d}T10:00:00.000Z" for d in range(1, 5))
@@ -177,6 +178,39 @@ def test_a_signed_webhook_is_accepted_and_applied_through_the_queue(aws):
     (history,) = shipment_history("ord_ep", "shp_ep")
     assert (history["source"], history["status"], history["outcome"]) == ("easypost", "in_transit", "applied")
     assert timeline_kinds("ord_ep") == ["shipment.in_transit"]
+
+
+def test_an_event_decides_on_the_shipment_its_lookup_read_and_reads_it_again_only_after_a_race(aws, monkeypatch):
+    seed_order("ord_rd", {"shp_rd": "TNREAD"})
+    reads = reads_of_partition(monkeypatch, keys.order_pk("ord_rd"))
+    event = TrackingEvent(
+        source="generic", event_id="e-1", tracking_number="TNREAD", status="in_transit", occurred_at=T2
+    )
+    assert str(apply_tracking_event(event)) == "applied"
+    assert reads == [("GetItem", ["SHP#shp_rd"])]  # the lookup's consistent read, and no second one
+
+    # Another event lands between the lookup and the write: the write's condition refuses it,
+    # and the retry decides on the shipment as it is now.
+    reads.clear()
+    transact = Table.transact
+    raced = []
+
+    def racing(self: Table, operations: list[dict[str, Any]]) -> None:
+        if not raced:
+            raced.append(True)
+            other = TrackingEvent(
+                source="generic", event_id="e-2", tracking_number="TNREAD", status="delivered", occurred_at=T4
+            )
+            assert str(apply_tracking_event(other)) == "applied"
+        transact(self, operations)
+
+    monkeypatch.setattr(Table, "transact", racing)
+    late = TrackingEvent(
+        source="generic", event_id="e-3", tracking_number="TNREAD", status="out_for_delivery", occurred_at=T3
+    )
+    assert str(apply_tracking_event(late)) == "stale"  # decided again: behind "delivered"
+    assert reads.count(("GetItem", ["SHP#shp_rd"])) == 3  # the lookup, the racing event's lookup, the retry
+    assert shipment("ord_rd", "shp_rd")["tracking_status"] == "delivered"
 
 
 def test_malformed_but_signed_bodies_are_client_errors(aws):

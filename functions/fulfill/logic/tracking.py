@@ -62,15 +62,19 @@ def apply_tracking_event(event: TrackingEvent, table: Table | None = None) -> Ou
     if not shipments:
         store_orphan(event, table)
         return Outcome.ORPHANED
-    outcomes = [_apply(event, shipment, table) for shipment in shipments]
+    outcomes = [_apply(event, shipment, table, current=True) for shipment in shipments]
     adopt_orphans(event.tracking_number, table, shipments=shipments)
     return outcomes[0]
 
 
-def _apply(event: TrackingEvent, found: Item, table: Table) -> Outcome:
+def _apply(event: TrackingEvent, found: Item, table: Table, *, current: bool = False) -> Outcome:
+    """``current``: ``found`` was just read consistently and the first attempt decides on it
+    (an attempt after a race reads the shipment again); otherwise only its key is used."""
     pk, sk = found["pk"], found["sk"]
+    shipment: Item | None = dict(found) if current else None
     for _attempt in attempts(_ATTEMPTS):
-        shipment = table.get(pk, sk)
+        if shipment is None:
+            shipment = table.get(pk, sk)
         if shipment is None:
             raise RetryableError(f"shipment {found.get('shipment_id')} vanished")
         shipment.setdefault("order_id", keys.order_id_of(pk))
@@ -88,6 +92,7 @@ def _apply(event: TrackingEvent, found: Item, table: Table) -> Outcome:
             if err.reasons[:1] == ["ConditionalCheckFailed"]:
                 _repair_follow_ups(event, pk, sk, table)
                 return Outcome.DUPLICATE
+            shipment = None
             continue  # another event moved the shipment meanwhile: decide again on what it holds now
         if outcome is Outcome.APPLIED:
             _follow_up(event, shipment, table)
