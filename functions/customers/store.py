@@ -298,9 +298,16 @@ def external_id_pk(external_id: str) -> str:
 
 
 def get_facts(day: str, order_id: str, table: Table | None = None) -> Item | None:
-    """An order's facts: in its shard, else (projected before sharding, not moved yet) the legacy partition."""
-    table = table or Table()
-    return table.get(facts_pk(day, order_id), facts_sk(order_id)) or table.get(legacy_facts_pk(day), facts_sk(order_id))
+    """An order's facts: in its shard, else (projected before sharding, not moved yet) the
+    legacy partition. Both are read at once: an order projected for the first time has neither."""
+    found = {
+        item["pk"]: item
+        for item in (table or Table()).batch_get(
+            [(facts_pk(day, order_id), facts_sk(order_id)), (legacy_facts_pk(day), facts_sk(order_id))],
+            consistent=True,
+        )
+    }
+    return found.get(facts_pk(day, order_id)) or found.get(legacy_facts_pk(day))
 
 
 def facts_of_day(day: str, table: Table | None = None) -> list[Item]:

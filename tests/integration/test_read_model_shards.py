@@ -14,7 +14,7 @@ from functions.customers.rules.facts import placed_at
 from functions.reports.handlers.api import handler as reports_handler
 from shared.order.record import load_order
 from shared.table import Table
-from tests.integration.conftest import stock_up
+from tests.integration.conftest import reads_of_partition, stock_up
 from tests.integration.test_cancel_and_adjust import (
     LOCATION,
     capture,
@@ -80,6 +80,34 @@ def test_an_orders_facts_and_demand_stay_in_its_shard_when_projected_again_and_a
     assert [f["order_id"] for f in store.facts_of_day(day)] == [order_id]
     assert _counters("SHARD-A", day) == {store.demand_pk("SHARD-A", order_id): 3}
     assert store.demand_history("SHARD-A", day, day) == {day: 3}
+
+
+def test_an_orders_facts_are_looked_for_in_its_shard_and_the_legacy_partition_in_one_request(aws, monkeypatch):
+    stock_up({"SHARD-L": 20, "OTHER-Z": 20}, location_id=LOCATION)
+    order_id = _one_sku_order("SHARD-LOOKUP", "SHARD-L", 2)
+    settled([order_id])
+    day, sk = _day(order_id), store.facts_sk(order_id)
+    shard_pk, legacy_pk = store.facts_pk(day, order_id), store.legacy_facts_pk(day)
+    reads = reads_of_partition(monkeypatch, shard_pk, legacy_pk)
+
+    facts = store.get_facts(day, order_id)
+    assert facts is not None and facts["pk"] == shard_pk
+    assert reads == [("BatchGetItem", [sk, sk])]
+
+    # Projected before sharding and not moved yet: found in the legacy partition, still one request.
+    table = Table()
+    table.put({**facts, "pk": legacy_pk})
+    table.batch_delete([(shard_pk, sk)])
+    reads.clear()
+    legacy = store.get_facts(day, order_id)
+    assert legacy is not None and legacy["pk"] == legacy_pk
+    assert reads == [("BatchGetItem", [sk, sk])]
+
+    # Never projected (the first projection of an order): neither, in one request.
+    table.batch_delete([(legacy_pk, sk)])
+    reads.clear()
+    assert store.get_facts(day, order_id) is None
+    assert reads == [("BatchGetItem", [sk, sk])]
 
 
 def test_readers_give_the_same_figures_from_data_written_before_sharding(aws):
