@@ -20,6 +20,8 @@ from infra.local.dev_credentials import DEV_SHOPIFY_ADMIN_TOKEN
 from infra.local.provision import LocalResources
 from shared.order.record import load_order
 from shared.table import Table
+from tests.integration.conftest import reads_of_partition
+from tests.integration.test_capture_api import order_body, post
 from tests.integration.test_shopify_webhooks import FIXTURES, deliver, sample_body
 
 
@@ -151,3 +153,14 @@ def test_a_cancellation_shopify_asked_for_is_not_sent_back_and_ours_is(shopify: 
     cancels = [c for c in shopify.calls if c["operation"] == "orderCancel"]
     assert len(cancels) == 1 and cancels[0]["variables"]["orderId"] == "gid://shopify/Order/450789469"
     assert next(iter(shopify.orders.values()))["cancelled"] is True
+
+
+def test_an_order_of_no_platform_is_told_nowhere_on_a_read_of_its_header_alone(
+    aws: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, _, order = post(order_body("NO-PLATFORM-1"))
+    assert status == 201
+    reads = reads_of_partition(monkeypatch, f"ORDER#{order['order_id']}")
+    event = shipped_event({"order_id": order["order_id"], "lines": []}, "TN-NOWHERE")
+    assert channel_status.sync_status(event, attempt=1) == {"result": "not_a_platform_order"}
+    assert reads == [("GetItem", ["HEADER"])]

@@ -24,7 +24,7 @@ from functions.channels.rules.webhooks import retry_delay
 from functions.channels.store import claim_status_update, finish_status_update
 from shared.integration_secrets import channel_shops
 from shared.money import CURRENCY_EXPONENTS
-from shared.order.record import load_order
+from shared.order.record import get_header
 from shared.order.timeline import append_event
 from shared.process_exceptions import record_exception
 from shared.queues import send_messages
@@ -62,10 +62,10 @@ def sync_status(event: Mapping[str, Any], *, attempt: int) -> dict[str, Any]:
     detail = dict(event.get("detail") or {})
     if kind not in gql.STATUS_EVENT_TYPES or not detail.get("order_id"):
         return {"result": "ignored", "event_type": kind}
-    record = load_order(str(detail["order_id"]))
-    if record is None:
+    header = get_header(str(detail["order_id"]))  # the channel, its number and currency: the header is enough
+    if header is None:
         return {"result": "unknown_order"}
-    order_id, header = record.header["order_id"], record.header
+    order_id = header["order_id"]
     found = _shop_of(str(header.get("channel") or ""))
     if found is None:
         return {"result": "not_a_platform_order"}
