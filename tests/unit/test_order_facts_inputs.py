@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from hypothesis import given
@@ -76,17 +77,51 @@ def test_a_link_or_tracking_changes_nothing_and_new_items_and_units_do():
     assert may_change_facts(None, SHIPMENT)
     assert may_change_facts(None, {"pk": "ORDER#ord_1", "sk": "RET#ret_1", "type": "return"})  # counted
     assert not may_change_facts({"sk": "RET#ret_1", "status": "open"}, {"sk": "RET#ret_1", "status": "received"})
-    assert may_change_facts(LINE, LINE | {"quantities": {"ordered": 2, "allocated": 2}, "version": 2})
     assert not may_change_facts(LINE, LINE | {"version": 2, "updated_at": "2026-12-01T10:00:01.000Z"})
+
+
+def test_units_moving_between_buckets_the_facts_do_not_count_change_nothing_and_counted_ones_do():
+    allocated = LINE | {"quantities": {"ordered": 2, "allocated": 2}, "version": 2}
+    assert not may_change_facts(LINE, allocated)
+    shipped = allocated | {"quantities": {"ordered": 2, "allocated": 2, "shipped": 2}}
+    assert may_change_facts(allocated, shipped)
+    for counted in ("cancelled", "returned"):
+        assert may_change_facts(allocated, allocated | {"quantities": {"ordered": 2, "allocated": 2, counted: 1}})
+    assert may_change_facts(LINE, LINE | {"quantities": {"ordered": 3}})
+
+
+def test_the_fulfillment_status_changes_the_facts_only_into_or_out_of_backordered():
+    statuses = ["unallocated", "allocated", "shipped", "delivered"]
+    for old, new in itertools.pairwise(statuses):
+        assert not may_change_facts(HEADER | {"fulfillment_status": old}, HEADER | {"fulfillment_status": new})
+    assert may_change_facts(
+        HEADER | {"fulfillment_status": "unallocated"}, HEADER | {"fulfillment_status": "backordered"}
+    )
+    assert may_change_facts(
+        HEADER | {"fulfillment_status": "backordered"}, HEADER | {"fulfillment_status": "allocated"}
+    )
 
 
 _UNREAD = st.dictionaries(
     st.sampled_from(["version", "updated_at", "notes", "tracking_status", "fo_id", "signal"]),
     st.one_of(st.integers(0, 9), st.text(max_size=5)),
 )
+# A header's fulfillment status other than backordered, and a line's buckets the facts do not count.
+_UNREAD_HEADER = _UNREAD | st.fixed_dictionaries(
+    {}, optional={"fulfillment_status": st.sampled_from(["unallocated", "allocated", "shipped", "delivered"])}
+)
+_UNREAD_LINE = _UNREAD | st.fixed_dictionaries(
+    {},
+    optional={
+        "quantities": st.fixed_dictionaries(
+            {"ordered": st.just(2)},
+            optional={b: st.integers(0, 2) for b in ("allocated", "return_initiated")},
+        )
+    },
+)
 
 
-@given(header=_UNREAD, line=_UNREAD, alloc=_UNREAD, shipment=_UNREAD, payment=_UNREAD)
+@given(header=_UNREAD_HEADER, line=_UNREAD_LINE, alloc=_UNREAD, shipment=_UNREAD, payment=_UNREAD)
 def test_whatever_changes_outside_what_the_facts_read_leaves_the_facts_as_they_were(
     header: dict[str, Any],
     line: dict[str, Any],

@@ -36,9 +36,12 @@ def placed_at(header: Mapping[str, Any]) -> str:
 
 
 # What the facts read of each kind of item under ``ORDER#<id>`` (the kind is the sort key's
-# prefix, as ``load_order`` groups them; a dotted name is a member of a map). The facts are
-# computed from these alone (``order_facts``), so a change that leaves them as they were,
-# or to an item of a kind not named here, cannot change the facts (``may_change_facts``).
+# prefix, as ``load_order`` groups them; a dotted name is a member of a map; ``name=value``
+# reads the field only while it holds that value, for facts that ask only whether it does).
+# The facts are computed from these alone (``order_facts``), so a change that leaves them as
+# they were, or to an item of a kind not named here, cannot change the facts
+# (``may_change_facts``): an order's fulfillment moving from allocated to shipped, or a
+# line's units moving between buckets the facts do not count, projects nothing.
 _READ: dict[str, tuple[str, ...]] = {
     "HEADER": (
         "order_id",
@@ -51,11 +54,20 @@ _READ: dict[str, tuple[str, ...]] = {
         "totals.total",
         "payment_totals.captured",
         "payment_totals.refunded",
-        "fulfillment_status",
+        "fulfillment_status=backordered",
         "delivered_at",
         "rejected_locations",
     ),
-    "LINE": ("line_id", "sku", "quantity", "quantities", "change_id"),
+    "LINE": (
+        "line_id",
+        "sku",
+        "quantity",
+        "quantities.ordered",
+        "quantities.cancelled",
+        "quantities.shipped",
+        "quantities.returned",
+        "change_id",
+    ),
     "ALLOC": ("line_id", "location_id", "quantity", "round"),
     "SHP": ("location_id", "shipped_at"),
     "CHG": ("kind", "totals.total"),
@@ -73,10 +85,14 @@ def _read(kind: str, item: Mapping[str, Any]) -> dict[str, Any] | None:
     if fields is None:
         return None
     read: dict[str, Any] = {}
-    for field in fields:
-        name, _, member = field.partition(".")
+    for entry in fields:
+        path, _, only = entry.partition("=")
+        name, _, member = path.partition(".")
         value = item.get(name)
-        if member:
+        if only:
+            if value == only:
+                read[name] = value
+        elif member:
             if isinstance(value, Mapping) and member in value:
                 read.setdefault(name, {})[member] = value[member]
         elif name in item:
