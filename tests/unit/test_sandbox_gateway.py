@@ -161,6 +161,30 @@ def test_capture_replay_moves_no_money_twice(gateway):
     assert held is not None and held["captured"] == 3_000
 
 
+def test_capture_void_and_refund_read_their_key_and_ledger_item_in_one_request(gateway, monkeypatch):
+    auth = authorize(gateway)
+    reads: list[str] = []
+    call = Table._call
+
+    def counted(self: Table, operation: str, **params: object) -> object:
+        if operation in ("GetItem", "BatchGetItem", "Query"):
+            reads.append(operation)
+        return call(self, operation, **params)
+
+    monkeypatch.setattr(Table, "_call", counted)
+    captured = take(gateway, auth.reference, 3_000, "c1")
+    assert reads == ["BatchGetItem"]
+    reads.clear()
+    gateway.refund(capture=captured.reference, amount=1_000, currency="EUR", idempotency_key="r1")
+    assert reads == ["BatchGetItem"]
+    reads.clear()
+    gateway.void(authorization=auth.reference, idempotency_key="v1")
+    assert reads == ["BatchGetItem"]
+    reads.clear()
+    assert take(gateway, auth.reference, 3_000, "c1") == captured  # a replay reads no more
+    assert reads == ["BatchGetItem"]
+
+
 def test_final_capture_releases_the_rest(gateway):
     auth = authorize(gateway)
     take(gateway, auth.reference, 2_500, "c1", final=True)

@@ -105,10 +105,9 @@ class SandboxGateway:
             "currency": currency,
             "final": final,
         }
-        done = self._replay(idempotency_key, "capture", request)
+        done, auth = self._replay_or_read(idempotency_key, "capture", request, authorization, "AUTH", "authorization")
         if done is not None:
             return Capture(**done)
-        auth = self._get(authorization, "AUTH", "authorization")
         self._check_capturable(auth, amount, currency)
         captured = auth["captured"] + amount
         reference = _reference("cap", idempotency_key)
@@ -139,9 +138,9 @@ class SandboxGateway:
 
     def void(self, *, authorization: str, idempotency_key: str) -> None:
         request = {"authorization": authorization}
-        if self._replay(idempotency_key, "void", request) is not None:
+        done, auth = self._replay_or_read(idempotency_key, "void", request, authorization, "AUTH", "authorization")
+        if done is not None:
             return
-        auth = self._get(authorization, "AUTH", "authorization")
         if auth["status"] == "captured":
             raise Conflict(f"authorization {authorization} is closed by its final capture; refund instead")
         operations = []
@@ -154,10 +153,9 @@ class SandboxGateway:
     def refund(self, *, capture: str, amount: int, currency: str, idempotency_key: str) -> Refund:
         _require_amount(amount)
         request: dict[str, Any] = {"capture": capture, "amount": amount, "currency": _currency(currency)}
-        done = self._replay(idempotency_key, "refund", request)
+        done, cap = self._replay_or_read(idempotency_key, "refund", request, capture, "CAPTURE", "capture")
         if done is not None:
             return Refund(**done)
-        cap = self._get(capture, "CAPTURE", "capture")
         if cap["currency"] != request["currency"]:
             raise RefundFailed(f"capture {capture} is in {cap['currency']}", reason="currency_mismatch")
         if amount > cap["amount"] - cap["refunded"]:
@@ -347,7 +345,26 @@ class SandboxGateway:
         """The result stored under an idempotency key, or None when the key is new."""
         if not key:
             raise InvalidInput("an idempotency key is required")
-        record = self._db.get(_key_pk(key), "RESULT")
+        return self._replayed(key, self._db.get(_key_pk(key), "RESULT"), operation, request)
+
+    def _replay_or_read(
+        self, key: str, operation: str, request: dict[str, Any], reference: str, sk: str, what: str
+    ) -> tuple[dict[str, Any] | None, Item]:
+        """The result stored under an idempotency key, and the ledger item the operation
+        changes, in one consistent read: a new key (the common case) needs both."""
+        if not key:
+            raise InvalidInput("an idempotency key is required")
+        key_item, ledger_item = (_key_pk(key), "RESULT"), (_pk(reference), sk)
+        found = {(i["pk"], i["sk"]): i for i in self._db.batch_get([key_item, ledger_item], consistent=True)}
+        done = self._replayed(key, found.get(key_item), operation, request)
+        item = found.get(ledger_item)
+        if done is None and item is None:
+            raise NotFound(f"the sandbox provider has no {what} {reference!r}")
+        return done, item or {}
+
+    def _replayed(
+        self, key: str, record: Item | None, operation: str, request: dict[str, Any]
+    ) -> dict[str, Any] | None:
         if record is None:
             return None
         if record["operation"] != operation or record["request"] != request:
