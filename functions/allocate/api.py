@@ -9,23 +9,27 @@ from functions.allocate.logic.backorders import wake_order
 from functions.allocate.logic.planning import open_quantity
 from functions.allocate.logic.policy import load_policy
 from functions.allocate.store import (
+    allocation_keys,
     allocations_of,
     backorder_waiter,
     consume_allocations,
     consume_fo_allocations,
     held,
+    in_allocation_order,
     line_allocated_op,
     pinned,
 )
 
 __all__ = [
     "allocate_order",
+    "allocation_keys",
     "allocations_of",
     "backorder_waiter",
     "consume_allocations",
     "consume_fo_allocations",
     "held",
     "http_routers",
+    "in_allocation_order",
     "line_allocated_op",
     "load_policy",
     "open_quantity",

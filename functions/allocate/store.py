@@ -14,6 +14,7 @@ the orders waiting for it, oldest first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,10 +147,18 @@ def pinned(attribute: str, placeholder: str, old: int) -> str:
     return f"{attribute} = {placeholder}"
 
 
+def allocation_keys(fo: Item) -> list[tuple[str, str]]:
+    """The keys of the allocation items a fulfillment order was made from."""
+    return [(fo["pk"], sk) for sk in fo.get("allocations", [])]
+
+
 def allocations_of(fo: Item, table: Table | None = None) -> list[Item]:
     """The allocation items a fulfillment order was made from (consistent)."""
-    found = (table or Table()).batch_get(((fo["pk"], sk) for sk in fo.get("allocations", [])), consistent=True)
-    return sorted(found, key=lambda a: a["sk"])
+    return in_allocation_order((table or Table()).batch_get(allocation_keys(fo), consistent=True))
+
+
+def in_allocation_order(allocations: Iterable[Item]) -> list[Item]:
+    return sorted(allocations, key=lambda a: a["sk"])
 
 
 # --- orders waiting for stock (backorders) ---------------------------------------------

@@ -27,7 +27,7 @@ from infra.local.runtime import LambdaContext
 from shared.errors import RetryableError
 from shared.order.record import load_order
 from shared.order.timeline import timeline
-from tests.integration.conftest import api_event, call, stock_up
+from tests.integration.conftest import api_event, call, reads_of_partition, stock_up
 from tests.integration.test_capture_api import order_body, post
 
 WMS = "dev-wms-key"  # locations wh-east, wh-west, wh-central
@@ -228,6 +228,34 @@ def test_a_warehouse_working_a_fulfillment_order_asks_the_index_for_it_once(resu
     assert _api("POST", "fo_unknown", "accept")[0] == 404  # an unknown one is asked for every time
     assert _api("POST", "fo_unknown", "accept")[0] == 404
     assert lookups == [f"FO#{fo_id}", "FO#fo_unknown", "FO#fo_unknown"]
+
+
+@pytest.mark.parametrize("buckets", [1, 3])
+def test_a_shipment_reads_its_allocations_and_stock_at_once_and_takes_the_units_from_a_bucket(
+    resumed, monkeypatch, buckets
+):
+    from functions.inventory.store import set_buckets
+
+    stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
+    order_id, _ = _released_order(f"FO-SHIP-STOCK-{buckets}")
+    if buckets > 1:
+        set_buckets("TSHIRT-M", "wh-east", buckets)  # split after the reservation: bucket 0 holds it
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    before = {sku: get_stock(sku, "wh-east") for sku in ("TSHIRT-M", "JEANS-32")}
+    reads = reads_of_partition(monkeypatch, "SKU#TSHIRT-M", "SKU#JEANS-32")
+    assert _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": f"TRK-STOCK-{buckets}"})[0] == 201
+    # The allocations' read names both pairs' own items; only a split pair is read again, with its
+    # buckets, for one holding the units.
+    together = ("BatchGetItem", ["LOC#wh-east", "LOC#wh-east"])
+    assert reads == ([together] if buckets == 1 else [together, ("GetItem", ["LOC#wh-east"])])
+    for sku, quantity in (("TSHIRT-M", 2), ("JEANS-32", 1)):
+        after, was = get_stock(sku, "wh-east"), before[sku]
+        assert after is not None and was is not None
+        assert (after.on_hand, after.reserved, after.available) == (
+            was.on_hand - quantity,
+            was.reserved - quantity,
+            was.available,
+        )
 
 
 def test_a_whole_shipment_during_the_waits_reads_ends_it_on_the_common_way(resumed, monkeypatch):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from functions.allocate.api import allocations_of, consume_fo_allocations, pinned
+from functions.allocate.api import allocation_keys, consume_fo_allocations, in_allocation_order, pinned
 from functions.fulfill.logic.access import workable
 from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned, wrong_status
 from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
@@ -34,7 +34,7 @@ from functions.fulfill.logic.tracking import adopt_orphans
 from functions.fulfill.rules.status import PICKED_UP, READY_FOR_PICKUP, settled_status
 from functions.fulfill.rules.views import shipment_view
 from functions.fulfill.store import applied, fo_write_op, load_fulfillment_order, shipment_sk
-from functions.inventory.api import StockConflict, ship_op
+from functions.inventory.api import StockConflict, ship_op, shipping_bucket, stock_pk, stock_sk
 from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict
@@ -71,6 +71,8 @@ class _State:
     header: Item
     lines: dict[str, Item]  # order lines by line id
     allocations: list[Item]
+    # Per SKU, the stock bucket its units leave from (None: ship_op finds one in a split pair).
+    buckets: dict[str, int | None]
 
 
 def _live_units(lines: dict[str, Item]) -> int:
@@ -115,7 +117,7 @@ def _write_part(
         ops += alloc_ops
         kinds += ["allocation"] * len(alloc_ops)
     for sku, units in sorted(stock.items()):
-        ops.append(ship_op(sku, fo["location_id"], units))
+        ops.append(ship_op(sku, fo["location_id"], units, bucket=state.buckets.get(sku)))
         kinds.append("stock")
     new_lines = sorted(fo_lines.values(), key=lambda line: int(line["position"]))
     settled = settled_status(fo["status"], new_lines)
@@ -204,10 +206,10 @@ def hand_over(
         if sent:
             # A retry of a ship whose answer was lost after it committed: the same parcel.
             written[:] = sent
-            return _State(fo, record.header, lines, [])
+            return _State(fo, record.header, lines, [], {})
         check(fo)
         chosen = selected_units(fo, request.lines, "ship")
-        state = _State(fo, record.header, lines, allocations_of(fo, table))
+        state = _State(fo, record.header, lines, *_allocations_and_buckets(fo, table))
         parts = transaction_parts(chosen, state.allocations, _FIXED_ITEMS)
         ids = [new_id("shp") for _ in parts]
         for index, part in enumerate(parts):
@@ -223,6 +225,17 @@ def hand_over(
     event = "picked_up" if request.pickup else "shipped"
     resume_waiting(state.fo, {"event": event, "fo_id": fo_id, "shipment_id": written[0]["shipment_id"]}, table)
     return written, state.fo
+
+
+def _allocations_and_buckets(fo: Item, table: Table) -> tuple[list[Item], dict[str, int | None]]:
+    """The fulfillment order's allocations and, per SKU it holds, the stock bucket its units
+    leave from, in one consistent read: the pair's own item tells whether it is split."""
+    skus = sorted({str(line["sku"]) for line in fo["lines"]})
+    pairs = {sku: (stock_pk(sku), stock_sk(fo["location_id"])) for sku in skus}
+    wanted = allocation_keys(fo)
+    found = {(item["pk"], item["sk"]): item for item in table.batch_get([*wanted, *pairs.values()], consistent=True)}
+    allocations = in_allocation_order(found[key] for key in wanted if key in found)
+    return allocations, {sku: shipping_bucket(found.get(key)) for sku, key in pairs.items()}
 
 
 def _parcel_already_sent(shipments: list[Item], fo_id: str, request: Handover) -> list[Item]:

@@ -152,6 +152,13 @@ def _record(item: Item, others: Iterable[Item] = ()) -> StockRecord:
     return record
 
 
+def shipping_bucket(item: Item | None) -> int | None:
+    """The bucket a shipment of the pair takes, told by the pair's own item as just read:
+    bucket 0 unless the pair is split (None: ``ship_op`` then reads the buckets for one
+    holding the units), as ``ship_op`` would choose after reading the item itself."""
+    return 0 if _bucket_count(item) == 1 else None
+
+
 def _bucket_items(sku: str, location_ids: Iterable[tuple[str, int]], consistent: bool, table: Table) -> list[Item]:
     keys = [(bucket_pk(sku, b), stock_sk(loc)) for loc, count in location_ids for b in range(1, count)]
     return table.batch_get(keys, consistent=consistent) if keys else []
