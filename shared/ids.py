@@ -27,3 +27,30 @@ def new_id(prefix: str) -> str:
     millis = time.time_ns() // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")
     return f"{prefix}_{_b32(millis, 10)}{_b32(rand, 16)}"
+
+
+_BODY = 26  # a ULID-shaped id's characters after its prefix
+_CHILD_RANDOM = 6  # 30 random bits: unique among one parent's children
+_BODY_CHARACTERS = frozenset(_ALPHABET)
+
+
+def child_id(prefix: str, parent_id: str) -> str:
+    """An id that names its parent: ``<prefix>_<the parent's 26 characters><6 random>``.
+
+    A reader finds the parent (whose partition holds the child) from the id alone, with no
+    index between them; ``parent_of`` reads it back. A parent id of another shape gets an
+    ordinary ``new_id``, which readers look up as before."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    _, _, body = parent_id.partition("_")
+    if len(body) != _BODY or not _BODY_CHARACTERS.issuperset(body):
+        return new_id(prefix)
+    return f"{prefix}_{body}{_b32(int.from_bytes(os.urandom(4), 'big'), _CHILD_RANDOM)}"
+
+
+def parent_of(child: str, parent_prefix: str) -> str | None:
+    """The parent a ``child_id`` names (None for any other id)."""
+    _, _, body = child.partition("_")
+    if len(body) != _BODY + _CHILD_RANDOM or not _BODY_CHARACTERS.issuperset(body):
+        return None
+    return f"{parent_prefix}_{body[:_BODY]}"

@@ -30,6 +30,7 @@ from typing import Any, cast
 from functions.fulfill.rules.status import is_terminal
 from shared.clock import iso
 from shared.errors import NotFound
+from shared.ids import parent_of
 from shared.order import keys
 from shared.sharded_index import IndexQuery, read_merged
 from shared.shards import every_shard, sharded_key
@@ -230,9 +231,12 @@ _order_pks = WarmCache("fulfillment_order_pks", _order_pk_of, max_entries=10_000
 
 
 def load_fulfillment_order(fo_id: str, table: Table | None = None) -> Item:
-    """A fulfillment order by id: the index names its order, a consistent read gets it."""
+    """A fulfillment order by id, read consistently from its order's partition: its id names
+    the order (``child_id``); one made before ids did is found through the index."""
     table = table or Table()
-    fo = table.get(_order_pks.get((table.name, fo_id)), fo_sk(fo_id))
+    order_id = parent_of(fo_id, "ord")
+    pk = keys.order_pk(order_id) if order_id else _order_pks.get((table.name, fo_id))
+    fo = table.get(pk, fo_sk(fo_id))
     if fo is None:
         raise NotFound(f"no fulfillment order {fo_id}")
     return fo

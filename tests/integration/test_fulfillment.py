@@ -206,12 +206,18 @@ def test_steps_move_in_order_and_a_wrong_one_names_the_current_status(resumed):
     assert "fulfillment.packed" in _events(order_id)
 
 
-def test_a_warehouse_working_a_fulfillment_order_asks_the_index_for_it_once(resumed, monkeypatch):
+@pytest.mark.parametrize("named", [True, False], ids=["id names its order", "id made before"])
+def test_a_warehouse_finds_a_fulfillment_order_by_its_id_alone_or_asks_the_index_once(resumed, monkeypatch, named):
+    from functions.fulfill.logic import release
+    from shared.ids import new_id
     from shared.table import Table
 
+    if not named:  # fulfillment orders made before ids named their order
+        monkeypatch.setattr(release, "child_id", lambda prefix, _parent: new_id(prefix))
     _split_stock()
-    order_id, _ = _released_order("FO-INDEX-ONCE")
+    order_id, _ = _released_order(f"FO-INDEX-{named}")
     fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    assert (order_id[4:] in fo_id) is named
     lookups: list[str] = []
     query, steps_thread = Table.query, threading.get_ident()
 
@@ -223,11 +229,14 @@ def test_a_warehouse_working_a_fulfillment_order_asks_the_index_for_it_once(resu
     monkeypatch.setattr(Table, "query", counted)
     for step in ("accept", "pick", "pack"):
         assert _api("POST", fo_id, step)[0] == 200
-    assert _api("POST", fo_id, "ship", body={"carrier": "generic", "tracking_number": "IDX1"})[0] == 201
-    assert lookups == [f"FO#{fo_id}"]
+    assert _api("POST", fo_id, "ship", body={"carrier": "generic", "tracking_number": f"IDX-{named}"})[0] == 201
+    asked = [] if named else [f"FO#{fo_id}"]  # an environment asks the index once for an old one
+    assert lookups == asked
     assert _api("POST", "fo_unknown", "accept")[0] == 404  # an unknown one is asked for every time
     assert _api("POST", "fo_unknown", "accept")[0] == 404
-    assert lookups == [f"FO#{fo_id}", "FO#fo_unknown", "FO#fo_unknown"]
+    # An id naming an order that has no such fulfillment order: no index, and 404.
+    assert _api("POST", "fo_" + order_id[4:] + "zzzzzz", "accept")[0] == 404
+    assert lookups == [*asked, "FO#fo_unknown", "FO#fo_unknown"]
 
 
 @pytest.mark.parametrize("buckets", [1, 3])

@@ -5,7 +5,7 @@ import pytest
 from shared.api.caller import caller_from_context
 from shared.clock import iso, now
 from shared.errors import MalformedInput, Unauthorized
-from shared.ids import new_id
+from shared.ids import child_id, new_id, parent_of
 from shared.order.quantities import LineQuantities, line_status
 from shared.table import decode_cursor, encode_cursor
 from shared.workflow import execution_arn
@@ -18,6 +18,18 @@ def test_ids_are_prefixed_unique_and_time_ordered():
     assert [i[:14] for i in ids] == sorted(i[:14] for i in ids)
     with pytest.raises(ValueError):
         new_id("zzz")
+
+
+def test_a_child_id_names_its_parent_and_other_ids_name_none():
+    order_id = new_id("ord")
+    children = {child_id("fo", order_id) for _ in range(100)}
+    assert len(children) == 100  # 30 random bits: an order's few children do not meet
+    assert all(c.startswith("fo_") and len(c) == 35 and parent_of(c, "ord") == order_id for c in children)
+    assert parent_of(new_id("fo"), "ord") is None  # made before ids named their parent
+    assert parent_of("fo_unknown", "ord") is None
+    assert parent_of("fo_" + "U" * 32, "ord") is None  # not the id alphabet
+    # A parent of another shape: an ordinary id, which readers look up the old way.
+    assert parent_of(child_id("fo", "ord_imported-7"), "ord") is None
 
 
 def test_iso_is_utc_with_milliseconds():

@@ -19,7 +19,7 @@ from functions.fulfill.rules.status import awaited
 from functions.fulfill.store import fulfillment_orders_of, in_creation_order, new_fulfillment_order, shipments_of
 from shared.clock import now_iso
 from shared.errors import NotFound, RetryableError
-from shared.ids import new_id
+from shared.ids import child_id
 from shared.order.record import load_order
 from shared.order.state import OrderHeld, is_held, not_held_check
 from shared.order.timeline import event_item
@@ -70,7 +70,7 @@ def _in_chunks(table: Table, head: list[dict[str, Any]], links: list[dict[str, A
 
 def _create(table: Table, header: Item, location_id: str, allocations: list[Item]) -> Item:
     at = now_iso()
-    fo_id = new_id("fo")
+    fo_id = child_id("fo", header["order_id"])  # names its order: readers need no index
     order_id = header["order_id"]
     lines = _fo_lines(allocations)
     group = str(header.get("shipping", {}).get("method", "standard"))
