@@ -216,8 +216,10 @@ def test_a_warehouse_finds_a_fulfillment_order_by_its_id_alone_or_asks_the_index
         monkeypatch.setattr(release, "child_id", lambda prefix, _parent: new_id(prefix))
     _split_stock()
     order_id, _ = _released_order(f"FO-INDEX-{named}")
-    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    fo = _fos(order_id)["wh-east"]
+    fo_id = fo["fo_id"]
     assert (order_id[4:] in fo_id) is named
+    assert ("gsi2pk" in fo) is not named  # an index entry only for an id that does not name its order
     lookups: list[str] = []
     query, steps_thread = Table.query, threading.get_ident()
 
