@@ -10,7 +10,6 @@ from functions.allocate.logic.planning import open_quantity
 from functions.allocate.logic.policy import load_policy
 from functions.allocate.store import (
     allocation_keys,
-    allocations_of,
     backorder_waiter,
     consume_allocations,
     consume_fo_allocations,
@@ -23,7 +22,6 @@ from functions.allocate.store import (
 __all__ = [
     "allocate_order",
     "allocation_keys",
-    "allocations_of",
     "backorder_waiter",
     "consume_allocations",
     "consume_fo_allocations",

@@ -152,11 +152,6 @@ def allocation_keys(fo: Item) -> list[tuple[str, str]]:
     return [(fo["pk"], sk) for sk in fo.get("allocations", [])]
 
 
-def allocations_of(fo: Item, table: Table | None = None) -> list[Item]:
-    """The allocation items a fulfillment order was made from (consistent)."""
-    return in_allocation_order((table or Table()).batch_get(allocation_keys(fo), consistent=True))
-
-
 def in_allocation_order(allocations: Iterable[Item]) -> list[Item]:
     return sorted(allocations, key=lambda a: a["sk"])
 

@@ -21,10 +21,10 @@ from functions.inventory.store import (
     release_op,
     reserve_op,
     ship_op,
-    shipping_bucket,
     stock_for_skus,
     stock_pk,
     stock_sk,
+    unsplit_bucket,
 )
 
 __all__ = [
@@ -40,10 +40,10 @@ __all__ = [
     "release_op",
     "reserve_op",
     "ship_op",
-    "shipping_bucket",
     "stock_for_skus",
     "stock_pk",
     "stock_sk",
+    "unsplit_bucket",
 ]
 
 if TYPE_CHECKING:

@@ -242,30 +242,39 @@ def test_a_warehouse_finds_a_fulfillment_order_by_its_id_alone_or_asks_the_index
 
 
 @pytest.mark.parametrize("buckets", [1, 3])
-def test_a_shipment_reads_its_allocations_and_stock_at_once_and_takes_the_units_from_a_bucket(
-    resumed, monkeypatch, buckets
+@pytest.mark.parametrize("action", ["ship", "reject", "cancel"])
+def test_units_leaving_a_fulfillment_order_read_its_allocations_and_stock_at_once(
+    resumed, monkeypatch, action, buckets
 ):
+    """Shipping, rejecting or cancelling the units: the allocations' read names both pairs' own
+    items; only a split pair is read again, with its buckets, for one holding the units."""
     from functions.inventory.store import set_buckets
 
     stock_up({"TSHIRT-M": 10, "JEANS-32": 10}, location_id="wh-east")
-    order_id, _ = _released_order(f"FO-SHIP-STOCK-{buckets}")
+    order_id, _ = _released_order(f"FO-STOCK-{action}-{buckets}")
     if buckets > 1:
         set_buckets("TSHIRT-M", "wh-east", buckets)  # split after the reservation: bucket 0 holds it
     fo_id = _fos(order_id)["wh-east"]["fo_id"]
     before = {sku: get_stock(sku, "wh-east") for sku in ("TSHIRT-M", "JEANS-32")}
     reads = reads_of_partition(monkeypatch, "SKU#TSHIRT-M", "SKU#JEANS-32")
-    assert _api("POST", fo_id, "ship", body={"carrier": "dhl", "tracking_number": f"TRK-STOCK-{buckets}"})[0] == 201
-    # The allocations' read names both pairs' own items; only a split pair is read again, with its
-    # buckets, for one holding the units.
+    if action == "ship":
+        body = {"carrier": "dhl", "tracking_number": f"TRK-STOCK-{buckets}"}
+        assert _api("POST", fo_id, "ship", body=body)[0] == 201
+    elif action == "reject":
+        assert _api("POST", fo_id, "reject", body={"reason": "damaged"})[0] == 200
+    else:
+        lines = {sku: line["line_id"] for sku, line in _lines(order_id).items()}
+        cancel_fulfillment_lines(order_id, {lines["TSHIRT-M"]: 2, lines["JEANS-32"]: 1}, "customer asked")
     together = ("BatchGetItem", ["LOC#wh-east", "LOC#wh-east"])
     assert reads == ([together] if buckets == 1 else [together, ("GetItem", ["LOC#wh-east"])])
+    shipped = action == "ship"  # units shipped leave on hand; released ones become available again
     for sku, quantity in (("TSHIRT-M", 2), ("JEANS-32", 1)):
         after, was = get_stock(sku, "wh-east"), before[sku]
         assert after is not None and was is not None
         assert (after.on_hand, after.reserved, after.available) == (
-            was.on_hand - quantity,
+            was.on_hand - quantity * shipped,
             was.reserved - quantity,
-            was.available,
+            was.available + quantity * (not shipped),
         )
 
 

@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.allocate.api import allocations_of, consume_allocations, line_allocated_op
-from functions.fulfill.logic.fulfillment_orders import retry_on_race, transact_pinned
+from functions.allocate.api import consume_allocations, line_allocated_op
+from functions.fulfill.logic.fulfillment_orders import allocations_and_buckets, retry_on_race, transact_pinned
 from functions.fulfill.logic.resume import resume_waiting
 from functions.fulfill.rules.status import open_units, settled_status
 from functions.fulfill.store import applied, fo_write_op, open_fulfillment_orders
@@ -57,10 +57,12 @@ def plan_fulfillment_cancellation(
     line_release: dict[int, int] = defaultdict(int)
     # Two fulfillment orders at one location share stock items: one operation per item.
     stock: dict[tuple[str, str], int] = defaultdict(int)
+    buckets: dict[tuple[str, str], int | None] = {}
     for fo in reversed(open_fulfillment_orders(order_id, table)):
         if not any(line["line_id"] in left for line in fo["lines"]):
             continue
-        allocations = allocations_of(fo, table)
+        allocations, fo_buckets = allocations_and_buckets(fo, table)
+        buckets.update(((sku, fo["location_id"]), bucket) for sku, bucket in fo_buckets.items())
         lines = [dict(line) for line in fo["lines"]]
         alloc_ops: list[dict[str, Any]] = []
         for line in lines:
@@ -77,7 +79,7 @@ def plan_fulfillment_cancellation(
         op = fo_write_op(fo, at=at, status=status, lines=lines, signal="cancelled")
         plan.ops += [op, *alloc_ops]
         plan.changed.append(applied(fo, op))
-    plan.ops += [release_op(sku, location, q) for (sku, location), q in sorted(stock.items())]
+    plan.ops += [release_op(sku, loc, q, bucket=buckets.get((sku, loc))) for (sku, loc), q in sorted(stock.items())]
     plan.released = dict(sorted(line_release.items()))
     if line_ops:
         plan.ops += [line_allocated_op(order_id, pos, -q) for pos, q in plan.released.items()]

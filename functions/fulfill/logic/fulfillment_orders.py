@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from functions.allocate.api import allocation_keys, in_allocation_order
 from functions.fulfill.logic.access import workable
 from functions.fulfill.rules.views import fulfillment_order_view
 from functions.fulfill.store import applied, fo_write_op, load_fulfillment_order
+from functions.inventory.api import stock_pk, stock_sk, unsplit_bucket
 from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict, RetryableError
@@ -77,3 +79,15 @@ def advance(caller: Caller, fo_id: str, action: str) -> dict[str, Any]:
         return fulfillment_order_view(applied(fo, op))
 
     return retry_on_race(attempt)
+
+
+def allocations_and_buckets(fo: Item, table: Table) -> tuple[list[Item], dict[str, int | None]]:
+    """The fulfillment order's allocations and, per SKU it holds, the stock bucket its units
+    are released or shipped from, in one consistent read: the pair's own item tells whether
+    it is split (None: the stock operation finds a bucket in the split pair itself)."""
+    skus = sorted({str(line["sku"]) for line in fo["lines"]})
+    pairs = {sku: (stock_pk(sku), stock_sk(fo["location_id"])) for sku in skus}
+    wanted = allocation_keys(fo)
+    found = {(item["pk"], item["sk"]): item for item in table.batch_get([*wanted, *pairs.values()], consistent=True)}
+    allocations = in_allocation_order(found[key] for key in wanted if key in found)
+    return allocations, {sku: unsplit_bucket(found.get(key)) for sku, key in pairs.items()}

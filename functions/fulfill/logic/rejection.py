@@ -13,9 +13,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from functions.allocate.api import allocations_of, consume_fo_allocations, line_allocated_op
+from functions.allocate.api import consume_fo_allocations, line_allocated_op
 from functions.fulfill.logic.access import workable
-from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned
+from functions.fulfill.logic.fulfillment_orders import (
+    VersionMoved,
+    allocations_and_buckets,
+    retry_on_race,
+    transact_pinned,
+)
 from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
 from functions.fulfill.logic.models import RejectRequest
 from functions.fulfill.logic.resume import resume_waiting
@@ -45,7 +50,7 @@ def _header_op(order_id: str, location_id: str, at: str) -> dict[str, Any]:
 
 
 def _write_part(
-    table: Table, fo: Item, allocations: list[Item], part: Selection, reason: str
+    table: Table, fo: Item, allocations: list[Item], buckets: dict[str, int | None], part: Selection, reason: str
 ) -> tuple[Item, list[Item]]:
     at = now_iso()
     order_id = fo["order_id"]
@@ -62,7 +67,7 @@ def _write_part(
         ops += alloc_ops
         kinds += ["allocation"] * len(alloc_ops)
     for sku, units in sorted(stock.items()):
-        ops.append(release_op(sku, fo["location_id"], units))
+        ops.append(release_op(sku, fo["location_id"], units, bucket=buckets.get(sku)))
         kinds.append("stock")
     new_lines = sorted(fo_lines.values(), key=lambda line: int(line["position"]))
     fo_op = fo_write_op(fo, at=at, status=settled_status(fo["status"], new_lines), lines=new_lines, signal="rejected")
@@ -91,10 +96,10 @@ def reject(caller: Caller, fo_id: str, request: RejectRequest) -> dict[str, Any]
     def attempt() -> Item:
         fo = workable(caller, load_fulfillment_order(fo_id, table))
         chosen = selected_units(fo, request.lines, "reject")
-        allocations = allocations_of(fo, table)
+        allocations, buckets = allocations_and_buckets(fo, table)
         for part in transaction_parts(chosen, allocations, _FIXED_ITEMS):
             try:
-                fo, allocations = _write_part(table, fo, allocations, part, request.reason)
+                fo, allocations = _write_part(table, fo, allocations, buckets, part, request.reason)
             except VersionMoved:
                 if done:
                     raise Conflict(f"fulfillment order {fo_id} changed while rejecting; part was rejected") from None

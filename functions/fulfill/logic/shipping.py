@@ -24,9 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from functions.allocate.api import allocation_keys, consume_fo_allocations, in_allocation_order, pinned
+from functions.allocate.api import consume_fo_allocations, pinned
 from functions.fulfill.logic.access import workable
-from functions.fulfill.logic.fulfillment_orders import VersionMoved, retry_on_race, transact_pinned, wrong_status
+from functions.fulfill.logic.fulfillment_orders import (
+    VersionMoved,
+    allocations_and_buckets,
+    retry_on_race,
+    transact_pinned,
+    wrong_status,
+)
 from functions.fulfill.logic.line_selection import Selection, selected_units, transaction_parts
 from functions.fulfill.logic.models import LineQuantity, ShipRequest
 from functions.fulfill.logic.resume import resume_waiting
@@ -34,7 +40,7 @@ from functions.fulfill.logic.tracking import adopt_orphans
 from functions.fulfill.rules.status import PICKED_UP, READY_FOR_PICKUP, settled_status
 from functions.fulfill.rules.views import shipment_view
 from functions.fulfill.store import applied, fo_write_op, load_fulfillment_order, shipment_sk
-from functions.inventory.api import StockConflict, ship_op, shipping_bucket, stock_pk, stock_sk
+from functions.inventory.api import StockConflict, ship_op
 from shared.api.caller import Caller
 from shared.clock import now_iso
 from shared.errors import Conflict
@@ -209,7 +215,7 @@ def hand_over(
             return _State(fo, record.header, lines, [], {})
         check(fo)
         chosen = selected_units(fo, request.lines, "ship")
-        state = _State(fo, record.header, lines, *_allocations_and_buckets(fo, table))
+        state = _State(fo, record.header, lines, *allocations_and_buckets(fo, table))
         parts = transaction_parts(chosen, state.allocations, _FIXED_ITEMS)
         ids = [new_id("shp") for _ in parts]
         for index, part in enumerate(parts):
@@ -225,17 +231,6 @@ def hand_over(
     event = "picked_up" if request.pickup else "shipped"
     resume_waiting(state.fo, {"event": event, "fo_id": fo_id, "shipment_id": written[0]["shipment_id"]}, table)
     return written, state.fo
-
-
-def _allocations_and_buckets(fo: Item, table: Table) -> tuple[list[Item], dict[str, int | None]]:
-    """The fulfillment order's allocations and, per SKU it holds, the stock bucket its units
-    leave from, in one consistent read: the pair's own item tells whether it is split."""
-    skus = sorted({str(line["sku"]) for line in fo["lines"]})
-    pairs = {sku: (stock_pk(sku), stock_sk(fo["location_id"])) for sku in skus}
-    wanted = allocation_keys(fo)
-    found = {(item["pk"], item["sk"]): item for item in table.batch_get([*wanted, *pairs.values()], consistent=True)}
-    allocations = in_allocation_order(found[key] for key in wanted if key in found)
-    return allocations, {sku: shipping_bucket(found.get(key)) for sku, key in pairs.items()}
 
 
 def _parcel_already_sent(shipments: list[Item], fo_id: str, request: Handover) -> list[Item]:

@@ -49,10 +49,10 @@ from functions.inventory.store.stock import (
     set_stock,
     ship,
     ship_op,
-    shipping_bucket,
     stock_for_skus,
     stock_pk,
     stock_sk,
+    unsplit_bucket,
 )
 
 __all__ = [
@@ -99,8 +99,8 @@ __all__ = [
     "set_stock",
     "ship",
     "ship_op",
-    "shipping_bucket",
     "stock_for_skus",
     "stock_pk",
     "stock_sk",
+    "unsplit_bucket",
 ]

@@ -152,10 +152,10 @@ def _record(item: Item, others: Iterable[Item] = ()) -> StockRecord:
     return record
 
 
-def shipping_bucket(item: Item | None) -> int | None:
-    """The bucket a shipment of the pair takes, told by the pair's own item as just read:
-    bucket 0 unless the pair is split (None: ``ship_op`` then reads the buckets for one
-    holding the units), as ``ship_op`` would choose after reading the item itself."""
+def unsplit_bucket(item: Item | None) -> int | None:
+    """The bucket a release or a shipment of the pair takes, told by the pair's own item as
+    just read: 0 unless the pair is split (None: ``release_op`` and ``ship_op`` then read its
+    buckets for one holding the units), as they would choose after reading the item themselves."""
     return 0 if _bucket_count(item) == 1 else None
 
 
