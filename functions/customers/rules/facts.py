@@ -75,19 +75,28 @@ _READ: dict[str, tuple[str, ...]] = {
 }
 
 
+def _field(entry: str) -> tuple[str, str, str]:
+    """A ``_READ`` entry as (name, map member, the one value read); the last two may be empty."""
+    path, _, only = entry.partition("=")
+    name, _, member = path.partition(".")
+    return name, member, only
+
+
+# Parsed once: every stream record's old and new item is read through them.
+_FIELDS = {kind: tuple(_field(entry) for entry in fields) for kind, fields in _READ.items()}
+
+
 def _inputs(item: Mapping[str, Any]) -> dict[str, Any] | None:
     """What the facts read of one item of an order (None: nothing, the item is not read)."""
     return _read(str(item.get("sk", "")).split("#", 1)[0], item)
 
 
 def _read(kind: str, item: Mapping[str, Any]) -> dict[str, Any] | None:
-    fields = _READ.get(kind)
+    fields = _FIELDS.get(kind)
     if fields is None:
         return None
     read: dict[str, Any] = {}
-    for entry in fields:
-        path, _, only = entry.partition("=")
-        name, _, member = path.partition(".")
+    for name, member, only in fields:
         value = item.get(name)
         if only:
             if value == only:
