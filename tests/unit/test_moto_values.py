@@ -360,6 +360,7 @@ def test_a_condition_is_parsed_once_per_request_for_the_same_names_and_values() 
         parser = create_condition_expression_parser(expression, names, with_values)
         return parser.parse(), parser.expr_attr_names_found
 
+    moto_patches.install()  # the test may run where no stack installed the patches yet
     moto_patches._request_scope.conditions = {}
     try:
         (first, found), (again, found_again) = parsed(values), parsed(values)
