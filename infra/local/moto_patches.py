@@ -199,7 +199,6 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
-from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue as SqsQueue
 from moto.sqs.models import SQSBackend, sqs_backends
@@ -484,6 +483,8 @@ _IMAGES = {"NEW_IMAGE": (False, True), "OLD_IMAGE": (True, False), "NEW_AND_OLD_
 def _stream_record(table: Table, view: str, event_name: str, old: Any, new: Any, seq: int) -> StreamRecord:
     """moto's stream record, sized by its keys and images as DynamoDB sizes items (patch 32),
     each image's size kept on its item, instead of the length of the record's JSON."""
+    from moto.moto_api._internal import mock_random
+
     written = old if old is not None else new
     keys = {table.hash_key_attr: written.hash_key.to_json()}
     size = bytesize(table.hash_key_attr) + _value_size(written.hash_key)
@@ -1491,7 +1492,11 @@ def _random_string(self: Any, length: int = 20, include_digits: bool = True, low
 
 
 def _receipt_handle() -> str:
-    # moto's own generator, as its handles use (seeded with it in tests)
+    # moto's own generator, as its handles use. Imported at first use, like the stream
+    # record's: importing moto's API package with this module changed the order moto sets
+    # itself up in, and a tracking test that races two events failed in the whole suite.
+    from moto.moto_api._internal import mock_random
+
     return "".join(mock_random.choices(string.ascii_lowercase, k=185))
 
 
