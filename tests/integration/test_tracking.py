@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 
 from functions.fulfill.handlers import carrier_webhooks, tracking_events
+from functions.fulfill.logic import tracking as tracking_logic
 from functions.fulfill.logic.carriers.model import TrackingEvent
 from functions.fulfill.logic.carriers.registry import sign
 from functions.fulfill.logic.tracking import adopt_orphans, apply_tracking_event, orphan_pk, shipment_history
@@ -192,19 +193,20 @@ def test_an_event_decides_on_the_shipment_its_lookup_read_and_reads_it_again_onl
     # Another event lands between the lookup and the write: the write's condition refuses it,
     # and the retry decides on the shipment as it is now.
     reads.clear()
-    transact = Table.transact
-    raced = []
+    lookup = tracking_logic.find_shipments_by_tracking
+    raced: list[bool] = []
 
-    def racing(self: Table, operations: list[dict[str, Any]]) -> None:
+    def racing_lookup(tracking_number: str, table: Table | None = None) -> list[dict[str, Any]]:
+        found = lookup(tracking_number, table)
         if not raced:
             raced.append(True)
             other = TrackingEvent(
                 source="generic", event_id="e-2", tracking_number="TNREAD", status="delivered", occurred_at=T4
             )
             assert str(apply_tracking_event(other)) == "applied"
-        transact(self, operations)
+        return found
 
-    monkeypatch.setattr(Table, "transact", racing)
+    monkeypatch.setattr(tracking_logic, "find_shipments_by_tracking", racing_lookup)
     late = TrackingEvent(
         source="generic", event_id="e-3", tracking_number="TNREAD", status="out_for_delivery", occurred_at=T3
     )
