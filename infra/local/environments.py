@@ -113,7 +113,10 @@ def _serve(conn: Connection, env: dict[str, str], niceness: int = 0) -> None:
         os.nice(niceness)
     os.environ.clear()
     os.environ.update(env)
-    from infra.local import runtime
+    from infra.local import runtime, wire
+
+    if env.get(wire.SOCKET_ENV) and env.get("AWS_ENDPOINT_URL"):
+        wire.install_client(env[wire.SOCKET_ENV], env["AWS_ENDPOINT_URL"])
 
     handler_cache: dict[str, Any] = {}
     while True:

@@ -6,7 +6,9 @@ import gc
 import json
 import logging
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import urllib.request
@@ -21,7 +23,7 @@ from infra import manifest
 
 # warm: the AWS service models parsed once per process (moto parses requests with them,
 # and each of its backends loads the endpoint data again otherwise).
-from infra.local import lambda_adapter, moto_patches, persistence, requests_meter, runtime, warm  # noqa: F401
+from infra.local import lambda_adapter, moto_patches, persistence, requests_meter, runtime, warm, wire  # noqa: F401
 from infra.local.environments import Environments
 from infra.local.http_api import Api, HttpApi
 from infra.local.provision import LocalResources, provision
@@ -78,6 +80,8 @@ class LocalStack:
         self.resources: LocalResources | None = None
         self.startup_seconds = 0.0
         self._moto: ThreadedMotoServer | None = None
+        self.socket_server: wire.WireServer | None = None  # the AWS endpoint for the environments
+        self._wire_dir: str | None = None
         self._api: HttpApi | None = None
         self._saved_env: dict[str, str | None] = {}
         self._gc_thresholds: tuple[int, int, int] | None = None
@@ -99,9 +103,14 @@ class LocalStack:
             raise RuntimeError(f"a LocalStack already runs in this process ({LocalStack._active.endpoint_url})")
         LocalStack._active = self
         try:
-            self._moto = _MotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
+            app = _aws_app()
+            self._moto = _MotoServer(app, ip_address=HOST, port=self.moto_port, verbose=False)
             self._moto.start()
             self.moto_port = self._moto.get_host_and_port()[1]
+            # The function environments reach the same application over a Unix socket (wire).
+            self._wire_dir = tempfile.mkdtemp(prefix="oms-aws-")
+            socket_path = os.path.join(self._wire_dir, "aws.sock")
+            self.socket_server = wire.WireServer(app, socket_path, HOST, self.moto_port).start()
             self._configure_env()
             # The process every environment forks from imports the handlers meanwhile, on the
             # other core: ready before the first request rather than during it.
@@ -150,6 +159,12 @@ class LocalStack:
         if self._moto:
             self._moto.stop()
             self._moto = None
+        if self.socket_server:
+            self.socket_server.stop()
+            self.socket_server = None
+        if self._wire_dir:
+            shutil.rmtree(self._wire_dir, ignore_errors=True)
+            self._wire_dir = None
         moto_patches.wait_for_queues()
         runtime.use_environments(None)
         if self.environments is not None:
@@ -187,6 +202,7 @@ class LocalStack:
                 # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
                 "MOTO_PORT": str(self.moto_port),
                 "AWS_ENDPOINT_URL": self.endpoint_url,
+                **({wire.SOCKET_ENV: self.socket_server.path} if self.socket_server else {}),
             }
         )
         self._set_env({k: v for k, v in _DEFAULT_ENV.items() if k not in os.environ})
@@ -205,13 +221,21 @@ class LocalStack:
             response.read()
 
 
+def _aws_app() -> Any:
+    """moto's application with every request counted (``requests_meter``)."""
+    return requests_meter.Middleware(moto_patches.DirectDispatch(DomainDispatcherApplication(create_backend_app)))
+
+
 class _MotoServer(ThreadedMotoServer):
-    """moto's threaded server with every request counted (``requests_meter``)."""
+    """moto's threaded server serving ``app``."""
+
+    def __init__(self, app: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._app = app
 
     def _server_entry(self) -> None:
-        app = requests_meter.Middleware(moto_patches.DirectDispatch(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=moto_patches.KeepAliveRequestHandler
+            self._ip_address, self._port, self._app, True, request_handler=moto_patches.KeepAliveRequestHandler
         )
         self._server_ready_event.set()
         self._server.serve_forever()

@@ -570,6 +570,40 @@ def test_the_aws_endpoint_keeps_connections_alive(stack: LocalStack) -> None:
     connection.close()
 
 
+def test_function_environments_reach_the_emulator_over_its_socket(stack: LocalStack) -> None:
+    # wire: the SDK in an environment sends to the emulator's Unix socket, not over HTTP.
+    assert stack.resources is not None and stack.socket_server is not None
+    arn = _function(stack, "test-read-over-socket", "read_table")
+    before = stack.socket_server.served
+    response = stack.client("lambda").invoke(
+        FunctionName=arn, Payload=json.dumps({"table": stack.resources.table_name}).encode()
+    )
+    assert json.loads(response["Payload"].read()) == {"ok": True}
+    assert stack.socket_server.served - before >= 2  # the function's two GetItems
+
+
+@pytest.mark.parametrize(
+    "key", [{"pk": {"S": "WIRE"}, "sk": {"S": "WIRE"}}, {"pk": {"S": "WIRE"}}], ids=["found", "invalid key"]
+)
+def test_the_emulator_answers_over_its_socket_as_over_http(stack: LocalStack, key: dict[str, Any]) -> None:
+    from botocore.httpsession import URLLib3Session
+
+    from infra.local import wire
+    from tests.infra.test_wire import prepared_request
+
+    assert stack.resources is not None and stack.socket_server is not None
+    table = stack.resources.table_name
+    stack.client("dynamodb").put_item(TableName=table, Item={"pk": {"S": "WIRE"}, "sk": {"S": "WIRE"}, "n": {"N": "1"}})
+    request = prepared_request(
+        "dynamodb", stack.endpoint_url, "get_item", TableName=table, Key=key, ConsistentRead=True
+    )
+    by_http = URLLib3Session().send(request)
+    by_socket = wire.send(stack.socket_server.path, request, timeout=10)
+    assert by_socket.status_code == by_http.status_code
+    assert json.loads(by_socket.content) == json.loads(by_http.content)
+    assert by_socket.headers["Content-Type"] == by_http.headers["Content-Type"]
+
+
 def test_items_are_answered_as_moto_answers_them_without_its_slow_path(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,337 @@
+"""AWS requests from the function environments to the emulator over a Unix socket.
+
+Over HTTP a request cost the environment's SDK about 0.3 ms of CPU in urllib3 and
+http.client (writing the request, parsing the status line and headers of the answer)
+and the emulator about as much in http.server and werkzeug before moto saw it
+(docs/decisions.md). Here the SDK still builds, signs, retries and parses every request
+as it does in the cloud; only the bytes between it and the emulator's WSGI application
+travel differently: a frame with the method, target, headers and body, answered by a
+frame with the status, headers and body. The application sees the environ werkzeug's
+server makes of the same request (``environ``), so moto answers it the same way.
+
+Callers outside the environments (the CLI, the tests, the demo) still use HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import importlib.metadata
+import io
+import logging
+import marshal
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+log = logging.getLogger(__name__)
+
+# Where the environments find the socket (set by the stack for every function).
+SOCKET_ENV = "OMS_LOCAL_AWS_SOCKET"
+_LENGTH = struct.Struct("!I")
+_PYTHON = "Python/" + sys.version.split()[0]  # http.server's sys_version
+
+Request = tuple[str, str, list[tuple[str, str]], bytes]  # method, target, headers, body
+Answer = tuple[int, str, list[tuple[str, str]], bytes]  # status, reason, headers, body
+
+
+def _write_frame(sock: socket.socket, value: Any) -> None:
+    payload = marshal.dumps(value)
+    sock.sendall(_LENGTH.pack(len(payload)) + payload)
+
+
+def _read_frame(stream: io.BufferedReader) -> Any:
+    header = stream.read(_LENGTH.size)
+    if len(header) < _LENGTH.size:
+        raise EOFError("the connection closed")
+    (length,) = _LENGTH.unpack(header)
+    payload = stream.read(length)
+    if len(payload) < length:
+        raise EOFError("the connection closed mid-frame")
+    return marshal.loads(payload)
+
+
+def environ(request: Request, server_name: str, server_port: int, software: str) -> dict[str, Any]:
+    """The WSGI environ moto's request handler for werkzeug's server makes of the same
+    request, its body already read. (moto is imported here, never in the environments.)"""
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY
+
+    method, target, headers, body = request
+    url = urlsplit(target)
+    env: dict[str, Any] = {
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "SERVER_SOFTWARE": software,
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote(url.path).encode().decode("latin-1"),
+        "QUERY_STRING": url.query.encode().decode("latin-1"),
+        "REQUEST_URI": target.encode().decode("latin-1"),
+        "RAW_URI": target.encode().decode("latin-1"),
+        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_PORT": 0,
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": str(server_port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    underscored = False
+    for name, value in headers:
+        if "_" in name:
+            underscored = True
+            continue  # as werkzeug: a header with an underscore could pose as another
+        key = name.upper().replace("-", "_")
+        value = value.replace("\r\n", "")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = f"HTTP_{key}"
+            if key in env:
+                value = f"{env[key]},{value}"
+        env[key] = value
+    env[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = _preserved(headers, env) if underscored else {}
+    return env
+
+
+def _preserved(headers: list[tuple[str, str]], env: dict[str, Any]) -> dict[str, str]:
+    """What moto's request handler adds for the underscored headers werkzeug drops (S3 metadata)."""
+    from moto.core.request import environ_key_for_header, should_preserve_original_header_name
+
+    dashed = {environ_key_for_header(name) for name, _ in headers if "_" not in name}
+    names: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
+    for name, value in headers:
+        key = environ_key_for_header(name)
+        if should_preserve_original_header_name(name) and key not in dashed:
+            names.setdefault(key, name)
+            values.setdefault(key, []).append(value.replace("\r\n", ""))
+    for key, key_values in values.items():
+        env[key] = ",".join(key_values)
+    return names
+
+
+class WireServer:
+    """Serves the emulator's WSGI application on a Unix socket, a thread per connection."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], path: str, server_name: str, server_port: int):
+        self.app = app
+        self.path = path
+        self.server_name = server_name
+        self.server_port = server_port
+        self._listener: socket.socket | None = None
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        # What werkzeug's server calls itself, in the environ and in each answer's Server header.
+        self.software = f"Werkzeug/{importlib.metadata.version('werkzeug')}"
+        self.served = 0  # requests answered, for whoever checks that the environments use it
+
+    def start(self) -> WireServer:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self.path)
+        listener.listen(256)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), name="aws-wire", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            with self._lock:
+                self._connections.add(connection)
+            threading.Thread(target=self._serve, args=(connection,), name="aws-wire-connection", daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        stream = connection.makefile("rb")
+        try:
+            while True:
+                try:
+                    request = _read_frame(stream)
+                except (EOFError, OSError, ValueError):
+                    return
+                answer = self.answer(request)
+                with self._lock:
+                    self.served += 1
+                _write_frame(connection, answer)
+        except OSError:
+            return
+        finally:
+            with self._lock:
+                self._connections.discard(connection)
+            stream.close()
+            connection.close()
+
+    def answer(self, request: Request) -> Answer:
+        """The application's answer, as ``KeepAliveRequestHandler`` would send it over HTTP."""
+        env = environ(request, self.server_name, self.server_port, self.software)
+        answer: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer[:] = [status, headers]
+            return chunks.append
+
+        try:
+            iterable = self.app(env, start_response)
+            try:
+                chunks.extend(iterable)
+            finally:
+                close = getattr(iterable, "close", None)
+                if close is not None:
+                    close()
+        except Exception:
+            log.exception("the AWS endpoint failed on %s %s", request[0], request[1])
+            answer[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
+            chunks = [b"Internal Server Error"]
+        status, headers = answer
+        code, _, reason = status.partition(" ")
+        payload = b"".join(chunks)
+        bodyless = request[0] == "HEAD" or code.startswith("1") or code in ("204", "304")
+        # http.server's send_response puts these first.
+        sent = [("Server", f"{self.software} {_PYTHON}"), ("Date", email.utils.formatdate(time.time(), usegmt=True))]
+        sent += [
+            (name, str(value))
+            for name, value in headers
+            if name.lower() not in ("connection", "transfer-encoding", "content-length") or bodyless
+        ]
+        if not bodyless:
+            sent.append(("Content-Length", str(len(payload))))
+        else:
+            payload = b""
+        return int(code), reason, sent, payload
+
+
+class _Body(io.BytesIO):
+    """A response body as botocore reads urllib3's: whole (``stream``) or in parts (``read``)."""
+
+    def stream(self, amt: int = 2**16, decode_content: bool | None = None) -> Iterable[bytes]:
+        while chunk := self.read(amt):
+            yield chunk
+
+
+class _Connections(threading.local):
+    sock: socket.socket | None = None
+    stream: io.BufferedReader | None = None
+    pid: int = 0
+
+
+_connections = _Connections()
+
+
+def _connection(path: str, timeout: float | None) -> tuple[socket.socket, io.BufferedReader]:
+    local = _connections
+    if local.sock is None or local.pid != os.getpid():
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect(path)
+        local.sock, local.stream, local.pid = sock, sock.makefile("rb"), os.getpid()
+    assert local.stream is not None
+    return local.sock, local.stream
+
+
+def _drop_connection() -> None:
+    local = _connections
+    if local.sock is not None:
+        with contextlib.suppress(OSError):
+            local.sock.close()
+    local.sock = local.stream = None
+
+
+def _headers(request: Any, netloc: str) -> list[tuple[str, str]]:
+    headers = [
+        (str(name), value.decode("latin-1") if isinstance(value, bytes) else str(value))
+        for name, value in request.headers.items()
+    ]
+    names = {name.lower() for name, _ in headers}
+    # What http.client adds to every request it writes.
+    if "host" not in names:
+        headers.insert(0, ("Host", netloc))
+    if "accept-encoding" not in names:
+        headers.insert(1, ("Accept-Encoding", "identity"))
+    return headers
+
+
+def _body(request: Any) -> bytes:
+    body = request.body
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, bytes | bytearray):
+        return bytes(body)
+    return bytes(body.read())
+
+
+def send(path: str, request: Any, timeout: float | None = None) -> Any:
+    """``request`` (botocore's prepared request) over the socket at ``path``: its response,
+    or the exception the HTTP session raises for the same failure, so the SDK retries alike."""
+    import botocore.awsrequest
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+    url = urlsplit(request.url)
+    target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    frame: Request = (request.method, target, _headers(request, url.netloc), _body(request))
+    try:
+        sock, stream = _connection(path, timeout)
+    except OSError as exc:
+        _drop_connection()
+        raise EndpointConnectionError(endpoint_url=request.url, error=exc) from exc
+    try:
+        _write_frame(sock, frame)
+        status, _reason, headers, payload = _read_frame(stream)
+    except TimeoutError as exc:
+        _drop_connection()  # the answer may still come: this connection is out of step
+        raise ReadTimeoutError(endpoint_url=request.url, error=exc) from exc
+    except (OSError, EOFError, ValueError) as exc:
+        _drop_connection()
+        raise ConnectionClosedError(error=exc, request=request, endpoint_url=request.url) from exc
+    response = botocore.awsrequest.AWSResponse(request.url, status, headers, _Body(payload))
+    if not request.stream_output:
+        response.content  # noqa: B018 - read now, as the HTTP session does
+    return response
+
+
+def install_client(path: str, endpoint_url: str) -> None:
+    """Send this process's requests to ``endpoint_url`` over the socket at ``path``.
+
+    Every botocore client sends through ``URLLib3Session.send``. Requests to any other
+    address, and requests whose body length is not known up front (chunked), keep going
+    over HTTP."""
+    import botocore.httpsession
+
+    endpoint = urlsplit(endpoint_url)
+    session_class = botocore.httpsession.URLLib3Session
+    over_http = getattr(session_class.send, "over_http", session_class.send)
+
+    def send_to_emulator(self: Any, request: Any) -> Any:
+        url = urlsplit(request.url)
+        if url.netloc != endpoint.netloc or url.scheme != endpoint.scheme or "Transfer-Encoding" in request.headers:
+            return over_http(self, request)
+        return send(path, request, self._timeout if isinstance(self._timeout, int | float) else None)
+
+    send_to_emulator.over_http = over_http  # type: ignore[attr-defined]
+    session_class.send = send_to_emulator

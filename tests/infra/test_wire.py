@@ -1,0 +1,163 @@
+"""The environments' AWS requests over a Unix socket (infra/local/wire.py): the emulator's
+application sees what werkzeug's server would hand it for the same request over HTTP, and
+the SDK gets the same answer and the same failures."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.awsrequest
+import pytest
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+from botocore.httpsession import URLLib3Session
+from werkzeug.serving import make_server
+
+from infra.local import moto_patches, wire
+
+_UNCOMPARABLE = {"wsgi.input", "wsgi.errors", "werkzeug.socket", "REMOTE_PORT"}
+
+
+class _Recorder:
+    """A WSGI application that keeps each environ and body and answers with a fixed response."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[dict[str, Any], bytes]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        self.seen.append(({k: v for k, v in environ.items() if k not in _UNCOMPARABLE}, body))
+        answer = json.dumps({"Item": {"pk": {"S": "a"}}}).encode()
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", "r-1"), ("Connection", "close")],
+        )
+        return [answer]
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[tuple[_Recorder, str, _Recorder, str]]:
+    """The same kind of application behind werkzeug's server (as the stack runs moto) and the socket."""
+    over_http, over_socket = _Recorder(), _Recorder()
+    http = make_server("127.0.0.1", 0, over_http, True, request_handler=moto_patches.KeepAliveRequestHandler)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    port = http.server_port
+    socket_server = wire.WireServer(over_socket, str(tmp_path / "aws.sock"), "127.0.0.1", port).start()
+    try:
+        yield over_http, f"http://127.0.0.1:{port}", over_socket, socket_server.path
+    finally:
+        http.shutdown()
+        socket_server.stop()
+        wire._drop_connection()
+
+
+def prepared_request(service: str, endpoint: str, call: str, **params: Any) -> botocore.awsrequest.AWSPreparedRequest:
+    """The request the SDK would send for ``call``, signed, caught before it leaves."""
+    client = boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    caught: list[Any] = []
+
+    def catch(request: Any, **_: Any) -> Any:
+        caught.append(request)
+        return botocore.awsrequest.AWSResponse(request.url, 200, {}, None)
+
+    client.meta.events.register("before-send", catch)
+    with contextlib.suppress(Exception):  # the empty answer need not parse: only the request is wanted
+        getattr(client, call)(**params)
+    return caught[0]
+
+
+# Requests of each protocol the handlers speak: JSON (DynamoDB, SQS, Step Functions,
+# EventBridge, Secrets Manager) and REST-JSON with a path, a query string and no body (SES).
+REQUESTS = [
+    ("dynamodb", "get_item", {"TableName": "t", "Key": {"pk": {"S": "é ü"}}}),
+    ("sqs", "send_message", {"QueueUrl": "http://127.0.0.1:1/123456789012/q", "MessageBody": "x" * 3000}),
+    ("stepfunctions", "send_task_success", {"taskToken": "tok/en+=", "output": "{}"}),
+    ("events", "put_events", {"Entries": [{"Source": "oms", "DetailType": "d", "Detail": "{}"}]}),
+    ("secretsmanager", "get_secret_value", {"SecretId": "oms/key"}),
+    ("sesv2", "get_email_identity", {"EmailIdentity": "ops team+1@example.com"}),
+    ("sesv2", "list_email_identities", {"PageSize": 5, "NextToken": "a b/c"}),
+    # REST-XML with a body and a header werkzeug drops (its underscore) that moto keeps.
+    ("s3", "put_object", {"Bucket": "b", "Key": "a b/ü.txt", "Body": b"data", "Metadata": {"my_key": "v"}}),
+]
+
+
+@pytest.mark.parametrize(("service", "call", "params"), REQUESTS, ids=[f"{r[0]}.{r[1]}" for r in REQUESTS])
+def test_the_application_sees_the_request_as_over_http(
+    servers: tuple[_Recorder, str, _Recorder, str], service: str, call: str, params: dict[str, Any]
+) -> None:
+    over_http, endpoint, over_socket, path = servers
+    request = prepared_request(service, endpoint, call, **params)
+    by_http = URLLib3Session().send(request)
+    request.reset_stream()  # a file-like body (S3's) is read again, as the SDK's retries read it
+    by_socket = wire.send(path, request, timeout=10)
+
+    (http_environ, http_body), (socket_environ, socket_body) = over_http.seen[0], over_socket.seen[0]
+    assert socket_environ == http_environ
+    request.reset_stream()
+    sent = request.body.read() if hasattr(request.body, "read") else request.body or b""
+    assert socket_body == http_body == (sent.encode() if isinstance(sent, str) else sent)
+
+    assert (by_socket.status_code, by_socket.content) == (by_http.status_code, by_http.content)
+    # The clock's at each answer, and how HTTP frames a body (werkzeug chunks the answer to
+    # a request that expects 100-continue, S3's), which the SDK reads the same either way.
+    framing = {"date", "connection", "transfer-encoding", "content-length"}
+    assert {k: v for k, v in by_socket.headers.items() if k.lower() not in framing} == {
+        k: v for k, v in by_http.headers.items() if k.lower() not in framing
+    }
+
+
+def test_a_connection_is_kept_for_the_next_request(servers: tuple[_Recorder, str, _Recorder, str]) -> None:
+    _, endpoint, over_socket, path = servers
+    request = prepared_request("dynamodb", endpoint, "get_item", TableName="t", Key={"pk": {"S": "a"}})
+    wire.send(path, request, timeout=10)
+    first = wire._connections.sock
+    wire.send(path, request, timeout=10)
+    assert first is not None and wire._connections.sock is first
+    assert len(over_socket.seen) == 2
+
+
+def test_no_socket_is_the_sdks_connection_error(tmp_path: Path) -> None:
+    """An error the SDK retries, as it retries a refused HTTP connection."""
+    request = prepared_request("dynamodb", "http://127.0.0.1:1", "get_item", TableName="t", Key={"pk": {"S": "a"}})
+    with pytest.raises(EndpointConnectionError):
+        wire.send(str(tmp_path / "missing.sock"), request, timeout=1)
+
+
+def test_a_connection_the_emulator_dropped_is_the_sdks_closed_connection_and_then_made_again(
+    servers: tuple[_Recorder, str, _Recorder, str],
+) -> None:
+    _, endpoint, over_socket, path = servers
+    request = prepared_request("dynamodb", endpoint, "get_item", TableName="t", Key={"pk": {"S": "a"}})
+    wire.send(path, request, timeout=10)
+    assert wire._connections.sock is not None
+    wire._connections.sock.shutdown(2)  # as when the emulator stops or the connection breaks
+    with pytest.raises(ConnectionClosedError):
+        wire.send(path, request, timeout=10)
+    assert wire.send(path, request, timeout=10).status_code == 200
+    assert len(over_socket.seen) == 2
+
+
+def test_only_requests_to_the_emulator_take_the_socket(
+    servers: tuple[_Recorder, str, _Recorder, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    over_http, endpoint, over_socket, path = servers
+    monkeypatch.setattr(URLLib3Session, "send", URLLib3Session.send)  # restored after the test
+    wire.install_client(path, "http://127.0.0.1:1")  # another endpoint than the server's
+    URLLib3Session().send(prepared_request("dynamodb", endpoint, "get_item", TableName="t", Key={"pk": {"S": "a"}}))
+    assert (len(over_http.seen), len(over_socket.seen)) == (1, 0)
+
+    wire.install_client(path, endpoint)
+    URLLib3Session().send(prepared_request("dynamodb", endpoint, "get_item", TableName="t", Key={"pk": {"S": "a"}}))
+    assert (len(over_http.seen), len(over_socket.seen)) == (1, 1)
