@@ -205,6 +205,8 @@ from moto.sqs.models import SQSBackend, sqs_backends
 from moto.utilities.aws_headers import gen_amzn_requestid_long
 from werkzeug.http import http_date
 
+from infra.local import wire
+
 log = logging.getLogger(__name__)
 _LOCK = threading.RLock()
 _DIGITS_AND_LETTERS = string.ascii_letters + string.digits
@@ -776,42 +778,19 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         body = self.rfile.read(int(length)) if length else b""
         self.environ = environ = self.make_environ()
         environ["wsgi.input"] = io.BytesIO(body)
-        answer: list[Any] = []
-        chunks: list[bytes] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            answer[:] = [status, headers]
-            return chunks.append
-
         try:
-            iterable = self.server.app(environ, start_response)
-            try:
-                chunks.extend(iterable)
-            finally:
-                close = getattr(iterable, "close", None)
-                if close is not None:
-                    close()
+            code, reason, headers, payload = wire.application_answer(self.server.app, environ, self.command)
         except Exception:
             if self.server.passthrough_errors:
                 raise
             log.exception("the AWS endpoint failed on %s %s", self.command, self.path)
-            answer[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
-            chunks = [b"Internal Server Error"]
+            code, reason, headers, payload = wire.INTERNAL_ERROR
             self.close_connection = True
-        status, headers = answer
-        code, _, reason = status.partition(" ")
-        payload = b"".join(chunks)
-        self.send_response(int(code), reason)
-        bodyless = self.command == "HEAD" or code.startswith("1") or code in ("204", "304")
+        self.send_response(code, reason)
         for name, value in headers:
-            lowered = name.lower()
-            if lowered in ("connection", "transfer-encoding") or (lowered == "content-length" and not bodyless):
-                continue
             self.send_header(name, value)
-        if not bodyless:
-            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        if not bodyless:
+        if payload:
             self.wfile.write(payload)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

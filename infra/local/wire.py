@@ -186,43 +186,57 @@ class WireServer:
             connection.close()
 
     def answer(self, request: Request) -> Answer:
-        """The application's answer, as ``KeepAliveRequestHandler`` would send it over HTTP."""
-        env = environ(request, self.server_name, self.server_port, self.software)
-        answer: list[Any] = []
-        chunks: list[bytes] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            answer[:] = [status, headers]
-            return chunks.append
-
+        """The application's answer, as ``KeepAliveRequestHandler`` sends it over HTTP."""
         try:
-            iterable = self.app(env, start_response)
-            try:
-                chunks.extend(iterable)
-            finally:
-                close = getattr(iterable, "close", None)
-                if close is not None:
-                    close()
+            env = environ(request, self.server_name, self.server_port, self.software)
+            code, reason, headers, payload = application_answer(self.app, env, request[0])
         except Exception:
             log.exception("the AWS endpoint failed on %s %s", request[0], request[1])
-            answer[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
-            chunks = [b"Internal Server Error"]
-        status, headers = answer
-        code, _, reason = status.partition(" ")
-        payload = b"".join(chunks)
-        bodyless = request[0] == "HEAD" or code.startswith("1") or code in ("204", "304")
+            code, reason, headers, payload = INTERNAL_ERROR
         # http.server's send_response puts these first.
-        sent = [("Server", f"{self.software} {_PYTHON}"), ("Date", email.utils.formatdate(time.time(), usegmt=True))]
-        sent += [
-            (name, str(value))
-            for name, value in headers
-            if name.lower() not in ("connection", "transfer-encoding", "content-length") or bodyless
-        ]
-        if not bodyless:
-            sent.append(("Content-Length", str(len(payload))))
-        else:
-            payload = b""
-        return int(code), reason, sent, payload
+        first = [("Server", f"{self.software} {_PYTHON}"), ("Date", email.utils.formatdate(time.time(), usegmt=True))]
+        return code, reason, first + headers, payload
+
+
+def application_answer(app: Callable[..., Iterable[bytes]], env: dict[str, Any], method: str) -> Answer:
+    """Run a WSGI application to the end of its answer: the status code, the reason, the
+    headers with the body's length in place of the application's own framing, and the body
+    (none for HEAD, 1xx, 204 and 304). What the application raises propagates."""
+    answer: list[Any] = []
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        answer[:] = [status, headers]
+        return chunks.append
+
+    iterable = app(env, start_response)
+    try:
+        chunks.extend(iterable)
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+    status, headers = answer
+    return _framed(method, status, headers, b"".join(chunks))
+
+
+def _framed(method: str, status: str, headers: list[tuple[str, str]], payload: bytes) -> Answer:
+    code, _, reason = status.partition(" ")
+    bodyless = method == "HEAD" or code.startswith("1") or code in ("204", "304")
+    kept = [
+        (name, str(value))
+        for name, value in headers
+        if name.lower() not in ("connection", "transfer-encoding") and (bodyless or name.lower() != "content-length")
+    ]
+    if bodyless:
+        return int(code), reason, kept, b""
+    return int(code), reason, [*kept, ("Content-Length", str(len(payload)))], payload
+
+
+# What the emulator answers when the application raises.
+INTERNAL_ERROR = _framed(
+    "POST", "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")], b"Internal Server Error"
+)
 
 
 class _Body(io.BytesIO):
@@ -234,9 +248,12 @@ class _Body(io.BytesIO):
 
 
 class _Connections(threading.local):
+    """This thread's connection (a process's environments reach one emulator; tests, several)."""
+
     sock: socket.socket | None = None
     stream: io.BufferedReader | None = None
     pid: int = 0
+    path: str = ""
 
 
 _connections = _Connections()
@@ -244,18 +261,20 @@ _connections = _Connections()
 
 def _connection(path: str, timeout: float | None) -> tuple[socket.socket, io.BufferedReader]:
     local = _connections
-    if local.sock is None or local.pid != os.getpid():
+    if local.sock is None or local.pid != os.getpid() or local.path != path:
+        _drop_connection()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
         sock.connect(path)
-        local.sock, local.stream, local.pid = sock, sock.makefile("rb"), os.getpid()
+        local.sock, local.stream, local.pid, local.path = sock, sock.makefile("rb"), os.getpid(), path
+    if local.sock.gettimeout() != timeout:
+        local.sock.settimeout(timeout)
     assert local.stream is not None
     return local.sock, local.stream
 
 
 def _drop_connection() -> None:
     local = _connections
-    if local.sock is not None:
+    if local.sock is not None and local.pid == os.getpid():
         with contextlib.suppress(OSError):
             local.sock.close()
     local.sock = local.stream = None

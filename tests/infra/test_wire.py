@@ -128,6 +128,20 @@ def test_a_connection_is_kept_for_the_next_request(servers: tuple[_Recorder, str
     assert len(over_socket.seen) == 2
 
 
+def test_each_socket_has_its_own_connection(servers: tuple[_Recorder, str, _Recorder, str], tmp_path: Path) -> None:
+    """A thread that sent to one emulator and then to another reaches the other."""
+    _, endpoint, first, path = servers
+    second = _Recorder()
+    other = wire.WireServer(second, str(tmp_path / "other.sock"), "127.0.0.1", 1).start()
+    try:
+        request = prepared_request("dynamodb", endpoint, "get_item", TableName="t", Key={"pk": {"S": "a"}})
+        wire.send(path, request, timeout=10)
+        wire.send(other.path, request, timeout=10)
+        assert (len(first.seen), len(second.seen)) == (1, 1)
+    finally:
+        other.stop()
+
+
 def test_no_socket_is_the_sdks_connection_error(tmp_path: Path) -> None:
     """An error the SDK retries, as it retries a refused HTTP connection."""
     request = prepared_request("dynamodb", "http://127.0.0.1:1", "get_item", TableName="t", Key={"pk": {"S": "a"}})
