@@ -334,6 +334,13 @@ def send(path: str, request: Any, timeout: float | None = None) -> Any:
     return response
 
 
+def _read_timeout(session: Any, request: Any) -> float | None:
+    """How long the HTTP session would wait for the answer: the request's own read timeout,
+    else the client's (a number, or urllib3's ``Timeout`` the SDK makes of connect and read)."""
+    timeout = session._get_request_timeout(request) or session._timeout
+    return timeout if isinstance(timeout, int | float) else getattr(timeout, "read_timeout", None)
+
+
 def install_client(path: str, endpoint_url: str) -> None:
     """Send this process's requests to ``endpoint_url`` over the socket at ``path``.
 
@@ -350,7 +357,7 @@ def install_client(path: str, endpoint_url: str) -> None:
         url = urlsplit(request.url)
         if url.netloc != endpoint.netloc or url.scheme != endpoint.scheme or "Transfer-Encoding" in request.headers:
             return over_http(self, request)
-        return send(path, request, self._timeout if isinstance(self._timeout, int | float) else None)
+        return send(path, request, _read_timeout(self, request))
 
     send_to_emulator.over_http = over_http  # type: ignore[attr-defined]
     session_class.send = send_to_emulator

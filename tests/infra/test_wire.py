@@ -163,6 +163,39 @@ def test_a_connection_the_emulator_dropped_is_the_sdks_closed_connection_and_the
     assert len(over_socket.seen) == 2
 
 
+def test_an_answer_slower_than_the_clients_read_timeout_is_the_sdks_read_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As over HTTP: the SDK gives up after its read timeout (and retries), never waits forever."""
+    import time
+
+    from botocore.config import Config
+    from botocore.exceptions import ReadTimeoutError
+
+    def slow(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        time.sleep(3)
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    server = wire.WireServer(slow, str(tmp_path / "slow.sock"), "127.0.0.1", 1).start()
+    monkeypatch.setattr(URLLib3Session, "send", URLLib3Session.send)  # restored after the test
+    wire.install_client(server.path, "http://127.0.0.1:1")
+    client = boto3.session.Session().client(
+        "dynamodb",
+        endpoint_url="http://127.0.0.1:1",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(connect_timeout=1, read_timeout=0.5, retries={"max_attempts": 1}),
+    )
+    try:
+        with pytest.raises(ReadTimeoutError):  # without a timeout the call would succeed after 3 s
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    finally:
+        server.stop()
+        wire._drop_connection()
+
+
 def test_only_requests_to_the_emulator_take_the_socket(
     servers: tuple[_Recorder, str, _Recorder, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
