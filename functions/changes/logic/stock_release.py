@@ -2,7 +2,8 @@
 
 The cancellation itself took the units out of the line's ``allocated`` bucket (with
 ``cancelled``, in one write). Allocations not yet on a fulfillment order are released
-here (allocation items and stock item in one transaction, each pinned); units already on
+here, in one transaction with the stock item, each pinned on its counts and on still being
+on none (one that moved since the read sends the follow-up round again); units already on
 a fulfillment order are cancelled there, which releases them and resumes the execution
 waiting on it; neither touches the line's buckets again. A parked backorder wait is woken
 when nothing is left to allocate, so the execution moves on.
@@ -22,10 +23,11 @@ from functions.allocate.api import (
 from functions.changes.store import change_sk
 from functions.inventory.api import release_op
 from shared.clock import now_iso
+from shared.errors import RetryableError
 from shared.order import keys
 from shared.order.quantities import LineQuantities
 from shared.order.record import load_order
-from shared.table import Item, Table
+from shared.table import ConditionFailed, Item, Table
 
 
 def _free_allocations(others: dict[str, list[Item]]) -> list[Item]:
@@ -39,6 +41,8 @@ def _free_allocations(others: dict[str, list[Item]]) -> list[Item]:
 
 def _release_ops(order_id: str, line: Item, allocations: list[Item], quantity: int, at: str) -> list[dict[str, Any]]:
     ops, after = consume_allocations(allocations, line["line_id"], quantity, "released", at)
+    for op in ops:  # released here only while no fulfillment order holds it (one may since the read)
+        op["Update"]["ConditionExpression"] += " AND attribute_not_exists(fo_id)"
     before = {a["sk"]: int(a.get("released", 0)) for a in allocations}
     # Allocations of several rounds can share a stock item: one operation per item.
     per_stock: dict[tuple[str, str], int] = defaultdict(int)
@@ -95,7 +99,12 @@ def release_cancelled_units(order_id: str, change_id: str, units: dict[str, int]
         mine = [a for a in free if a["line_id"] == line_id]
         here = min(quantity, sum(held(a) for a in mine))
         ops = _release_ops(order_id, line, mine, here, at) if here else []
-        table.transact([*ops, _mark_op(order_id, change_id, line_id, here, quantity - here)])
+        try:
+            table.transact([*ops, _mark_op(order_id, change_id, line_id, here, quantity - here)])
+        except ConditionFailed as err:
+            # An allocation moved since the read (released by another change, or handed to a
+            # fulfillment order): the follow-up runs again on what the table holds now.
+            raise RetryableError(f"order {order_id}: allocations changed while releasing cancelled units") from err
         if quantity - here:
             on_fulfillment[line_id] = quantity - here
     if on_fulfillment:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from functions.allocate.api import held
+from functions.allocate.api import held, pinned
 from functions.fulfill.rules.status import awaited
 from functions.fulfill.store import fulfillment_orders_of, in_creation_order, new_fulfillment_order, shipments_of
 from shared.clock import now_iso
@@ -31,14 +31,27 @@ _ATTEMPTS = 3
 
 
 def _link_op(alloc: Item, fo_id: str, at: str) -> dict[str, Any]:
+    """Give the allocation to the fulfillment order, pinned on the counts its units were
+    taken from: units a cancellation released meanwhile go on no fulfillment order."""
+    shipped, released = int(alloc.get("shipped", 0)), int(alloc.get("released", 0))
     return {
         "Update": {
             "Key": {"pk": alloc["pk"], "sk": alloc["sk"]},
             "UpdateExpression": "SET fo_id = :fo, shipped = if_not_exists(shipped, :zero),"
             " released = if_not_exists(released, :zero), updated_at = :at",
-            "ConditionExpression": "attribute_not_exists(fo_id) AND #st = :reserved",
+            "ConditionExpression": "attribute_not_exists(fo_id) AND #st = :reserved AND "
+            + pinned("shipped", ":os", shipped)
+            + " AND "
+            + pinned("released", ":or", released),
             "ExpressionAttributeNames": {"#st": "status"},
-            "ExpressionAttributeValues": {":fo": fo_id, ":zero": 0, ":reserved": "reserved", ":at": at},
+            "ExpressionAttributeValues": {
+                ":fo": fo_id,
+                ":zero": 0,
+                ":reserved": "reserved",
+                ":at": at,
+                ":os": shipped,
+                ":or": released,
+            },
         }
     }
 
@@ -125,7 +138,7 @@ def release_to_fulfillment(order_id: str) -> dict[str, Any]:
         try:
             created, waiting = _release_once(table, order_id)
         except ConditionFailed:
-            continue  # another run linked some of these allocations first: look again
+            continue  # another run linked these allocations first, or a cancellation released some: look again
         return {"open": [{"fo_id": fo["fo_id"]} for fo in waiting], "created": created}
     raise RetryableError(f"order {order_id}: allocations kept changing during release")
 
