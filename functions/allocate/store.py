@@ -85,10 +85,11 @@ def held(allocation: Item) -> int:
 
 
 def consume_allocations(
-    allocations: list[Item], line_id: str, quantity: int, bucket: str, at: str
+    allocations: list[Item], line_id: str, quantity: int, bucket: str, at: str, *, unlinked: bool = False
 ) -> tuple[list[dict[str, Any]], list[Item]]:
     """Operations moving ``quantity`` units of a line from held to ``bucket`` (shipped or
-    released), oldest allocation first, each pinned on its counts; and the items after."""
+    released), oldest allocation first, each pinned on its counts (and with ``unlinked`` on
+    being on no fulfillment order: one may have taken it since the read); and the items after."""
     ops: list[dict[str, Any]] = []
     after: list[Item] = []
     left = quantity
@@ -110,7 +111,8 @@ def consume_allocations(
                     "ConditionExpression": "#st = :reserved AND "
                     + pinned("shipped", ":os", int(alloc.get("shipped", 0)))
                     + " AND "
-                    + pinned("released", ":or", int(alloc.get("released", 0))),
+                    + pinned("released", ":or", int(alloc.get("released", 0)))
+                    + (" AND attribute_not_exists(fo_id)" if unlinked else ""),
                     "ExpressionAttributeNames": {"#st": "status"},
                     "ExpressionAttributeValues": {
                         ":s": int(new.get("shipped", 0)),

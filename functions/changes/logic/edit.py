@@ -129,10 +129,7 @@ def _stock_ops(plan: EditPlan, at: str) -> list[dict[str, Any]]:
         line_id = removal.line["line_id"]
         mine = [a for a in plan.free_allocations if a["line_id"] == line_id]
         before = {a["sk"]: int(a.get("released", 0)) for a in mine}
-        consumed, after = consume_allocations(mine, line_id, removal.reserved, "released", at)
-        for op in consumed:
-            update = op["Update"]
-            update["ConditionExpression"] += " AND attribute_not_exists(fo_id)"
+        consumed, after = consume_allocations(mine, line_id, removal.reserved, "released", at, unlinked=True)
         ops += consumed
         for a in after:
             per_stock[(a["sku"], a["location_id"])] += int(a.get("released", 0)) - before.get(a["sk"], 0)

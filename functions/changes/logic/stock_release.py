@@ -40,9 +40,7 @@ def _free_allocations(others: dict[str, list[Item]]) -> list[Item]:
 
 
 def _release_ops(order_id: str, line: Item, allocations: list[Item], quantity: int, at: str) -> list[dict[str, Any]]:
-    ops, after = consume_allocations(allocations, line["line_id"], quantity, "released", at)
-    for op in ops:  # released here only while no fulfillment order holds it (one may since the read)
-        op["Update"]["ConditionExpression"] += " AND attribute_not_exists(fo_id)"
+    ops, after = consume_allocations(allocations, line["line_id"], quantity, "released", at, unlinked=True)
     before = {a["sk"]: int(a.get("released", 0)) for a in allocations}
     # Allocations of several rounds can share a stock item: one operation per item.
     per_stock: dict[tuple[str, str], int] = defaultdict(int)
