@@ -89,7 +89,7 @@ def test_the_shape_comes_from_a_table_description() -> None:
     assert shape == IndexShape("gsi3", "gsi3pk", "gsi3sk", "INCLUDE", frozenset({"status"}))
 
 
-def streamed_table(projection: str) -> Any:
+def streamed_table(projection: str, non_key: frozenset[str] = frozenset()) -> Any:
     """Table ``t`` in the emulator with one index (``gsi1``) of this projection and a stream,
     which the meter reads each write's before and after images from; its client."""
     ddb = boto3.client("dynamodb", region_name="us-east-1")
@@ -104,7 +104,10 @@ def streamed_table(projection: str) -> Any:
                     {"AttributeName": "gsi1pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": projection},
+                "Projection": {
+                    "ProjectionType": projection,
+                    **({"NonKeyAttributes": sorted(non_key)} if non_key else {}),
+                },
             }
         ],
         BillingMode="PAY_PER_REQUEST",
@@ -194,3 +197,27 @@ def test_the_meter_reads_a_stored_item_only_between_the_emulators_requests() -> 
     assert read.wait(5)
     reader.join()
     assert sizes[0] > 0
+
+
+@mock_aws
+@pytest.mark.parametrize("shape", [KEYS_ONLY, INCLUDE, ALL], ids=lambda shape: shape.projection)
+def test_the_meter_counts_an_emulated_write_as_the_rule_counts_its_whole_images(shape: IndexShape) -> None:
+    """Through the emulator's stream the meter counts each write as the rule counts its
+    before and after images, for every projection (the other tests here use KEYS_ONLY)."""
+    ddb = streamed_table(shape.projection, shape.attributes)
+    meter = AwsMeter().attach("dynamodb")
+    try:
+        first = _item(gsi1pk="ORDERS#01", gsi1sk="2026#1", status="placed", blob=BIG)
+        images = [
+            first,
+            first | {"status": {"S": "shipped"}},  # projected by INCLUDE and ALL
+            first | {"status": {"S": "shipped"}, "blob": {"S": BIG + "y"}},  # projected by ALL only
+            first | {"status": {"S": "shipped"}, "blob": {"S": BIG + "y"}, "gsi1sk": {"S": "2026#2"}},
+        ]
+        before: dict[str, Any] | None = None
+        for image in images:
+            ddb.put_item(TableName="t", Item=image)
+            assert meter._take_index_writes() == index_writes(before, image, [shape])
+            before = image
+    finally:
+        meter.detach()
