@@ -264,7 +264,11 @@ def _connection(path: str, timeout: float | None) -> tuple[socket.socket, io.Buf
     if local.sock is None or local.pid != os.getpid() or local.path != path:
         _drop_connection()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(path)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            raise
         local.sock, local.stream, local.pid, local.path = sock, sock.makefile("rb"), os.getpid(), path
     if local.sock.gettimeout() != timeout:
         local.sock.settimeout(timeout)
