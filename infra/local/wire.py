@@ -2,7 +2,7 @@
 
 Over HTTP a request cost the environment's SDK about 0.3 ms of CPU in urllib3 and
 http.client (writing the request, parsing the status line and headers of the answer)
-and the emulator about as much in http.server and werkzeug before moto saw it
+and the emulator about 0.1 ms more in http.server and werkzeug before moto saw it
 (docs/decisions.md). Here the SDK still builds, signs, retries and parses every request
 as it does in the cloud; only the bytes between it and the emulator's WSGI application
 travel differently: a frame with the method, target, headers and body, answered by a

@@ -84,24 +84,26 @@ def _on_fulfillment(record: OrderRecord) -> int:
     )
 
 
-def test_a_fulfillment_order_takes_no_unit_a_cancellation_released_after_its_read(
-    allocated: str, monkeypatch: pytest.MonkeyPatch
+# (the module whose read is raced, what runs right after that read, the writer that reads)
+RELEASE_RACES = {
+    # A fulfillment order takes no unit a cancellation released after its read.
+    "release then cancel": (release, _cancel_one, release_to_fulfillment),
+    # A cancellation releases no allocation a fulfillment order took after its read: the unit
+    # is cancelled on the fulfillment order instead.
+    "cancel then release": (stock_release, release_to_fulfillment, _cancel_one),
+}
+
+
+@pytest.mark.parametrize("race", RELEASE_RACES.values(), ids=RELEASE_RACES.keys())
+def test_no_unit_is_both_released_by_a_cancellation_and_on_a_fulfillment_order(
+    allocated: str, monkeypatch: pytest.MonkeyPatch, race: tuple[Any, Any, Any]
 ) -> None:
-    ran = _after_first_read(monkeypatch, release, lambda: _cancel_one(allocated))
-    release_to_fulfillment(allocated)
+    module, meanwhile, writer = race
+    ran = _after_first_read(monkeypatch, module, lambda: meanwhile(allocated))
+    writer(allocated)
     assert ran
     record = _consistent(allocated)
     assert _on_fulfillment(record) == 2
-
-
-def test_a_cancellation_releases_no_allocation_a_fulfillment_order_took_after_its_read(
-    allocated: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ran = _after_first_read(monkeypatch, stock_release, lambda: release_to_fulfillment(allocated))
-    _cancel_one(allocated)
-    assert ran
-    record = _consistent(allocated)
-    assert _on_fulfillment(record) == 2  # the unit was cancelled on the fulfillment order instead
 
 
 def test_two_cancellations_releasing_one_allocation_both_go_through(
