@@ -172,3 +172,36 @@ def test_an_update_expression_checked_once_is_still_refused_with_other_names(aws
         with pytest.raises(ClientError, match=refused):
             client.update_item(**update, ExpressionAttributeNames=names)
     assert client.get_item(TableName=aws.table_name, Key=update["Key"])["Item"]["first"] == {"S": "x"}
+
+
+def test_a_condition_parsed_once_is_evaluated_with_each_requests_names_and_values(aws):
+    """Conditions are parsed once per expression, names and the values they name
+    (moto_patches 33): the same expression with other values or names decides anew."""
+    client = boto3.client("dynamodb")
+    key = {"pk": {"S": "VERSIONED"}, "sk": {"S": "1"}}
+    client.put_item(TableName=aws.table_name, Item={**key, "version": {"N": "1"}, "state": {"S": "open"}})
+
+    def bump(seen: str, names: dict[str, str]) -> bool:
+        try:
+            client.update_item(
+                TableName=aws.table_name,
+                Key=key,
+                UpdateExpression="SET version = version + :one",
+                ConditionExpression="#f = :seen",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":one": {"N": "1"}, ":seen": {"N": seen} if seen.isdigit() else {"S": seen}},
+            )
+            return True
+        except ClientError as refused:
+            assert refused.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            return False
+
+    version = {"#f": "version"}
+    assert [bump("1", version), bump("1", version), bump("2", version), bump("9", version)] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert [bump("open", {"#f": "state"}), bump("closed", {"#f": "state"})] == [True, False]
+    assert client.get_item(TableName=aws.table_name, Key=key)["Item"]["version"] == {"N": "4"}

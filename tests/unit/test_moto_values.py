@@ -344,33 +344,35 @@ def test_request_ids_and_receipt_handles_are_drawn_from_moto_s_alphabets() -> No
     assert body == '{"RequestId": "kept"}'
 
 
-def test_a_condition_is_parsed_once_per_request_for_the_same_names_and_values() -> None:
-    """Patch 33: within one request the same expression, names and values give the same tree
-    and the names it found; other values, or another request, are parsed again."""
+def test_a_condition_is_parsed_once_per_expression_names_and_the_values_it_names() -> None:
+    """Patch 33: the same expression, names and named values give the same tree and the
+    names it found, whatever else the request's values hold; other named values or names
+    are parsed again, and a kept tree holds its own copies of its values."""
     from moto.dynamodb.comparisons import create_condition_expression_parser
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     expression = "#st IN (:open, :hold) AND version = :v"
     names = {"#st": "status"}
-    values = {":open": {"S": "open"}, ":hold": {"S": "on_hold"}, ":v": {"N": "3"}}
+    values = {":open": {"S": "open"}, ":hold": {"S": "on_hold"}, ":v": {"N": "3"}, ":at": {"S": "now"}}
     newer = dict(values, **{":v": {"N": "4"}})
     item = Item(DynamoType({"S": "P"}), None, {"status": DynamoType({"S": "open"}), "version": DynamoType({"N": "4"})})
 
-    def parsed(with_values: dict[str, Any]) -> tuple[Any, list[str]]:
-        parser = create_condition_expression_parser(expression, names, with_values)
+    def parsed(with_values: dict[str, Any], with_names: dict[str, str] = names) -> tuple[Any, list[str]]:
+        parser = create_condition_expression_parser(expression, with_names, with_values)
         return parser.parse(), parser.expr_attr_names_found
 
     moto_patches.install()  # the test may run where no stack installed the patches yet
-    moto_patches._request_scope.conditions = {}
-    try:
-        (first, found), (again, found_again) = parsed(values), parsed(values)
-        assert again is first and found_again == found and "#st" in found
-        other, _ = parsed(newer)
-        assert other is not first
-        assert (first.expr(item), other.expr(item)) == (False, True)
-    finally:
-        moto_patches._request_scope.conditions = None
-    assert parsed(values)[0] is not parsed(values)[0]  # outside a request nothing is kept
+    (first, found), (again, found_again) = parsed(values), parsed(dict(values, **{":at": {"S": "later"}}))
+    assert again is first and found_again == found and "#st" in found
+    other, _ = parsed(newer)
+    assert other is not first
+    assert (first.expr(item), other.expr(item)) == (False, True)
+    assert parsed(values, {"#st": "state"})[0] is not first
+    mutable = {":open": {"S": "open"}, ":hold": {"S": "on_hold"}, ":v": {"N": "5"}}
+    kept, _ = parsed(mutable)
+    mutable[":v"]["N"] = "4"  # a later change to the request's values reaches no kept tree
+    assert kept.expr(item) is False
+    assert parsed(mutable)[0].expr(item) is True
 
 
 def test_an_sqs_messages_visibility_and_delay_are_read_from_the_clock_as_moto_reads_them() -> None:
