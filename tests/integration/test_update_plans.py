@@ -195,3 +195,55 @@ def test_a_stream_record_sizes_the_item_an_update_grew(backend, by_plan):
     # keys (pk + its value, sk + "1") + the old image (keys and note "x") + the new one (keys and 1,000 y)
     keys = len("pk") + len(pk) + len("sk") + 1
     assert record["dynamodb"]["SizeBytes"] == keys + (keys + len("note") + 1) + (keys + len("note") + 1000)
+
+
+def _fresh_size(item: Any) -> int:
+    return sum(len(name.encode()) + value.size() for name, value in item.attrs.items())
+
+
+@pytest.mark.parametrize("by_plan", [False, True])
+def test_an_item_updated_where_no_stream_is_written_is_sized_again(backend, by_plan):
+    """Where no stream record sizes the updated item (moto_patches 26), its kept size goes."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    if "plain" not in backend.tables:
+        client.create_table(
+            TableName="plain",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    update = {
+        "update_expression": "SET note = :long",
+        "expression_attribute_names": {},
+        "expression_attribute_values": {":long": {"S": "y" * 1000}},
+    }
+    backend.update_item("plain", {"pk": {"S": "FIRST"}}, **update)  # moto's path, then planned
+    assert update_plans.planned("plain", backend.get_table("plain"), "SET note = :long", {})
+    key = {"pk": {"S": f"PLAIN#{by_plan}"}}
+    backend.put_item("plain", {**key, "note": {"S": "x"}})
+    item = backend.get_item("plain", key)
+    assert item.size() == _fresh_size(item)  # kept from the put
+    with pytest.MonkeyPatch.context() as patch:
+        if not by_plan:
+            patch.setattr(update_plans, "update_item", lambda original, *args, **kwargs: original(*args, **kwargs))
+        backend.update_item("plain", key, **update)
+    assert item.size() == _fresh_size(item) > 1000
+
+
+def test_an_update_moto_refuses_after_changing_the_item_in_part_leaves_it_sized_anew(backend):
+    """moto sets an update's attributes one by one and refuses the one that passes the size
+    limit after setting those before it: the item it leaves is sized again."""
+    key = {"pk": {"S": "PARTLY"}, "sk": {"S": "1"}}
+    backend.put_item(TABLE, {**key, "note": {"S": "x"}})
+    item = backend.get_table(TABLE).get_item(*backend.get_keys_value(backend.get_table(TABLE), key))
+    kept = item.size()
+    with pytest.raises(Exception, match="maximum allowed size"):
+        backend.update_item(
+            TABLE,
+            key,
+            "SET a = :small, b = :huge",
+            {},
+            {":small": {"S": "s" * 100}, ":huge": {"S": "h" * 410_000}},
+        )
+    assert "a" in item.attrs  # moto's partial update, as moto leaves it
+    assert item.size() == _fresh_size(item) > kept

@@ -386,3 +386,33 @@ def test_an_sqs_messages_visibility_and_delay_are_read_from_the_clock_as_moto_re
         message.visible_at = message.delayed_until = now + offset
         assert (message.visible, message.delayed) == (visible, delayed)
         assert (moto_patches._visible(message), moto_patches._delayed(message)) == (visible, delayed)
+
+
+def test_a_values_comparable_form_is_the_one_moto_gives() -> None:
+    """Patch 36: strings, binaries, booleans and numbers read by their type directly; the
+    rest as moto casts them, with the same answers."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    moto_patches.install()  # the test may run where no stack installed the patches yet
+    values = [
+        {"S": "text"},
+        {"S": ""},
+        {"N": "5"},
+        {"N": "1.50"},
+        {"N": "-0"},
+        {"N": "1e3"},
+        {"B": "AAE="},
+        {"BOOL": True},
+        {"NULL": True},
+        {"SS": ["a", "b"]},
+        {"NS": ["1", "2.0"]},
+        {"L": [{"N": "1"}, {"S": "x"}]},
+        {"M": {"k": {"N": "2"}}},
+    ]
+    for raw in values:
+        value = DynamoType(raw)
+        ours, moto = moto_patches._cast_value(value), moto_patches._ORIGINAL_CAST_VALUE(value)
+        assert (type(ours), ours) == (type(moto), moto), raw
+        assert value.cast_value == moto
+        if value.type in ("S", "N", "B", "BOOL"):  # what a key can be: hashed as moto hashes it
+            assert hash(value) == hash((value.type, moto))
