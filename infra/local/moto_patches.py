@@ -1349,7 +1349,6 @@ def _patch_update_validation() -> None:
 
 
 _SETS = {"SS": "S", "NS": "N", "BS": "B"}
-_ITEM_SIZE_LIMIT = 405_000  # moto's (LimitedSizeDict): between DynamoDB's 400 KB and what it accepts
 _ORIGINAL_SIZE: Any = None
 
 
@@ -1483,7 +1482,7 @@ def _patch_item_size() -> None:
             typed = DynamoType(value)
             size += bytesize(key) + _value_size(typed)
             dict.__setitem__(self.attrs, key, typed)
-        if size > _ITEM_SIZE_LIMIT:
+        if size > update_plans.ITEM_SIZE_LIMIT:
             raise ItemSizeTooLarge
         self._size = size  # type: ignore[attr-defined]  # kept until an update changes the item (patch 26)
 

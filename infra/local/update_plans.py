@@ -41,7 +41,7 @@ from moto.dynamodb.parsing import ast_nodes as moto_ast_nodes
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
 ast_nodes: Any = moto_ast_nodes  # untyped in moto
-ITEM_SIZE_LIMIT = 405_000  # moto's (LimitedSizeDict)
+ITEM_SIZE_LIMIT = 405_000  # moto's (LimitedSizeDict): between DynamoDB's 400 KB and what it accepts
 _SET_TYPES = ("SS", "NS", "BS")
 
 
