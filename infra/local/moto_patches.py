@@ -263,6 +263,8 @@ def _patch_condition_reuse() -> None:
         names, values = self.expression_attribute_names, self.expression_attribute_values
         used = _placeholders.get(expression)
         if used is None:
+            if len(_placeholders) > 4096:
+                _placeholders.clear()
             used = _placeholders[expression] = tuple(dict.fromkeys(_VALUE_PLACEHOLDER.findall(expression)))
         key = (
             expression,
