@@ -251,10 +251,14 @@ _VALUE_PLACEHOLDER = re.compile(r":[A-z0-9\-_]+")
 _placeholders: dict[str, tuple[str, ...]] = {}
 
 
+_ORIGINAL_CONDITION_PARSE: Any = None
+
+
 def _patch_condition_reuse() -> None:
+    global _ORIGINAL_CONDITION_PARSE
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
-    original = ConditionExpressionParser.parse
+    original = _ORIGINAL_CONDITION_PARSE = ConditionExpressionParser.parse
 
     def parse(self: ConditionExpressionParser) -> Any:
         expression = self.condition_expression
@@ -266,12 +270,15 @@ def _patch_condition_reuse() -> None:
             if len(_placeholders) > 4096:
                 _placeholders.clear()
             used = _placeholders[expression] = tuple(dict.fromkeys(_VALUE_PLACEHOLDER.findall(expression)))
-        key = (
-            expression,
-            frozenset(names.items()) if names else None,
-            tuple(repr(values[p]) if values and p in values else None for p in used),
-        )
-        found = _parsed_conditions.get(key)
+        try:
+            key = (
+                expression,
+                frozenset(names.items()) if names else None,
+                tuple(repr(values[p]) if values and p in values else None for p in used),
+            )
+            found = _parsed_conditions.get(key)
+        except TypeError:  # names that are not strings: moto answers them as it does
+            return original(self)
         if found is None:  # one that does not parse raises each time, unkept
             # The tree holds the values it names: its own copies, which no later write can change.
             if values is not None:

@@ -416,3 +416,17 @@ def test_a_values_comparable_form_is_the_one_moto_gives() -> None:
         assert value.cast_value == moto
         if value.type in ("S", "N", "B", "BOOL"):  # what a key can be: hashed as moto hashes it
             assert hash(value) == hash((value.type, moto))
+
+
+def test_a_condition_with_names_that_cannot_be_kept_is_parsed_as_moto_parses_it() -> None:
+    """Patch 33 keeps parses by their names; names that are not strings go to moto's parse
+    as they came, every time, instead of failing to be hashed."""
+    from moto.dynamodb.comparisons import create_condition_expression_parser
+
+    moto_patches.install()  # the test may run where no stack installed the patches yet
+    odd_names: Any = {"#a": ["not", "a", "string"]}
+    values = {":v": {"S": "x"}}
+    parser = create_condition_expression_parser("#a = :v", odd_names, values)
+    expected = type(moto_patches._ORIGINAL_CONDITION_PARSE(parser))
+    for _ in range(2):
+        assert type(create_condition_expression_parser("#a = :v", odd_names, values).parse()) is expected
