@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 
 from functions.allocate.logic.allocation import allocate_order, release_all
+from functions.allocate.store import held_allocations
+from functions.fulfill.api import release_to_fulfillment
 from functions.inventory.store import get_stock
 from shared.order.record import load_order
 from tests.integration.conftest import stock_up
@@ -40,6 +42,24 @@ def test_the_compensation_releases_both_lines_in_one_operation_per_stock_item(ca
     assert record is not None
     assert [line["quantities"]["allocated"] for line in record.lines] == [0, 0]
     assert release_all(captured) == {"released_units": 0}  # a rerun gives nothing back twice
+
+
+def test_the_compensation_keeps_the_units_on_an_open_fulfillment_order(captured):
+    """Units released to a warehouse stay reserved for it when the order's workflow fails:
+    given back, they could be promised to another order while the warehouse ships them."""
+    assert release_to_fulfillment(captured)["created"] == 1
+    assert release_all(captured) == {"released_units": 0}
+    stock = get_stock("TSHIRT-M", "wh-berlin")
+    assert (stock.on_hand, stock.reserved) == (10, 5)
+    allocations = held_allocations(captured)
+    assert sum(int(a["quantity"]) for a in allocations) == 5 and all(a.get("fo_id") for a in allocations)
+    record = load_order(captured)
+    assert record is not None
+    assert [line["quantities"]["allocated"] for line in record.lines] == [2, 3]
+    # An operator's retry runs the step again: it allocates nothing twice and waits on that order.
+    assert allocate_order(captured).allocated_units == 0
+    again = release_to_fulfillment(captured)
+    assert (again["created"], len(again["open"])) == (0, 1)
 
 
 def test_a_cancellation_of_both_lines_releases_their_shared_stock(captured):

@@ -143,13 +143,18 @@ def allocate_order(order_id: str, *, workflow_status_when_done: str | None = Non
 
 
 def release_all(order_id: str) -> dict[str, Any]:
-    """Compensation: give back every reservation the order holds, each exactly once.
+    """Compensation: give back every reservation the order holds on no fulfillment order,
+    each exactly once.
 
+    Units on a fulfillment order stay reserved: the warehouse holds them for it and may ship
+    them, and what it ships is recorded against them; released, they could be promised to
+    another order, and a retried order would allocate and release them again. Each release
+    is pinned on the allocation being on no fulfillment order, should one take it meanwhile.
     The allocation items stay, marked ``released``, as the record of what happened.
     """
     table = Table()
     # After a partial shipment an allocation holds less than its quantity: release that only.
-    holding = [(a, held(a)) for a in held_allocations(order_id, table)]
+    holding = [(a, held(a)) for a in held_allocations(order_id, table) if not a.get("fo_id")]
     holding = [(a, q) for a, q in holding if q > 0]
     at = now_iso()
     for start in range(0, len(holding), 30):  # 3 operations per allocation
@@ -159,7 +164,7 @@ def release_all(order_id: str) -> dict[str, Any]:
         # Two lines of one SKU, or two rounds at one location, share a stock item: one operation each.
         per_stock: dict[tuple[str, str], int] = {}
         for a, quantity in chunk:
-            ops.extend(consume_allocations([a], a["line_id"], quantity, "released", at)[0])
+            ops.extend(consume_allocations([a], a["line_id"], quantity, "released", at, unlinked=True)[0])
             per_line[int(a["line_position"])] = per_line.get(int(a["line_position"]), 0) + quantity
             stock_key = (a["sku"], a["location_id"])
             per_stock[stock_key] = per_stock.get(stock_key, 0) + quantity
