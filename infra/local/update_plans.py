@@ -361,10 +361,9 @@ def update_item(
         # An expression names no key attribute (moto refuses it), so an item not there yet
         # reads as the item moto writes first, with only its key.
         if item is None:
-            key_size = sum(bytesize(name) + DynamoType(value).size() for name, value in keys_only.items())
-            prepared = plan.prepare({}, values, table, key_size)
+            prepared = plan.prepare({}, values, table, Item(hash_value, range_value, keys_only).size())
         else:
-            prepared = plan.prepare(item.attrs, values, table, _size(item))
+            prepared = plan.prepare(item.attrs, values, table, item.size())
     except Exception:  # what moto refuses, it refuses with its own error
         return by_moto()
     old = copy.deepcopy(item)
@@ -375,14 +374,6 @@ def update_item(
     if table.stream_shard is not None:
         table.stream_shard.add(old, item)
     return item
-
-
-def _size(item: Item) -> int:
-    """The item's size as moto counts it, the kept one where there is one, keeping none."""
-    kept: int | None = item.__dict__.get("_size")
-    if kept is not None:
-        return kept
-    return sum(bytesize(name) + value.size() for name, value in item.attrs.items())
 
 
 def _keys(table: Any, key: dict[str, Any]) -> tuple[DynamoType, DynamoType | None]:

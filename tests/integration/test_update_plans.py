@@ -153,8 +153,8 @@ def test_a_plan_ends_every_update_as_moto_does(backend, expression, item, values
     assert _outcome(backend, by_plan, update, by_plan=True) == _outcome(backend, by_moto, update, by_plan=False)
 
 
-def test_the_plans_cover_the_oms_updates(backend):
-    """Every expression above has a plan: none of them is left to moto by its shape."""
+def test_every_expression_shape_drawn_above_compiles_to_a_plan(backend):
+    """None of the shapes the property test draws is left to moto by its shape alone."""
     assert all(update_plans.compile_plan(text, names) is not None for text, names, _, _ in EXPRESSIONS)
 
 
