@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from infra.local import wire
+
 log = logging.getLogger(__name__)
 
 # Lambda's default account concurrency is 1,000; one machine carries far fewer processes.
@@ -113,7 +115,7 @@ def _serve(conn: Connection, env: dict[str, str], niceness: int = 0) -> None:
         os.nice(niceness)
     os.environ.clear()
     os.environ.update(env)
-    from infra.local import runtime, wire
+    from infra.local import runtime
 
     if env.get(wire.SOCKET_ENV) and env.get("AWS_ENDPOINT_URL"):
         wire.install_client(env[wire.SOCKET_ENV], env["AWS_ENDPOINT_URL"])
@@ -193,6 +195,9 @@ class Pool:
         self.limit = limit
         self.background = background
         self.niceness = BACKGROUND_NICENESS if background else 0
+        if not background and env.get(wire.CALLER_SOCKET_ENV):
+            # A caller waits on this function: its AWS requests are answered first (wire.CallersFirst).
+            self.env = {**env, wire.SOCKET_ENV: env[wire.CALLER_SOCKET_ENV]}
         self.idle: list[_Environment] = []
         self.size = 0  # idle + busy + being created
         self.ready = threading.Condition(manager.lock)

@@ -109,8 +109,8 @@ class LocalStack:
             self.moto_port = self._moto.get_host_and_port()[1]
             # The function environments reach the same application over a Unix socket (wire).
             self._wire_dir = tempfile.mkdtemp(prefix="oms-aws-")
-            socket_path = os.path.join(self._wire_dir, "aws.sock")
-            self.socket_server = wire.WireServer(app, socket_path, HOST, self.moto_port).start()
+            socket_path, callers_path = (os.path.join(self._wire_dir, name) for name in ("aws.sock", "callers.sock"))
+            self.socket_server = wire.WireServer(app, socket_path, HOST, self.moto_port, callers_path).start()
             self._configure_env()
             # The process every environment forks from imports the handlers meanwhile, on the
             # other core: ready before the first request rather than during it.
@@ -202,7 +202,7 @@ class LocalStack:
                 # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
                 "MOTO_PORT": str(self.moto_port),
                 "AWS_ENDPOINT_URL": self.endpoint_url,
-                **({wire.SOCKET_ENV: self.socket_server.path} if self.socket_server else {}),
+                **(self.socket_server.environment() if self.socket_server else {}),
             }
         )
         self._set_env({k: v for k, v in _DEFAULT_ENV.items() if k not in os.environ})

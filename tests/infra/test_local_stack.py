@@ -1241,6 +1241,22 @@ def test_a_message_past_its_queues_retention_is_not_received(
     assert built == []
 
 
+def test_the_functions_a_caller_waits_on_send_their_requests_to_the_callers_socket(stack: LocalStack) -> None:
+    """wire.CallersFirst: the API's functions reach the emulator on the callers' socket, the rest on the other."""
+    assert stack.resources is not None and stack.socket_server is not None
+    server = stack.socket_server
+    arn = _function(stack, "test-read-in-background", "read_table")
+    served, by_callers = server.served, server.served_callers
+    response = stack.client("lambda").invoke(
+        FunctionName=arn, Payload=json.dumps({"table": stack.resources.table_name}).encode()
+    )
+    assert json.loads(response["Payload"].read()) == {"ok": True}
+    assert server.served - served >= 2 and server.served_callers == by_callers
+    response = requests.get(f"{stack.api_url}/v1/orders", headers={"x-api-key": "dev-ops-key"}, timeout=30)
+    assert response.status_code == 200
+    assert server.served_callers > by_callers
+
+
 def test_environments_no_caller_waits_on_yield_the_cpu_to_the_api(stack: LocalStack, tmp_path: Path) -> None:
     """A function invoked from the HTTP API runs at the stack's priority; any other's at a lower one."""
     from infra.local.environments import BACKGROUND_NICENESS

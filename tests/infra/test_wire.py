@@ -208,3 +208,76 @@ def test_only_requests_to_the_emulator_take_the_socket(
     wire.install_client(path, endpoint)
     URLLib3Session().send(prepared_request("dynamodb", endpoint, "get_item", TableName="t", Key={"pk": {"S": "a"}}))
     assert (len(over_http.seen), len(over_socket.seen)) == (1, 1)
+
+
+class _Gated:
+    """An application that holds the callers' request until told, and notes what reached it."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.caller_inside = threading.Event()
+        self.release_caller = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        self.seen.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == "/caller":
+            self.caller_inside.set()
+            self.release_caller.wait(10)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+
+def _ask(path: str, target: str) -> int:
+    """One request over the socket at ``path``; the answer's status."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(path)
+        wire._write_frame(sock, ("POST", target, [("Host", "127.0.0.1:1")], b"{}"))
+        with sock.makefile("rb") as stream:
+            status: int = wire._read_frame(stream)[0]
+            return status
+
+
+@pytest.fixture
+def gated(tmp_path: Path) -> Iterator[tuple[_Gated, wire.WireServer]]:
+    app = _Gated()
+    server = wire.WireServer(app, str(tmp_path / "aws.sock"), "127.0.0.1", 1, str(tmp_path / "callers.sock")).start()
+    try:
+        yield app, server
+    finally:
+        app.release_caller.set()
+        server.stop()
+
+
+def test_a_background_request_waits_for_the_callers_request_under_way(
+    gated: tuple[_Gated, wire.WireServer],
+) -> None:
+    app, server = gated
+    server.precedence.patience = 10.0
+    assert server.callers_path is not None
+    caller = threading.Thread(target=_ask, args=(server.callers_path, "/caller"))
+    caller.start()
+    assert app.caller_inside.wait(5)
+    background = threading.Thread(target=_ask, args=(server.path, "/background"))
+    background.start()
+    background.join(0.5)
+    assert app.seen == ["/caller"] and background.is_alive()  # held back, not answered alongside
+    app.release_caller.set()
+    caller.join(5)
+    background.join(5)
+    assert app.seen == ["/caller", "/background"]
+    assert (server.served, server.served_callers) == (2, 1)
+
+
+def test_a_background_request_waits_no_longer_than_its_patience(gated: tuple[_Gated, wire.WireServer]) -> None:
+    app, server = gated
+    server.precedence.patience = 0.2
+    assert server.callers_path is not None
+    caller = threading.Thread(target=_ask, args=(server.callers_path, "/caller"))
+    caller.start()
+    assert app.caller_inside.wait(5)
+    assert _ask(server.path, "/background") == 200  # answered while the caller's request still runs
+    assert not app.release_caller.is_set() and app.seen == ["/caller", "/background"]
+    app.release_caller.set()
+    caller.join(5)
