@@ -13,15 +13,10 @@ cost (``aws_meter``): they are reported apart.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -31,15 +26,13 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from demo.samples import CATALOGUE, CHANNEL_KEYS, sample_order
 from infra import manifest
 from infra.local import moto_patches, requests_meter, runtime
-from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 from tests.benchmarks.aws_meter import AwsMeter, item_meter_cpu
 from tests.benchmarks.cloud_duration import duration_s
+from tests.benchmarks.load_clients import LOCATION, Clients
 from tests.benchmarks.machine_speed import SpeedSampler
 from tests.benchmarks.prices import cost_per_thousand
 from tests.benchmarks.sqs_batches import QueueAtTarget, at_target, queue_messages
 
-LOCATION = "wh-east"  # one of the locations the development WMS key is bound to
-WMS = {"x-api-key": "dev-wms-key"}
 OPS = {"x-api-key": "dev-ops-key"}
 # HTTP requests each order makes of the API: capture, accept, pick, pack, ship, carrier event.
 API_REQUESTS_PER_ORDER = 6
@@ -53,114 +46,9 @@ def _stock(api_url: str) -> None:
         requests.put(f"{api_url}/v1/inventory/{LOCATION}/{sku}", json=stock, headers=OPS, timeout=30).raise_for_status()
 
 
-def carrier_delivered(tracking_number: str, event_id: str) -> tuple[bytes, dict[str, str]]:
-    """A generic-format carrier event, signed as docs/carrier-tracking.md describes."""
-    body = json.dumps(
-        {
-            "event_id": event_id,
-            "tracking_number": tracking_number,
-            "status": "delivered",
-            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-    ).encode()
-    digest = hmac.new(DEV_WEBHOOK_SECRETS["generic"].encode(), body, hashlib.sha256).hexdigest()
-    return body, {"X-OMS-Signature": f"sha256={digest}", "Content-Type": "application/json"}
-
-
-class Warehouse:
-    """Works every fulfillment order of its location: accept, pick, pack, ship; the carrier delivers."""
-
-    def __init__(self, api_url: str, pickers: int = 1):
-        self.api_url = api_url
-        self.pickers = pickers
-        self.http = requests.Session()
-        self.shipped: dict[str, float] = {}
-        self.stop = threading.Event()
-        self.errors: list[str] = []
-
-    def _post(self, path: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
-        response = self.http.post(self.api_url + path, json=body or {}, headers=headers or WMS, timeout=60)
-        if response.status_code >= 300:
-            self.errors.append(f"{path}: {response.status_code} {response.text[:200]}")
-            return None
-        return response.json()
-
-    def _work(self, fo: dict[str, Any]) -> None:
-        cpu = time.thread_time()
-        try:
-            self._work_one(fo)
-        finally:
-            _client_cpu(cpu)
-
-    def _work_one(self, fo: dict[str, Any]) -> None:
-        fo_id = fo["fo_id"]
-        for step in ("accept", "pick", "pack"):
-            self._post(f"/v1/fulfillment-orders/{fo_id}/{step}")
-        tracking = f"BENCH{fo_id[-12:].upper()}"
-        if self._post(f"/v1/fulfillment-orders/{fo_id}/ship", {"carrier": "generic", "tracking_number": tracking}):
-            body, headers = carrier_delivered(tracking, f"evt-{fo_id}")
-            response = self.http.post(
-                f"{self.api_url}/v1/webhooks/carriers/generic", data=body, headers=headers, timeout=60
-            )
-            if response.status_code >= 300:
-                self.errors.append(f"carrier: {response.status_code} {response.text[:200]}")
-            self.shipped[fo["order_id"]] = time.perf_counter()
-
-    def work_once(self) -> int:
-        page = self.http.get(
-            f"{self.api_url}/v1/fulfillment-orders",
-            params={"location_id": LOCATION, "status": "allocated", "limit": 200},
-            headers=WMS,
-            timeout=60,
-        ).json()
-        items = page.get("items", [])
-        with ThreadPoolExecutor(self.pickers) as pool:
-            list(pool.map(self._work, items))
-        return len(items)
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            cpu = time.thread_time()
-            found = self.work_once()
-            _client_cpu(cpu)
-            if not found:
-                time.sleep(1.0)  # an idle WMS polls its work list once a second
-
-
-# CPU the benchmark's own client threads spend (HTTP clients, the WMS, polling): it runs
-# in the emulator's process and is not emulation.
-CLIENT_CPU = [0.0]
-_client_cpu_lock = threading.Lock()
-
-
-def _client_cpu(started: float) -> None:
-    with _client_cpu_lock:
-        CLIENT_CPU[0] += time.thread_time() - started
-
-
-def _capture(
-    api_url: str, bodies: list[dict[str, Any]], clients: int, latencies: list[float] | None = None
-) -> dict[str, float]:
-    local: dict[int, requests.Session] = {}
-    created: dict[str, float] = {}
-
-    def post(body: dict[str, Any]) -> None:
-        cpu = time.thread_time()
-        http = local.setdefault(threading.get_ident(), requests.Session())
-        started = time.perf_counter()
-        response = http.post(
-            f"{api_url}/v1/orders", json=body, headers={"x-api-key": CHANNEL_KEYS[body["channel"]]}, timeout=60
-        )
-        if latencies is not None:
-            latencies.append(time.perf_counter() - started)
-        if response.status_code != 201:
-            raise RuntimeError(f"capture failed: {response.status_code} {response.text[:200]}")
-        created[response.json()["order_id"]] = time.perf_counter()
-        _client_cpu(cpu)
-
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(post, bodies))
-    return created
+# CPU the benchmark spends in this process watching the orders finish (``_finished``):
+# it runs in the emulator's process and is not emulation.
+WATCH_CPU = [0.0]
 
 
 def _finished(stack: Any, order_ids: list[str], timeout: float) -> set[str]:
@@ -188,7 +76,7 @@ def _finished(stack: Any, order_ids: list[str], timeout: float) -> set[str]:
                 )
             if workflow in ("SUCCEEDED", "FAILED") and fulfillment == "delivered":
                 done.add(order_id)
-        _client_cpu(cpu)
+        WATCH_CPU[0] += time.thread_time() - cpu
         time.sleep(0.5)
     return done
 
@@ -263,36 +151,32 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
             out.append(body)
         return out
 
-    warehouse = Warehouse(api_url, pickers=clients)
-    worker = threading.Thread(target=warehouse.run, daemon=True)
-    worker.start()
-    warm = _capture(api_url, bodies(f"LCWARM{clients}", min(clients, 8)), min(clients, 8))
-    _finished(stack, list(warm), 120)
+    with Clients(api_url, pickers=clients) as load:
+        warm, _ = load.capture(bodies(f"LCWARM{clients}", min(clients, 8)), min(clients, 8))
+        _finished(stack, list(warm), 120)
 
-    meter.reset()
-    invocations, busy = Counter(runtime.invocations), dict(runtime.busy_seconds)
-    handler_cpu_before = dict(runtime.cpu_seconds)
-    handler_cpu = sum(handler_cpu_before.values())
-    process_cpu, client_cpu = time.process_time(), CLIENT_CPU[0]
-    meter_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0]
-    latencies: list[float] = []
-    started = time.perf_counter()
-    with SpeedSampler() as speed:
-        created = _capture(api_url, bodies(f"LC{clients}", orders), clients, latencies)
-        done = _finished(stack, list(created), timeout=max(300.0, orders * 3.0))
-    wall = time.perf_counter() - started
-    warehouse.stop.set()
-    worker.join(timeout=30)
+        meter.reset()
+        invocations, busy = Counter(runtime.invocations), dict(runtime.busy_seconds)
+        handler_cpu_before = dict(runtime.cpu_seconds)
+        handler_cpu = sum(handler_cpu_before.values())
+        process_cpu, watch_cpu, client_cpu = time.process_time(), WATCH_CPU[0], load.cpu_seconds()
+        meter_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0]
+        started = time.perf_counter()
+        with SpeedSampler() as speed:
+            created, latencies = load.capture(bodies(f"LC{clients}", orders), clients)
+            done = _finished(stack, list(created), timeout=max(300.0, orders * 3.0))
+        wall = time.perf_counter() - started
+        shipped, warehouse_errors, clients_cpu_at_stop = load.stop()
+    client_cpu = clients_cpu_at_stop - client_cpu
     # The CPU an order costs includes what its last steps set off after it completed (read
     # models, e-mails, webhooks), delivered before the counters are read.
     moto_patches.wait_for_streams(60)
     moto_patches.wait_for_queues(60)
     handler_cpu = sum(runtime.cpu_seconds.values()) - handler_cpu
-    # The bench's own clients and its request meter run in this process too: neither is emulation.
+    # The bench's request meter and its watching run in this process: neither is emulation.
     metering_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0] - meter_cpu
-    emulation_cpu = (
-        (time.process_time() - process_cpu) - (CLIENT_CPU[0] - client_cpu) - metering_cpu - speed.cpu_seconds
-    )
+    watching_cpu = WATCH_CPU[0] - watch_cpu
+    emulation_cpu = (time.process_time() - process_cpu) - watching_cpu - metering_cpu - speed.cpu_seconds
     latencies.sort()
 
     memory = {spec.handler: spec.memory_mb for spec in manifest.FUNCTIONS}
@@ -301,7 +185,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     seconds = {h: t - busy.get(h, 0.0) for h, t in runtime.busy_seconds.items()}
     transitions = _transitions(stack, set(created))
     n = max(1, len(done))
-    to_ship = sorted(warehouse.shipped[o] - created[o] for o in done if o in warehouse.shipped)
+    to_ship = sorted(shipped[o] - created[o] for o in done if o in shipped)
     events = {t: c / n for t, c in sorted(meter.events_by_type.items())}
     sent = {q.removeprefix(manifest.LOCAL_PREFIX): c / n for q, c in meter.sent_by_queue.items()}
     messages = queue_messages(events, sent)
@@ -335,7 +219,8 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
             "handlers": handler_cpu / n,
             "emulation": emulation_cpu / n,
             "bench_metering": metering_cpu / n,
-            "bench_clients": (CLIENT_CPU[0] - client_cpu) / n,
+            # The clients' own process (``load_clients``) and the watching in this one.
+            "bench_clients": (client_cpu + watching_cpu) / n,
         },
         # The same CPU in reference workloads (``machine_speed``): comparable across runs taken at other speeds.
         "cpu_per_order_in_reference_workloads": {
@@ -352,7 +237,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         "wall_seconds": wall,
         "orders_per_minute": len(done) / wall * 60,
         "to_ship_p50_s": to_ship[len(to_ship) // 2] if to_ship else None,
-        "warehouse_errors": warehouse.errors[:10],
+        "warehouse_errors": warehouse_errors[:10],
         "per_order": per_order,
         "per_order_at_target": per_order_at_target,
         "sqs_messages_per_order": messages,

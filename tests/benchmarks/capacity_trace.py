@@ -30,8 +30,9 @@ from infra import manifest
 from infra.local import requests_meter, runtime
 from shared.order.keys import ORDER_INDEX_SHARDS
 from tests.benchmarks.aws_meter import AwsMeter, IndexWrite, _hook, _read_units, _unhook, _units, item_size
-from tests.benchmarks.bench_lifecycle import Warehouse, _capture, _finished, _stock, _transitions
+from tests.benchmarks.bench_lifecycle import _finished, _stock, _transitions
 from tests.benchmarks.capacity import bucket_of, key_class
+from tests.benchmarks.load_clients import Warehouse, capture
 
 _INDEXES = {ix.name: ix.pk for ix in manifest.TABLE.indexes}
 _EQUALS = re.compile(r"(#?[\w]+)\s*=\s*(:[\w]+)")
@@ -362,7 +363,7 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
     warm = Warehouse(api_url, pickers=clients)
     worker = threading.Thread(target=warm.run, daemon=True)
     worker.start()
-    warm_ids = _capture(api_url, _bodies(rng, f"CAPWARM{clients}", min(clients, 4)), min(clients, 4))
+    warm_ids = capture(api_url, _bodies(rng, f"CAPWARM{clients}", min(clients, 4)), min(clients, 4))
     _finished(stack, list(warm_ids), 180)
     warm.stop.set()
     worker.join(timeout=30)
@@ -372,7 +373,7 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
     lines_per_order = sum(len(b["lines"]) for b in bodies) / len(bodies)
 
     before = recorder.begin()
-    created = _capture(api_url, bodies, clients)
+    created = capture(api_url, bodies, clients)
     ids = list(created)
     placed = _waiting_for_warehouse(stack, ids, timeout=max(120.0, orders * 3.0))
     _settle()
