@@ -135,6 +135,7 @@ class CallersFirst:
         self.patience = patience
         self._turn = threading.Condition(threading.Lock())
         self._callers = 0
+        self._lulls = 0  # times the callers' requests under way came to none
 
     @contextlib.contextmanager
     def caller(self) -> Iterator[None]:
@@ -146,13 +147,19 @@ class CallersFirst:
             with self._turn:
                 self._callers -= 1
                 if not self._callers:
+                    self._lulls += 1
                     self._turn.notify_all()
 
     def background(self) -> None:
         if not self._callers:  # read without the lock: a request that just began may run alongside
             return
         with self._turn:
-            self._turn.wait_for(lambda: not self._callers, self.patience)
+            if self._callers:
+                # Woken once: the first lull lets it go even if another caller's request has
+                # begun since (woken again and again, every waiter would take the interpreter
+                # at every lull, to wait again).
+                lulls = self._lulls
+                self._turn.wait_for(lambda: self._lulls != lulls, self.patience)
 
 
 class WireServer:
