@@ -250,15 +250,21 @@ def gated(tmp_path: Path) -> Iterator[tuple[_Gated, wire.WireServer]]:
         server.stop()
 
 
-def test_a_background_request_waits_for_the_callers_request_under_way(
-    gated: tuple[_Gated, wire.WireServer],
-) -> None:
-    app, server = gated
-    server.precedence.patience = 10.0
+def _caller_under_way(app: _Gated, server: wire.WireServer, patience: float) -> threading.Thread:
+    """A caller's request, held in the application until ``app.release_caller`` is set."""
+    server.precedence.patience = patience
     assert server.callers_path is not None
     caller = threading.Thread(target=_ask, args=(server.callers_path, "/caller"))
     caller.start()
     assert app.caller_inside.wait(5)
+    return caller
+
+
+def test_a_background_request_waits_for_the_callers_request_under_way(
+    gated: tuple[_Gated, wire.WireServer],
+) -> None:
+    app, server = gated
+    caller = _caller_under_way(app, server, patience=10.0)
     background = threading.Thread(target=_ask, args=(server.path, "/background"))
     background.start()
     background.join(0.5)
@@ -272,11 +278,7 @@ def test_a_background_request_waits_for_the_callers_request_under_way(
 
 def test_a_background_request_waits_no_longer_than_its_patience(gated: tuple[_Gated, wire.WireServer]) -> None:
     app, server = gated
-    server.precedence.patience = 0.2
-    assert server.callers_path is not None
-    caller = threading.Thread(target=_ask, args=(server.callers_path, "/caller"))
-    caller.start()
-    assert app.caller_inside.wait(5)
+    caller = _caller_under_way(app, server, patience=0.2)
     assert _ask(server.path, "/background") == 200  # answered while the caller's request still runs
     assert not app.release_caller.is_set() and app.seen == ["/caller", "/background"]
     app.release_caller.set()
