@@ -422,8 +422,12 @@ class Run:
 
         def resting(order: dict[str, Any]) -> bool:
             # A shipment's capture may wait while the execution waits on another location;
-            # once nothing is open every shipment is captured.
-            captured = all(s.get("capture_status") != "pending" for s in order.get("shipments", []))
+            # once nothing is open every shipment is captured. An order on hold waits for an
+            # operator: a fulfillment order its failed execution left open may still ship,
+            # and that shipment is captured at the operator's retry (docs/fulfillment.md).
+            captured = order["status"] == "on_hold" or all(
+                s.get("capture_status") != "pending" for s in order.get("shipments", [])
+            )
             waiting = order["fulfillment_status"] == "backordered" or any(
                 fo["status"] not in FINISHED_FO for fo in order["fulfillment_orders"]
             )

@@ -230,7 +230,10 @@ class OrderLifecycleOverHttp(RuleBasedStateMachine):
         (its steps run after the answers; the model's checks read the table)."""
 
         def resting(order: dict[str, Any]) -> bool:
-            captured_all = all(s.get("capture_status") != "pending" for s in order.get("shipments", []))
+            # On hold, a shipment's capture waits for the operator's retry (docs/fulfillment.md).
+            captured_all = order["status"] == "on_hold" or all(
+                s.get("capture_status") != "pending" for s in order.get("shipments", [])
+            )
             waiting = order["fulfillment_status"] in ("backordered",) or any(
                 fo["status"] not in ("fulfilled", "rejected", "cancelled") for fo in order["fulfillment_orders"]
             )
