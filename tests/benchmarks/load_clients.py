@@ -162,10 +162,10 @@ class Clients:
     def capture(self, bodies: list[dict[str, Any]], clients: int) -> tuple[dict[str, float], list[float]]:
         """Each created order's id with when it was created, and each capture's latency (seconds)."""
         self._conn.send(("capture", bodies, clients))
-        status, created, latencies = self._conn.recv()
+        status, result, latencies = self._conn.recv()
         if status != "ok":
-            raise RuntimeError(created)
-        return created, latencies
+            raise RuntimeError(result)  # the clients' error message
+        return result, latencies
 
     def cpu_seconds(self) -> float:
         self._conn.send(("cpu",))
