@@ -83,7 +83,7 @@ def uninstall() -> None:
     LambdaFunction._invoke_lambda = _stopped  # type: ignore[method-assign]
 
 
-def _stopped(self: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:
+def _stopped(self: LambdaFunction, event: str | dict[str, Any] | None = None) -> tuple[str, bool, str]:
     error = {"errorType": "Runtime.Unavailable", "errorMessage": "the local stack has stopped"}
     return json.dumps(error), True, ""
 
@@ -164,5 +164,5 @@ def _failed_partial_batch(fn: Any, event: Any, result: Any) -> bool:
     )
 
 
-def _invoke_in_process(self: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:
+def _invoke_in_process(self: LambdaFunction, event: str | dict[str, Any] | None = None) -> tuple[str, bool, str]:
     return invoke(self, event)

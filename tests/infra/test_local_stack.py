@@ -831,15 +831,15 @@ def test_a_batch_the_emulator_could_not_hand_over_comes_back_with_the_next_messa
 
     got: list[list[str]] = []
     override("Notifications", lambda event, context: got.append([r["body"] for r in event["Records"]]))
-    invoke = LambdaBackend.invoke
+    get_function = LambdaBackend.get_function
     failures = [RuntimeError("the invocation never started")]
 
     def fail_once(self: Any, *args: Any, **kwargs: Any) -> Any:
         if failures:
             raise failures.pop()
-        return invoke(self, *args, **kwargs)
+        return get_function(self, *args, **kwargs)
 
-    monkeypatch.setattr(LambdaBackend, "invoke", fail_once)
+    monkeypatch.setattr(LambdaBackend, "get_function", fail_once)
     assert stack.resources is not None
     url = stack.resources.queues["CustomerNotifications"].url
     sqs = stack.client("sqs")
@@ -920,6 +920,69 @@ def test_stream_mapping_delivers_table_changes(stack: LocalStack, override: Any)
     record = event["Records"][0]
     assert record["eventSourceARN"] == stack.resources.stream_arn
     assert record["dynamodb"]["NewImage"]["n"] == {"N": "1"}
+
+
+def test_pollers_hand_their_batches_to_the_adapter_as_events_not_json_text(
+    stack: LocalStack, override: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto's invoke takes JSON text: a stream or queue batch was dumped, parsed back and
+    # dumped again on its way to the environment (moto_patches 37).
+    from moto.awslambda.models import LambdaFunction
+
+    texts: list[str] = []
+    moto_invoke = LambdaFunction.invoke
+
+    def invoke_with_text(self: Any, body: Any, *rest: Any) -> Any:
+        texts.append(self.function_name)
+        return moto_invoke(self, body, *rest)
+
+    monkeypatch.setattr(LambdaFunction, "invoke", invoke_with_text)
+    got: list[str] = []
+    override("ImportOrders", lambda event, context: got.append(event["Records"][0]["body"]))
+    override("Projector", lambda event, context: got.append(event["Records"][0]["dynamodb"]["Keys"]["pk"]["S"]))
+    assert stack.resources is not None
+    stack.client("sqs").send_message(QueueUrl=stack.resources.queues["OrderImport"].url, MessageBody="queued")
+    stack.client("dynamodb").put_item(
+        TableName=stack.resources.table_name,
+        Item={"pk": {"S": "TEST#polled"}, "sk": {"S": "A"}, "type": {"S": "event"}},
+    )
+    assert moto_patches.wait_for_queues(30) and moto_patches.wait_for_streams(30)
+    assert sorted(got) == ["TEST#polled", "queued"]
+    assert texts == []
+
+
+def test_a_stream_batch_is_the_event_moto_makes_of_it(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.utils import get_backend
+    from moto.dynamodb.models import dynamodb_backends
+
+    assert stack.resources is not None
+    ddb = stack.client("dynamodb")
+    table_name = stack.resources.table_name
+    ddb.put_item(TableName=table_name, Item={"pk": {"S": "TEST#same"}, "sk": {"S": "A"}, "n": {"N": "1"}})
+    ddb.update_item(
+        TableName=table_name,
+        Key={"pk": {"S": "TEST#same"}, "sk": {"S": "A"}},
+        UpdateExpression="SET n = :n, tags = :t",
+        ExpressionAttributeValues={":n": {"N": "2"}, ":t": {"SS": ["a", "b"]}},
+    )
+    assert moto_patches.wait_for_streams(30)
+    account, region = "123456789012", "us-east-1"
+    table = dynamodb_backends[account][region].get_table(table_name)
+    records = [r for r in table.stream_shard.items if r.record["dynamodb"]["Keys"]["pk"] == {"S": "TEST#same"}]
+    assert [r.record["eventName"] for r in records] == ["INSERT", "MODIFY"]
+    functions = get_backend(account, region)
+    arn = functions.get_function(f"{manifest.LOCAL_PREFIX}Projector", None).function_arn
+    made: list[Any] = []
+
+    def take(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        made.append(event)
+        return "null", False, ""
+
+    monkeypatch.setattr(LambdaFunction, "_invoke_lambda", take)
+    functions.send_dynamodb_items(arn, records, stack.resources.stream_arn)
+    ours = moto_patches._stream_event(records, region, stack.resources.stream_arn)
+    assert made == [json.loads(json.dumps(ours))]
 
 
 def _function(stack: LocalStack, name: str, handler: str, *, timeout_seconds: int = 3) -> str:
