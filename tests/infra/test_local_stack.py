@@ -938,8 +938,8 @@ def test_pollers_hand_their_batches_to_the_adapter_as_events_not_json_text(
 
     monkeypatch.setattr(LambdaFunction, "invoke", invoke_with_text)
     got: list[str] = []
-    override("ImportOrders", lambda event, context: got.append(event["Records"][0]["body"]))
-    override("Projector", lambda event, context: got.append(event["Records"][0]["dynamodb"]["Keys"]["pk"]["S"]))
+    override("ImportOrders", lambda event, context: got.extend(r["body"] for r in event["Records"]))
+    override("Projector", lambda event, context: got.extend(r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]))
     assert stack.resources is not None
     stack.client("sqs").send_message(QueueUrl=stack.resources.queues["OrderImport"].url, MessageBody="queued")
     stack.client("dynamodb").put_item(
@@ -947,7 +947,7 @@ def test_pollers_hand_their_batches_to_the_adapter_as_events_not_json_text(
         Item={"pk": {"S": "TEST#polled"}, "sk": {"S": "A"}, "type": {"S": "event"}},
     )
     assert moto_patches.wait_for_queues(30) and moto_patches.wait_for_streams(30)
-    assert sorted(got) == ["TEST#polled", "queued"]
+    assert {"TEST#polled", "queued"} <= set(got)
     assert texts == []
 
 
