@@ -205,3 +205,71 @@ def test_a_condition_parsed_once_is_evaluated_with_each_requests_names_and_value
     ]
     assert [bump("open", {"#f": "state"}), bump("closed", {"#f": "state"})] == [True, False]
     assert client.get_item(TableName=aws.table_name, Key=key)["Item"]["version"] == {"N": "4"}
+
+
+def _stored_item(aws, pk: str, sk: str):
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = dynamodb_backends["123456789012"]["us-east-1"].get_table(aws.table_name)
+    return table.get_item(DynamoType({"S": pk}), DynamoType({"S": sk}))
+
+
+def test_an_item_is_answered_as_it_is_after_every_kind_of_write(aws):
+    """An item's answered form is kept until an update changes it (moto_patches 38): every
+    read after a write, whatever wrote it, answers the item as it is."""
+    client = boto3.client("dynamodb")
+    key = {"pk": {"S": "KEPT"}, "sk": {"S": "1"}}
+    expected = {**key, "n": {"N": "1"}, "tags": {"L": [{"S": "a"}]}, "note": {"S": "first"}}
+    client.put_item(TableName=aws.table_name, Item=expected)
+
+    def answered() -> list[dict | None]:
+        got = client.get_item(TableName=aws.table_name, Key=key).get("Item")
+        queried = client.query(**_partition_query(aws, "KEPT"))["Items"]
+        batch = client.batch_get_item(RequestItems={aws.table_name: {"Keys": [key]}})["Responses"][aws.table_name]
+        return [got, *queried, *batch]
+
+    def update(**request) -> None:
+        client.update_item(TableName=aws.table_name, Key=key, **request)
+
+    assert answered() == [expected] * 3
+    assert answered() == [expected] * 3  # answered again from the kept form
+    update(UpdateExpression="SET n = n + :one", ExpressionAttributeValues={":one": {"N": "1"}})
+    expected = {**expected, "n": {"N": "2"}}
+    assert answered() == [expected] * 3
+    update(
+        UpdateExpression="SET tags = list_append(tags, :more)", ExpressionAttributeValues={":more": {"L": [{"S": "b"}]}}
+    )
+    expected = {**expected, "tags": {"L": [{"S": "a"}, {"S": "b"}]}}
+    assert answered() == [expected] * 3
+    client.transact_write_items(
+        TransactItems=[{"Update": {"TableName": aws.table_name, "Key": key, "UpdateExpression": "REMOVE note"}}]
+    )
+    expected = {k: v for k, v in expected.items() if k != "note"}
+    assert answered() == [expected] * 3
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        update(
+            UpdateExpression="SET n = :n",
+            ConditionExpression="attribute_not_exists(pk)",
+            ExpressionAttributeValues={":n": {"N": "9"}},
+        )
+    assert answered() == [expected] * 3
+    replaced = {**key, "n": {"N": "7"}}
+    client.put_item(TableName=aws.table_name, Item=replaced)
+    assert answered() == [replaced] * 3
+    client.delete_item(TableName=aws.table_name, Key=key)
+    assert answered() == [None]
+
+
+def test_an_items_answered_form_is_built_once_between_updates(aws):
+    client = boto3.client("dynamodb")
+    key = {"pk": {"S": "ONCE"}, "sk": {"S": "1"}}
+    client.put_item(TableName=aws.table_name, Item={**key, "n": {"N": "1"}})
+    item = _stored_item(aws, "ONCE", "1")
+    first = moto_patches._to_dict(item.attrs)
+    assert moto_patches._to_dict(item.attrs) is first
+    client.update_item(
+        TableName=aws.table_name, Key=key, UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": "2"}}
+    )
+    assert moto_patches._to_dict(item.attrs) is not first
+    assert moto_patches._to_dict(item.attrs)["n"] == {"N": "2"}
