@@ -184,6 +184,13 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    values afresh: an order's items are read whole many times between its writes (the
    conversion was 6 % of the emulator's CPU). Answers are built and serialized under the
    request lock (patch 1), and nothing changes what was answered.
+39. Sending a message does not count the queue's messages. moto's ``send_message``
+   builds the queue's whole attribute map to read one attribute of it
+   (``ContentBasedDeduplication``), and three of the map's values are counts of the
+   messages the queue holds, each a pass over all of them, those in flight too: a
+   twentieth of the emulator's CPU while events fanned out to busy queues. The counts
+   read while a message is sent are 0; nothing reads them there. ``GetQueueAttributes``
+   still counts.
 """
 
 from __future__ import annotations
@@ -601,6 +608,29 @@ _queue_pollers_lock = threading.Lock()
 _queue_pending: set[Future[None]] = set()
 _polls_waiting: set[str] = set()  # queues whose next poll is submitted and not started yet
 _original_add_message = SqsQueue.add_message
+_original_send_message = SQSBackend.send_message
+# Set while this thread sends a message (patch 39).
+_sending = threading.local()
+
+
+def _send_message(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+    _sending.active = True
+    try:
+        return _original_send_message(self, *args, **kwargs)
+    finally:
+        _sending.active = False
+
+
+def _uncounted_while_sending(count: property) -> property:
+    """A queue's message count, not worked out for ``send_message``, which builds the queue's
+    whole attribute map to read only ``ContentBasedDeduplication`` from it (patch 39)."""
+    counted = count.fget
+    assert counted is not None
+
+    def read(queue: SqsQueue) -> int:
+        return 0 if getattr(_sending, "active", False) else int(counted(queue))
+
+    return property(read)
 
 
 def _poller(queue_arn: str) -> ThreadPoolExecutor:
@@ -1656,6 +1686,13 @@ def install() -> None:
     StreamShard.add = _stream_add  # type: ignore[method-assign]
     DynamoResult.execute_result = _fast_result  # type: ignore[method-assign,assignment]
     SqsQueue.add_message = _add_message  # type: ignore[method-assign]
+    SQSBackend.send_message = _send_message  # type: ignore[method-assign]
+    for count in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_not_visible",
+        "approximate_number_of_messages_delayed",
+    ):
+        setattr(SqsQueue, count, _uncounted_while_sending(getattr(SqsQueue, count)))
     SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
     http.client.parse_headers = _parse_headers
     from moto.core.responses import BaseResponse
