@@ -8,7 +8,8 @@ Step Functions interpreter) are counted under ``-``.
 
 ``GET /_local/requests`` on the AWS endpoint answers the counts as JSON, ``DELETE``
 clears them (a local-only path: no AWS service has it). In the stack's own process,
-``listen`` gives each request's parameters and answer (benchmarks price them).
+``listen`` gives each request's parameters and answer (benchmarks price them);
+``listen_raw`` gives their bodies unparsed, for a listener that parses them later.
 """
 
 from __future__ import annotations
@@ -37,10 +38,14 @@ _APP_ID = re.compile(r"\bapp/([^\s]+)")
 
 # (service, operation, caller, request parameters, response body)
 Listener = Callable[[str, str, str, dict[str, Any], dict[str, Any]], None]
+# The same as served, unparsed: for a listener that parses what it needs when it needs it
+# (parsing every request and answer was most of what listening cost the emulator's process).
+RawListener = Callable[[str, str, str, bytes, bytes], None]
 
 _lock = threading.Lock()
 counts: Counter[tuple[str, str, str]] = Counter()
 _listeners: list[Listener] = []
+_raw_listeners: list[RawListener] = []
 # CPU seconds spent handing requests to listeners (parsing them, and the listeners' own
 # work): measuring, not emulating; benchmarks keep it apart.
 listener_cpu = [0.0]
@@ -55,6 +60,17 @@ def unlisten(listener: Listener) -> None:
     with _lock:
         if listener in _listeners:
             _listeners.remove(listener)
+
+
+def listen_raw(listener: RawListener) -> None:
+    with _lock:
+        _raw_listeners.append(listener)
+
+
+def unlisten_raw(listener: RawListener) -> None:
+    with _lock:
+        if listener in _raw_listeners:
+            _raw_listeners.remove(listener)
 
 
 def count(service: str, operation: str, caller: str) -> None:
@@ -107,10 +123,10 @@ class Middleware:
         caller = agent.group(1) if agent else OUTSIDE
         with _lock:
             counts[(service, operation, caller)] += 1
-            listeners = list(_listeners)
-        if not listeners:
+            listeners, raw = list(_listeners), list(_raw_listeners)
+        if not listeners and not raw:
             return self.app(environ, start_response)
-        return self._observed(environ, start_response, service, operation, caller, listeners)
+        return self._observed(environ, start_response, service, operation, caller, listeners, raw)
 
     def _observed(
         self,
@@ -120,6 +136,7 @@ class Middleware:
         operation: str,
         caller: str,
         listeners: list[Listener],
+        raw: list[RawListener],
     ) -> Iterator[bytes]:
         import io
         import time
@@ -132,9 +149,13 @@ class Middleware:
             chunks.append(chunk)
             yield chunk
         started = time.thread_time()
-        params, answer = _json(body), _json(b"".join(chunks))
-        for listener in listeners:
-            listener(service, operation, caller, params, answer)
+        answered = b"".join(chunks)
+        for raw_listener in raw:
+            raw_listener(service, operation, caller, body, answered)
+        if listeners:
+            params, answer = parsed(body), parsed(answered)
+            for listener in listeners:
+                listener(service, operation, caller, params, answer)
         with _lock:
             listener_cpu[0] += time.thread_time() - started
 
@@ -146,7 +167,8 @@ class Middleware:
         return [body]
 
 
-def _json(data: bytes) -> dict[str, Any]:
+def parsed(data: bytes) -> dict[str, Any]:
+    """A request's or an answer's JSON body ({} where there is none)."""
     try:
         value = json.loads(data) if data else {}
     except ValueError:

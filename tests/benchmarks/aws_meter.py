@@ -2,7 +2,9 @@
 
 Handlers run in the local stack's worker processes; the emulator sees each of their
 requests (``infra.local.requests_meter``) and hands it here with its answer, named by
-the function that made it. Item sizes follow DynamoDB's documented rules (``item_size``:
+the function that made it: a DynamoDB write as it is answered, every other request when
+the figures are read (``settle``), so that parsing and sizing answers does not take the
+emulator's one interpreter from the stack being measured. Item sizes follow DynamoDB's documented rules (``item_size``:
 attribute names plus typed values, nested lists and maps with their own overhead, never
 the JSON text). Write units follow DynamoDB's rules (1 per started KB written,
 2 per transactional item); an update's size is the stored item's after the write (a
@@ -36,7 +38,7 @@ import math
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -282,6 +284,14 @@ def _unhook(meter: AwsMeter) -> None:
             StreamShard.add = _unhooked_add  # type: ignore[method-assign]
 
 
+# A DynamoDB write is metered as it is answered: its units read the items it left (an
+# update's size after it) and the index entries it changed, which later requests change.
+# Every other request is metered from what it sent and what came back, kept until the
+# figures are read (``settle``): parsing and sizing each answer took the emulator's one
+# interpreter from the stack it measured.
+_METERED_AT_ONCE = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
 class AwsMeter:
     def __init__(self, account: str = "123456789012", region: str = "us-east-1"):
         self.calls: Counter[str] = Counter()
@@ -309,6 +319,9 @@ class AwsMeter:
         self._backend = dynamodb_backends[account][region]
         # Index writes of the items written by the request this thread serves, until it is answered.
         self._pending = threading.local()
+        # Requests metered when the figures are read: (service, operation, caller, body, answer).
+        self._kept: deque[tuple[str, str, str, bytes, bytes]] = deque()
+        self._shapes: dict[Any, tuple[list[IndexShape], list[str]]] = {}
 
     @staticmethod
     def _table_shape(table: Any) -> tuple[list[IndexShape], list[str]]:
@@ -321,7 +334,10 @@ class AwsMeter:
 
     def _item_written(self, table: Any, old: Any, new: Any) -> None:
         """An item write the emulator applied (from the stream hook, in the request's thread)."""
-        indexes, table_keys = self._table_shape(table)
+        shape = self._shapes.get(table)
+        if shape is None:  # a table's indexes are made with it
+            shape = self._shapes[table] = self._table_shape(table)
+        indexes, table_keys = shape
         if not indexes:
             return
         names = [ix.pk for ix in indexes]
@@ -387,9 +403,34 @@ class AwsMeter:
     def _write_units(self, operation: str, params: dict[str, Any]) -> float:
         return sum(units for _, units in self._item_write_units(operation, params))
 
-    def _record(self, service: str, operation: str, caller: str, params: Any, answer: Any) -> None:
-        """One request the emulator served (``infra.local.requests_meter``), after it was answered."""
-        written = self._take_owned_index_writes() if service == "dynamodb" else []
+    def _observe(self, service: str, operation: str, caller: str, body: bytes, answer: bytes) -> None:
+        """One request the emulator served, as it was answered (a raw ``requests_meter`` listener)."""
+        if service == "dynamodb" and operation in _METERED_AT_ONCE:
+            parsed = requests_meter.parsed
+            self._record(service, operation, caller, parsed(body), parsed(answer))
+        else:
+            self._kept.append((service, operation, caller, body, answer))
+
+    def settle(self) -> None:
+        """Meter the requests kept for later: call before reading the figures."""
+        parsed = requests_meter.parsed
+        while self._kept:
+            service, operation, caller, body, answer = self._kept.popleft()
+            self._record(service, operation, caller, parsed(body), parsed(answer), written=[])
+
+    def _record(
+        self,
+        service: str,
+        operation: str,
+        caller: str,
+        params: Any,
+        answer: Any,
+        written: list[tuple[IndexWrite, bool]] | None = None,
+    ) -> None:
+        """One request the emulator served (``infra.local.requests_meter``), after it was answered;
+        ``written``: its index writes, unless they are still this thread's to take."""
+        if written is None:
+            written = self._take_owned_index_writes() if service == "dynamodb" else []
         if "__type" in answer:
             written = []  # a failed request wrote no index (moto rolls a cancelled transaction back)
         if caller == requests_meter.OUTSIDE or service not in self._services:
@@ -469,14 +510,15 @@ class AwsMeter:
     def attach(self, *services: str) -> AwsMeter:
         self._services = set(services)
         _hook(self)
-        requests_meter.listen(self._record)
+        requests_meter.listen_raw(self._observe)
         return self
 
     def detach(self) -> None:
-        requests_meter.unlisten(self._record)
+        requests_meter.unlisten_raw(self._observe)
         _unhook(self)
 
     def reset(self) -> None:
+        self._kept.clear()
         with self._lock:
             self.calls.clear()
             self.by_handler.clear()

@@ -73,6 +73,7 @@ def bench_capture(api_url: str, meter: AwsMeter, *, orders: int, seed: int = 11)
     _run(api_url, bodies("WARM", 20), 1)  # imports and connection pools
     meter.reset()
     one = _run(api_url, bodies("ONE", orders), 1)
+    meter.settle()
     per_order = {
         "dynamodb_requests": meter.dynamodb_requests() / orders,
         "dynamodb_write_units": meter.write_units / orders,

@@ -184,6 +184,9 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     watching_cpu = WATCH_CPU[0] - watch_cpu
     emulation_cpu = (time.process_time() - process_cpu) - watching_cpu - metering_cpu - speed.cpu_seconds
     latencies.sort()
+    settling = time.process_time()
+    meter.settle()  # the requests the meter kept for after the run
+    metering_after_cpu = time.process_time() - settling
 
     memory = {spec.handler: spec.memory_mb for spec in manifest.FUNCTIONS}
     cpu = {h: t - handler_cpu_before.get(h, 0.0) for h, t in runtime.cpu_seconds.items()}
@@ -225,6 +228,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
             "handlers": handler_cpu / n,
             "emulation": emulation_cpu / n,
             "bench_metering": metering_cpu / n,
+            "bench_metering_after_the_run": metering_after_cpu / n,
             # The clients' own process (``load_clients``) and the watching in this one.
             "bench_clients": (client_cpu + watching_cpu) / n,
         },

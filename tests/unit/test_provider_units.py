@@ -6,6 +6,7 @@ request, with only the OMS items' units; ``PAYREF#`` (reference -> payment) is t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,6 +46,26 @@ def test_the_sandbox_items_are_the_providers_and_payref_the_oms() -> None:
     assert not provider_only("TransactWriteItems", mixed)
     assert provider_only("GetItem", {"Key": _item("SANDBOXKEY#k", "RESULT")})
     assert not provider_only("Query", {"KeyConditionExpression": "pk = :pk"})
+
+
+def test_reads_are_metered_when_the_figures_are_read_and_writes_as_they_are_answered(meter: AwsMeter) -> None:
+    # Parsing and sizing every answer took the emulator's interpreter from the stack measured.
+    key = _item("ORDER#1", "HEADER")
+    get = json.dumps({"TableName": "t", "Key": key}).encode()
+    meter._observe(
+        "dynamodb", "GetItem", "fn", get, json.dumps({"Item": _item("ORDER#1", "HEADER", blob="x" * 5000)}).encode()
+    )
+    meter._observe("sqs", "SendMessage", "fn", b'{"QueueUrl": "http://q/1/Events"}', b"{}")
+    put = json.dumps({"TableName": "t", "Item": _item("ORDER#1", "LINE#1")}).encode()
+    meter._observe("dynamodb", "PutItem", "fn", put, b"{}")
+    assert meter.calls == {"dynamodb.PutItem": 1} and meter.write_units == 1 and meter.read_units == 0
+    meter.settle()
+    assert meter.calls == {"dynamodb.PutItem": 1, "dynamodb.GetItem": 1}  # sqs is not metered here
+    assert meter.read_units == 1  # 5 KB read eventually consistently
+    meter._observe("dynamodb", "GetItem", "fn", get, b"{}")
+    meter.reset()
+    meter.settle()
+    assert not meter.calls  # what was kept before a reset is not counted after it
 
 
 def test_a_transaction_mixing_provider_and_oms_items_counts_only_the_oms_units(meter: AwsMeter) -> None:
