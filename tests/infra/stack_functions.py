@@ -124,6 +124,15 @@ def read_table(event: Any, context: Any) -> dict[str, Any]:
     return {"ok": True}
 
 
+def authorization_sent(event: Any, context: Any) -> dict[str, Any]:
+    """The Authorization header of a DynamoDB request from a worker environment, and its answer."""
+    ddb = boto3.client("dynamodb")
+    sent: list[str] = []
+    ddb.meta.events.register("before-send", lambda request, **kwargs: sent.append(request.headers["Authorization"]))
+    answer = ddb.get_item(TableName=event["table"], Key={"pk": {"S": "NOPE"}, "sk": {"S": "NOPE"}})
+    return {"authorization": [a.decode() if isinstance(a, bytes) else a for a in sent], "found": "Item" in answer}
+
+
 def api_echo(event: Any, context: Any) -> dict[str, Any]:
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
 

@@ -372,6 +372,22 @@ def test_emulator_counts_each_request_by_the_function_that_made_it(stack: LocalS
     assert len(gets) == 2 and gets[0][3]["TableName"] == stack.resources.table_name
 
 
+def test_environments_send_the_credential_scope_without_a_signature(stack: LocalStack) -> None:
+    # moto reads the account and region from the scope and never checks the signature,
+    # which was a third of a small request's CPU in the SDK.
+    assert stack.resources is not None
+    arn = _function(stack, "test-authorization", "authorization_sent")
+    payload = json.dumps({"table": stack.resources.table_name}).encode()
+    answer = json.loads(stack.client("lambda").invoke(FunctionName=arn, Payload=payload)["Payload"].read())
+    assert answer["found"] is False
+    (authorization,) = answer["authorization"]
+    assert re.fullmatch(
+        r"AWS4-HMAC-SHA256 Credential=\w+/\d{8}/us-east-1/dynamodb/aws4_request,"
+        r" SignedHeaders=host;x-amz-date, Signature=0{64}",
+        authorization,
+    ), authorization
+
+
 def test_queries_read_their_partition_and_indexes_keep_their_order(stack: LocalStack) -> None:
     # The emulator's query starts from the partition (moto_patches 9): same answers as DynamoDB.
     assert stack.resources is not None
