@@ -182,8 +182,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    updates and transactions' updates included); a put or a delete replaces or removes
    the item itself. Every GetItem, BatchGetItem, Query and Scan answered each item's
    values afresh: an order's items are read whole many times between its writes (the
-   conversion was 6 % of the emulator's CPU). Answers are built and serialized under the
-   request lock (patch 1), and nothing changes what was answered.
+   conversion was 6 % of the emulator's CPU). The item's JSON text is kept with them
+   once written, and an answer is its other members' JSON with each item's text in its
+   place: the same text ``json.dumps`` writes (patch 3). Answers are built and serialized
+   under the request lock (patch 1), and nothing changes what was answered.
 39. Sending a message does not count the queue's messages. moto's ``send_message``
    builds the queue's whole attribute map to read one attribute of it
    (``ContentBasedDeduplication``), and three of the map's values are counts of the
@@ -768,9 +770,52 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
 def _fast_result(self: DynamoResult, context: Any) -> tuple[int, dict[str, str], str]:
-    body = json.dumps(self.result, default=_json_default, separators=(",", ":"))
-    return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+    return 200, {"Content-Type": "application/x-amz-json-1.0"}, _answer_text(self.result)
+
+
+class _Answered(dict[str, Any]):
+    """An item's answered values (patch 38), with their JSON text once it is first written."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, values: dict[str, Any]):
+        super().__init__(values)
+        self.text: str | None = None
+
+
+def _item_text(item: Any) -> str:
+    if type(item) is not _Answered:
+        return _json(item)
+    if item.text is None:
+        item.text = _json(item)
+    return item.text
+
+
+def _items_text(items: Any) -> str:
+    return "[" + ",".join(map(_item_text, items)) + "]" if type(items) is list else _json(items)
+
+
+def _answer_text(result: Any) -> str:
+    """``json.dumps(result)`` as patch 3 wrote it, each answered item's text written once (patch 38)."""
+    if type(result) is not dict or not ("Item" in result or "Items" in result or "Responses" in result):
+        return _json(result)
+    parts = []
+    for key, value in result.items():
+        if key == "Item":
+            text = _item_text(value)
+        elif key == "Items":
+            text = _items_text(value)
+        elif key == "Responses" and type(value) is dict:  # BatchGetItem's, by table
+            text = "{" + ",".join(_json(table) + ":" + _items_text(items) for table, items in value.items()) + "}"
+        else:
+            text = _json(value)
+        parts.append(_json(key) + ":" + text)
+    return "{" + ",".join(parts) + "}"
 
 
 _query_scope = threading.local()
@@ -1041,7 +1086,7 @@ def _to_dict(value: Any) -> Any:
     if kind is LimitedSizeDict:  # an item's attributes: converted once until an update (patch 38)
         plain = value.__dict__.get("_plain")
         if plain is None:
-            plain = value.__dict__["_plain"] = {k: _to_dict(v) for k, v in value.items()}
+            plain = value.__dict__["_plain"] = _Answered({k: _to_dict(v) for k, v in value.items()})
         return plain
     if kind is _DYNAMO_TYPE:
         value_type, inner = value.type, value.value

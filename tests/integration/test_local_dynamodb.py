@@ -273,3 +273,30 @@ def test_an_items_answered_form_is_built_once_between_updates(aws):
     )
     assert moto_patches._to_dict(item.attrs) is not first
     assert moto_patches._to_dict(item.attrs)["n"] == {"N": "2"}
+
+
+def test_an_answer_is_the_json_of_its_result_with_each_items_text_written_once(aws):
+    client = boto3.client("dynamodb")
+    item = {
+        "pk": {"S": "TEXT"},
+        "sk": {"S": "1"},
+        "name": {"S": 'Zoë "quoted" \\ back'},
+        "n": {"N": "12.50"},
+        "blob": {"B": b"\x00\xff"},
+        "tags": {"SS": ["a", "b"]},
+        "nested": {"M": {"list": {"L": [{"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
+    }
+    client.put_item(TableName=aws.table_name, Item=item)
+    stored = _stored_item(aws, "TEXT", "1")
+    answered = moto_patches._to_dict(stored.attrs)
+    results = [
+        {"Item": answered},
+        {"Count": 1, "ScannedCount": 1, "Items": [answered], "LastEvaluatedKey": {"pk": {"S": "TEXT"}}},
+        {"Responses": {aws.table_name: [answered]}, "UnprocessedKeys": {}, "ConsumedCapacity": []},
+        {"Attributes": {"n": {"N": "1"}}},
+    ]
+    for result in results:
+        assert moto_patches._answer_text(result) == moto_patches._json(result)
+    assert moto_patches._item_text(answered) is moto_patches._item_text(answered)  # written once
+    got = client.get_item(TableName=aws.table_name, Key={"pk": item["pk"], "sk": item["sk"]})["Item"]
+    assert got == item
