@@ -517,6 +517,13 @@ class AwsMeter:
         requests_meter.unlisten_raw(self._observe)
         _unhook(self)
 
+    def __enter__(self) -> AwsMeter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A meter left attached goes on metering (and keeping) every later request of the process.
+        self.detach()
+
     def reset(self) -> None:
         self._kept.clear()
         with self._lock:

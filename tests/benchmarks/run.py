@@ -116,8 +116,8 @@ def run_capture(orders: int) -> None:
     results: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
     with LocalStack(moto_port=0, api_port=0) as stack:
         results["local_stack_startup_s"] = stack.startup_seconds
-        meter = AwsMeter().attach("dynamodb", "stepfunctions", "events")
-        capture = bench_capture(stack.api_url, meter, orders=orders)
+        with AwsMeter().attach("dynamodb", "stepfunctions", "events") as meter:
+            capture = bench_capture(stack.api_url, meter, orders=orders)
     results["capture"] = capture
     results["imports"] = bench_imports()
 
@@ -166,9 +166,9 @@ def run_lifecycle(orders: int, clients: tuple[int, ...] = (1, 8, 32)) -> None:
 
     runs: dict[str, Any] = {}
     with LocalStack(moto_port=0, api_port=0) as stack:
-        meter = AwsMeter().attach("dynamodb", "stepfunctions", "events", "sqs", "secretsmanager")
-        for n in clients:
-            runs[str(n)] = bench_lifecycle(stack, meter, orders=orders, clients=n)
+        with AwsMeter().attach("dynamodb", "stepfunctions", "events", "sqs", "secretsmanager") as meter:
+            for n in clients:
+                runs[str(n)] = bench_lifecycle(stack, meter, orders=orders, clients=n)
         environments = stack.environments.stats() if stack.environments else {}
     result: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_average": os.getloadavg()},

@@ -143,3 +143,18 @@ def test_index_writes_of_provider_items_are_set_apart() -> None:
         assert meter.provider_write_units == 2 * 2 + 2
     finally:
         meter.detach()
+
+
+def test_a_meter_used_as_a_context_is_detached_after_it() -> None:
+    # The capture benchmark's meter stayed attached through the lifecycle runs after it,
+    # metering (and keeping) every request a second time in the emulator's process.
+    from moto.dynamodb.models.table import StreamShard
+
+    from infra.local import requests_meter
+    from tests.benchmarks import aws_meter
+
+    with AwsMeter().attach("dynamodb") as meter:
+        assert meter._observe in requests_meter._raw_listeners
+        assert StreamShard.add is aws_meter._hooked_add
+    assert meter._observe not in requests_meter._raw_listeners
+    assert StreamShard.add is not aws_meter._hooked_add
