@@ -44,6 +44,21 @@ def test_hand_computed_order():
     assert sum(line.total for line in lines) + sum(line.shipping for line in lines) == totals.total
 
 
+def test_two_promotions_never_take_a_line_below_zero():
+    # Split over the same values, both promotions rounded the first line's share up: it
+    # went to -1 and the shipping split refused the negative weight.
+    request = order(
+        [{"sku": "A-1", "quantity": 1, "unit_price": 1}, {"sku": "B-1", "quantity": 1, "unit_price": 1}],
+        promotions=[{"code": "A", "amount": 1}, {"code": "B", "amount": 1}],
+        shipping=100,
+    )
+    lines, totals = price_order(request)
+    assert [line.promotions for line in lines] == [{"A": 1}, {"B": 1}]
+    assert [line.total for line in lines] == [0, 0]
+    assert [line.shipping for line in lines] == [50, 50]
+    assert totals.total == 100
+
+
 line_st = st.fixed_dictionaries(
     {
         "sku": st.from_regex(r"[A-Z]{2,6}-[0-9]{1,3}", fullmatch=True),

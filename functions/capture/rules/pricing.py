@@ -3,7 +3,8 @@
 subtotal = sum(quantity x unit_price); discount = line discounts + promotions;
 total = subtotal - discount + tax + shipping. Each promotion and the shipping amount are
 spread over the lines by largest remainder, weighted by the line's value after its own
-discount, so every split adds up exactly and the lines add up to the order.
+discount and the promotions before it, so every split adds up exactly, no line is
+discounted below zero and the lines add up to the order.
 """
 
 from __future__ import annotations
@@ -55,8 +56,13 @@ class Totals:
 
 def price_order(request: OrderRequest) -> tuple[list[PricedLine], Totals]:
     nets = [line.quantity * line.unit_price - line.discount for line in request.lines]
-    promo_shares = {p.code: split_largest_remainder(p.amount, nets) for p in request.promotions}
-    after_promos = [net - sum(shares[i] for shares in promo_shares.values()) for i, net in enumerate(nets)]
+    # Each promotion over what the ones before it left of each line: split over the same
+    # values, two promotions could each round the same line's share up past its value.
+    after_promos = list(nets)
+    promo_shares: dict[str, list[int]] = {}
+    for promotion in request.promotions:
+        shares = promo_shares[promotion.code] = split_largest_remainder(promotion.amount, after_promos)
+        after_promos = [left - share for left, share in zip(after_promos, shares, strict=True)]
     shipping_shares = split_largest_remainder(request.shipping.amount, after_promos)
     priced = [
         PricedLine(
