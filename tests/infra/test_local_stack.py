@@ -372,6 +372,25 @@ def test_emulator_counts_each_request_by_the_function_that_made_it(stack: LocalS
     assert len(gets) == 2 and gets[0][3]["TableName"] == stack.resources.table_name
 
 
+def test_an_event_reaches_its_environment_without_being_written_as_json(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pipe carries the value; the JSON text of a stream batch cost both sides CPU.
+    arn = _function(stack, "test-event-pipe", "echo")
+    event = {"Records": [{"body": "x" * 100}], "n": 1.5, "none": None, "nested": {"list": [1, "two", False]}}
+    written: list[Any] = []
+    dumps = json.dumps
+
+    def dumps_seen(value: Any, *args: Any, **kwargs: Any) -> str:
+        written.append(value)
+        return dumps(value, *args, **kwargs)
+
+    monkeypatch.setattr(json, "dumps", dumps_seen)
+    answer = stack.client("lambda").invoke(FunctionName=arn, Payload=dumps(event).encode())
+    assert json.loads(answer["Payload"].read())["echo"] == event
+    assert event not in written
+
+
 def test_environments_send_the_credential_scope_without_a_signature(stack: LocalStack) -> None:
     # moto reads the account and region from the scope and never checks the signature,
     # which was a third of a small request's CPU in the SDK.
