@@ -176,7 +176,8 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    dumped the batch and the function parsed it back before the adapter dumped it again
    to hand it to the environment (stream batches hold every record's old and new item:
    the round trip was a tenth of the emulator's CPU in the lifecycle benchmark, 5 ms an
-   order). The event is the one moto makes, and it still crosses to the environment as JSON.
+   order). The event is the one moto makes, and reaches the environment as every event
+   does (``environments``: as the value it is).
 38. An item's attributes are turned into their answer's plain values (patch 19) once, and
    kept on the item until an update changes it in place (``_update_item``, refused
    updates and transactions' updates included); a put or a delete replaces or removes
