@@ -360,7 +360,8 @@ class Environments:
             # so the function gets what parsing its JSON would give. Writing it as JSON text
             # here (a stream batch holds every record's old and new item) and parsing it there
             # cost both sides CPU for nothing. The answer crosses as JSON: Lambda's runtime
-            # refuses an answer that is not.
+            # refuses an answer that is not. (A binary attribute in a stream image would
+            # arrive as bytes, where Lambda gives base64 text; the OMS stores none.)
             environment.conn.send((handler, event, context_fields))
             if not environment.conn.poll(init_timeout) or environment.conn.recv() != ("started",):
                 environment.close(kill=True)
