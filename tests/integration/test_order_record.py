@@ -26,12 +26,15 @@ def test_the_order_is_read_in_one_query_that_sends_none_of_its_timeline(aws, mon
             answers.append(out)
         return out
 
+    # The order's workflow runs meanwhile and may add events: count them on both sides.
+    before, _ = timeline(order_id, limit=50, cursor=None)
     monkeypatch.setattr(Table, "_call", watched)
     record = load_order(order_id)
+    monkeypatch.setattr(Table, "_call", call)
+    after, _ = timeline(order_id, limit=50, cursor=None)
     assert record is not None and record.header["order_id"] == order_id and len(record.lines) == 2
     (answer,) = answers
     sent = [item["sk"]["S"] for item in answer["Items"]]
     assert not [sk for sk in sent if sk.startswith(keys.EVENT_SK_PREFIX)]
     # Read all the same (the filter does not spare their read units), and still there for the timeline.
-    events, _ = timeline(order_id, limit=50, cursor=None)
-    assert answer["ScannedCount"] == answer["Count"] + len(events) and len(events) >= 6
+    assert len(before) <= answer["ScannedCount"] - answer["Count"] <= len(after) and len(before) >= 6
