@@ -4,9 +4,9 @@ Handlers run in the local stack's worker processes; the emulator sees each of th
 requests (``infra.local.requests_meter``) and hands it here with its answer, named by
 the function that made it: a DynamoDB write as it is answered, every other request when
 the figures are read (``settle``), so that parsing and sizing answers does not take the
-emulator's one interpreter from the stack being measured. Item sizes follow DynamoDB's documented rules (``item_size``:
-attribute names plus typed values, nested lists and maps with their own overhead, never
-the JSON text). Write units follow DynamoDB's rules (1 per started KB written,
+emulator's one interpreter from the stack being measured. Item sizes follow DynamoDB's
+documented rules (``item_size``: attribute names plus typed values, nested lists and
+maps with their own overhead, never the JSON text). Write units follow DynamoDB's rules (1 per started KB written,
 2 per transactional item); an update's size is the stored item's after the write (a
 delete counts 1 unit), read from the emulator, since moto reports no real consumed capacity.
 
