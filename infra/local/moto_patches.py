@@ -64,7 +64,8 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    The parsed tree is read-only: the validator rewrites a copy of it (patch 10).
 15. A response class's method names are listed once per class, not by ``inspect`` at
    every request.
-16. A stream consumer's filter patterns are parsed once, not for every record.
+16. A stream consumer's filter patterns are parsed once, into one check each, not for
+   every record.
 17. A JSON-protocol request (``X-Amz-Target``) of the services the handlers call goes to
    the service's moto response class directly (``DirectDispatch``), as moto's Flask app
    for that service would route it: the same ``dispatch`` with the same request, without
@@ -212,6 +213,7 @@ import string
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from decimal import Decimal
@@ -374,22 +376,38 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             )
 
 
-def _matches(pattern: Any, value: Any) -> bool:
-    """Lambda event filtering, the subset the manifest uses: nested keys and lists of exact values."""
+Matcher = Callable[[Any], bool]
+
+
+def _matcher(pattern: Any) -> Matcher:
+    """Lambda event filtering, the subset the manifest uses: nested keys and lists of exact
+    values, made into one check per pattern (patch 16), each key looked up once per record."""
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and _matches(v, value[k]) for k, v in pattern.items())
-    return value in pattern
+        checks = [(key, _matcher(inner)) for key, inner in pattern.items()]
+
+        def all_keys(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return False
+            # A loop, not all() over a generator: a quarter of the time, per record and mapping.
+            for key, check in checks:  # noqa: SIM110
+                if key not in value or not check(value[key]):
+                    return False
+            return True
+
+        return all_keys
+    values = list(pattern)
+    return lambda value: value in values
 
 
 @functools.lru_cache(maxsize=256)
-def _pattern(text: str) -> Any:
-    return json.loads(text)
+def _filter(text: str) -> Matcher:
+    return _matcher(json.loads(text))
 
 
 def _passes_filters(esm: Any, record: dict[str, Any]) -> bool:
     """A record reaches the function when any filter of its mapping matches (no filter: all do)."""
     filters = (getattr(esm, "filter_criteria", None) or {}).get("Filters") or []
-    return not filters or any(_matches(_pattern(f["Pattern"]), record) for f in filters)
+    return not filters or any(_filter(f["Pattern"])(record) for f in filters)
 
 
 class _StreamDelivery:

@@ -934,6 +934,21 @@ def test_a_busy_stream_consumer_does_not_hold_back_the_others(stack: LocalStack,
     assert moto_patches.wait_for_streams(30)
 
 
+@pytest.mark.parametrize("consumer", manifest.STREAM_CONSUMERS, ids=lambda c: c.function)
+def test_a_stream_filter_lets_through_exactly_the_changes_its_pattern_names(consumer: manifest.StreamConsumer) -> None:
+    passes = moto_patches._filter(json.dumps(consumer.filter_pattern()))
+    for event_name in ("INSERT", "MODIFY", "REMOVE"):
+        for item_type in ("order", "event", "inventory", "line", "payment"):
+            record = {"eventName": event_name, "dynamodb": {"Keys": {}, "NewImage": {"type": {"S": item_type}}}}
+            expected = event_name in consumer.event_names and item_type in consumer.item_types
+            assert passes(record) is expected, (event_name, item_type)
+    named = {"eventName": consumer.event_names[0]}
+    assert not passes({**named, "dynamodb": {"Keys": {}}})  # no new image (a removal)
+    assert not passes({**named, "dynamodb": {"NewImage": {"type": {"N": "1"}}}})
+    assert not passes({**named, "dynamodb": {"NewImage": "not a map"}})
+    assert not passes({"dynamodb": {"NewImage": {"type": {"S": consumer.item_types[0]}}}})
+
+
 def test_stream_mapping_delivers_table_changes(stack: LocalStack, override: Any) -> None:
     got: list[Any] = []
     override("Projector", lambda event, context: got.append(event))
