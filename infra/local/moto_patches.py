@@ -213,7 +213,7 @@ import string
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from decimal import Decimal
@@ -404,10 +404,13 @@ def _filter(text: str) -> Matcher:
     return _matcher(json.loads(text))
 
 
-def _passes_filters(esm: Any, record: dict[str, Any]) -> bool:
-    """A record reaches the function when any filter of its mapping matches (no filter: all do)."""
-    filters = (getattr(esm, "filter_criteria", None) or {}).get("Filters") or []
-    return not filters or any(_filter(f["Pattern"])(record) for f in filters)
+def _mapping_filter(esm: Any) -> Matcher:
+    """Whether a record reaches the mapping's function: when any of its filters matches (no
+    filter: every record does). Read once per batch, not once per record."""
+    checks = [_filter(f["Pattern"]) for f in (getattr(esm, "filter_criteria", None) or {}).get("Filters") or []]
+    if not checks:
+        return lambda record: True
+    return lambda record: any(check(record) for check in checks)
 
 
 class _StreamDelivery:
@@ -476,7 +479,8 @@ class _StreamDelivery:
             try:
                 for arn, esm in list(shard.table.lambda_event_source_mappings.items()):
                     size = int(getattr(esm, "batch_size", 100) or 100)
-                    wanted = [r for r in records if _passes_filters(esm, r.record)]
+                    passes = _mapping_filter(esm)
+                    wanted = [r for r in records if passes(r.record)]
                     for start in range(0, len(wanted), size):
                         with self._pending_lock:
                             self._pending += 1
@@ -802,7 +806,7 @@ class _Answered(dict[str, Any]):
 
     __slots__ = ("text",)
 
-    def __init__(self, values: dict[str, Any]):
+    def __init__(self, values: Iterable[tuple[str, Any]]):
         super().__init__(values)
         self.text: str | None = None
 
@@ -1105,7 +1109,7 @@ def _to_dict(value: Any) -> Any:
     if kind is LimitedSizeDict:  # an item's attributes: converted once until an update (patch 38)
         plain = value.__dict__.get("_plain")
         if plain is None:
-            plain = value.__dict__["_plain"] = _Answered({k: _to_dict(v) for k, v in value.items()})
+            plain = value.__dict__["_plain"] = _Answered((k, _to_dict(v)) for k, v in value.items())
         return plain
     if kind is _DYNAMO_TYPE:
         value_type, inner = value.type, value.value
