@@ -23,7 +23,7 @@ import multiprocessing.spawn
 import os
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -185,6 +185,17 @@ class _Environment:
             self.process.join(timeout=1)
 
 
+class _Waiter:
+    """An invocation waiting for one of its function's environments; released ones are handed
+    to the longest waiting first."""
+
+    __slots__ = ("handed", "woken")
+
+    def __init__(self, lock: threading.RLock):
+        self.woken = threading.Condition(lock)
+        self.handed: _Environment | None = None
+
+
 class Pool:
     """The environments of one function (one handler and environment variables)."""
 
@@ -199,57 +210,101 @@ class Pool:
             # A caller waits on this function: its AWS requests are answered first (wire.CallersFirst).
             self.env = {**env, wire.SOCKET_ENV: env[wire.CALLER_SOCKET_ENV]}
         self.idle: list[_Environment] = []
+        # First come, first served: an environment that comes free goes to the invocation that
+        # has waited longest, never to one that arrived since. Woken all at once to race for
+        # it, some waited four times the median (capture p99 1.5 s against p50 0.16 s at 32
+        # clients), and a caller's wait may end in a cold start.
+        self.waiting: deque[_Waiter] = deque()
         self.size = 0  # idle + busy + being created
-        self.ready = threading.Condition(manager.lock)
 
     def acquire(self, wait: bool) -> _Environment:
         patience: float | None = None  # when a caller stops waiting for a warm environment
-        with self.ready:
-            while True:
-                while self.idle:
-                    found = self.idle.pop()  # the most recently used: the warmest
-                    if found.alive():
-                        return found
-                    self.size -= 1
-                    self.manager.total -= 1
-                may_grow = self.size < self.limit
-                if may_grow and not self.background and self.size >= self.manager.caller_environments:
-                    patience = patience or time.monotonic() + self.manager.warm_wait_seconds
-                    if (remaining := patience - time.monotonic()) > 0:
-                        self.ready.wait(timeout=remaining)
-                        continue
-                queues = may_grow and self.background and self.size >= self.manager.background_environments
-                if may_grow and not queues and self.manager.total >= self.manager.account_limit:
-                    # Idle environments of other functions give way, as Lambda reclaims them.
-                    spare = self.manager.evict_idle(self)
-                    if spare is not None:
-                        threading.Thread(target=spare.close, daemon=True).start()
-                if may_grow and not queues and self.manager.total < self.manager.account_limit:
-                    self.size += 1
-                    self.manager.total += 1
-                    break
-                if not wait and not queues:
-                    raise Throttled(f"Rate Exceeded: {self.key} is at its concurrency limit of {self.limit}")
-                self.ready.wait(timeout=1.0)
+        waiter: _Waiter | None = None
+        with self.manager.lock:
+            try:
+                while True:
+                    if waiter is not None and waiter.handed is not None:
+                        found, waiter.handed = waiter.handed, None
+                        if found.alive():
+                            return found
+                        self._forget_one()
+                        self.waiting.appendleft(waiter)  # keeps its turn
+                    while self.idle and (waiter is None or self.waiting[0] is waiter):
+                        found = self.idle.pop()  # the most recently used: the warmest
+                        if found.alive():
+                            return found
+                        self._forget_one()
+                    may_grow = self.size < self.limit
+                    timeout, warming = 1.0, False  # warming: a caller waits for a warm environment
+                    if may_grow and not self.background and self.size >= self.manager.caller_environments:
+                        patience = patience or time.monotonic() + self.manager.warm_wait_seconds
+                        if (remaining := patience - time.monotonic()) > 0:
+                            may_grow, timeout, warming = False, remaining, True
+                    queues = may_grow and self.background and self.size >= self.manager.background_environments
+                    if may_grow and not queues and self.manager.total >= self.manager.account_limit:
+                        # Idle environments of other functions give way, as Lambda reclaims them.
+                        spare = self.manager.evict_idle(self)
+                        if spare is not None:
+                            threading.Thread(target=spare.close, daemon=True).start()
+                    if may_grow and not queues and self.manager.total < self.manager.account_limit:
+                        self.size += 1
+                        self.manager.total += 1
+                        break
+                    if not wait and not queues and not warming:
+                        raise Throttled(f"Rate Exceeded: {self.key} is at its concurrency limit of {self.limit}")
+                    if waiter is None:
+                        waiter = _Waiter(self.manager.lock)
+                        self.waiting.append(waiter)
+                    waiter.woken.wait(timeout=timeout)
+            finally:
+                if waiter is not None:
+                    self._stop_waiting(waiter)
         try:
             return self.manager.spawn(self.env, self.niceness)
         except BaseException:
-            with self.ready:
-                self.size -= 1
-                self.manager.total -= 1
-                self.ready.notify_all()
+            with self.manager.lock:
+                self._forget_one()
+                self.manager.notify_all()
             raise
 
+    def _stop_waiting(self, waiter: _Waiter) -> None:
+        """The waiter leaves the queue (lock held); an environment handed to it too late goes on."""
+        if waiter in self.waiting:
+            self.waiting.remove(waiter)
+        if waiter.handed is not None:
+            found, waiter.handed = waiter.handed, None
+            self._hand_over(found)
+
+    def _forget_one(self) -> None:
+        """An environment is gone (lock held)."""
+        self.size -= 1
+        self.manager.total -= 1
+
+    def _hand_over(self, environment: _Environment) -> None:
+        """To the longest waiting invocation, or back among the idle (lock held)."""
+        if self.waiting:
+            waiter = self.waiting.popleft()
+            waiter.handed = environment
+            waiter.woken.notify()
+            return
+        self.idle.append(environment)
+        # An idle environment is one another function at the account limit may take.
+        self.manager.notify_all()
+
     def release(self, environment: _Environment | None) -> None:
-        with self.ready:
+        with self.manager.lock:
             if environment is not None and environment.alive():
                 environment.last_used = time.monotonic()
-                self.idle.append(environment)
+                self._hand_over(environment)
             else:
-                self.size -= 1
-                self.manager.total -= 1
-            # Any pool may be waiting on the account limit.
-            self.manager.notify_all()
+                self._forget_one()
+                # Room to grow, for this function and any waiting on the account limit.
+                self.manager.notify_all()
+
+    def wake(self) -> None:
+        """Every waiter looks again (lock held): room may have been made."""
+        for waiter in self.waiting:
+            waiter.woken.notify()
 
     def reap(self, older_than: float) -> list[_Environment]:
         stale = [e for e in self.idle if e.last_used < older_than]
@@ -309,7 +364,7 @@ class Environments:
 
     def notify_all(self) -> None:
         for pool in self.pools.values():
-            pool.ready.notify_all()
+            pool.wake()
 
     def spawn(self, env: dict[str, str], niceness: int = 0) -> _Environment:
         parent, child = self.context.Pipe()

@@ -4,6 +4,7 @@ caller waits on."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,8 +14,10 @@ from infra.local.environments import Environments, _Environment
 
 
 class _Process:
+    alive = True
+
     def is_alive(self) -> bool:
-        return True
+        return self.alive
 
 
 @pytest.fixture
@@ -68,3 +71,68 @@ def test_the_reserved_concurrency_still_throttles_a_caller(pools) -> None:
     pool.acquire(wait=False)
     with pytest.raises(environments_module.Throttled):
         pool.acquire(wait=False)
+
+
+def _waiting(pool, got: list[_Environment]) -> threading.Thread:
+    """An invocation waiting for the pool's environment, in a thread of its own."""
+    before = len(pool.waiting)
+    thread = threading.Thread(target=lambda: got.append(pool.acquire(wait=False)), daemon=True)
+    thread.start()
+    for _ in range(1000):
+        if len(pool.waiting) > before:
+            return thread
+        time.sleep(0.01)
+    raise AssertionError("the invocation never started waiting")
+
+
+def test_an_environment_that_comes_free_goes_to_the_caller_that_waited_not_to_a_newcomer(pools) -> None:
+    """Released while a caller waits, the environment is that caller's, even though a new
+    invocation asks before the waiting one wakes. Left free for whoever took it first, the
+    newcomer took it and the waiter waited on: some captures waited seconds at 32 clients."""
+    manager, started = pools
+    pool = manager.pool("oms-CaptureApi", {}, limit=None, background=False)
+    first = pool.acquire(wait=False)
+    waiter_got: list[_Environment] = []
+    waiter = _waiting(pool, waiter_got)
+    manager.warm_wait_seconds = 0.2
+    with manager.lock:  # the waiter cannot wake before the newcomer asks
+        pool.release(first)
+        newcomer = pool.acquire(wait=False)
+    waiter.join(timeout=10)
+    assert waiter_got == [first]
+    assert newcomer is not first and started == [first, newcomer]
+
+
+def test_waiting_callers_are_served_in_the_order_they_came(pools) -> None:
+    manager, started = pools
+    pool = manager.pool("oms-CaptureApi", {}, limit=None, background=False)
+    environment = pool.acquire(wait=False)
+    served: list[list[_Environment]] = [[] for _ in range(5)]
+    for got in served:
+        _waiting(pool, got)
+    order: list[int] = []
+    for _ in served:
+        pool.release(environment)
+        ready: list[int] = []
+        for _ in range(1000):
+            if ready := [i for i, got in enumerate(served) if got and i not in order]:
+                break
+            time.sleep(0.01)
+        order.extend(ready)
+        environment = served[ready[0]][0]
+    assert order == [0, 1, 2, 3, 4]
+    assert started == [environment]
+
+
+def test_a_waiter_handed_an_environment_that_died_gets_a_new_one(pools) -> None:
+    manager, started = pools
+    pool = manager.pool("oms-CaptureApi", {}, limit=None, background=False)
+    first = pool.acquire(wait=False)
+    got: list[_Environment] = []
+    waiter = _waiting(pool, got)
+    with manager.lock:
+        pool.release(first)
+        first.process.alive = False  # died before the waiter woke
+    waiter.join(timeout=10)
+    assert got and got[0] is not first and started == [first, got[0]]
+    assert pool.size == 1 and manager.total == 1
