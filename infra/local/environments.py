@@ -292,8 +292,11 @@ class Pool:
         self.manager.notify_all()
 
     def release(self, environment: _Environment | None) -> None:
+        """``environment``: the one that has just answered, or None when it is gone. Asking an
+        environment that has just answered whether it is alive polled its process (a select,
+        the interpreter handed to another thread) at every invocation."""
         with self.manager.lock:
-            if environment is not None and environment.alive():
+            if environment is not None:
                 environment.last_used = time.monotonic()
                 self._hand_over(environment)
             else:

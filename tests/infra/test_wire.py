@@ -5,8 +5,10 @@ the SDK gets the same answer and the same failures."""
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,3 +285,24 @@ def test_a_background_request_waits_no_longer_than_its_patience(gated: tuple[_Ga
     assert not app.release_caller.is_set() and app.seen == ["/caller", "/background"]
     app.release_caller.set()
     caller.join(5)
+
+
+def test_the_date_header_is_written_once_a_second_and_names_the_second(
+    servers: tuple[_Recorder, str, _Recorder, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, endpoint, _, path = servers
+    written: list[float | None] = []
+    formatdate = email.utils.formatdate
+
+    def counted(timeval: float | None = None, **kw: Any) -> str:
+        written.append(timeval)
+        return formatdate(timeval, **kw)
+
+    monkeypatch.setattr(email.utils, "formatdate", counted)
+    dates = []
+    started = time.time()
+    for _ in range(20):
+        answer = wire.send(path, prepared_request("dynamodb", endpoint, "get_item", TableName="t", Key={}), timeout=10)
+        dates.append(email.utils.parsedate_to_datetime(answer.headers["Date"]).timestamp())
+    assert len(written) <= 1 + int(time.time() - started) + 1  # a second boundary may fall inside
+    assert all(int(started) <= d <= time.time() for d in dates)
