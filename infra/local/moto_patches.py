@@ -204,6 +204,13 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    parsed it back for every rule on the bus before comparing it with the rule's pattern;
    the event is already made of JSON's types (its detail parsed from the request), so
    the round trip changed nothing it compares.
+42. A stream batch its function fails is handled as Lambda's poller handles it, by the
+   mapping's settings: from the lowest sequence number a ``ReportBatchItemFailures``
+   answer names, bisected when the invocation failed (``BisectBatchOnFunctionError``,
+   spending no retry), tried again up to ``MaximumRetryAttempts`` times, then described
+   to the on-failure destination (``<Function>StreamDlq``) in Lambda's format and passed
+   over. The mapping's later batches wait meanwhile. moto invoked each batch once and
+   dropped it whatever the function answered.
 """
 
 from __future__ import annotations
@@ -421,6 +428,105 @@ def _mapping_filter(esm: Any) -> Matcher:
     return lambda record: any(check(record) for check in checks)
 
 
+def _iso_millis(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class _StreamBatch:
+    """What Lambda's stream poller does with a batch its function fails (patch 42): with
+    ``ReportBatchItemFailures`` it goes on from the lowest sequence number reported; a batch
+    whose invocation failed is split in two (``BisectBatchOnFunctionError``, which spends no
+    retry) or tried again; records still failing after ``MaximumRetryAttempts`` retries are
+    described to the mapping's on-failure destination and passed over. The mapping's later
+    batches wait meanwhile: a shard's records are handled in order."""
+
+    def __init__(self, functions: Any, shard: StreamShard, arn: str, esm: Any, region: str):
+        self.functions, self.shard, self.arn, self.esm, self.region = functions, shard, arn, esm, region
+        retries = esm.max_retry_attempts
+        self.retries = None if retries is None or int(retries) < 0 else int(retries)  # None: until they succeed
+        self.partial = "ReportBatchItemFailures" in (esm.function_response_types or [])
+
+    def deliver(self, records: list[StreamRecord]) -> None:
+        # (batch, retries spent on it, invocations its records were in); the next is last.
+        pending: list[tuple[list[StreamRecord], int, int]] = [(records, 0, 0)]
+        while pending:
+            batch, spent, invoked = pending.pop()
+            failed_from, invocation_failed = self._invoke(batch)
+            invoked += 1
+            if failed_from is None:
+                continue
+            rest = batch[failed_from:]
+            if invocation_failed and self.esm.bisect_on_error and len(rest) > 1:
+                half = len(rest) // 2
+                pending += [(rest[half:], spent, invoked), (rest[:half], spent, invoked)]
+                continue
+            if self.retries is not None and spent >= self.retries:
+                self._discard(rest, invoked, invocation_failed)
+                continue
+            if self.retries is None:
+                time.sleep(1.0)  # retried until it succeeds: not at full speed
+            pending.append((rest, spent + 1, invoked))
+
+    def _invoke(self, batch: list[StreamRecord]) -> tuple[int | None, bool]:
+        """Where the batch failed from (None: it did not), and whether the invocation itself failed."""
+        try:
+            payload, errored = _invoke_polled(
+                self.functions, self.arn, _stream_event(batch, self.region, self.esm.event_source_arn)
+            )
+        except Exception:
+            log.exception("stream delivery failed")
+            return 0, True
+        if errored:
+            return 0, True
+        if not self.partial:
+            return None, False
+        try:
+            failures = json.loads(payload).get("batchItemFailures") if payload else None
+        except (ValueError, AttributeError):
+            return None, False  # not a batch response: Lambda takes the batch as done
+        if not failures:
+            return None, False
+        positions = {r.record["dynamodb"]["SequenceNumber"]: i for i, r in enumerate(batch)}
+        try:
+            return min(positions[str(f["itemIdentifier"])] for f in failures), False
+        except (KeyError, TypeError):
+            return 0, False  # an identifier that names no record of the batch: all of it failed
+
+    def _discard(self, records: list[StreamRecord], invocations: int, invocation_failed: bool) -> None:
+        """The records' description to the on-failure destination (an SQS queue's ARN), as Lambda sends it."""
+        destination = ((self.esm.destination_config or {}).get("OnFailure") or {}).get("Destination")
+        log.error("%s: %d stream records passed over after %d invocations", self.arn, len(records), invocations)
+        if not destination:
+            return
+        first, last = records[0].record["dynamodb"], records[-1].record["dynamodb"]
+        description = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": invocations,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                **({"functionError": "Unhandled"} if invocation_failed else {}),
+            },
+            "version": "1.0",
+            "timestamp": _iso_millis(_utcnow()),
+            "DDBStreamBatchInfo": {
+                "shardId": self.shard.id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso_millis(first["ApproximateCreationDateTime"]),
+                "approximateArrivalOfLastRecord": _iso_millis(last["ApproximateCreationDateTime"]),
+                "batchSize": len(records),
+                "streamArn": self.esm.event_source_arn,
+            },
+        }
+        _, _, _, region, account, name = destination.split(":")
+        sqs_backends[account][region].send_message(queue_name=name, message_body=json.dumps(description))
+
+
 class _StreamDelivery:
     """Stream records to their mappings: each mapping reads the stream on its own thread,
     in write order, as each consumer of a real stream has its own iterator (one slow
@@ -466,8 +572,7 @@ class _StreamDelivery:
                 merged += 1
             try:
                 region = arn.split(":")[3]
-                event = _stream_event(records, region, esm.event_source_arn)
-                _invoke_polled(get_backend(shard.account_id, region), arn, event)
+                _StreamBatch(get_backend(shard.account_id, region), shard, arn, esm, region).deliver(records)
             except Exception:  # a consumer's failure must not stop the stream
                 log.exception("stream delivery failed")
             finally:

@@ -972,6 +972,142 @@ def test_stream_mapping_delivers_table_changes(stack: LocalStack, override: Any)
     assert record["dynamodb"]["NewImage"]["n"] == {"N": "1"}
 
 
+def _gated_projector(override: Any, answer: Callable[[list[str]], Any]) -> tuple[list[list[str]], threading.Event]:
+    """The Projector, recording the keys of each batch; its first invocation waits for the
+    gate, so what is written meanwhile reaches it as one batch. ``answer`` answers each
+    later batch (or raises)."""
+    batches: list[list[str]] = []
+    gate = threading.Event()
+
+    def project(event: Any, context: Any) -> Any:
+        keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
+        batches.append(keys)
+        if len(batches) == 1:
+            gate.wait(30)
+            return None
+        return answer(keys)
+
+    override("Projector", project)
+    return batches, gate
+
+
+def _timeline_items(stack: LocalStack, keys: list[str]) -> dict[str, str]:
+    """Writes an event item for each key; each key's stream sequence number."""
+    assert stack.resources is not None
+    ddb = stack.client("dynamodb")
+    for key in keys:
+        ddb.put_item(
+            TableName=stack.resources.table_name, Item={"pk": {"S": key}, "sk": {"S": "A"}, "type": {"S": "event"}}
+        )
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[runtime.ACCOUNT_ID][stack.region].get_table(stack.resources.table_name)
+    assert table.stream_shard is not None
+    return {
+        r.record["dynamodb"]["Keys"]["pk"]["S"]: r.record["dynamodb"]["SequenceNumber"]
+        for r in table.stream_shard.items
+    }
+
+
+def _stream_dlq(stack: LocalStack) -> list[dict[str, Any]]:
+    assert stack.resources is not None
+    url = stack.resources.stream_dlqs["Projector"][0]
+    got = stack.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+
+def test_a_stream_batch_with_failed_items_comes_back_from_the_first_failed_record(
+    stack: LocalStack, override: Any
+) -> None:
+    """ReportBatchItemFailures on a stream: Lambda goes on from the lowest sequence number
+    reported. Before, the batch was passed over whatever the function answered."""
+    sequence: dict[str, str] = {}
+
+    def answer(keys: list[str]) -> Any:
+        if keys[0] == "TEST#pf-1":  # the first whole batch: the third and fourth records failed
+            return {
+                "batchItemFailures": [
+                    {"itemIdentifier": sequence["TEST#pf-4"]},
+                    {"itemIdentifier": sequence["TEST#pf-3"]},
+                ]
+            }
+        return {"batchItemFailures": []}
+
+    batches, gate = _gated_projector(override, answer)
+    sequence.update(_timeline_items(stack, ["TEST#pf-gate"]))
+    wait_for(lambda: batches)
+    sequence.update(_timeline_items(stack, [f"TEST#pf-{n}" for n in range(1, 5)]))
+    gate.set()
+    assert moto_patches.wait_for_streams(30)
+    assert batches == [
+        ["TEST#pf-gate"],
+        ["TEST#pf-1", "TEST#pf-2", "TEST#pf-3", "TEST#pf-4"],
+        ["TEST#pf-3", "TEST#pf-4"],
+    ]
+    assert _stream_dlq(stack) == []
+
+
+def test_a_failing_record_is_bisected_out_retried_and_described_to_the_stream_dlq(
+    stack: LocalStack, override: Any
+) -> None:
+    """A batch whose invocation fails is split in two until the failing record is alone; it
+    is tried again MaximumRetryAttempts times, then described to the on-failure destination
+    in Lambda's format; the records around it are projected, and the stream goes on."""
+    from aws_lambda_powertools.utilities.parser.models.dynamodb import DynamoDBStreamLambdaOnFailureDestinationModel
+
+    def answer(keys: list[str]) -> Any:
+        if "TEST#bis-bad" in keys:
+            raise RuntimeError("cannot project this one")
+        return None
+
+    batches, gate = _gated_projector(override, answer)
+    _timeline_items(stack, ["TEST#bis-gate"])
+    wait_for(lambda: batches)
+    keys = ["TEST#bis-1", "TEST#bis-2", "TEST#bis-bad", "TEST#bis-3"]
+    sequence = _timeline_items(stack, keys)
+    gate.set()
+    assert moto_patches.wait_for_streams(30)
+    bad = ["TEST#bis-bad"]
+    assert batches[1:] == [keys, keys[:2], keys[2:], bad, bad, bad, bad, ["TEST#bis-3"]]
+
+    (description,) = _stream_dlq(stack)
+    parsed = DynamoDBStreamLambdaOnFailureDestinationModel.model_validate(description)
+    assert parsed.request_context.condition == "RetryAttemptsExhausted"
+    assert parsed.request_context.approximate_invoke_count == 6  # the batch, its half, alone and three retries
+    assert parsed.response_context.function_error == "Unhandled"
+    info = parsed.ddb_stream_batch_info
+    assert (info.start_sequence_number, info.end_sequence_number, info.batch_size) == (
+        sequence["TEST#bis-bad"],
+        sequence["TEST#bis-bad"],
+        1,
+    )
+    assert stack.resources is not None and info.stream_arn == stack.resources.stream_arn
+
+    _timeline_items(stack, ["TEST#bis-after"])
+    assert moto_patches.wait_for_streams(30)
+    assert batches[-1] == ["TEST#bis-after"]
+
+
+def test_a_stream_batch_whose_invocation_failed_once_is_delivered_again(stack: LocalStack, override: Any) -> None:
+    failed: list[list[str]] = []
+
+    def answer(keys: list[str]) -> Any:
+        if not failed:
+            failed.append(keys)
+            raise RuntimeError("a passing failure")
+        return None
+
+    batches, gate = _gated_projector(override, answer)
+    _timeline_items(stack, ["TEST#once-gate"])
+    wait_for(lambda: batches)
+    _timeline_items(stack, ["TEST#once-1", "TEST#once-2"])
+    gate.set()
+    assert moto_patches.wait_for_streams(30)
+    # Bisected: each half delivered after the whole failed once.
+    assert batches[1:] == [["TEST#once-1", "TEST#once-2"], ["TEST#once-1"], ["TEST#once-2"]]
+    assert _stream_dlq(stack) == []
+
+
 def test_pollers_hand_their_batches_to_the_adapter_as_events_not_json_text(
     stack: LocalStack, override: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
