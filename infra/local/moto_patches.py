@@ -211,6 +211,13 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    to the on-failure destination (``<Function>StreamDlq``) in Lambda's format and passed
    over. The mapping's later batches wait meanwhile. moto invoked each batch once and
    dropped it whatever the function answered.
+43. An execution runs its program, and a state with no timeout of its own (the default
+   99,999,999 s) runs its task, in the execution's thread. moto started a thread for the
+   program and one for each such state, each only to wait for the other with no time
+   limit that could pass: a thread started for nothing at every task, and three idle
+   threads, not two, for each execution waiting for a task token. Idle threads cost the
+   emulator (a tenth more CPU an order with 1,860 of them: docs/decisions.md). A state
+   with a timeout keeps moto's thread, which enforces it.
 """
 
 from __future__ import annotations
@@ -1371,6 +1378,58 @@ class _InProcessLambda:
         return answer
 
 
+class _Inline:
+    """What ``execute_state`` starts as a thread for a state with no timeout of its own: its
+    target runs when started, in the starting thread (patch 43)."""
+
+    def __init__(self, target: Callable[..., Any], args: Any = (), kwargs: Any = None, **_: Any):
+        self._run = functools.partial(target, *args, **(kwargs or {}))
+
+    def start(self) -> None:
+        self._run()
+
+
+_states_inline = threading.local()
+
+
+def _state_thread(*args: Any, **kwargs: Any) -> Any:
+    return _Inline(*args, **kwargs) if getattr(_states_inline, "now", False) else threading.Thread(*args, **kwargs)
+
+
+def _patch_execution_threads() -> None:
+    """Patch 43: the program and every state with no timeout of its own run in the execution's thread."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    with_timeout = execute_state.ExecutionState._evaluate_with_timeout
+    program_eval = Program.eval
+
+    def evaluate(self: Any, env: Any) -> None:
+        timeout = self.timeout
+        untimed = type(timeout) is TimeoutSeconds and timeout.timeout_seconds == TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
+        before, _states_inline.now = getattr(_states_inline, "now", False), untimed
+        try:
+            with_timeout(self, env)
+        finally:
+            _states_inline.now = before
+
+    def run_program(self: Any, env: Any) -> None:
+        if self.timeout_seconds is not None:
+            program_eval(self, env)
+            return
+        env.next_state_name = self.start_at.start_at_name
+        try:
+            EvalComponent.eval(self, env)
+        except Exception:  # it ended moto's worker thread; the execution went on to its end
+            log.exception("a state machine program failed")
+
+    execute_state.Thread = _state_thread  # type: ignore[misc,assignment]
+    execute_state.ExecutionState._evaluate_with_timeout = evaluate  # type: ignore[method-assign]
+    Program.eval = run_program  # type: ignore[method-assign]
+
+
 def _patch_step_functions() -> None:
     global _ORIGINAL_PARSE
     from moto.stepfunctions.parser.asl.parse import asl_parser
@@ -1885,6 +1944,7 @@ def install() -> None:
     global _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS, _NODE
     _speed_up_server()
     _patch_step_functions()
+    _patch_execution_threads()
     _patch_task_failure()
     _patch_json_paths()
     _patch_traversal()

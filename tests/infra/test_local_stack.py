@@ -1320,6 +1320,75 @@ def test_step_functions_wait_for_task_token(stack: LocalStack) -> None:
     assert json.loads(result["output"]) == {"shipped": True}
 
 
+def _interpreter_threads() -> int:
+    """Threads running the Step Functions interpreter's code now."""
+    count = 0
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if frame.f_globals.get("__name__", "").startswith("moto.stepfunctions.parser"):
+                count += 1
+                break
+            frame = frame.f_back  # type: ignore[assignment]
+    return count
+
+
+def _token_machine(stack: LocalStack, name: str, timeout_seconds: int) -> str:
+    arn = _function(stack, f"{name}-fn", "keep_token")
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": arn, "Payload": {"token.$": "$$.Task.Token"}},
+        "TimeoutSeconds": timeout_seconds,
+        "End": True,
+    }
+    return _machine(stack, name, {"StartAt": "Wait", "States": {"Wait": task}})
+
+
+def test_an_execution_runs_its_untimed_tasks_in_its_own_thread(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto started a thread for the program and one for each task with no timeout of its
+    own, each to wait for the other without a limit (moto_patches 43)."""
+    arn = _function(stack, "test-threads", "echo")
+    task = {"Type": "Task", "Resource": arn}
+    definition = {
+        "StartAt": "One",
+        "States": {"One": {**task, "Next": "Two"}, "Two": {**task, "Next": "Three"}, "Three": {**task, "End": True}},
+    }
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counted(thread: threading.Thread) -> None:
+        target = getattr(thread, "_target", None)
+        started.append(getattr(target, "__module__", "") or "")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
+    assert _run(stack, "test-threads", definition, {"n": 1})["status"] == "SUCCEEDED"
+    assert [m for m in started if m.startswith("moto.stepfunctions")] == [
+        "moto.stepfunctions.parser.backend.execution_worker"
+    ]
+
+
+def test_an_execution_waiting_for_a_token_holds_two_threads_and_its_timeout(stack: LocalStack) -> None:
+    machine = _token_machine(stack, "test-token-threads", timeout_seconds=60)
+    sfn = stack.client("stepfunctions")
+    seen, before = len(calls("token")), _interpreter_threads()
+    executions = [
+        sfn.start_execution(stateMachineArn=machine, name=f"w{n}", input="{}")["executionArn"] for n in range(4)
+    ]
+    tokens = wait_for(lambda: len(calls("token")) >= seen + 4 and calls("token")[seen : seen + 4])
+    assert _interpreter_threads() - before == 2 * 4  # three each before
+    for token in tokens:
+        sfn.send_task_success(taskToken=token, output="{}")
+    assert all(_finished(stack, e)["status"] == "SUCCEEDED" for e in executions)
+
+    timed = _token_machine(stack, "test-token-timeout", timeout_seconds=1)
+    execution = sfn.start_execution(stateMachineArn=timed, input="{}")["executionArn"]
+    result = _finished(stack, execution)
+    assert (result["status"], result.get("error")) == ("FAILED", "States.Timeout")
+
+
 def test_manifest_state_machine_runs_its_tasks(stack: LocalStack, override: Any) -> None:
     got: list[Any] = []
 
