@@ -57,9 +57,9 @@ def main() -> None:
     if args.task_token_chars:
         cloud_sized_task_tokens(args.task_token_chars)
     # The lifecycle runs before the capture benchmark. The captured orders are left waiting
-    # for a warehouse, and moto's interpreter keeps three idle threads for each waiting
-    # execution after their stack has stopped: with the capture's 620 the next stack in
-    # this process spent a tenth more CPU an order emulating (docs/decisions.md).
+    # for a warehouse, and moto's interpreter keeps two idle threads for each waiting
+    # execution after their stack has stopped: idle threads made the next stack in this
+    # process spend up to a tenth more CPU an order emulating (docs/decisions.md).
     if args.only in (None, "lifecycle"):
         run_lifecycle(args.lifecycles, tuple(int(c) for c in args.clients.split(",")))
     if args.only in (None, "capture"):
