@@ -435,7 +435,10 @@ def _mapping_filter(esm: Any) -> Matcher:
     return lambda record: any(check(record) for check in checks)
 
 
-def _iso_millis(moment: datetime) -> str:
+def _iso_millis(moment: datetime | float) -> str:
+    """ISO 8601 to the millisecond, as Lambda writes times in its failure records."""
+    if not isinstance(moment, datetime):  # epoch seconds
+        moment = _utcfromtimestamp(float(moment))
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
