@@ -218,6 +218,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    threads, not two, for each execution waiting for a task token. Idle threads cost the
    emulator (a tenth more CPU an order with 1,860 of them: docs/decisions.md). A state
    with a timeout keeps moto's thread, which enforces it.
+44. An execution started without a name is named with a UUID, as Step Functions names it.
+   moto's executing backend named it ``None``, so a second unnamed execution of the same
+   state machine was answered with the first (the same input, while it ran) or refused
+   as a duplicate of it.
 """
 
 from __future__ import annotations
@@ -1433,6 +1437,18 @@ def _patch_execution_threads() -> None:
     Program.eval = run_program  # type: ignore[method-assign]
 
 
+def _patch_execution_names() -> None:
+    """Patch 44: an execution started without a name is named with a UUID."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    start_execution = StepFunctionsParserBackend.start_execution
+
+    def start_named(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_named  # type: ignore[method-assign]
+
+
 def _patch_step_functions() -> None:
     global _ORIGINAL_PARSE
     from moto.stepfunctions.parser.asl.parse import asl_parser
@@ -1948,6 +1964,7 @@ def install() -> None:
     _speed_up_server()
     _patch_step_functions()
     _patch_execution_threads()
+    _patch_execution_names()
     _patch_task_failure()
     _patch_json_paths()
     _patch_traversal()

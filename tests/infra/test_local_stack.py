@@ -1320,16 +1320,29 @@ def test_step_functions_wait_for_task_token(stack: LocalStack) -> None:
     assert json.loads(result["output"]) == {"shipped": True}
 
 
-def _interpreter_threads() -> int:
-    """Threads running the Step Functions interpreter's code now."""
-    count = 0
-    for frame in sys._current_frames().values():
-        while frame is not None:
-            if frame.f_globals.get("__name__", "").startswith("moto.stepfunctions.parser"):
-                count += 1
-                break
-            frame = frame.f_back  # type: ignore[assignment]
-    return count
+def _execution_of(target: Any, args: tuple[Any, ...]) -> str | None:
+    """The execution an interpreter thread's target works for (its ARN), read from the
+    environment it evaluates: its arguments, its bound object or its closure."""
+    owner = getattr(target, "__self__", None)
+    details = getattr(owner, "_evaluation_details", None)
+    if details is not None:  # the execution's own thread
+        return str(details.execution_details.arn)
+    cells = [cell.cell_contents for cell in getattr(target, "__closure__", None) or ()]
+    for candidate in (*args, *cells):
+        try:
+            return str(candidate.states.context_object.context_object_data["Execution"]["Id"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue
+    return None
+
+
+def _threads_of(executions: set[str]) -> int:
+    """Live threads working for these executions: other tests' executions may run meanwhile."""
+    return sum(
+        1
+        for thread in threading.enumerate()
+        if _execution_of(getattr(thread, "_target", None), getattr(thread, "_args", ())) in executions
+    )
 
 
 def _token_machine(stack: LocalStack, name: str, timeout_seconds: int) -> str:
@@ -1355,30 +1368,29 @@ def test_an_execution_runs_its_untimed_tasks_in_its_own_thread(
         "StartAt": "One",
         "States": {"One": {**task, "Next": "Two"}, "Two": {**task, "Next": "Three"}, "Three": {**task, "End": True}},
     }
-    started: list[str] = []
+    started: list[tuple[Any, tuple[Any, ...]]] = []
     start = threading.Thread.start
 
     def counted(thread: threading.Thread) -> None:
-        target = getattr(thread, "_target", None)
-        started.append(getattr(target, "__module__", "") or "")
+        started.append((getattr(thread, "_target", None), getattr(thread, "_args", ())))
         start(thread)
 
     monkeypatch.setattr(threading.Thread, "start", counted)
-    assert _run(stack, "test-threads", definition, {"n": 1})["status"] == "SUCCEEDED"
-    assert [m for m in started if m.startswith("moto.stepfunctions")] == [
-        "moto.stepfunctions.parser.backend.execution_worker"
-    ]
+    result = _run(stack, "test-threads", definition, {"n": 1})
+    assert result["status"] == "SUCCEEDED"
+    # The execution's own thread only: before, one for its program and one for each task.
+    assert sum(1 for target, args in started if _execution_of(target, args) == result["executionArn"]) == 1
 
 
 def test_an_execution_waiting_for_a_token_holds_two_threads_and_its_timeout(stack: LocalStack) -> None:
     machine = _token_machine(stack, "test-token-threads", timeout_seconds=60)
     sfn = stack.client("stepfunctions")
-    seen, before = len(calls("token")), _interpreter_threads()
-    executions = [
-        sfn.start_execution(stateMachineArn=machine, name=f"w{n}", input="{}")["executionArn"] for n in range(4)
-    ]
+    seen = len(calls("token"))
+    # Unnamed: each gets a name of its own, as Step Functions gives it (moto_patches 44).
+    executions = [sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"] for _ in range(4)]
     tokens = wait_for(lambda: len(calls("token")) >= seen + 4 and calls("token")[seen : seen + 4])
-    assert _interpreter_threads() - before == 2 * 4  # three each before
+    assert len(set(executions)) == 4 and not any(e.endswith(":None") for e in executions)
+    assert _threads_of(set(executions)) == 2 * 4  # three each before
     for token in tokens:
         sfn.send_task_success(taskToken=token, output="{}")
     assert all(_finished(stack, e)["status"] == "SUCCEEDED" for e in executions)
