@@ -237,6 +237,7 @@ import os
 import queue
 import re
 import string
+import sys
 import threading
 import time
 import uuid
@@ -1928,8 +1929,6 @@ def _patch_clock() -> None:
     moto's modules import the functions by name, so each module's reference is replaced;
     the services the stack uses are imported first.
     """
-    import sys
-
     from moto.core import utils
     from moto.events import models as _events  # noqa: F401
     from moto.stepfunctions import models as _stepfunctions  # noqa: F401
@@ -1954,6 +1953,14 @@ def _flattened_match(self: Any, event: Any) -> bool:
     if not self._pattern:
         return True
     return bool(self._does_event_match(self._flatten_dict(event), self._pattern))
+
+
+def _patch_event_matching() -> None:
+    global _ORIGINAL_MATCHES_EVENT
+    from moto.events.models import EventPattern
+
+    _ORIGINAL_MATCHES_EVENT = EventPattern.matches_event
+    EventPattern.matches_event = _flattened_match  # type: ignore[method-assign]
 
 
 def install() -> None:
@@ -2025,9 +2032,5 @@ def install() -> None:
     BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign]
     sqs_models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(sqs_models.camelcase_to_underscores)
     _patch_clock()
-    from moto.events.models import EventPattern
-
-    global _ORIGINAL_MATCHES_EVENT
-    _ORIGINAL_MATCHES_EVENT = EventPattern.matches_event
-    EventPattern.matches_event = _flattened_match  # type: ignore[method-assign]
+    _patch_event_matching()
     _installed = True

@@ -51,26 +51,31 @@ _raw_listeners: list[RawListener] = []
 listener_cpu = [0.0]
 
 
-def listen(listener: Listener) -> None:
+def _join(listeners: list[Any], listener: Any) -> None:
     with _lock:
-        _listeners.append(listener)
+        listeners.append(listener)
+
+
+def _leave(listeners: list[Any], listener: Any) -> None:
+    with _lock:
+        if listener in listeners:
+            listeners.remove(listener)
+
+
+def listen(listener: Listener) -> None:
+    _join(_listeners, listener)
 
 
 def unlisten(listener: Listener) -> None:
-    with _lock:
-        if listener in _listeners:
-            _listeners.remove(listener)
+    _leave(_listeners, listener)
 
 
 def listen_raw(listener: RawListener) -> None:
-    with _lock:
-        _raw_listeners.append(listener)
+    _join(_raw_listeners, listener)
 
 
 def unlisten_raw(listener: RawListener) -> None:
-    with _lock:
-        if listener in _raw_listeners:
-            _raw_listeners.remove(listener)
+    _leave(_raw_listeners, listener)
 
 
 def count(service: str, operation: str, caller: str) -> None:

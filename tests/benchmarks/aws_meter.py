@@ -6,9 +6,10 @@ the function that made it: a DynamoDB write as it is answered, every other reque
 the figures are read (``settle``), so that parsing and sizing answers does not take the
 emulator's one interpreter from the stack being measured. Item sizes follow DynamoDB's
 documented rules (``item_size``: attribute names plus typed values, nested lists and
-maps with their own overhead, never the JSON text). Write units follow DynamoDB's rules (1 per started KB written,
-2 per transactional item); an update's size is the stored item's after the write (a
-delete counts 1 unit), read from the emulator, since moto reports no real consumed capacity.
+maps with their own overhead, never the JSON text). Write units follow DynamoDB's rules
+(1 per started KB written, 2 per transactional item); an update's size is the stored
+item's after the write (a delete counts 1 unit), read from the emulator, since moto
+reports no real consumed capacity.
 
 Index write units follow DynamoDB's rule for global secondary indexes, for the projection
 each index has in the emulated table: an index is written only when the item's index key

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -992,7 +992,7 @@ def _gated_projector(override: Any, answer: Callable[[list[str]], Any]) -> tuple
 
 
 def _timeline_items(stack: LocalStack, keys: list[str]) -> dict[str, str]:
-    """Writes an event item for each key; each key's stream sequence number."""
+    """Writes an event item for each key; those keys' stream sequence numbers."""
     assert stack.resources is not None
     ddb = stack.client("dynamodb")
     for key in keys:
@@ -1006,14 +1006,19 @@ def _timeline_items(stack: LocalStack, keys: list[str]) -> dict[str, str]:
     return {
         r.record["dynamodb"]["Keys"]["pk"]["S"]: r.record["dynamodb"]["SequenceNumber"]
         for r in table.stream_shard.items
+        if r.record["dynamodb"]["Keys"]["pk"]["S"] in keys
     }
 
 
-def _stream_dlq(stack: LocalStack) -> list[dict[str, Any]]:
+def _stream_dlq(stack: LocalStack, sequence_numbers: Iterable[str]) -> list[dict[str, Any]]:
+    """The Projector's failure descriptions of batches that begin with one of these records
+    (another test's may be there too)."""
     assert stack.resources is not None
     url = stack.resources.stream_dlqs["Projector"][0]
     got = stack.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-    return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+    wanted = set(sequence_numbers)
+    described = [json.loads(m["Body"]) for m in got.get("Messages", [])]
+    return [d for d in described if d["DDBStreamBatchInfo"]["startSequenceNumber"] in wanted]
 
 
 def test_a_stream_batch_with_failed_items_comes_back_from_the_first_failed_record(
@@ -1044,7 +1049,7 @@ def test_a_stream_batch_with_failed_items_comes_back_from_the_first_failed_recor
         ["TEST#pf-1", "TEST#pf-2", "TEST#pf-3", "TEST#pf-4"],
         ["TEST#pf-3", "TEST#pf-4"],
     ]
-    assert _stream_dlq(stack) == []
+    assert _stream_dlq(stack, sequence.values()) == []
 
 
 def test_a_failing_record_is_bisected_out_retried_and_described_to_the_stream_dlq(
@@ -1070,7 +1075,7 @@ def test_a_failing_record_is_bisected_out_retried_and_described_to_the_stream_dl
     bad = ["TEST#bis-bad"]
     assert batches[1:] == [keys, keys[:2], keys[2:], bad, bad, bad, bad, ["TEST#bis-3"]]
 
-    (description,) = _stream_dlq(stack)
+    (description,) = _stream_dlq(stack, [sequence[key] for key in keys])
     parsed = DynamoDBStreamLambdaOnFailureDestinationModel.model_validate(description)
     assert parsed.request_context.condition == "RetryAttemptsExhausted"
     assert parsed.request_context.approximate_invoke_count == 6  # the batch, its half, alone and three retries
@@ -1100,12 +1105,12 @@ def test_a_stream_batch_whose_invocation_failed_once_is_delivered_again(stack: L
     batches, gate = _gated_projector(override, answer)
     _timeline_items(stack, ["TEST#once-gate"])
     wait_for(lambda: batches)
-    _timeline_items(stack, ["TEST#once-1", "TEST#once-2"])
+    sequence = _timeline_items(stack, ["TEST#once-1", "TEST#once-2"])
     gate.set()
     assert moto_patches.wait_for_streams(30)
     # Bisected: each half delivered after the whole failed once.
     assert batches[1:] == [["TEST#once-1", "TEST#once-2"], ["TEST#once-1"], ["TEST#once-2"]]
-    assert _stream_dlq(stack) == []
+    assert _stream_dlq(stack, sequence.values()) == []
 
 
 def test_pollers_hand_their_batches_to_the_adapter_as_events_not_json_text(
