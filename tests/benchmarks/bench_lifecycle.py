@@ -29,12 +29,11 @@ from infra import manifest
 from infra.local import moto_patches, requests_meter, runtime
 from tests.benchmarks.aws_meter import AwsMeter, item_meter_cpu
 from tests.benchmarks.cloud_duration import duration_s
-from tests.benchmarks.load_clients import LOCATION, Clients
+from tests.benchmarks.load_clients import LOCATION, OPS, Clients
 from tests.benchmarks.machine_speed import SpeedSampler
 from tests.benchmarks.prices import cost_per_thousand
 from tests.benchmarks.sqs_batches import QueueAtTarget, at_target, queue_messages
 
-OPS = {"x-api-key": "dev-ops-key"}
 # HTTP requests each order makes of the API: capture, accept, pick, pack, ship, carrier event.
 API_REQUESTS_PER_ORDER = 6
 
@@ -172,7 +171,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         # Until the last order finished: when the watching noticed (up to half a second
         # later) is not the stack's time.
         wall = (max(done.values()) if done else time.time()) - started
-        shipped, warehouse_errors, clients_cpu_at_stop = load.stop()
+        shipped, warehouse_errors, notices, clients_cpu_at_stop = load.stop()
     client_cpu = clients_cpu_at_stop - client_cpu
     # The CPU an order costs includes what its last steps set off after it completed (read
     # models, e-mails, webhooks), delivered before the counters are read.
@@ -248,6 +247,8 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         "orders_per_minute": len(done) / wall * 60,
         "to_ship_p50_s": to_ship[len(to_ship) // 2] if to_ship else None,
         "warehouse_errors": warehouse_errors[:10],
+        # How the WMS heard of its fulfillment orders (warm-up's included): the outbound webhook under load.
+        "warehouse_notices": notices,
         "per_order": per_order,
         "per_order_at_target": per_order_at_target,
         "sqs_messages_per_order": messages,

@@ -1,6 +1,12 @@
 """The benchmarks' clients: channels capturing orders, a WMS working its fulfillment orders
 and a carrier reporting deliveries, all over the HTTP API, as real clients would.
 
+The lifecycle's WMS (``NotifiedWarehouse``) hears of each fulfillment order from the OMS's
+outbound webhook, as an integration that wants no lag does, so the runs carry that path's
+load and report its delay. Polling its work list once a second instead, it sat idle for up
+to a second at a run's start, however its sleep fell, and its pickers worked each list to
+its end before reading the next.
+
 ``Clients`` runs them in a process of their own, as a load generator runs apart from the
 system it loads. In the emulator's process their HTTP (the ``requests`` library, about a
 millisecond of CPU a request) took the emulator's one interpreter from the stack: the 32
@@ -14,19 +20,24 @@ import hashlib
 import hmac
 import json
 import multiprocessing
+import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from typing import Any
 
 import requests
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from demo.samples import CHANNEL_KEYS
 from infra.local.dev_credentials import DEV_WEBHOOK_SECRETS
 
 LOCATION = "wh-east"  # one of the locations the development WMS key is bound to
 WMS = {"x-api-key": "dev-wms-key"}
+OPS = {"x-api-key": "dev-ops-key"}
 
 
 def _session() -> requests.Session:
@@ -68,7 +79,7 @@ class Warehouse:
             return None
         return response.json()
 
-    def _work(self, fo: dict[str, Any]) -> None:
+    def work(self, fo: dict[str, Any]) -> None:
         fo_id = fo["fo_id"]
         for step in ("accept", "pick", "pack"):
             self._post(f"/v1/fulfillment-orders/{fo_id}/{step}")
@@ -82,22 +93,110 @@ class Warehouse:
                 self.errors.append(f"carrier: {response.status_code} {response.text[:200]}")
             self.shipped[fo["order_id"]] = time.perf_counter()
 
-    def work_once(self) -> int:
+    def work_list(self) -> list[dict[str, Any]]:
+        """The location's fulfillment orders waiting to be accepted."""
         page = self.http.get(
             f"{self.api_url}/v1/fulfillment-orders",
             params={"location_id": LOCATION, "status": "allocated", "limit": 200},
             headers=WMS,
             timeout=60,
         ).json()
-        items = page.get("items", [])
+        return list(page.get("items", []))
+
+    def work_once(self) -> int:
+        items = self.work_list()
         with ThreadPoolExecutor(self.pickers) as pool:
-            list(pool.map(self._work, items))
+            list(pool.map(self.work, items))
         return len(items)
 
     def run(self) -> None:
         while not self.stop.is_set():
             if not self.work_once():
                 time.sleep(1.0)  # an idle WMS polls its work list once a second
+
+
+class NotifiedWarehouse(Warehouse):
+    """The WMS told of each fulfillment order as it is released, by a subscription to the
+    outbound webhook ``fulfillment.released`` (docs/api.md), every delivery verified with the
+    Standard Webhooks reference library. A second without one, it reads its work list for
+    any it missed, as such an integration reconciles: an order is worked once either way."""
+
+    def __init__(self, api_url: str, pickers: int = 1):
+        super().__init__(api_url, pickers)
+        self.todo: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.taken: set[str] = set()
+        self.reconciled = 0  # fulfillment orders the work list brought, not a webhook
+        self.notice_delays: list[float] = []  # seconds from release to the webhook's arrival
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="wms-webhooks").start()
+        url = f"http://127.0.0.1:{self._server.server_port}/oms-webhooks"
+        response = self.http.post(
+            f"{api_url}/v1/webhooks/subscriptions",
+            json={"url": url, "events": ["fulfillment.released"]},
+            headers=OPS,
+            timeout=60,
+        )
+        response.raise_for_status()
+        created = response.json()
+        self.subscription_id, self.webhook = created["subscription_id"], Webhook(created["secret"])
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        warehouse = self
+
+        class Receive(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                self.send_response(warehouse.notified(body, dict(self.headers.items())))
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Receive
+
+    def notified(self, body: bytes, headers: dict[str, str]) -> int:
+        """The status a delivery is answered with: 401 for one not signed with our secret."""
+        try:
+            message = self.webhook.verify(body, headers)
+        except WebhookVerificationError:
+            return 401
+        data = message["data"]
+        self.notice_delays.append(time.time() - datetime.fromisoformat(data["at"]).timestamp())
+        if data.get("location_id") == LOCATION:
+            self._take({"fo_id": data["fo_id"], "order_id": data["order_id"]})
+        return 204  # a redelivery of one already taken is acknowledged too
+
+    def _take(self, fo: dict[str, Any]) -> bool:
+        with self._lock:
+            if fo["fo_id"] in self.taken:
+                return False
+            self.taken.add(fo["fo_id"])
+        self.todo.put(fo)
+        return True
+
+    def run(self) -> None:
+        with ThreadPoolExecutor(self.pickers) as pool:
+            while not self.stop.is_set():
+                try:
+                    fo = self.todo.get(timeout=1.0)
+                except queue.Empty:
+                    self.reconciled += sum(self._take(fo) for fo in self.work_list())
+                    continue
+                pool.submit(self.work, fo)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self.http.delete(f"{self.api_url}/v1/webhooks/subscriptions/{self.subscription_id}", headers=OPS, timeout=60)
+
+    def notices(self) -> dict[str, Any]:
+        delays = sorted(self.notice_delays)
+        return {
+            "webhooks": len(delays),
+            "reconciled_from_the_work_list": self.reconciled,
+            "webhook_delay_ms_p50": delays[len(delays) // 2] * 1000 if delays else None,
+            "webhook_delay_ms_p99": delays[round(0.99 * (len(delays) - 1))] * 1000 if delays else None,
+        }
 
 
 def capture(
@@ -126,7 +225,7 @@ def capture(
 
 def _serve(conn: Connection, api_url: str, pickers: int) -> None:
     """The clients' process: the WMS works throughout; captures run when asked."""
-    warehouse = Warehouse(api_url, pickers=pickers)
+    warehouse = NotifiedWarehouse(api_url, pickers=pickers)
     worker = threading.Thread(target=warehouse.run, daemon=True)
     worker.start()
     while True:
@@ -142,7 +241,8 @@ def _serve(conn: Connection, api_url: str, pickers: int) -> None:
         elif command == "stop":
             warehouse.stop.set()
             worker.join(timeout=30)
-            conn.send((warehouse.shipped, warehouse.errors, time.process_time()))
+            warehouse.close()
+            conn.send((warehouse.shipped, warehouse.errors, warehouse.notices(), time.process_time()))
             return
 
 
@@ -171,12 +271,13 @@ class Clients:
         self._conn.send(("cpu",))
         return float(self._conn.recv())
 
-    def stop(self) -> tuple[dict[str, float], list[str], float]:
-        """What the WMS shipped (order id: when), its errors, and the process's CPU seconds."""
+    def stop(self) -> tuple[dict[str, float], list[str], dict[str, Any], float]:
+        """What the WMS shipped (order id: when), its errors, how it heard of its work
+        (``NotifiedWarehouse.notices``), and the process's CPU seconds."""
         self._conn.send(("stop",))
-        shipped, errors, cpu = self._conn.recv()
+        shipped, errors, notices, cpu = self._conn.recv()
         self._process.join(timeout=30)
-        return shipped, errors, cpu
+        return shipped, errors, notices, cpu
 
     def __enter__(self) -> Clients:
         return self

@@ -214,6 +214,18 @@ def run_lifecycle(orders: int, clients: tuple[int, ...] = (1, 8, 32)) -> None:
         " (goals: >= 600/min, emulation CPU <= handlers' CPU, p99 capture < 1 s at 32 clients)",
         rows,
     )
+    _table(
+        "The WMS told of its fulfillment orders by the outbound webhook fulfillment.released (warm-up included)",
+        [
+            (
+                f"{n} client(s)",
+                f"{(w := r['warehouse_notices'])['webhooks']} webhooks, delay from release p50"
+                f" {w['webhook_delay_ms_p50'] or 0:.0f} ms, p99 {w['webhook_delay_ms_p99'] or 0:.0f} ms;"
+                f" {w['reconciled_from_the_work_list']} found on the work list instead",
+            )
+            for n, r in runs.items()
+        ],
+    )
     _table("Cost per 1,000 lifecycles without e-mail (USD): as run locally | at the target rate", _cost_rows(runs))
     OUT.mkdir(exist_ok=True)
     path = OUT / "lifecycle.json"

@@ -1,0 +1,103 @@
+"""The lifecycle benchmark's WMS hears of its fulfillment orders from the outbound webhook,
+verified, each taken once, and works them to delivery through the HTTP API."""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.benchmarks.load_clients import LOCATION, NotifiedWarehouse
+from tests.e2e.conftest import put_location, put_stock, wait_for_order
+
+pytestmark = pytest.mark.e2e
+
+SKU = "BENCH-WMS-ONLY-EAST"  # stocked at the benchmark WMS's location alone
+
+
+def _order(external_id: str) -> dict[str, Any]:
+    return {
+        "channel": "web",
+        "external_id": external_id,
+        "customer": {"email": "bench-wms@example.com", "name": "Grace Hopper"},
+        "currency": "EUR",
+        "lines": [{"sku": SKU, "quantity": 1, "unit_price": 1999}],
+        "shipping": {
+            "address": {"line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117", "country": "DE"},
+            "method": "standard",
+            "amount": 495,
+        },
+        "payment": {"provider": "sandbox", "token": "tok_visa"},
+    }
+
+
+def _taken(warehouse: NotifiedWarehouse, order_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The fulfillment order of ``order_id`` once a webhook brought it (others' are passed over)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fo = warehouse.todo.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if fo["order_id"] == order_id:
+            return fo
+    raise AssertionError(f"no webhook brought the fulfillment order of {order_id}")
+
+
+def _queued(warehouse: NotifiedWarehouse) -> set[str]:
+    """The fulfillment orders waiting for a picker (taken off the queue)."""
+    found = set()
+    while not warehouse.todo.empty():
+        found.add(warehouse.todo.get_nowait()["fo_id"])
+    return found
+
+
+def test_the_bench_wms_works_what_the_webhook_brings_and_refuses_what_is_not_signed(api, stack):
+    put_location(api, LOCATION, lat=52.45, lon=13.52)
+    put_stock(api, LOCATION, SKU, 5)
+    warehouse = NotifiedWarehouse(api.base)
+    try:
+        created = api.post("/v1/orders", _order(f"BENCH-WMS-{time.time_ns()}"))
+        assert created.status_code == 201, created.text
+        order_id = created.json()["order_id"]
+
+        fo = _taken(warehouse, order_id)
+        # The same event delivered again (at least once) is acknowledged, not taken twice.
+        again = {"type": "fulfillment.released", "data": {**fo, "location_id": LOCATION, "at": _iso(_now())}}
+        body, headers = _signed(warehouse, "msg_again", again)
+        assert warehouse.notified(body, headers) == 204
+        # One not signed with the subscription's secret is refused.
+        other = {**again, "data": {**again["data"], "fo_id": "fo_forged", "order_id": "ord_forged"}}
+        body, headers = _signed(warehouse, "msg_forged", other)
+        assert warehouse.notified(body, {**headers, "webhook-signature": "v1,bm90IHRoZSBzZWNyZXQ="}) == 401
+        assert not _queued(warehouse) & {fo["fo_id"], "fo_forged"}
+
+        warehouse.work(fo)
+        assert warehouse.errors == []
+        order = wait_for_order(api, order_id, lambda o: o["fulfillment_status"] == "delivered")
+        assert order_id in warehouse.shipped
+        assert [f["fo_id"] for f in order["fulfillment_orders"]] == [fo["fo_id"]]
+    finally:
+        warehouse.close()
+    subscription = api.get(f"/v1/webhooks/subscriptions/{warehouse.subscription_id}", key="dev-ops-key")
+    assert subscription.status_code == 404
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _signed(warehouse: NotifiedWarehouse, msg_id: str, message: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """A delivery as the OMS signs one for this subscription (Standard Webhooks)."""
+    body, at = json.dumps(message), _now()
+    signature = warehouse.webhook.sign(msg_id, at, body)
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signature}
+    return body.encode(), headers
