@@ -843,6 +843,43 @@ def test_messages_that_wait_for_a_queues_consumer_reach_it_in_batches_of_its_bat
     )
 
 
+def test_a_full_batch_waiting_behind_a_busy_consumer_is_worked_at_once_by_another(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lambda works several batches of a standard queue at once while messages are
+    # available. One at a time, a busy consumer kept a full batch waiting: outbound
+    # webhooks fell seconds behind their events under load. The poller's invocations are
+    # watched where it makes them (a test handler here would run one at a time).
+    started: list[list[str]] = []
+    first, second, release = threading.Event(), threading.Event(), threading.Event()
+    invoke = moto_patches._failed_messages
+
+    def consume(functions: Any, function_arn: str, queue: Any, messages: list[Any]) -> set[str]:
+        if queue.name != f"{manifest.LOCAL_PREFIX}CommercetoolsMessages":
+            return invoke(functions, function_arn, queue, messages)
+        started.append([message.body for message in messages])
+        (second if first.is_set() else first).set()
+        release.wait(60)
+        return set()
+
+    monkeypatch.setattr(moto_patches, "_failed_messages", consume)
+    assert stack.resources is not None
+    url = stack.resources.queues["CommercetoolsMessages"].url
+    sqs = stack.client("sqs")
+    bodies = [f"m{i}" for i in range(12)]
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="first")
+        assert first.wait(30)
+        for body in bodies:
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        assert second.wait(30), "the waiting batch was not worked while the first ran"
+        assert started == [["first"], bodies[:10]]
+    finally:
+        release.set()
+    assert moto_patches.wait_for_queues(30)
+    assert started == [["first"], bodies[:10], bodies[10:]]  # two waiting: no third batch at once
+
+
 def test_a_batch_item_failure_brings_back_that_message_alone(stack: LocalStack, override: Any) -> None:
     def fail_bad(event: Any) -> dict[str, Any]:
         return {
