@@ -1,12 +1,13 @@
-"""The whole order lifecycle on the local stack, played by channels, a WMS and a carrier.
+"""The whole order lifecycle on the local stack, played by channels, a WMS told of its work
+by the outbound webhook, and a carrier.
 
 capture -> allocate -> authorize -> release to fulfillment -> accept, pick, pack, ship ->
 capture + invoice -> carrier "delivered" -> completed. Every step goes through the HTTP API
 the way real clients would. Per order it counts what AWS would bill: state transitions
 (from the executions' histories), Lambda invocations and GB-seconds, DynamoDB requests and
 read/write units, API Gateway requests, EventBridge events and SQS requests, and prices
-them with ``prices.py``: as run locally (the local pollers hand queue consumers about one
-message at a time), and at the capacity model's target rate, where Lambda's pollers hand
+them with ``prices.py``: as run locally (the local pollers hand queue consumers what
+waits, often a message or two), and at the capacity model's target rate, where Lambda's pollers hand
 them batches (``sqs_batches``). The payment provider's own items are not the order's
 cost (``aws_meter``): they are reported apart.
 """
