@@ -183,7 +183,14 @@ class NotifiedWarehouse(Warehouse):
                 except queue.Empty:
                     self.reconciled += sum(self._take(fo) for fo in self.work_list())
                     continue
-                pool.submit(self.work, fo)
+                pool.submit(self._work_reporting, fo)
+
+    def _work_reporting(self, fo: dict[str, Any]) -> None:
+        """``work``, its failure kept with the errors the run reports (a pool's task would drop it)."""
+        try:
+            self.work(fo)
+        except Exception as exc:
+            self.errors.append(f"{fo['fo_id']}: {type(exc).__name__}: {exc}"[:300])
 
     def close(self) -> None:
         self._server.shutdown()

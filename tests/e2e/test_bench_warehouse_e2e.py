@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -101,3 +102,24 @@ def _signed(warehouse: NotifiedWarehouse, msg_id: str, message: dict[str, Any]) 
     signature = warehouse.webhook.sign(msg_id, at, body)
     headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signature}
     return body.encode(), headers
+
+
+def test_a_picker_that_fails_is_reported_with_the_runs_errors(api, monkeypatch):
+    """A picker runs in a pool whose task would drop an exception: the run must show it."""
+    warehouse = NotifiedWarehouse(api.base)
+    try:
+
+        def fail(fo: dict[str, Any]) -> None:
+            raise ConnectionError("the API went away")
+
+        monkeypatch.setattr(warehouse, "work", fail)
+        loop = threading.Thread(target=warehouse.run, daemon=True)
+        loop.start()
+        warehouse.todo.put({"fo_id": "fo_lost", "order_id": "ord_lost"})
+        deadline = time.monotonic() + 30
+        while not warehouse.errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert warehouse.errors == ["fo_lost: ConnectionError: the API went away"]
+    finally:
+        warehouse.stop.set()
+        warehouse.close()
