@@ -123,7 +123,7 @@ class NotifiedWarehouse(Warehouse):
 
     def __init__(self, api_url: str, pickers: int = 1):
         super().__init__(api_url, pickers)
-        self.todo: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.to_work: queue.Queue[dict[str, Any]] = queue.Queue()
         self.taken: set[str] = set()
         self.reconciled = 0  # fulfillment orders the work list brought, not a webhook
         self.notice_delays: list[float] = []  # seconds from release to the webhook's arrival
@@ -172,14 +172,14 @@ class NotifiedWarehouse(Warehouse):
             if fo["fo_id"] in self.taken:
                 return False
             self.taken.add(fo["fo_id"])
-        self.todo.put(fo)
+        self.to_work.put(fo)
         return True
 
     def run(self) -> None:
         with ThreadPoolExecutor(self.pickers) as pool:
             while not self.stop.is_set():
                 try:
-                    fo = self.todo.get(timeout=1.0)
+                    fo = self.to_work.get(timeout=1.0)
                 except queue.Empty:
                     self.reconciled += sum(self._take(fo) for fo in self.work_list())
                     continue

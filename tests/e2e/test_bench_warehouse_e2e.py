@@ -41,7 +41,7 @@ def _taken(warehouse: NotifiedWarehouse, order_id: str, timeout: float = 60) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            fo = warehouse.todo.get(timeout=0.2)
+            fo = warehouse.to_work.get(timeout=0.2)
         except queue.Empty:
             continue
         if fo["order_id"] == order_id:
@@ -52,8 +52,8 @@ def _taken(warehouse: NotifiedWarehouse, order_id: str, timeout: float = 60) -> 
 def _queued(warehouse: NotifiedWarehouse) -> set[str]:
     """The fulfillment orders waiting for a picker (taken off the queue)."""
     found = set()
-    while not warehouse.todo.empty():
-        found.add(warehouse.todo.get_nowait()["fo_id"])
+    while not warehouse.to_work.empty():
+        found.add(warehouse.to_work.get_nowait()["fo_id"])
     return found
 
 
@@ -115,7 +115,7 @@ def test_a_picker_that_fails_is_reported_with_the_runs_errors(api, monkeypatch):
         monkeypatch.setattr(warehouse, "work", fail)
         loop = threading.Thread(target=warehouse.run, daemon=True)
         loop.start()
-        warehouse.todo.put({"fo_id": "fo_lost", "order_id": "ord_lost"})
+        warehouse.to_work.put({"fo_id": "fo_lost", "order_id": "ord_lost"})
         deadline = time.monotonic() + 30
         while not warehouse.errors and time.monotonic() < deadline:
             time.sleep(0.05)
