@@ -241,6 +241,20 @@ def test_a_warehouse_finds_a_fulfillment_order_by_its_id_alone_or_asks_the_index
     assert lookups == [*asked, "FO#fo_unknown", "FO#fo_unknown"]
 
 
+def test_shipping_reads_the_fulfillment_order_with_its_order(resumed, monkeypatch):
+    """The order's partition holds its fulfillment orders: the order's query brings the one
+    shipped, with no read of it before (the WMS waits on every step)."""
+    _split_stock()
+    order_id, _ = _released_order("FO-SHIP-READS")
+    fo_id = _fos(order_id)["wh-east"]["fo_id"]
+    for step in ("accept", "pick", "pack"):
+        assert _api("POST", fo_id, step)[0] == 200
+    reads = reads_of_partition(monkeypatch, f"ORDER#{order_id}")
+    assert _api("POST", fo_id, "ship", body={"carrier": "generic", "tracking_number": "SHIP-READS"})[0] == 201
+    # The order with its fulfillment orders, then the allocations (with the stock, elsewhere).
+    assert [operation for operation, _ in reads] == ["Query", "BatchGetItem"]
+
+
 @pytest.mark.parametrize("buckets", [1, 3])
 @pytest.mark.parametrize("action", ["ship", "reject", "cancel"])
 def test_units_leaving_a_fulfillment_order_read_its_allocations_and_stock_at_once(

@@ -39,7 +39,7 @@ from functions.fulfill.logic.resume import resume_waiting
 from functions.fulfill.logic.tracking import adopt_orphans
 from functions.fulfill.rules.status import PICKED_UP, READY_FOR_PICKUP, settled_status
 from functions.fulfill.rules.views import shipment_view
-from functions.fulfill.store import applied, fo_write_op, load_fulfillment_order, shipment_sk
+from functions.fulfill.store import applied, fo_write_op, load_with_order, shipment_sk
 from functions.inventory.api import StockConflict, ship_op
 from shared.api.caller import Caller
 from shared.clock import now_iso
@@ -47,7 +47,6 @@ from shared.errors import Conflict
 from shared.ids import new_id
 from shared.order import keys
 from shared.order.quantities import LineQuantities, bucket_write
-from shared.order.record import load_order
 from shared.order.state import FulfillmentStatus, HeaderUpdate, after_shipment
 from shared.order.timeline import event_item
 from shared.table import Item, Table
@@ -203,8 +202,8 @@ def hand_over(
     written: list[Item] = []
 
     def attempt() -> _State:
-        fo = workable(caller, load_fulfillment_order(fo_id, table))
-        record = load_order(fo["order_id"], table)
+        fo, record = load_with_order(fo_id, table)
+        fo = workable(caller, fo)
         if record is None:
             raise Conflict(f"the order of fulfillment order {fo_id} is gone")
         lines = {i["line_id"]: i for i in record.lines}
