@@ -858,6 +858,8 @@ def _poll_batches(queue: SqsQueue) -> None:
         while True:
             _poll_once(queue)
             with _queue_pollers_lock:
+                # Leaving in the same hold of the lock as the look: a message added after it
+                # sees no poll running and submits one.
                 if _arrivals[arn] == seen:
                     _polls_running[arn] -= 1
                     return

@@ -7,33 +7,18 @@ import json
 import queue
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from shared.clock import now, now_iso
 from tests.benchmarks.load_clients import LOCATION, NotifiedWarehouse
 from tests.e2e.conftest import put_location, put_stock, wait_for_order
+from tests.e2e.test_lifecycle_e2e import _order
 
 pytestmark = pytest.mark.e2e
 
 SKU = "BENCH-WMS-ONLY-EAST"  # stocked at the benchmark WMS's location alone
-
-
-def _order(external_id: str) -> dict[str, Any]:
-    return {
-        "channel": "web",
-        "external_id": external_id,
-        "customer": {"email": "bench-wms@example.com", "name": "Grace Hopper"},
-        "currency": "EUR",
-        "lines": [{"sku": SKU, "quantity": 1, "unit_price": 1999}],
-        "shipping": {
-            "address": {"line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117", "country": "DE"},
-            "method": "standard",
-            "amount": 495,
-        },
-        "payment": {"provider": "sandbox", "token": "tok_visa"},
-    }
 
 
 def _taken(warehouse: NotifiedWarehouse, order_id: str, timeout: float = 60) -> dict[str, Any]:
@@ -62,13 +47,14 @@ def test_the_bench_wms_works_what_the_webhook_brings_and_refuses_what_is_not_sig
     put_stock(api, LOCATION, SKU, 5)
     warehouse = NotifiedWarehouse(api.base)
     try:
-        created = api.post("/v1/orders", _order(f"BENCH-WMS-{time.time_ns()}"))
+        line = {"sku": SKU, "quantity": 1, "unit_price": 1999}
+        created = api.post("/v1/orders", _order(f"BENCH-WMS-{time.time_ns()}", [line]))
         assert created.status_code == 201, created.text
         order_id = created.json()["order_id"]
 
         fo = _taken(warehouse, order_id)
         # The same event delivered again (at least once) is acknowledged, not taken twice.
-        again = {"type": "fulfillment.released", "data": {**fo, "location_id": LOCATION, "at": _iso(_now())}}
+        again = {"type": "fulfillment.released", "data": {**fo, "location_id": LOCATION, "at": now_iso()}}
         body, headers = _signed(warehouse, "msg_again", again)
         assert warehouse.notified(body, headers) == 204
         # One not signed with the subscription's secret is refused.
@@ -88,17 +74,9 @@ def test_the_bench_wms_works_what_the_webhook_brings_and_refuses_what_is_not_sig
     assert subscription.status_code == 404
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _signed(warehouse: NotifiedWarehouse, msg_id: str, message: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     """A delivery as the OMS signs one for this subscription (Standard Webhooks)."""
-    body, at = json.dumps(message), _now()
+    body, at = json.dumps(message), now()
     signature = warehouse.webhook.sign(msg_id, at, body)
     headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signature}
     return body.encode(), headers
