@@ -189,11 +189,14 @@ class _Waiter:
     """An invocation waiting for one of its function's environments; released ones are handed
     to the longest waiting first."""
 
-    __slots__ = ("handed", "woken")
+    __slots__ = ("handed", "on_account", "woken")
 
     def __init__(self, lock: threading.RLock):
         self.woken = threading.Condition(lock)
         self.handed: _Environment | None = None
+        # Waiting for room under the account's limit: another function's idle environment
+        # or one gone lets it go on. Otherwise only its own function's environments can.
+        self.on_account = False
 
 
 class Pool:
@@ -250,11 +253,13 @@ class Pool:
                         self.size += 1
                         self.manager.total += 1
                         break
+                    on_account = may_grow and not queues
                     if not wait and not queues and not warming:
                         raise Throttled(f"Rate Exceeded: {self.key} is at its concurrency limit of {self.limit}")
                     if waiter is None:
                         waiter = _Waiter(self.manager.lock)
                         self.waiting.append(waiter)
+                    waiter.on_account = on_account
                     waiter.woken.wait(timeout=timeout)
             finally:
                 if waiter is not None:
@@ -264,7 +269,6 @@ class Pool:
         except BaseException:
             with self.manager.lock:
                 self._forget_one()
-                self.manager.notify_all()
             raise
 
     def _stop_waiting(self, waiter: _Waiter) -> None:
@@ -276,9 +280,12 @@ class Pool:
             self._hand_over(found)
 
     def _forget_one(self) -> None:
-        """An environment is gone (lock held)."""
+        """An environment is gone (lock held): room for this function's waiters to grow, and
+        for any function's waiting on the account's limit."""
         self.size -= 1
         self.manager.total -= 1
+        self.wake()
+        self.manager.wake_account_waiters()
 
     def _hand_over(self, environment: _Environment) -> None:
         """To the longest waiting invocation, or back among the idle (lock held)."""
@@ -288,8 +295,10 @@ class Pool:
             waiter.woken.notify()
             return
         self.idle.append(environment)
-        # An idle environment is one another function at the account limit may take.
-        self.manager.notify_all()
+        # An idle environment is one another function at the account limit may take. Waking
+        # every waiting invocation of every function instead was 120 wake-ups an order at 8
+        # clients, each only to wait again.
+        self.manager.wake_account_waiters()
 
     def release(self, environment: _Environment | None) -> None:
         """``environment``: the one that has just answered, or None when it is gone. Asking an
@@ -301,8 +310,6 @@ class Pool:
                 self._hand_over(environment)
             else:
                 self._forget_one()
-                # Room to grow, for this function and any waiting on the account limit.
-                self.manager.notify_all()
 
     def wake(self) -> None:
         """Every waiter looks again (lock held): room may have been made."""
@@ -365,9 +372,12 @@ class Environments:
         self.total -= 1
         return environment
 
-    def notify_all(self) -> None:
+    def wake_account_waiters(self) -> None:
+        """Invocations waiting for room under the account's limit look again (lock held)."""
         for pool in self.pools.values():
-            pool.wake()
+            for waiter in pool.waiting:
+                if waiter.on_account:
+                    waiter.woken.notify()
 
     def spawn(self, env: dict[str, str], niceness: int = 0) -> _Environment:
         parent, child = self.context.Pipe()

@@ -19,6 +19,20 @@ class _Process:
     def is_alive(self) -> bool:
         return self.alive
 
+    def join(self, timeout: float | None = None) -> None:
+        self.alive = False
+
+    def kill(self) -> None:
+        self.alive = False
+
+
+class _Connection:
+    def send(self, message: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
 
 @pytest.fixture
 def pools(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Environments, list[_Environment]]]:
@@ -28,7 +42,7 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Environments, list[
     started: list[_Environment] = []
 
     def spawn(env: dict[str, str], niceness: int = 0) -> _Environment:
-        environment = _Environment(_Process(), conn=None)  # type: ignore[arg-type]
+        environment = _Environment(_Process(), conn=_Connection())  # type: ignore[arg-type]
         started.append(environment)
         return environment
 
@@ -73,10 +87,11 @@ def test_the_reserved_concurrency_still_throttles_a_caller(pools) -> None:
         pool.acquire(wait=False)
 
 
-def _waiting(pool, got: list[_Environment]) -> threading.Thread:
-    """An invocation waiting for the pool's environment, in a thread of its own."""
+def _waiting(pool, got: list[_Environment], wait: bool = False) -> threading.Thread:
+    """An invocation waiting for the pool's environment, in a thread of its own (``wait``: an
+    event source's, which waits where a caller's would be throttled)."""
     before = len(pool.waiting)
-    thread = threading.Thread(target=lambda: got.append(pool.acquire(wait=False)), daemon=True)
+    thread = threading.Thread(target=lambda: got.append(pool.acquire(wait=wait)), daemon=True)
     thread.start()
     for _ in range(1000):
         if len(pool.waiting) > before:
@@ -135,4 +150,72 @@ def test_a_waiter_handed_an_environment_that_died_gets_a_new_one(pools) -> None:
         first.process.alive = False  # died before the waiter woke
     waiter.join(timeout=10)
     assert got and got[0] is not first and started == [first, got[0]]
+    assert pool.size == 1 and manager.total == 1
+
+
+class _CountedWaiter(environments_module._Waiter):
+    """A waiting invocation that counts the times it is woken."""
+
+    __slots__ = ()
+    woken_times: list[int] = []
+
+    def __init__(self, lock: threading.RLock):
+        super().__init__(lock)
+        notify = self.woken.notify
+
+        def counted(n: int = 1) -> None:
+            _CountedWaiter.woken_times.append(1)
+            notify(n)
+
+        self.woken.notify = counted  # type: ignore[method-assign]
+
+
+def test_an_environment_left_idle_does_not_wake_another_functions_queued_invocations(pools, monkeypatch) -> None:
+    """An invocation queued behind its own function's busy environments can go on only when
+    one of those comes free. Woken by every other function's idle environment, each waiting
+    invocation woke and waited again about 120 times an order at 8 clients."""
+    manager, _ = pools
+    monkeypatch.setattr(environments_module, "_Waiter", _CountedWaiter)
+    monkeypatch.setattr(_CountedWaiter, "woken_times", [])
+    manager.background_environments = 1
+    queued = manager.pool("oms-Projector", {}, limit=None, background=True)
+    busy = queued.acquire(wait=True)
+    got: list[_Environment] = []
+    _waiting(queued, got, wait=True)
+    other = manager.pool("oms-CaptureApi", {}, limit=None, background=False)
+    for _ in range(20):
+        other.release(other.acquire(wait=False))
+    assert _CountedWaiter.woken_times == [] and not got
+    queued.release(busy)
+    for _ in range(1000):
+        if got:
+            break
+        time.sleep(0.01)
+    assert got == [busy] and len(_CountedWaiter.woken_times) == 1
+
+
+def test_at_the_account_limit_an_invocation_takes_another_functions_idle_environment(pools) -> None:
+    manager, started = pools
+    manager.account_limit = 1
+    first = manager.pool("oms-CaptureApi", {}, limit=None, background=False)
+    environment = first.acquire(wait=False)
+    second = manager.pool("oms-Projector", {}, limit=None, background=True)
+    got: list[_Environment] = []
+    waiter = _waiting(second, got, wait=True)
+    first.release(environment)  # idle now: the account's one environment may be reclaimed
+    waiter.join(timeout=10)
+    assert got and got[0] is not environment and started == [environment, got[0]]
+    assert first.size == 0 and second.size == 1 and manager.total == 1
+
+
+def test_a_waiting_invocation_goes_on_when_its_functions_environment_is_gone(pools) -> None:
+    """An environment that died makes room under the function's reserved concurrency."""
+    manager, started = pools
+    pool = manager.pool("oms-Limited", {}, limit=1, background=True)
+    environment = pool.acquire(wait=True)
+    got: list[_Environment] = []
+    waiter = _waiting(pool, got, wait=True)
+    pool.release(None)  # the environment exited
+    waiter.join(timeout=10)
+    assert got and got[0] is not environment and started == [environment, got[0]]
     assert pool.size == 1 and manager.total == 1
