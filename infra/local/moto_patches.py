@@ -190,7 +190,10 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    conversion was 6 % of the emulator's CPU). The item's JSON text is kept with them
    once written, and an answer is its other members' JSON with each item's text in its
    place: the same text ``json.dumps`` writes (patch 3). Answers are built and serialized
-   under the request lock (patch 1), and nothing changes what was answered.
+   under the request lock (patch 1), and nothing changes what was answered. A write's
+   stream record takes its images from the same values (moto's own images are equal to
+   them): the new item's are made once for its record and the reads after it, and an
+   update's old image is the values kept from before it, not the copy's converted again.
 39. Sending a message does not count the queue's messages. moto's ``send_message``
    builds the queue's whole attribute map to read one attribute of it
    (``ContentBasedDeduplication``), and three of the map's values are counts of the
@@ -724,10 +727,10 @@ def _stream_record(table: Table, view: str, event_name: str, old: Any, new: Any,
     }
     with_old, with_new = _IMAGES.get(view, (False, False))
     if with_new and new is not None:
-        dynamodb["NewImage"] = new.to_json()["Attributes"]
+        dynamodb["NewImage"] = _image(new)
         size += new.size()
     if with_old and old is not None:
-        dynamodb["OldImage"] = old.to_json()["Attributes"]
+        dynamodb["OldImage"] = _image(old)
         size += old.size()
     dynamodb["SizeBytes"] = size
     record = cast(StreamRecord, StreamRecord.__new__(StreamRecord))  # tracked by moto, as its own are
@@ -742,9 +745,19 @@ def _stream_record(table: Table, view: str, event_name: str, old: Any, new: Any,
     return record
 
 
+def _image(item: Item) -> dict[str, Any]:
+    """A stream record's image of the item: its answered values (patch 38), made once and
+    kept for the reads after the write, in a plain dict as an event crosses to its function."""
+    return dict(_to_dict(item.attrs))
+
+
 def _stream_add(self: StreamShard, old: Any, new: Any) -> None:
     if new is not None and getattr(_request_scope, "updating", False):
         new.__dict__.pop("_size", None)  # kept from before the update changed the item in place (patch 26)
+        # Its answered values are those of before the update: the copy taken before it has them (patch 38).
+        before = new.attrs.__dict__.pop("_plain", None)
+        if before is not None and old is not None:
+            old.attrs.__dict__.setdefault("_plain", before)
     partitions: _IndexPartitions | None = self.table.__dict__.get("_index_partitions")
     if partitions is not None:
         if old is not None:
@@ -1196,7 +1209,7 @@ def set_up_json_request(handler: Any, request: MotoRequest, full_url: str) -> No
     from moto.utilities.utils import get_partition
     from werkzeug.datastructures import ImmutableMultiDict
 
-    raw = request.get_data()
+    raw = _body(request)
     handler.is_werkzeug_request = request.from_wsgi_server
     handler.normalized_request = request
     handler.parsed_url = urlparse(full_url)
@@ -1222,13 +1235,39 @@ def set_up_json_request(handler: Any, request: MotoRequest, full_url: str) -> No
         else:
             handler.params = params
     handler.access_key = handler.get_access_key()
-    handler.current_account = handler.get_current_account()
+    handler.current_account = _current_account(handler)
     mark_account_as_visited(
         account_id=handler.current_account,
         access_key=handler.access_key,
         service=handler.service_name,
         region=handler.region,
     )
+
+
+def _body(request: MotoRequest) -> bytes:
+    """``request.get_data()``: the input's bytes up to its Content-Length, read without
+    werkzeug's stream wrappers where the length is given (patch 32)."""
+    environ = request.environ
+    try:
+        length = int(environ["CONTENT_LENGTH"])
+    except (KeyError, ValueError):
+        return request.get_data()
+    if length < 0 or environ.get("wsgi.input_terminated"):
+        return request.get_data()
+    raw: bytes = environ["wsgi.input"].read(length)
+    request._cached_data = raw  # what get_data answers from now on, as werkzeug keeps it
+    return raw
+
+
+def _current_account(handler: Any) -> str:
+    """moto's ``get_current_account`` with the access key the handler has already read (patch 32)."""
+    from moto.iam.models import get_account_id_from
+
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if "x-moto-account-id" in handler.headers:
+        return str(handler.headers["x-moto-account-id"])
+    return get_account_id_from(handler.access_key)
 
 
 # The ways a JSON body can name a binary attribute value's member (B, BS), escapes included,
@@ -1919,7 +1958,7 @@ def _item_size(self: Item) -> int:
 def _update_item(self: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
     """An update sizes its item again: in its stream record (_stream_add), or by dropping the
     size kept from before it where no record is written or moto refused the update after
-    changing the item in part. Its answered form (patch 38) is dropped in both cases."""
+    changing the item in part. Its answered values (patch 38) go the same way."""
     _request_scope.updating = True
     try:
         updated = update_plans.update_item(_ORIGINAL_UPDATE_ITEM, self, table_name, key, *args, **kwargs)
@@ -1935,9 +1974,10 @@ def _update_item(self: DynamoDBBackend, table_name: str, key: dict[str, Any], *a
         raise
     finally:
         _request_scope.updating = False
-    updated.attrs.__dict__.pop("_plain", None)  # answered as it is now (patch 38)
     if self.get_table(table_name).stream_shard is None:
+        # Its stream record would have kept them as they are now (_stream_add).
         updated.__dict__.pop("_size", None)
+        updated.attrs.__dict__.pop("_plain", None)  # answered as it is now (patch 38)
     return updated
 
 

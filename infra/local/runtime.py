@@ -6,6 +6,7 @@ the HTTP API emulator, so both see the same context object and the same error pa
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import threading
@@ -228,7 +229,9 @@ _here = ThreadPoolExecutor(max_workers=32, thread_name_prefix="handler")
 def _invoke_here(handler: str, event: Any, context: LambdaContext) -> tuple[bool, str]:
     from infra.local.environments import TimedOut
 
-    future = _here.submit(call, handler, event, context)
+    # A copy, as an environment gets its own: a stream record's images share their values
+    # with what the emulator answers for the item (moto_patches 38).
+    future = _here.submit(call, handler, copy.deepcopy(event), context)
     try:
         result = future.result(timeout=context.timeout_seconds)
     except FutureTimeout as exc:  # the thread runs on; the caller gets the timeout

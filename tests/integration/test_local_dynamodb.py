@@ -300,3 +300,49 @@ def test_an_answer_is_the_json_of_its_result_with_each_items_text_written_once(a
     assert moto_patches._item_text(answered) is moto_patches._item_text(answered)  # written once
     got = client.get_item(TableName=aws.table_name, Key={"pk": item["pk"], "sk": item["sk"]})["Item"]
     assert got == item
+
+
+def test_an_updates_stream_record_shows_the_item_before_and_after_it(aws):
+    """A record's images are the item's answered values (moto_patches 38): the old image the
+    values kept from before the update, the new one made for the record and kept for the
+    reads after it. Taken before the in-place update, the new image would show the old item."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    client = boto3.client("dynamodb")
+    table = dynamodb_backends["123456789012"]["us-east-1"].get_table(aws.table_name)
+    key = {"pk": {"S": "IMAGES"}, "sk": {"S": "1"}}
+
+    def last_record() -> dict:
+        moto_patches.wait_for_streams()
+        return table.stream_shard.items[-1].record["dynamodb"]
+
+    def read() -> dict | None:
+        return client.get_item(TableName=aws.table_name, Key=key, ConsistentRead=True).get("Item")
+
+    # An update of an item not there yet writes it.
+    client.update_item(
+        TableName=aws.table_name, Key=key, UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": "1"}}
+    )
+    before = {**key, "n": {"N": "1"}}
+    assert read() == before and last_record()["NewImage"] == before and "OldImage" not in last_record()
+    bump = {
+        "UpdateExpression": "SET n = n + :one, tags = list_append(if_not_exists(tags, :empty), :tag)",
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":empty": {"L": []}, ":tag": {"L": [{"S": "t"}]}},
+    }
+    for n in (2, 3, 4):  # moto's path first, then the plan compiled from it (update_plans)
+        assert read() == before  # the answered values are kept on the item now
+        client.update_item(TableName=aws.table_name, Key=key, **bump)
+        after = {**key, "n": {"N": str(n)}, "tags": {"L": [{"S": "t"}] * (n - 1)}}
+        record = last_record()
+        assert (record["OldImage"], record["NewImage"]) == (before, after)
+        assert type(record["NewImage"]) is dict and type(record["OldImage"]) is dict  # crosses to a function as it is
+        assert read() == after
+        before = after
+    client.transact_write_items(
+        TransactItems=[{"Update": {"TableName": aws.table_name, "Key": key, "UpdateExpression": "REMOVE tags"}}]
+    )
+    after = {**key, "n": {"N": "4"}}
+    assert (last_record()["OldImage"], last_record()["NewImage"]) == (before, after)
+    assert read() == after
+    client.delete_item(TableName=aws.table_name, Key=key)
+    assert last_record()["OldImage"] == after and "NewImage" not in last_record() and read() is None
