@@ -10,7 +10,9 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    (and Lambda already received) the writes it rolled back.
 3. Responses are written as JSON directly. moto's generic, shape-driven serializer spends
    seconds on a query of a few thousand items; DynamoDB's results are already in wire
-   format, so ``json.dumps`` gives the same bytes' meaning at a fraction of the cost.
+   format, so ``json.dumps`` gives the same bytes' meaning at a fraction of the cost. Such
+   a result is answered without looking up the operation's model and protocol, which only
+   choose a serializer.
 6. Messages sent to a queue with a Lambda trigger reach the consumer from background
    threads, as Lambda's poller does, instead of inside ``SendMessage`` (a bulk import of a
    few thousand rows otherwise held its HTTP request past the API's timeout); each queue
@@ -264,6 +266,7 @@ from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import urlparse
 
+from botocore.exceptions import ClientError
 from moto.core.parse import PROTOCOL_PARSERS, JSONParser
 from moto.core.request import Request as MotoRequest
 from moto.core.responses import EmptyResult
@@ -281,11 +284,15 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue as SqsQueue
 from moto.sqs.models import SQSBackend, sqs_backends
 from moto.utilities.aws_headers import gen_amzn_requestid_long
-from werkzeug.http import http_date
+from moto.utilities.utils import get_partition
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES, http_date
 
 from infra.local import update_plans, wire
 
@@ -1008,6 +1015,19 @@ def _fast_result(self: DynamoResult, context: Any) -> tuple[int, dict[str, str],
     return 200, {"Content-Type": "application/x-amz-json-1.0"}, _answer_text(self.result)
 
 
+_ORIGINAL_SERIALIZED: Any = None
+
+
+def _dynamodb_serialized(self: DynamoHandler, action_result: Any) -> Any:
+    """``BaseResponse.serialized`` for DynamoDB: a result written as its JSON (patch 3) needs
+    no serializer, so the operation's model and protocol are not looked up for it."""
+    if type(action_result) is not DynamoResult:
+        return _ORIGINAL_SERIALIZED(self, action_result)  # an error, or a result moto serializes
+    status, headers, body = _fast_result(action_result, None)
+    headers.update(self.response_headers)
+    return status, headers, body
+
+
 class _Answered(dict[str, Any]):
     """An item's answered values (patch 38), with their JSON text once it is first written."""
 
@@ -1205,10 +1225,6 @@ def set_up_json_request(handler: Any, request: MotoRequest, full_url: str) -> No
     """What moto's ``setup_class`` sets on a response handler, for a plain JSON request
     (patch 32): the form is empty for a JSON body, as werkzeug parses it, and the query
     string moto makes of the body, which the DynamoDB handler never reads, is left empty."""
-    from moto.iam.models import mark_account_as_visited
-    from moto.utilities.utils import get_partition
-    from werkzeug.datastructures import ImmutableMultiDict
-
     raw = _body(request)
     handler.is_werkzeug_request = request.from_wsgi_server
     handler.normalized_request = request
@@ -1236,7 +1252,7 @@ def set_up_json_request(handler: Any, request: MotoRequest, full_url: str) -> No
             handler.params = params
     handler.access_key = handler.get_access_key()
     handler.current_account = _current_account(handler)
-    mark_account_as_visited(
+    _iam().mark_account_as_visited(
         account_id=handler.current_account,
         access_key=handler.access_key,
         service=handler.service_name,
@@ -1261,13 +1277,19 @@ def _body(request: MotoRequest) -> bytes:
 
 def _current_account(handler: Any) -> str:
     """moto's ``get_current_account`` with the access key the handler has already read (patch 32)."""
-    from moto.iam.models import get_account_id_from
-
     if "MOTO_ACCOUNT_ID" in os.environ:
         return os.environ["MOTO_ACCOUNT_ID"]
     if "x-moto-account-id" in handler.headers:
         return str(handler.headers["x-moto-account-id"])
-    return get_account_id_from(handler.access_key)
+    return str(_iam().get_account_id_from(handler.access_key))
+
+
+@functools.cache
+def _iam() -> Any:
+    """moto's IAM models, imported at the first request as moto imports them."""
+    import moto.iam.models
+
+    return moto.iam.models
 
 
 # The ways a JSON body can name a binary attribute value's member (B, BS), escapes included,
@@ -1363,11 +1385,6 @@ class DirectDispatch:
         dispatch = self.handlers().get(prefix) if prefix else None
         if dispatch is None or environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/":
             return self.app(environ, start_response)
-        from botocore.exceptions import ClientError
-        from moto.moto_api import recorder
-        from werkzeug.exceptions import HTTPException
-        from werkzeug.http import HTTP_STATUS_CODES
-
         request = _ServerRequest(environ)
         try:
             recorder._record_request(request)
@@ -1516,7 +1533,6 @@ class _InProcessLambda:
         Qualifier: str | None = None,
         **_: Any,
     ) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
         from moto.awslambda.models import lambda_backends
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.core.exceptions import JsonRESTError
@@ -2175,6 +2191,10 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     StreamShard.add = _stream_add  # type: ignore[method-assign]
     DynamoResult.execute_result = _fast_result  # type: ignore[method-assign,assignment]
+    global _ORIGINAL_SERIALIZED
+    if _ORIGINAL_SERIALIZED is None:
+        _ORIGINAL_SERIALIZED = DynamoHandler.serialized
+        DynamoHandler.serialized = _dynamodb_serialized  # type: ignore[method-assign,assignment]
     SqsQueue.add_message = _add_message  # type: ignore[method-assign]
     SQSBackend.send_message = _send_message  # type: ignore[method-assign]
     for count in (
