@@ -752,6 +752,14 @@ def _stream_record(table: Table, view: str, event_name: str, old: Any, new: Any,
     return record
 
 
+def item_values(item: Item) -> Any:
+    """The item's typed attributes as the emulator answers them, kept on the item (patch 38),
+    or moto's own conversion where the patches are not installed. Not to be changed."""
+    if _ORIGINAL_TO_DICT is None:
+        return item.to_json()["Attributes"]
+    return _to_dict(item.attrs)
+
+
 def _image(item: Item) -> dict[str, Any]:
     """A stream record's image of the item: its answered values (patch 38), made once and
     kept for the reads after the write, in a plain dict as an event crosses to its function."""

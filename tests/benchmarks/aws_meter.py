@@ -344,8 +344,9 @@ class AwsMeter:
         names = [ix.pk for ix in indexes]
         if not any(n in item.attrs for item in (old, new) if item is not None for n in names):
             return  # in no index before or after: nothing to compare
-        before = old.to_json()["Attributes"] if old is not None else None
-        after = new.to_json()["Attributes"] if new is not None else None
+        # The items' answered values: their stream record has just made them (moto_patches 38).
+        before = moto_patches.item_values(old) if old is not None else None
+        after = moto_patches.item_values(new) if new is not None else None
         provider = is_provider_key((after or before or {}).get("pk", ""))
         pending = getattr(self._pending, "writes", None)
         if pending is None:
