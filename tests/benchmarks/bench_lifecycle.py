@@ -30,6 +30,7 @@ from infra import manifest
 from infra.local import moto_patches, requests_meter, runtime
 from tests.benchmarks.aws_meter import AwsMeter, item_meter_cpu
 from tests.benchmarks.cloud_duration import duration_s
+from tests.benchmarks.emulation_split import PARTS, EmulationSplit
 from tests.benchmarks.load_clients import LOCATION, OPS, Clients
 from tests.benchmarks.machine_speed import SpeedSampler
 from tests.benchmarks.prices import cost_per_thousand
@@ -141,7 +142,10 @@ def _invocations_at_target(calls: Mapping[str, float], queues: list[QueueAtTarge
     return out
 
 
-def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 4, seed: int = 23) -> dict[str, Any]:
+def bench_lifecycle(
+    stack: Any, meter: AwsMeter, *, orders: int, clients: int = 4, seed: int = 23, split: EmulationSplit | None = None
+) -> dict[str, Any]:
+    """``split``: attached around the run, it takes the emulation apart (``emulation_split``)."""
     rng = random.Random(seed)
     api_url = stack.api_url
     _stock(api_url)
@@ -165,6 +169,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
         handler_cpu = sum(handler_cpu_before.values())
         process_cpu, watch_cpu, client_cpu = time.process_time(), WATCH_CPU[0], load.cpu_seconds()
         meter_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0]
+        parts_before = split.snapshot() if split else Counter()
         started = time.time()
         with SpeedSampler() as speed:
             created, latencies = load.capture(bodies(f"LC{clients}", orders), clients)
@@ -183,6 +188,7 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
     metering_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0] - meter_cpu
     watching_cpu = WATCH_CPU[0] - watch_cpu
     emulation_cpu = (time.process_time() - process_cpu) - watching_cpu - metering_cpu - speed.cpu_seconds
+    parts = (split.snapshot() if split else Counter()) - parts_before
     latencies.sort()
     settling = time.process_time()
     meter.settle()  # the requests the meter kept for after the run
@@ -232,6 +238,13 @@ def bench_lifecycle(stack: Any, meter: AwsMeter, *, orders: int, clients: int = 
             # The clients' own process (``load_clients``) and the watching in this one.
             "bench_clients": (client_cpu + watching_cpu) / n,
         },
+        # The emulation by the part of the stack that spent it; "rest": the state machines'
+        # interpreter with its Lambda tasks, the environments' pools, timers.
+        "emulation_cpu_per_order_s": (
+            {part: parts[part] / n for part in PARTS} | {"rest": (emulation_cpu - sum(parts.values())) / n}
+            if split
+            else {}
+        ),
         # The same CPU in reference workloads (``machine_speed``): comparable across runs taken at other speeds.
         "cpu_per_order_in_reference_workloads": {
             "handlers": handler_cpu / n / (reference_s := speed.summary()["reference_workload_ms_median"] / 1000),

@@ -1643,3 +1643,37 @@ def test_environments_no_caller_waits_on_yield_the_cpu_to_the_api(stack: LocalSt
     assert stack.environments is not None
     pool = stack.environments.pools[f"{manifest.LOCAL_PREFIX}CaptureApi"]
     assert pool.idle and all(os.getpriority(os.PRIO_PROCESS, e.process.pid) == base for e in pool.idle)
+
+
+def test_the_emulation_split_counts_the_functions_requests_by_service_without_the_meter(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lifecycle benchmark's split of the emulator's CPU: a function's two GetItems are
+    the DynamoDB part's, their frames the wire's, and the bench meter's work on them is in
+    neither (here a meter that spends 30 ms of CPU on each request it observes)."""
+    from tests.benchmarks.aws_meter import AwsMeter
+    from tests.benchmarks.emulation_split import EmulationSplit
+
+    assert stack.resources is not None
+    observed: list[str] = []
+
+    def slow_observe(self: AwsMeter, service: str, operation: str, *args: Any) -> None:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.03:
+            pass
+        observed.append(f"{service}.{operation}")
+
+    monkeypatch.setattr(AwsMeter, "_observe", slow_observe)
+    arn = _function(stack, "test-split-reads", "read_table")
+    moto_patches.wait_for_streams()  # what earlier tests set off is not in this one's figures
+    moto_patches.wait_for_queues()
+    with EmulationSplit().attached() as split, AwsMeter().attach("dynamodb"):
+        response = stack.client("lambda").invoke(
+            FunctionName=arn, Payload=json.dumps({"table": stack.resources.table_name}).encode()
+        )
+        assert json.loads(response["Payload"].read()) == {"ok": True}
+    requests = [o for o in observed if o.startswith("dynamodb.")]
+    assert requests.count("dynamodb.GetItem") >= 2 and split.calls["dynamodb"] == len(requests)
+    assert 0 < split.seconds["dynamodb"] < 0.03
+    assert split.calls["wire_frames"] >= 4  # each request read and its answer written
+    assert AwsMeter._observe is slow_observe  # put back as it was found
