@@ -238,8 +238,8 @@ def bench_lifecycle(
             # The clients' own process (``load_clients``) and the watching in this one.
             "bench_clients": (client_cpu + watching_cpu) / n,
         },
-        # The emulation by the part of the stack that spent it; "rest": the state machines'
-        # interpreter with its Lambda tasks, the environments' pools, timers.
+        # The emulation by the part of the stack that spent it (emulation_split); "rest": the
+        # environments' pools, timers, the servers' threads.
         "emulation_cpu_per_order_s": (
             {part: parts[part] / n for part in PARTS} | {"rest": (emulation_cpu - sum(parts.values())) / n}
             if split

@@ -8,8 +8,10 @@ through, timing each call's thread CPU:
   each answer included), and the wire's reading and writing of their frames;
 - the HTTP API: a caller's request through its function's answer (API Gateway's part);
 - stream records delivered to their consumers, and queue messages polled for theirs;
-- what is left: the state machines' interpreter with the Lambda tasks it invokes, the
-  environments' pools, timers and the runtime's own.
+- the state machines' executions, the Lambda tasks they invoke included (counted when an
+  execution ends: a run's are those that ended in it);
+- what is left: states with a timeout of their own (moto runs each in a thread of its
+  own), the environments' pools, timers, the HTTP servers' threads.
 
 Work inside another entry point on the same thread counts to the outer one (a stream
 consumer's invocation counts to the delivery). The bench meter runs inside the requests
@@ -26,6 +28,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from moto.stepfunctions.parser.asl.component.program.program import Program
 
 from infra.local import http_api, moto_patches, wire
 from tests.benchmarks import aws_meter
@@ -47,6 +51,7 @@ PARTS = (
     "http_api",
     "stream_delivery",
     "queue_polling",
+    "state_machines",
 )
 
 
@@ -80,6 +85,7 @@ class EmulationSplit:
             self._wrap(http_api.Api, "handle", lambda _: "http_api")
             self._wrap(moto_patches._StreamBatch, "deliver", lambda _: "stream_delivery")
             self._wrap(moto_patches, "_poll_once", lambda _: "queue_polling")
+            self._wrap(Program, "eval", lambda _: "state_machines")
             self._wrap(aws_meter.AwsMeter, "_observe", None)
             self._wrap(aws_meter.AwsMeter, "_item_written", None)
             yield self

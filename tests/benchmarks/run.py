@@ -221,7 +221,7 @@ def run_lifecycle(orders: int, clients: tuple[int, ...] = (1, 8, 32)) -> None:
     )
     _table(
         "Emulation CPU per order by part of the stack (ms): functions' AWS requests by service, the wire's"
-        " frames, the HTTP API, stream and queue delivery, the rest (state machines, pools, timers)",
+        " frames, the HTTP API, stream and queue delivery, state machines, the rest (pools, timers, servers)",
         [
             (
                 f"{n} client(s)",
