@@ -10,8 +10,9 @@ through, timing each call's thread CPU:
 - stream records delivered to their consumers, and queue messages polled for theirs;
 - the state machines' executions, the Lambda tasks they invoke included (counted when an
   execution ends: a run's are those that ended in it);
-- what is left: states with a timeout of their own (moto runs each in a thread of its
-  own), the environments' pools, timers, the HTTP servers' threads.
+- what is left: the stream records' dispatch to their mappings, states with a timeout of
+  their own (moto runs each in a thread of its own), the environments' pools, timers, the
+  HTTP servers' threads.
 
 Work inside another entry point on the same thread counts to the outer one (a stream
 consumer's invocation counts to the delivery). The bench meter runs inside the requests
