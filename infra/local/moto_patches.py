@@ -238,7 +238,7 @@ stack corrects it. Each patch names what it fixes; ``install()`` applies them on
    the order they came; moto reads them by name. Reading against the shapes was a fifth of
    the emulator's CPU for a GetItem. Any other request is read against the shapes.
 46. An action's method name (``camelcase_to_underscores``) is worked out once per action,
-   not a character at a time at every request.
+   not a character at a time at every request, by the same cache as patch 31's names.
 """
 
 from __future__ import annotations
@@ -1347,12 +1347,17 @@ def _only_attribute_blobs(shape: Any, member: str | None, seen: set[str]) -> boo
     return True
 
 
-def _patch_action_names() -> None:
-    """Patch 46: an action's method name, worked out once per action."""
+def _patch_name_conversions() -> None:
+    """Patches 31 and 46: a name's moto form (``camelcase_to_underscores``, a pure function
+    of the name) worked out once, where moto converts at every request or message: an
+    action's method name, an SQS queue's attribute names."""
     import moto.core.responses as responses
+    from moto.core.utils import camelcase_to_underscores
+    from moto.sqs import models as sqs_models
 
-    original = getattr(responses.camelcase_to_underscores, "__wrapped__", responses.camelcase_to_underscores)
-    responses.camelcase_to_underscores = functools.cache(original)
+    converted = functools.lru_cache(maxsize=1024)(camelcase_to_underscores)
+    responses.camelcase_to_underscores = converted
+    sqs_models.camelcase_to_underscores = converted
 
 
 def plain_json_url(environ: dict[str, Any]) -> str:
@@ -2153,7 +2158,7 @@ def _patch_event_matching() -> None:
 
 
 def install() -> None:
-    global _installed, _delivery
+    global _installed, _delivery, _ORIGINAL_SERIALIZED
     if _installed:
         return
     global _ORIGINAL_QUERY, _ORIGINAL_ALL_ITEMS, _NODE
@@ -2167,7 +2172,7 @@ def install() -> None:
     _patch_parsing()
     _patch_update_validation()
     PROTOCOL_PARSERS["json"] = PresentMembersParser
-    _patch_action_names()
+    _patch_name_conversions()
     _patch_condition_lexing()
     _patch_condition_reuse()
     _patch_item_size()
@@ -2199,10 +2204,8 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     StreamShard.add = _stream_add  # type: ignore[method-assign]
     DynamoResult.execute_result = _fast_result  # type: ignore[method-assign,assignment]
-    global _ORIGINAL_SERIALIZED
-    if _ORIGINAL_SERIALIZED is None:
-        _ORIGINAL_SERIALIZED = DynamoHandler.serialized
-        DynamoHandler.serialized = _dynamodb_serialized  # type: ignore[method-assign,assignment]
+    _ORIGINAL_SERIALIZED = DynamoHandler.serialized
+    DynamoHandler.serialized = _dynamodb_serialized  # type: ignore[method-assign,assignment]
     SqsQueue.add_message = _add_message  # type: ignore[method-assign]
     SQSBackend.send_message = _send_message  # type: ignore[method-assign]
     for count in (
@@ -2224,7 +2227,6 @@ def install() -> None:
     sqs_models.Message.delayed = property(_delayed)  # type: ignore[method-assign,assignment]
     sqs_utils.generate_receipt_handle = _receipt_handle
     BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign]
-    sqs_models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(sqs_models.camelcase_to_underscores)
     _patch_clock()
     _patch_event_matching()
     _installed = True

@@ -169,7 +169,7 @@ def bench_lifecycle(
         handler_cpu = sum(handler_cpu_before.values())
         process_cpu, watch_cpu, client_cpu = time.process_time(), WATCH_CPU[0], load.cpu_seconds()
         meter_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0]
-        parts_before = split.snapshot() if split else Counter()
+        parts_before = split.seconds if split else Counter()
         started = time.time()
         with SpeedSampler() as speed:
             created, latencies = load.capture(bodies(f"LC{clients}", orders), clients)
@@ -188,7 +188,7 @@ def bench_lifecycle(
     metering_cpu = requests_meter.listener_cpu[0] + item_meter_cpu[0] - meter_cpu
     watching_cpu = WATCH_CPU[0] - watch_cpu
     emulation_cpu = (time.process_time() - process_cpu) - watching_cpu - metering_cpu - speed.cpu_seconds
-    parts = (split.snapshot() if split else Counter()) - parts_before
+    parts = (split.seconds if split else Counter()) - parts_before
     latencies.sort()
     settling = time.process_time()
     meter.settle()  # the requests the meter kept for after the run

@@ -103,9 +103,6 @@ class EmulationSplit:
     def calls(self) -> Counter[str]:
         return self._sum(1)
 
-    def snapshot(self) -> Counter[str]:
-        return self.seconds
-
     def _sum(self, which: int) -> Counter[str]:
         total: Counter[str] = Counter()
         with self._lock:
