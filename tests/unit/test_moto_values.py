@@ -163,7 +163,7 @@ def _holds_binary(value: Any) -> bool:
     return False
 
 
-def test_every_item_operation_reads_as_sent_and_none_that_holds_a_timestamp_or_a_float() -> None:
+def test_every_item_operation_reads_as_sent_and_an_export_which_names_a_time_does_not() -> None:
     """Patch 45 decides by the service model which operations' inputs moto's parser would change."""
     items = [
         "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
