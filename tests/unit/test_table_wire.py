@@ -195,6 +195,10 @@ _REQUESTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": to_ddb({"pk": "a"})}, "Extra": 1}]}}),
+    # Maps of attribute values: their names are still checked (a name that is no string, too long).
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"S": "a"}, 7: {"N": "1"}}}),
+    ("GetItem", {"TableName": "t", "Key": {"pk": {"S": "a"}, "x" * 65536: {"S": "b"}}}),
+    ("GetItem", {"TableName": "t", "Key": [{"pk": {"S": "a"}}]}),
 ]
 
 
