@@ -382,12 +382,6 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
 
     before = recorder.begin()
     warehouse = Warehouse(api_url, pickers=clients)
-    api_requests: Counter[str] = Counter()
-
-    def count_request(response: Any, *args: Any, **kwargs: Any) -> None:
-        api_requests["warehouse"] += 1
-
-    warehouse.http.hooks["response"].append(count_request)
     deadline = time.monotonic() + max(300.0, orders * 3.0)
     while len(warehouse.shipped) < len(placed) and time.monotonic() < deadline:
         if not warehouse.work_once():
@@ -395,7 +389,7 @@ def _run(stack: Any, recorder: TraceRecorder, orders: int, clients: int, seed: i
     done = _finished(stack, ids, timeout=max(120.0, orders * 3.0))
     _settle()
     transitions_all = sum(_transitions(stack, set(ids)))
-    phase_processed = recorder.end(before, len(done), transitions_all - transitions_placed, api_requests["warehouse"])
+    phase_processed = recorder.end(before, len(done), transitions_all - transitions_placed, warehouse.http.answered)
 
     return {
         "format": 1,
