@@ -2,14 +2,14 @@
 
 Handlers run in the local stack's worker processes; the emulator sees each of their
 requests (``infra.local.requests_meter``) and hands it here with its answer, named by
-the function that made it: a DynamoDB write as it is answered, every other request when
-the figures are read (``settle``), so that parsing and sizing answers does not take the
-emulator's one interpreter from the stack being measured. Item sizes follow DynamoDB's
+the function that made it, and metered when the figures are read (``settle``), so that
+parsing and sizing requests and answers does not take the emulator's one interpreter from
+the stack being measured. Item sizes follow DynamoDB's
 documented rules (``item_size``: attribute names plus typed values, nested lists and
 maps with their own overhead, never the JSON text). Write units follow DynamoDB's rules
 (1 per started KB written, 2 per transactional item); an update's size is the stored
-item's after the write (a delete counts 1 unit), read from the emulator, since moto
-reports no real consumed capacity.
+item's after the write (a delete counts 1 unit), as the emulator's stream saw it, since
+moto reports no real consumed capacity.
 
 Index write units follow DynamoDB's rule for global secondary indexes, for the projection
 each index has in the emulated table: an index is written only when the item's index key
@@ -19,7 +19,8 @@ entry, its projected attributes plus 100 bytes of overhead, never doubled in a
 transaction). That needs each item before and after the write:
 moto hands both to the table's stream (``StreamShard.add``, every put, update and delete,
 transactions and batches included), so the meter wraps that call while attached and keeps
-what each write cost the indexes until the request that made it is answered (same thread).
+both images with the request that made them (same thread) until the figures are read.
+An image is the item's answered values, which no later write changes (moto_patches 38).
 
 Outside providers' own records are not the OMS's cost: the sandbox payment provider keeps
 in the table (``PROVIDER_KEY_PREFIXES``) what Stripe or PayPal keep on their own servers,
@@ -43,7 +44,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
@@ -285,12 +286,26 @@ def _unhook(meter: AwsMeter) -> None:
             StreamShard.add = _unhooked_add  # type: ignore[method-assign]
 
 
-# A DynamoDB write is metered as it is answered: its units read the items it left (an
-# update's size after it) and the index entries it changed, which later requests change.
-# Every other request is metered from what it sent and what came back, kept until the
-# figures are read (``settle``): parsing and sizing each answer took the emulator's one
-# interpreter from the stack it measured.
-_METERED_AT_ONCE = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+# Every request is kept as it was sent and answered, a write with the images of the items it
+# wrote, and metered when the figures are read (``settle``): parsing and sizing each one
+# took the emulator's one interpreter from the stack it measured (5 ms of CPU an order,
+# more than a third of it reading back each updated item). A write that was refused, or a
+# transaction that checks an item it does not write, is sized by the stored items as it is
+# answered: no image tells what they were.
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
+class Written(NamedTuple):
+    """One item a write left: its table (the emulator's) and its images before and after
+    (typed attributes; None: no item)."""
+
+    table: Any
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+
+
+def _key(typed: Mapping[str, Any], table_keys: Sequence[str]) -> tuple[str, ...]:
+    return tuple(_plain(typed[name]) for name in table_keys if name in typed)
 
 
 class AwsMeter:
@@ -318,10 +333,11 @@ class AwsMeter:
         self.provider_read_units = 0.0
         self._lock = threading.Lock()
         self._backend = dynamodb_backends[account][region]
-        # Index writes of the items written by the request this thread serves, until it is answered.
+        # The items written by the request this thread serves, until it is answered.
         self._pending = threading.local()
-        # Requests metered when the figures are read: (service, operation, caller, body, answer).
-        self._kept: deque[tuple[str, str, str, bytes, bytes]] = deque()
+        # Requests metered when the figures are read: (service, operation, caller, body,
+        # answer, the items a write wrote).
+        self._kept: deque[tuple[str, str, str, bytes, bytes, list[Written]]] = deque()
         self._shapes: dict[Any, tuple[list[IndexShape], list[str]]] = {}
 
     @staticmethod
@@ -334,33 +350,41 @@ class AwsMeter:
         return indexes, list(table.table_key_attrs)
 
     def _item_written(self, table: Any, old: Any, new: Any) -> None:
-        """An item write the emulator applied (from the stream hook, in the request's thread)."""
-        shape = self._shapes.get(table)
-        if shape is None:  # a table's indexes are made with it
-            shape = self._shapes[table] = self._table_shape(table)
-        indexes, table_keys = shape
-        if not indexes:
-            return
-        names = [ix.pk for ix in indexes]
-        if not any(n in item.attrs for item in (old, new) if item is not None for n in names):
-            return  # in no index before or after: nothing to compare
-        # The items' answered values: their stream record has just made them (moto_patches 38).
+        """An item write the emulator applied (from the stream hook, in the request's thread):
+        its images are kept with the request. They are the items' answered values, which
+        their stream record has just made (moto_patches 38)."""
         before = moto_patches.item_values(old) if old is not None else None
         after = moto_patches.item_values(new) if new is not None else None
-        provider = is_provider_key((after or before or {}).get("pk", ""))
         pending = getattr(self._pending, "writes", None)
         if pending is None:
             pending = self._pending.writes = []
-        pending.extend((w, provider) for w in index_writes(before, after, indexes, table_keys))
+        pending.append(Written(table, before, after))
 
-    def _take_owned_index_writes(self) -> list[tuple[IndexWrite, bool]]:
-        """The index writes of the request just answered, each with whether its item is the provider's."""
-        writes: list[tuple[IndexWrite, bool]] = getattr(self._pending, "writes", None) or []
+    def _take_written(self) -> list[Written]:
+        """The items the request this thread has just answered wrote."""
+        written: list[Written] = getattr(self._pending, "writes", None) or []
         self._pending.writes = []
-        return writes
+        return written
+
+    def _shape(self, table: Any) -> tuple[list[IndexShape], list[str]]:
+        shape = self._shapes.get(table)
+        if shape is None:  # a table's indexes are made with it
+            shape = self._shapes[table] = self._table_shape(table)
+        return shape
+
+    def _owned_index_writes(self, written: Sequence[Written]) -> list[tuple[IndexWrite, bool]]:
+        """The index writes of the items written, each with whether its item is the provider's."""
+        out: list[tuple[IndexWrite, bool]] = []
+        for item in written:
+            indexes, table_keys = self._shape(item.table)
+            if indexes:
+                provider = is_provider_key((item.after or item.before or {}).get("pk", ""))
+                out.extend((w, provider) for w in index_writes(item.before, item.after, indexes, table_keys))
+        return out
 
     def _take_index_writes(self) -> list[IndexWrite]:
-        return [w for w, _ in self._take_owned_index_writes()]
+        """The index writes of the request this thread has just answered."""
+        return [w for w, _ in self._owned_index_writes(self._take_written())]
 
     def _stored(self, table: str, key: dict[str, Any]) -> dict[str, Any]:
         # Read under the emulator's lock: the request being metered has been answered, and
@@ -376,12 +400,25 @@ class AwsMeter:
         stored = self._stored(table, key)
         return item_size(stored) if stored else 0
 
-    def _item_write_units(self, operation: str, params: dict[str, Any]) -> list[tuple[Any, int]]:
+    def _size_after(self, table: str, key: dict[str, Any], written: Sequence[Written]) -> int:
+        """The size of the item ``key`` names as the request left it: from its image, or
+        the stored item where it wrote none (a refused write, an item a transaction checks)."""
+        for item in written:
+            if item.table.name == table:
+                table_keys = self._shape(item.table)[1]
+                image = item.after or item.before
+                if image is not None and _key(image, table_keys) == _key(key, table_keys):
+                    return item_size(item.after) if item.after is not None else 0
+        return self._stored_size(table, key)
+
+    def _item_write_units(
+        self, operation: str, params: dict[str, Any], written: Sequence[Written] = ()
+    ) -> list[tuple[Any, int]]:
         """(pk, write units) of each item a write request writes."""
         if operation == "PutItem":
             return [(params["Item"]["pk"], _units(item_size(params["Item"])))]
         if operation in ("UpdateItem", "DeleteItem"):
-            return [(params["Key"]["pk"], _units(self._stored_size(params["TableName"], params["Key"])))]
+            return [(params["Key"]["pk"], _units(self._size_after(params["TableName"], params["Key"], written)))]
         if operation == "BatchWriteItem":
             out: list[tuple[Any, int]] = []
             for requests in params["RequestItems"].values():
@@ -398,7 +435,8 @@ class AwsMeter:
                 if kind == "Put":
                     out.append((op["Item"]["pk"], 2 * _units(item_size(op["Item"]))))
                 else:
-                    out.append((op["Key"]["pk"], 2 * _units(self._stored_size(op["TableName"], op["Key"]))))
+                    size = self._size_after(op["TableName"], op["Key"], written)
+                    out.append((op["Key"]["pk"], 2 * _units(size)))
             return out
         return []
 
@@ -407,18 +445,21 @@ class AwsMeter:
 
     def _observe(self, service: str, operation: str, caller: str, body: bytes, answer: bytes) -> None:
         """One request the emulator served, as it was answered (a raw ``requests_meter`` listener)."""
-        if service == "dynamodb" and operation in _METERED_AT_ONCE:
+        written = self._take_written() if service == "dynamodb" else []
+        if operation in _WRITES and service == "dynamodb" and (b"__type" in answer or b"ConditionCheck" in body):
             parsed = requests_meter.parsed
-            self._record(service, operation, caller, parsed(body), parsed(answer))
-        else:
-            self._kept.append((service, operation, caller, body, answer))
+            params, answered = parsed(body), parsed(answer)
+            if "__type" in answered or any("ConditionCheck" in entry for entry in params.get("TransactItems", ())):
+                self._record(service, operation, caller, params, answered, written)
+                return
+        self._kept.append((service, operation, caller, body, answer, written))
 
     def settle(self) -> None:
         """Meter the requests kept for later: call before reading the figures."""
         parsed = requests_meter.parsed
         while self._kept:
-            service, operation, caller, body, answer = self._kept.popleft()
-            self._record(service, operation, caller, parsed(body), parsed(answer), written=[])
+            service, operation, caller, body, answer, written = self._kept.popleft()
+            self._record(service, operation, caller, parsed(body), parsed(answer), written)
 
     def _record(
         self,
@@ -427,14 +468,14 @@ class AwsMeter:
         caller: str,
         params: Any,
         answer: Any,
-        written: list[tuple[IndexWrite, bool]] | None = None,
+        written: Sequence[Written] | None = None,
     ) -> None:
         """One request the emulator served (``infra.local.requests_meter``), after it was answered;
-        ``written``: its index writes, unless they are still this thread's to take."""
+        ``written``: the items it wrote, unless they are still this thread's to take."""
         if written is None:
-            written = self._take_owned_index_writes() if service == "dynamodb" else []
+            written = self._take_written() if service == "dynamodb" else []
         if "__type" in answer:
-            written = []  # a failed request wrote no index (moto rolls a cancelled transaction back)
+            written = []  # a failed request wrote nothing (moto rolls a cancelled transaction back)
         if caller == requests_meter.OUTSIDE or service not in self._services:
             return  # the bench's own reads and the interpreter's Lambda calls are not the order's
         with self._lock:
@@ -460,16 +501,17 @@ class AwsMeter:
         params: dict[str, Any],
         answer: dict[str, Any],
         caller: str,
-        written: list[tuple[IndexWrite, bool]],
+        written: Sequence[Written],
     ) -> None:
         """A DynamoDB request's units, the provider's items' apart (called under the lock)."""
-        items = self._item_write_units(operation, params)
-        index_units = sum(w.units for w, provider in written if not provider)
+        items = self._item_write_units(operation, params, written)
+        owned = self._owned_index_writes(written)
+        index_units = sum(w.units for w, provider in owned if not provider)
         units = sum(u for pk, u in items if not is_provider_key(pk)) + index_units
         self.write_units += units
         self.index_write_units += index_units
         self.write_units_by_handler[caller] += units
-        provider_index_units = sum(w.units for w, provider in written if provider)
+        provider_index_units = sum(w.units for w, provider in owned if provider)
         self.provider_write_units += sum(u for pk, u in items if is_provider_key(pk)) + provider_index_units
         self.provider_index_write_units += provider_index_units
         oms_reads, provider_reads = self._owned_read(operation, params, answer)

@@ -48,8 +48,8 @@ def test_the_sandbox_items_are_the_providers_and_payref_the_oms() -> None:
     assert not provider_only("Query", {"KeyConditionExpression": "pk = :pk"})
 
 
-def test_reads_are_metered_when_the_figures_are_read_and_writes_as_they_are_answered(meter: AwsMeter) -> None:
-    # Parsing and sizing every answer took the emulator's interpreter from the stack measured.
+def test_requests_are_metered_when_the_figures_are_read(meter: AwsMeter) -> None:
+    # Parsing and sizing every request took the emulator's interpreter from the stack measured.
     key = _item("ORDER#1", "HEADER")
     get = json.dumps({"TableName": "t", "Key": key}).encode()
     meter._observe(
@@ -58,14 +58,59 @@ def test_reads_are_metered_when_the_figures_are_read_and_writes_as_they_are_answ
     meter._observe("sqs", "SendMessage", "fn", b'{"QueueUrl": "http://q/1/Events"}', b"{}")
     put = json.dumps({"TableName": "t", "Item": _item("ORDER#1", "LINE#1")}).encode()
     meter._observe("dynamodb", "PutItem", "fn", put, b"{}")
-    assert meter.calls == {"dynamodb.PutItem": 1} and meter.write_units == 1 and meter.read_units == 0
+    assert not meter.calls and meter.write_units == 0 and meter.read_units == 0
     meter.settle()
     assert meter.calls == {"dynamodb.PutItem": 1, "dynamodb.GetItem": 1}  # sqs is not metered here
+    assert meter.write_units == 1
     assert meter.read_units == 1  # 5 KB read eventually consistently
     meter._observe("dynamodb", "GetItem", "fn", get, b"{}")
     meter.reset()
     meter.settle()
     assert not meter.calls  # what was kept before a reset is not counted after it
+
+
+@mock_aws
+def test_an_update_is_sized_as_it_left_the_item_though_later_writes_changed_it() -> None:
+    """The units of a write kept for later come from the images the emulator's stream saw,
+    not from the item as it is when the figures are read; a refused write, which left no
+    image, is sized at once by the stored item."""
+    ddb = streamed_table("KEYS_ONLY")
+    meter = AwsMeter().attach("dynamodb")
+    try:
+        key = _item("ORDER#1", "HEADER")
+
+        def update(blob: str, condition: str | None = None) -> None:
+            params: dict[str, Any] = {
+                "TableName": "t",
+                "Key": key,
+                "UpdateExpression": "SET body = :b",
+                "ExpressionAttributeValues": {":b": {"S": blob}},
+            }
+            answer: dict[str, Any] = {}
+            if condition:
+                params["ConditionExpression"] = condition
+                with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+                    ddb.update_item(**params)
+                answer = {"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"}
+            else:
+                ddb.update_item(**params)
+            meter._observe("dynamodb", "UpdateItem", "fn", json.dumps(params).encode(), json.dumps(answer).encode())
+
+        update("x")  # a small item: 1 unit
+        update("x" * 3000)  # 3 KB: 3 units
+        update("x" * 5000, condition="attribute_not_exists(pk)")  # refused: the stored 3 KB, at once
+        assert meter.write_units == 3
+        ddb.update_item(
+            TableName="t",
+            Key=key,
+            UpdateExpression="SET body = :b",
+            ExpressionAttributeValues={":b": {"S": "x" * 9000}},
+        )  # 9 KB now, before the figures are read
+        meter.settle()
+        assert meter.calls == {"dynamodb.UpdateItem": 3}
+        assert meter.write_units == 3 + 1 + 3
+    finally:
+        meter.detach()
 
 
 def test_a_transaction_mixing_provider_and_oms_items_counts_only_the_oms_units(meter: AwsMeter) -> None:
