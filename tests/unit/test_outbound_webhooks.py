@@ -83,6 +83,34 @@ def test_a_failing_subscriber_gets_the_same_message_once_it_recovers(local_stack
         receiver.close()
 
 
+def test_a_redirect_is_a_failed_attempt_and_never_followed(local_stack):
+    """A public subscriber answering 3xx could otherwise send the OMS into its own network."""
+    inside = Receiver()
+    requests_inside: list[str] = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(302)
+            self.send_header("Location", f"{inside.url}/admin")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    inside.server.RequestHandlerClass.do_GET = lambda handler: requests_inside.append(handler.path)  # type: ignore[attr-defined]
+    outside = HTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=outside.serve_forever, daemon=True).start()
+    try:
+        attempt = deliver(f"http://127.0.0.1:{outside.server_port}/hooks", new_webhook_secret(), "msg_3", {"type": "x"})
+        assert (attempt.ok, attempt.status, attempt.error) == (False, 302, "HTTP 302")
+        assert requests_inside == [] and inside.received == []
+    finally:
+        outside.shutdown()
+        inside.close()
+
+
 def test_the_cloud_refuses_http_and_non_public_addresses():
     check_destination("https://hooks.example.com/x", ["93.184.216.34"], allow_loopback=False)
     for url, addresses in [

@@ -23,6 +23,18 @@ from shared.settings import get_settings
 TIMEOUT_SECONDS = 10
 
 
+class _RedirectRefused(urllib.request.HTTPRedirectHandler):
+    """A subscriber's redirect is a failed attempt, never followed: the destination check
+    covers the address the subscription names, and a redirect could point the OMS anywhere,
+    into its own network too. Stripe treats a 3xx answer to a webhook the same way."""
+
+    def redirect_request(self, *args: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_RedirectRefused)
+
+
 @dataclass(frozen=True)
 class Attempt:
     ok: bool
@@ -55,7 +67,7 @@ def deliver(url: str, secret: str, msg_id: str, payload: Mapping[str, Any], *, n
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             return Attempt(ok=200 <= response.status < 300, status=response.status)
     except urllib.error.HTTPError as err:
         return Attempt(ok=False, status=err.code, error=f"HTTP {err.code}")
