@@ -3,6 +3,7 @@ only https public destinations are allowed (loopback http on the local stack alo
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -109,6 +110,34 @@ def test_a_redirect_is_a_failed_attempt_and_never_followed(local_stack):
     finally:
         outside.shutdown()
         inside.close()
+
+
+def test_an_attempt_goes_to_the_address_the_check_accepted(local_stack, monkeypatch):
+    """A name looked up again at connection could answer with another address than the one
+    checked (DNS rebinding): the attempt is sent to the checked one, named by its host."""
+    receiver = Receiver()
+    port = receiver.server.server_port
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "hooks.rebind.test":
+            return real(host, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "10.0.0.5"  # inside the network, the second time
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, args[0] if args else 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    secret = new_webhook_secret()
+    try:
+        attempt = deliver(f"http://hooks.rebind.test:{port}/hooks", secret, "msg_4", {"type": "x"})
+        assert attempt.ok, attempt
+        assert lookups == ["hooks.rebind.test"]
+        headers, body = receiver.received[0]
+        assert headers["host"] == f"hooks.rebind.test:{port}"
+        assert Webhook(secret).verify(body, headers) == {"type": "x"}
+    finally:
+        receiver.close()
 
 
 def test_the_cloud_refuses_http_and_non_public_addresses():

@@ -2,15 +2,20 @@
 
 The same message id goes with every attempt of one event to one subscriber, so a receiver
 that saw it already can drop a redelivery (at least once, never silently lost).
+
+An attempt goes to an address the destination check accepted, never to one a second look-up
+of the host returns (a name that answered with a public address for the check could answer
+with an address inside the OMS's network a moment later), and a redirect is a failed
+attempt, never followed: the check covers the address the subscription names, not one a
+subscriber's server would send the OMS on to. Stripe treats its webhooks' redirects so.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,18 +26,6 @@ from functions.channels.rules.signatures import standard_webhook_signature
 from shared.settings import get_settings
 
 TIMEOUT_SECONDS = 10
-
-
-class _RedirectRefused(urllib.request.HTTPRedirectHandler):
-    """A subscriber's redirect is a failed attempt, never followed: the destination check
-    covers the address the subscription names, and a redirect could point the OMS anywhere,
-    into its own network too. Stripe treats a 3xx answer to a webhook the same way."""
-
-    def redirect_request(self, *args: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_RedirectRefused)
 
 
 @dataclass(frozen=True)
@@ -50,26 +43,72 @@ def resolve(url: str) -> list[str]:
         return []
 
 
+class _ToAddress(http.client.HTTPConnection):
+    """A connection to the URL's host at one address already resolved and checked."""
+
+    def __init__(self, host: str, address: str, port: int, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _ToAddressTls(http.client.HTTPSConnection):
+    """The same over TLS, the certificate checked against the host's name."""
+
+    def __init__(self, host: str, address: str, port: int, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _post(url: str, addresses: list[str], body: bytes, headers: dict[str, str]) -> int:
+    """The status a POST to ``url`` was answered with, sent to the first of ``addresses`` that
+    takes the connection."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    kind = _ToAddressTls if tls else _ToAddress
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    error: OSError | None = None
+    for address in addresses:
+        connection = kind(parts.hostname or "", address, parts.port or (443 if tls else 80), TIMEOUT_SECONDS)
+        try:
+            connection.connect()
+        except OSError as err:
+            connection.close()
+            error = err
+            continue
+        try:
+            connection.request("POST", target, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+    raise error or OSError("no address to send to")
+
+
 def deliver(url: str, secret: str, msg_id: str, payload: Mapping[str, Any], *, now: int | None = None) -> Attempt:
     """POST the payload once; a 2xx is delivered, anything else (or no answer) is a failure."""
-    check_destination(url, resolve(url), allow_loopback=get_settings().webhooks_allow_loopback)
+    addresses = resolve(url)
+    check_destination(url, addresses, allow_loopback=get_settings().webhooks_allow_loopback)
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time()) if now is None else now
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "content-type": "application/json",
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": standard_webhook_signature(secret, msg_id, timestamp, body),
-        },
-    )
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_webhook_signature(secret, msg_id, timestamp, body),
+    }
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return Attempt(ok=200 <= response.status < 300, status=response.status)
-    except urllib.error.HTTPError as err:
-        return Attempt(ok=False, status=err.code, error=f"HTTP {err.code}")
-    except (urllib.error.URLError, OSError) as err:
-        return Attempt(ok=False, status=None, error=str(err)[:200])
+        status = _post(url, addresses, body, headers)
+    except (OSError, http.client.HTTPException) as err:
+        return Attempt(ok=False, status=None, error=str(err)[:200] or type(err).__name__)
+    if 200 <= status < 300:
+        return Attempt(ok=True, status=status)
+    return Attempt(ok=False, status=status, error=f"HTTP {status}")
