@@ -3,11 +3,17 @@ only https public destinations are allowed (loopback http on the local stack alo
 
 from __future__ import annotations
 
+import datetime
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -136,6 +142,74 @@ def test_an_attempt_goes_to_the_address_the_check_accepted(local_stack, monkeypa
         headers, body = receiver.received[0]
         assert headers["host"] == f"hooks.rebind.test:{port}"
         assert Webhook(secret).verify(body, headers) == {"type": "x"}
+    finally:
+        receiver.close()
+
+
+def _certificate(tmp_path, name: str) -> tuple[str, str, str]:
+    """A certificate authority and a server certificate it signed for ``name``: the paths
+    of the authority's certificate, the server's certificate and its key (PEM)."""
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    start, end = datetime.datetime(2026, 1, 1), datetime.datetime(2036, 1, 1)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test authority")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = [tmp_path / f"{name}-ca.pem", tmp_path / f"{name}.pem", tmp_path / f"{name}-key.pem"]
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(paths[0]), str(paths[1]), str(paths[2])
+
+
+@pytest.mark.parametrize(("named", "delivered"), [("hooks.tls.test", True), ("someone-else.test", False)])
+def test_over_tls_the_certificate_is_checked_against_the_host_name(
+    local_stack, monkeypatch, tmp_path, named, delivered
+):
+    """Connecting to the checked address, the TLS handshake still names the host: a
+    certificate for another name is refused."""
+    ca, certificate, key = _certificate(tmp_path, named)
+    receiver = Receiver()
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(certificate, key)
+    receiver.server.socket = server_side.wrap_socket(receiver.server.socket, server_side=True)
+    port = receiver.server.server_port
+    real = socket.getaddrinfo
+
+    def local(host, *args, **kwargs):
+        if host == "hooks.tls.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", args[0] if args else 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local)
+    monkeypatch.setattr(ssl, "_create_default_https_context", lambda: ssl.create_default_context(cafile=ca))
+    try:
+        attempt = deliver(f"https://hooks.tls.test:{port}/hooks", new_webhook_secret(), "msg_5", {"type": "x"})
+        assert attempt.ok is delivered, attempt
+        assert len(receiver.received) == int(delivered)
+        if not delivered:
+            assert attempt.status is None and "certificate" in (attempt.error or "").lower()
     finally:
         receiver.close()
 
