@@ -40,8 +40,9 @@ INIT_SECONDS = 30.0
 IDLE_SECONDS = 300.0
 # In the cloud each environment has a CPU share of its own; here all share two cores. The
 # environments of functions that no caller waits on (queue, stream and workflow work) run
-# at a lower priority, so an API request is not slowed by the work earlier orders started.
-BACKGROUND_NICENESS = 10
+# at the lowest priority, so an API request is not slowed by the work earlier orders
+# started: that work takes what the API leaves (docs/decisions.md).
+BACKGROUND_NICENESS = 19
 # For the same reason a function no caller waits on queues its invocations once it has this
 # many environments, instead of starting more: past a few per core they add no throughput,
 # and each new one spends its first invocation's CPU on clients, settings and policies (a
