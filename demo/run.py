@@ -393,6 +393,10 @@ def run(stack: RunningStack, orders: int, seed: int) -> None:
             f" ({len(outcome.created) / elapsed:.0f}/s, {CLIENTS} clients), {len(held)} more held back"
         )
         shop.place()
+        if shop.order_id:
+            # Called as the order's capture is answered: its fulfillment order is released
+            # only after its allocation and authorization, well after this.
+            world.spare(shop.order_id)
         ids = [o["order_id"] for o in outcome.created]
         print("Waiting (each wait has a time limit):")
         print_allocation(wait_for(stack, "allocated or backordered", ids, unallocated, 120), outcome)

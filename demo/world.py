@@ -253,6 +253,10 @@ class FloorStats:
     shipments: int = 0
     split_fos: int = 0
     rejected_orders: set[str] = field(default_factory=set)
+    # Orders whose story is their shipment (the Shopify order's goes back to the shop): their
+    # stock is never the damaged one, or a rejection with no stock elsewhere would leave them
+    # waiting for stock and the story untold.
+    spared_orders: set[str] = field(default_factory=set)
 
 
 class Warehouse(threading.Thread):
@@ -319,7 +323,11 @@ class Warehouse(threading.Thread):
         with self.stats_lock:
             # One FO in twenty (never twice for one order) turns out to hold damaged stock.
             turn = self.stats.worked + self.stats.rejected
-            reject = fo["order_id"] not in self.stats.rejected_orders and turn % 20 == 7
+            reject = (
+                fo["order_id"] not in self.stats.rejected_orders
+                and fo["order_id"] not in self.stats.spared_orders
+                and turn % 20 == 7
+            )
             if reject:
                 self.stats.rejected_orders.add(fo["order_id"])
         if reject:
@@ -387,6 +395,11 @@ class World:
         self.carriers.start()
         for w in self.warehouses:
             w.start()
+
+    def spare(self, order_id: str) -> None:
+        """Never reject ``order_id``'s fulfillment orders (``FloorStats.spared_orders``)."""
+        with self.warehouses[0].stats_lock:
+            self.stats.spared_orders.add(order_id)
 
     def quiet(self) -> bool:
         """No warehouse found work in its last round and no carrier scan is waiting."""
