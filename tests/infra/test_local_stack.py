@@ -1028,6 +1028,27 @@ def _gated_projector(override: Any, answer: Callable[[list[str]], Any]) -> tuple
     return batches, gate
 
 
+def _open_once_queued(gate: threading.Event, keys: Iterable[str]) -> None:
+    """Open the Projector's gate once the records of ``keys`` all wait in a stream consumer's
+    queue. The stream's dispatch thread hands records on a moment after their writes: one
+    not yet handed on when the Projector took its next batch would come in a batch of its own."""
+    wanted = set(keys)
+
+    def queued() -> bool:
+        delivery = moto_patches._delivery
+        assert delivery is not None
+        waiting = {
+            record.record["dynamodb"]["Keys"]["pk"]["S"]
+            for batches in list(delivery._consumers.values())
+            for *_, records in list(batches.queue)
+            for record in records
+        }
+        return wanted <= waiting
+
+    wait_for(queued)
+    gate.set()
+
+
 def _timeline_items(stack: LocalStack, keys: list[str]) -> dict[str, str]:
     """Writes an event item for each key; those keys' stream sequence numbers."""
     assert stack.resources is not None
@@ -1079,7 +1100,7 @@ def test_a_stream_batch_with_failed_items_comes_back_from_the_first_failed_recor
     sequence.update(_timeline_items(stack, ["TEST#pf-gate"]))
     wait_for(lambda: batches)
     sequence.update(_timeline_items(stack, [f"TEST#pf-{n}" for n in range(1, 5)]))
-    gate.set()
+    _open_once_queued(gate, [f"TEST#pf-{n}" for n in range(1, 5)])
     assert moto_patches.wait_for_streams(30)
     assert batches == [
         ["TEST#pf-gate"],
@@ -1107,7 +1128,7 @@ def test_a_failing_record_is_bisected_out_retried_and_described_to_the_stream_dl
     wait_for(lambda: batches)
     keys = ["TEST#bis-1", "TEST#bis-2", "TEST#bis-bad", "TEST#bis-3"]
     sequence = _timeline_items(stack, keys)
-    gate.set()
+    _open_once_queued(gate, keys)
     assert moto_patches.wait_for_streams(30)
     bad = ["TEST#bis-bad"]
     assert batches[1:] == [keys, keys[:2], keys[2:], bad, bad, bad, bad, ["TEST#bis-3"]]
@@ -1143,7 +1164,7 @@ def test_a_stream_batch_whose_invocation_failed_once_is_delivered_again(stack: L
     _timeline_items(stack, ["TEST#once-gate"])
     wait_for(lambda: batches)
     sequence = _timeline_items(stack, ["TEST#once-1", "TEST#once-2"])
-    gate.set()
+    _open_once_queued(gate, ["TEST#once-1", "TEST#once-2"])
     assert moto_patches.wait_for_streams(30)
     # Bisected: each half delivered after the whole failed once.
     assert batches[1:] == [["TEST#once-1", "TEST#once-2"], ["TEST#once-1"], ["TEST#once-2"]]
