@@ -385,9 +385,9 @@ class World:
         self.held = Held()
         self.stats = FloorStats()
         self.carriers = Carriers(api_url, self.surprises, seed)
-        lock = threading.Lock()
+        self.stats_lock = threading.Lock()
         self.warehouses = [
-            Warehouse(api_url, key, self.carriers, self.held, self.stats, lock, self.surprises, seed)
+            Warehouse(api_url, key, self.carriers, self.held, self.stats, self.stats_lock, self.surprises, seed)
             for key in WMS_KEYS
         ]
 
@@ -398,7 +398,7 @@ class World:
 
     def spare(self, order_id: str) -> None:
         """Never reject ``order_id``'s fulfillment orders (``FloorStats.spared_orders``)."""
-        with self.warehouses[0].stats_lock:
+        with self.stats_lock:
             self.stats.spared_orders.add(order_id)
 
     def quiet(self) -> bool:
