@@ -118,10 +118,6 @@ def from_ddb(raw: dict[str, Any]) -> Item:
     return {k: _from_attribute(v) for k, v in raw.items()}
 
 
-# The longest attribute name DynamoDB's model allows (``AttributeName``).
-_ATTRIBUTE_NAME_MAX = 65535
-
-
 class _RequestValidator(ParamValidator):
     """botocore's parameter validation, without descending into attribute values.
 
@@ -132,19 +128,16 @@ class _RequestValidator(ParamValidator):
     request without a word (a write without its condition).
 
     A map of attribute values (an item, a key, expression values) has its names checked
-    in one pass, as botocore would find them (strings within the name's length): walking
-    it member by member for nothing else was 25 µs an item of a transaction."""
+    in one pass, as botocore would find them (strings within the length the model allows
+    a name): walking it member by member for nothing else was 25 µs an item of a transaction."""
 
     def _validate(self, params: Any, shape: Any, errors: Any, name: str) -> None:
         if shape.name == "AttributeValue":
             return
-        if (
-            shape.type_name == "map"
-            and shape.value.name == "AttributeValue"
-            and type(params) is dict
-            and all(type(key) is str and len(key) <= _ATTRIBUTE_NAME_MAX for key in params)
-        ):
-            return
+        if shape.type_name == "map" and shape.value.name == "AttributeValue" and type(params) is dict:
+            longest = shape.key.metadata.get("max", float("inf"))
+            if all(type(key) is str and len(key) <= longest for key in params):
+                return
         super()._validate(params, shape, errors, name)
 
 

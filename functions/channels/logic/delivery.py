@@ -46,9 +46,7 @@ def resolve(url: str) -> list[str]:
 class _ToAddress(http.client.HTTPConnection):
     """A connection to the URL's host at one address already resolved and checked."""
 
-    def __init__(self, host: str, address: str, port: int, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self.address = address
+    address = ""
 
     def connect(self) -> None:
         self.sock = socket.create_connection((self.address, self.port), self.timeout)
@@ -58,9 +56,7 @@ class _ToAddress(http.client.HTTPConnection):
 class _ToAddressTls(http.client.HTTPSConnection):
     """The same over TLS, the certificate checked against the host's name."""
 
-    def __init__(self, host: str, address: str, port: int, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self.address = address
+    address = ""
 
     def connect(self) -> None:
         raw = socket.create_connection((self.address, self.port), self.timeout)
@@ -76,7 +72,8 @@ def _post(url: str, addresses: list[str], body: bytes, headers: dict[str, str]) 
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     error: OSError | None = None
     for address in addresses:
-        connection = kind(parts.hostname or "", address, parts.port or (443 if tls else 80), TIMEOUT_SECONDS)
+        connection = kind(parts.hostname or "", parts.port or (443 if tls else 80), timeout=TIMEOUT_SECONDS)
+        connection.address = address
         try:
             connection.connect()
         except OSError as err:
