@@ -4,7 +4,8 @@ The endpoint is ``https://<shop>/admin/api/<version>/graphql.json`` with the sho
 token (``X-Shopify-Access-Token``, the integration secret's ``admin_token``); a shop's
 ``admin_api_url`` replaces it (the local stack's fake Admin API). Network errors, 429,
 5xx and Shopify's ``THROTTLED`` answers raise ``AdminUnavailable`` (try again later); a
-refused request (401/403/404, GraphQL errors) raises ``AdminRefused`` (retrying cannot help).
+refused request (401/403/404, GraphQL errors) raises ``AdminRefused`` (retrying cannot help),
+and so does a redirect, which is never followed (the token would go with it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from functions.channels.rules.shopify_status import API_VERSION
+from shared import outbound_http
 
 TIMEOUT_SECONDS = 10
 
@@ -50,11 +52,14 @@ class HttpShopifyAdmin:
             headers={"Content-Type": "application/json", "X-Shopify-Access-Token": self._token},
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            with outbound_http.urlopen(request, TIMEOUT_SECONDS) as response:
                 answer = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as err:
             if err.code == 429 or err.code >= 500:
                 raise AdminUnavailable(f"Shopify answered {err.code}") from err
+            if 300 <= err.code < 400:
+                where = err.headers.get("Location") if err.headers else None
+                raise AdminRefused(f"Shopify answered {err.code} to {where}: check the shop's domain") from err
             raise AdminRefused(f"Shopify answered {err.code}") from err
         except (urllib.error.URLError, OSError, ValueError) as err:
             raise AdminUnavailable(f"Shopify unreachable: {err}") from err

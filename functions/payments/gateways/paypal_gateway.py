@@ -54,6 +54,7 @@ from functions.payments.gateways.gateway import (
     WebhookEvent,
     WebhookKind,
 )
+from shared import outbound_http
 from shared.api.headers import header
 from shared.clock import iso
 from shared.errors import Conflict, InvalidInput, MalformedInput, NotFound
@@ -87,7 +88,7 @@ def urllib_transport(
 ) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with outbound_http.urlopen(request, 10) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers or {}), err.read()
@@ -96,7 +97,8 @@ def urllib_transport(
 
 
 def fetch_certificate(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    # Not redirected: the URL's host was checked to be PayPal's, and the certificate comes from it.
+    with outbound_http.urlopen(url, 10) as response:
         return bytes(response.read())
 
 
@@ -354,6 +356,10 @@ class PayPalGateway:
             if (status == 429 or status >= 500) and attempt < RETRIES:
                 time.sleep(self._pause * (2**attempt))
                 continue
+            if 300 <= status < 400:
+                # Never followed (urllib would resend a POST as a GET, credentials and all).
+                where = header(response_headers, "Location")
+                raise GatewayMisconfigured(f"paypal answered {status} to {where}: check the API base URL")
             return status, response_headers, raw
         raise AssertionError("unreachable")
 
