@@ -243,7 +243,8 @@ class NotifiedWarehouse(Warehouse):
                 try:
                     fo = self.to_work.get(timeout=1.0)
                 except queue.Empty:
-                    self.reconciled += sum(self._take(fo) for fo in self.work_list())
+                    if not self.stop.is_set():  # stopped while it waited: the API may be gone
+                        self.reconciled += sum(self._take(fo) for fo in self.work_list())
                     continue
                 pool.submit(self._work_reporting, fo)
 

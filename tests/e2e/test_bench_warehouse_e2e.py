@@ -100,4 +100,24 @@ def test_a_picker_that_fails_is_reported_with_the_runs_errors(api, monkeypatch):
         assert warehouse.errors == ["fo_lost: ConnectionError: the API went away"]
     finally:
         warehouse.stop.set()
+        loop.join(timeout=5)
+        warehouse.close()
+
+
+def test_a_stopped_wms_asks_the_api_for_nothing_more(api, monkeypatch):
+    """Its caller stops the local stack next: a work list read after the stop found the API gone."""
+    warehouse = NotifiedWarehouse(api.base)
+    asked: list[float] = []
+    monkeypatch.setattr(warehouse, "work_list", lambda: asked.append(time.monotonic()) or [])
+    loop = threading.Thread(target=warehouse.run, daemon=True)
+    try:
+        loop.start()
+        time.sleep(0.2)  # the loop waits for a webhook's fulfillment order
+        warehouse.stop.set()
+        stopped = time.monotonic()
+        loop.join(timeout=5)
+        assert not loop.is_alive()
+        assert [at for at in asked if at >= stopped] == []
+    finally:
+        warehouse.stop.set()
         warehouse.close()
