@@ -16,6 +16,14 @@ from functions.payments.gateways.gateway import GatewayMisconfigured
 from functions.payments.gateways.paypal_gateway import PayPalGateway, fetch_certificate
 
 
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """``handler`` on a loopback port, quiet: the server and its base URL."""
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
 class Elsewhere:
     """Where the redirects point: records every request and answers as a provider would."""
 
@@ -35,12 +43,7 @@ class Elsewhere:
 
             do_GET = do_POST = _answer
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.server, self.url = _serve(Handler)
 
 
 class Redirecting:
@@ -57,12 +60,7 @@ class Redirecting:
 
             do_GET = do_POST = _redirect
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.server, self.url = _serve(Handler)
 
 
 @pytest.fixture
