@@ -15,8 +15,9 @@ captures made.
 
 Their HTTP is the standard library's (``Http``): a keep-alive connection per thread, as
 ``requests`` kept, at 0.45 ms of CPU a request against its 1.2 ms. The clients still share
-the machine's two cores with the stack, and the WMS's picker sends its five requests an
-order one after another: at one client that chain is what the run waits on.
+the machine's two cores with the stack. The WMS's picker sends its five requests an order
+one after another, but what bounds even the one-client run is the CPU an order, not that
+chain (docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -43,14 +43,20 @@ def resolve(url: str) -> list[str]:
         return []
 
 
+def _socket_to(address: str, port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to ``address`` itself, with no delay, as ``http.client`` opens its own."""
+    sock = socket.create_connection((address, port), timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class _ToAddress(http.client.HTTPConnection):
     """A connection to the URL's host at one address already resolved and checked."""
 
     address = ""
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = _socket_to(self.address, self.port, self.timeout)
 
 
 class _ToAddressTls(http.client.HTTPSConnection):
@@ -59,7 +65,7 @@ class _ToAddressTls(http.client.HTTPSConnection):
     address = ""
 
     def connect(self) -> None:
-        raw = socket.create_connection((self.address, self.port), self.timeout)
+        raw = _socket_to(self.address, self.port, self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
